@@ -1,0 +1,497 @@
+/* The collector: one thread that drains the monitor readers of every
+ * attached socket, decodes and enriches their events, and copies each into
+ * the rings of the sinks that want it. It never blocks on a sink and never
+ * runs plugin code. */
+#include "collector.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "worker.h"
+
+/* One attached socket's monitor reader. Fields marked (lock) are shared
+ * with application threads; the rest belong to the collector thread. */
+typedef struct reader {
+    struct reader *next; /* (lock) registry of readers not yet closed */
+    void *socket;        /* (lock) the application's socket */
+    bool adopted;        /* (lock) registered with epoll by the collector */
+    bool detached;       /* (lock) its monitor was asked to stop */
+    void *pair;
+    int fd;
+    int socket_type;
+    char name[ZMQSINK_SOCKET_NAME_MAX];
+    uint64_t sink_mask;  /* sinks whose `sockets:` globs match name */
+    size_t sinks_seen;   /* sink count sink_mask was computed for */
+} reader_t;
+
+/* A connection seen opening, by fd, to give its later events a peer and a
+ * duration. fds are unique in the process, so one table serves all. */
+typedef struct conn {
+    const reader_t *owner;
+    int64_t opened_ns;
+    char peer[ZMQSINK_PEER_MAX];
+} conn_t;
+
+struct zs__collector {
+    zmqsink_t *zs;
+    pthread_t thread;
+    int epfd, wakefd;
+    pthread_mutex_t lock;
+    reader_t *readers;        /* (lock) */
+    _Atomic size_t attached;
+    _Atomic uint32_t serial;  /* for unique inproc endpoints */
+    _Atomic int finishing;
+    _Atomic int64_t finish_deadline_ns;
+    conn_t *conns;            /* indexed by fd */
+    size_t nconns;
+    uint64_t seq;
+};
+
+static int64_t wall_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void copy_text(char *dst, size_t cap, const char *src, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* ---- connections ---- */
+
+static conn_t *conn_slot(zs__collector_t *c, int fd, bool grow)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= c->nconns) {
+        if (!grow)
+            return NULL;
+        size_t n = c->nconns ? c->nconns : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        conn_t *bigger = realloc(c->conns, n * sizeof *bigger);
+        if (!bigger)
+            return NULL;
+        memset(bigger + c->nconns, 0, (n - c->nconns) * sizeof *bigger);
+        c->conns = bigger;
+        c->nconns = n;
+    }
+    return &c->conns[fd];
+}
+
+/* "host:port" of the connection's other end; "pid:N" for ipc. */
+static void peer_of_fd(int fd, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN];
+    out[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof host))
+            snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host))
+            snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        struct ucred cred;
+        socklen_t clen = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+            snprintf(out, cap, "pid:%ld", (long)cred.pid);
+    }
+}
+
+/* Opening events remember the peer; closing ones report it with the
+ * connection's lifetime and forget it. */
+static void conn_track(zs__collector_t *c, const reader_t *r,
+                       zmqsink_event_t *ev, int64_t now_ns)
+{
+    int fd = (int)ev->value;
+    if (ev->type == ZMQSINK_EVENT_CONNECTED ||
+        ev->type == ZMQSINK_EVENT_ACCEPTED) {
+        conn_t *conn = conn_slot(c, fd, true);
+        peer_of_fd(fd, ev->peer, sizeof ev->peer);
+        if (conn) {
+            conn->owner = r;
+            conn->opened_ns = now_ns;
+            memcpy(conn->peer, ev->peer, sizeof conn->peer);
+        }
+    } else if (ev->type == ZMQSINK_EVENT_DISCONNECTED ||
+               ev->type == ZMQSINK_EVENT_CLOSED) {
+        conn_t *conn = conn_slot(c, fd, false);
+        if (conn && conn->owner == r) {
+            memcpy(ev->peer, conn->peer, sizeof ev->peer);
+            ev->duration_ms = (now_ns - conn->opened_ns) / 1000000;
+            conn->owner = NULL;
+        }
+    }
+}
+
+/* ---- routing ---- */
+
+static bool sink_wants_socket(const zs__sink_t *sink, const char *name)
+{
+    if (sink->nsocket_globs == 0)
+        return true;
+    for (size_t i = 0; i < sink->nsocket_globs; i++)
+        if (fnmatch(sink->socket_globs[i], name, 0) == 0)
+            return true;
+    return false;
+}
+
+/* Copies the event into every sink that wants it; returns the sinks that
+ * got it as a bit mask. A full ring drops the event for that sink only. */
+static uint64_t collector_route(zs__collector_t *c, reader_t *r,
+                                const zmqsink_event_t *ev)
+{
+    zmqsink_t *zs = c->zs;
+    size_t nsinks = atomic_load_explicit(&zs->nsinks, memory_order_acquire);
+    if (r->sinks_seen != nsinks) {
+        r->sink_mask = 0;
+        for (size_t i = 0; i < nsinks; i++)
+            if (sink_wants_socket(zs->sinks[i], r->name))
+                r->sink_mask |= 1ull << i;
+        r->sinks_seen = nsinks;
+    }
+    uint64_t pushed = 0, matched = 0;
+    for (size_t i = 0; i < nsinks; i++) {
+        zs__sink_t *sink = zs->sinks[i];
+        if (!(r->sink_mask >> i & 1) || !(sink->events & ev->type) ||
+            ev->severity > sink->min_severity)
+            continue;
+        matched = 1;
+        if (zs__ring_push(sink->ring, ev)) {
+            zs__counter_add(&sink->enqueued, 1);
+            pushed |= 1ull << i;
+        } else {
+            zs__counter_add(&sink->dropped_full, 1);
+        }
+    }
+    if (!matched)
+        zs__counter_add(&zs->filtered, 1);
+    return pushed;
+}
+
+static uint64_t collector_emit(zs__collector_t *c, reader_t *r, uint32_t type,
+                               uint32_t value, const char *endpoint,
+                               size_t len)
+{
+    int index = zs__event_index(type);
+    zmqsink_event_t ev;
+    memset(&ev, 0, offsetof(zmqsink_event_t, socket));
+    ev.seq = ++c->seq;
+    zs__counter_add(&c->zs->events, 1);
+    ev.time_ns = wall_clock_ns();
+    ev.duration_ms = -1;
+    ev.type = type;
+    ev.value = value;
+    ev.socket_type = r->socket_type;
+    ev.severity = c->zs->config->severity[index];
+    memcpy(ev.socket, r->name, sizeof ev.socket);
+    copy_text(ev.endpoint, sizeof ev.endpoint, endpoint, len);
+    ev.peer[0] = '\0';
+    conn_track(c, r, &ev, ev.time_ns);
+    return collector_route(c, r, &ev);
+}
+
+/* ---- readers ---- */
+
+static void reader_close(zs__collector_t *c, reader_t *r)
+{
+    pthread_mutex_lock(&c->lock);
+    for (reader_t **p = &c->readers; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->lock);
+    epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+    zmq_close(r->pair);
+    for (size_t fd = 0; fd < c->nconns; fd++)
+        if (c->conns[fd].owner == r)
+            c->conns[fd].owner = NULL;
+    atomic_fetch_sub(&c->attached, 1);
+    free(r);
+}
+
+/* Reads every queued event of one reader (edge-triggered: until EAGAIN).
+ * Closes the reader after monitor_stopped or when its context ends. */
+static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
+{
+    uint64_t pushed = 0;
+    for (;;) {
+        uint8_t head[6];
+        char endpoint[ZMQSINK_ENDPOINT_MAX];
+        int n = zmq_recv(r->pair, head, sizeof head, ZMQ_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN)
+                return pushed;
+            if (errno != ETERM)
+                zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s",
+                        r->name, zmq_strerror(errno));
+            reader_close(c, r);
+            return pushed;
+        }
+        /* Both frames of a monitor message arrive together. */
+        int len = zmq_recv(r->pair, endpoint, sizeof endpoint, ZMQ_DONTWAIT);
+        if (n != sizeof head || len < 0) {
+            zs__log(ZMQSINK_SEV_WARNING, "socket '%s': malformed monitor "
+                    "message skipped", r->name);
+            continue;
+        }
+        uint16_t type;
+        uint32_t value;
+        memcpy(&type, head, sizeof type);
+        memcpy(&value, head + 2, sizeof value);
+        if (type == 0 || (type & (type - 1)) || type > ZMQSINK_EVENT_ALL)
+            continue; /* an event type newer than this zmqsink */
+        if ((size_t)len > sizeof endpoint)
+            len = sizeof endpoint;
+        pushed |= collector_emit(c, r, type, value, endpoint, (size_t)len);
+        if (type == ZMQSINK_EVENT_MONITOR_STOPPED) {
+            reader_close(c, r);
+            return pushed;
+        }
+    }
+}
+
+/* Registers readers handed over by zs__collector_attach() and reads what
+ * they queued before epoll watched them. */
+static uint64_t collector_adopt(zs__collector_t *c)
+{
+    reader_t *fresh[64];
+    size_t n = 0;
+    uint64_t pushed = 0;
+    pthread_mutex_lock(&c->lock);
+    for (reader_t *r = c->readers; r && n < 64; r = r->next)
+        if (!r->adopted) {
+            r->adopted = true;
+            fresh[n++] = r;
+        }
+    pthread_mutex_unlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
+                                 .data.ptr = fresh[i]};
+        if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fresh[i]->fd, &ev) != 0)
+            zs__log(ZMQSINK_SEV_ERR, "socket '%s': epoll: %s", fresh[i]->name,
+                    strerror(errno));
+        pushed |= reader_drain(c, fresh[i]);
+    }
+    if (n == 64) /* more left: come back at once */
+        eventfd_write(c->wakefd, 1);
+    return pushed;
+}
+
+static bool collector_done(zs__collector_t *c)
+{
+    if (!atomic_load(&c->finishing))
+        return false;
+    pthread_mutex_lock(&c->lock);
+    bool empty = c->readers == NULL;
+    pthread_mutex_unlock(&c->lock);
+    return empty || zs__now_ns() >= atomic_load(&c->finish_deadline_ns);
+}
+
+static void *collector_main(void *arg)
+{
+    zs__collector_t *c = arg;
+    struct epoll_event events[64];
+    while (!collector_done(c)) {
+        int timeout = atomic_load(&c->finishing) ? 10 : -1;
+        int n = epoll_wait(c->epfd, events, 64, timeout);
+        uint64_t pushed = 0;
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.ptr == NULL) {
+                eventfd_t ignored;
+                eventfd_read(c->wakefd, &ignored);
+                pushed |= collector_adopt(c);
+            } else {
+                pushed |= reader_drain(c, events[i].data.ptr);
+            }
+        }
+        zs__worker_wake(c->zs->sinks, atomic_load(&c->zs->nsinks), pushed);
+    }
+    /* Past the deadline: whatever is still open is read once and closed. */
+    uint64_t pushed = collector_adopt(c);
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        reader_t *r = c->readers;
+        pthread_mutex_unlock(&c->lock);
+        if (!r)
+            break;
+        pushed |= reader_drain(c, r);
+        pthread_mutex_lock(&c->lock);
+        bool still_open = c->readers == r;
+        pthread_mutex_unlock(&c->lock);
+        if (still_open)
+            reader_close(c, r);
+    }
+    zs__worker_wake(c->zs->sinks, atomic_load(&c->zs->nsinks), pushed);
+    return NULL;
+}
+
+/* ---- API ---- */
+
+zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen)
+{
+    zs__collector_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->zs = zs;
+    c->wakefd = -1;
+    pthread_mutex_init(&c->lock, NULL);
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (c->epfd < 0)
+        goto err;
+    c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->wakefd < 0)
+        goto err;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev) != 0)
+        goto err;
+    errno = zs__thread_create(&c->thread, collector_main, c);
+    if (errno != 0)
+        goto err;
+    return c;
+err:
+    snprintf(err, errlen, "cannot start the collector: %s", strerror(errno));
+    if (c->wakefd >= 0)
+        close(c->wakefd);
+    if (c->epfd >= 0)
+        close(c->epfd);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    return NULL;
+}
+
+static reader_t *reader_find(zs__collector_t *c, void *socket)
+{
+    for (reader_t *r = c->readers; r; r = r->next)
+        if (r->socket == socket && !r->detached)
+            return r;
+    return NULL;
+}
+
+static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
+                            const char *name)
+{
+    reader_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->socket = socket;
+    r->fd = -1;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    size_t size = sizeof r->socket_type;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://zmqsink-monitor-%p-%u",
+             (void *)c, atomic_fetch_add(&c->serial, 1));
+    /* The reader connects first (inproc allows it) and takes any number of
+     * queued events, so libzmq never waits on it. */
+    int unlimited = 0, linger = 0;
+    size_t fdsize = sizeof r->fd;
+    if (zmq_getsockopt(socket, ZMQ_TYPE, &r->socket_type, &size) != 0 ||
+        !(r->pair = zmq_socket(ctx, ZMQ_PAIR)) ||
+        zmq_setsockopt(r->pair, ZMQ_RCVHWM, &unlimited, sizeof unlimited) ||
+        zmq_setsockopt(r->pair, ZMQ_LINGER, &linger, sizeof linger) ||
+        zmq_connect(r->pair, endpoint) != 0 ||
+        zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0 ||
+        zmq_socket_monitor(socket, endpoint, ZMQ_EVENT_ALL) != 0) {
+        int saved = errno;
+        if (r->pair)
+            zmq_close(r->pair);
+        free(r);
+        errno = saved;
+        return NULL;
+    }
+    return r;
+}
+
+int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
+                         const char *name)
+{
+    reader_t *r = reader_new(c, ctx, socket, name);
+    if (!r)
+        return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
+    /* The mutex hands the reader socket over to the collector thread with
+     * the full barrier libzmq asks for when a socket changes threads. A
+     * reader already registered for this address belongs to the monitor
+     * just replaced, or to a closed socket whose memory libzmq reused:
+     * either way it ends with monitor_stopped. */
+    pthread_mutex_lock(&c->lock);
+    reader_t *old = reader_find(c, socket);
+    if (old)
+        old->detached = true;
+    r->next = c->readers;
+    c->readers = r;
+    pthread_mutex_unlock(&c->lock);
+    atomic_fetch_add(&c->attached, 1);
+    eventfd_write(c->wakefd, 1);
+    return 0;
+}
+
+int zs__collector_detach(zs__collector_t *c, void *socket)
+{
+    pthread_mutex_lock(&c->lock);
+    reader_t *r = reader_find(c, socket);
+    if (r)
+        r->detached = true;
+    pthread_mutex_unlock(&c->lock);
+    if (!r)
+        return -ZMQSINK_ENOTFOUND;
+    zmq_socket_monitor(socket, NULL, 0);
+    return 0;
+}
+
+size_t zs__collector_attached(zs__collector_t *c)
+{
+    return atomic_load(&c->attached);
+}
+
+void zs__collector_destroy(zs__collector_t **cp, int64_t timeout_ms)
+{
+    zs__collector_t *c = cp ? *cp : NULL;
+    if (!c)
+        return;
+    /* Stop the monitors still running, so that no socket is left sending
+     * into a reader that is gone. */
+    pthread_mutex_lock(&c->lock);
+    for (reader_t *r = c->readers; r; r = r->next)
+        if (!r->detached) {
+            r->detached = true;
+            zmq_socket_monitor(r->socket, NULL, 0);
+        }
+    pthread_mutex_unlock(&c->lock);
+    atomic_store(&c->finish_deadline_ns, zs__now_ns() + timeout_ms * 1000000);
+    atomic_store(&c->finishing, 1);
+    eventfd_write(c->wakefd, 1);
+    pthread_join(c->thread, NULL);
+    close(c->wakefd);
+    close(c->epfd);
+    pthread_mutex_destroy(&c->lock);
+    free(c->conns);
+    free(c);
+    *cp = NULL;
+}

@@ -1,0 +1,34 @@
+/* The collector: one thread that drains the monitor readers of every
+ * attached socket, decodes and enriches their events, and copies each into
+ * the rings of the sinks that want it. It never blocks on a sink and never
+ * runs plugin code. */
+#ifndef ZS_COLLECTOR_H
+#define ZS_COLLECTOR_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+typedef struct zs__collector zs__collector_t;
+
+/* Starts the collector thread for zs. Returns NULL with a message in err. */
+zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen);
+
+/* Creates a reader PAIR in ctx, connects it, starts the monitor of socket
+ * and hands the reader to the collector. On the socket's thread. Returns 0
+ * or a negated zmqsink_err_t. */
+int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
+                         const char *name);
+
+/* Stops the monitor of socket (on its thread). 0 or -ZMQSINK_ENOTFOUND. */
+int zs__collector_detach(zs__collector_t *c, void *socket);
+
+/* Sockets monitored now. Any thread. */
+size_t zs__collector_attached(zs__collector_t *c);
+
+/* Stops the monitors still running (on the sockets' thread), lets the
+ * thread drain every reader up to monitor_stopped within timeout_ms, closes
+ * the readers, joins the thread, frees c and sets *c to NULL. */
+void zs__collector_destroy(zs__collector_t **c, int64_t timeout_ms);
+
+#endif

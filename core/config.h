@@ -1,0 +1,104 @@
+/* Configuration: the YAML file parsed with libyaml into a small tree that
+ * remembers where every node stands, validated into zs__config_t, and the
+ * typed option values of each sink checked against its plugin's table.
+ * Every error reads "FILE:LINE:COL: what was expected" (1-based). */
+#ifndef ZS_CONFIG_H
+#define ZS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmqsink/plugin.h>
+
+typedef enum zs__node_kind {
+    ZS__NODE_SCALAR,
+    ZS__NODE_SEQUENCE,
+    ZS__NODE_MAPPING
+} zs__node_kind_t;
+
+/* A YAML node. Mapping children alternate key, value (keys are scalars).
+ * Scalars have had ${VAR} and ${VAR:-default} expanded. */
+typedef struct zs__node {
+    zs__node_kind_t kind;
+    unsigned line, col;       /* 1-based, where the node starts */
+    char *text;               /* scalars */
+    struct zs__node **items;  /* sequences: items; mappings: k0,v0,k1,v1... */
+    size_t nitems;
+} zs__node_t;
+
+/* `sockets:` naming rule for `zmqsink run`. */
+typedef struct zs__socket_rule {
+    char *match;     /* glob over endpoints */
+    char *name;
+    uint32_t events; /* mask of ZMQSINK_EVENT_* to monitor */
+} zs__socket_rule_t;
+
+typedef struct zs__sink_config {
+    char *name;
+    char *type;           /* `type:`; NULL when only `plugin:` is given */
+    char *plugin;         /* `plugin:` as written, or NULL */
+    uint32_t events;      /* `events:` mask; default ZMQSINK_EVENT_ALL */
+    char **sockets;       /* `sockets:` globs over socket names; NULL: all */
+    size_t nsockets;
+    int min_severity;     /* `min_severity:`; default ZMQSINK_SEV_DEBUG */
+    const zs__node_t *node; /* the sink's mapping, for its plugin's options */
+} zs__sink_config_t;
+
+typedef struct zs__config {
+    char *path;            /* as given, or "<default>" */
+    char *dir;             /* directory of path (absolute), or cwd */
+    char *plugin_dir;      /* `plugin_dir:` or NULL */
+    uint32_t queue_capacity;      /* `queue: {capacity}`, a power of two in
+                                     [16, 16777216]; default 65536 */
+    int64_t shutdown_timeout_ms;  /* default 5000 */
+    uint8_t severity[ZMQSINK_EVENT_TYPES]; /* per type index, after
+                                     `severity: {event: level}` overrides */
+    zs__socket_rule_t *rules;
+    size_t nrules;
+    zs__sink_config_t *sinks;
+    size_t nsinks;
+    zs__node_t *root;      /* owned */
+} zs__config_t;
+
+/* Parses and validates a file. Returns 0 and *out (caller owns it), or -1
+ * with "FILE:LINE:COL: message" in err. */
+int zs__config_load_file(const char *path, zs__config_t **out, char *err,
+                         size_t errlen);
+
+/* The same for YAML text; name stands for the file in messages. */
+int zs__config_load_string(const char *name, const char *yaml,
+                           zs__config_t **out, char *err, size_t errlen);
+
+void zs__config_free(zs__config_t **config);
+
+/* Index 0..14 of a single ZMQSINK_EVENT_* bit. */
+int zs__event_index(uint32_t type);
+
+/* The option values of one sink, validated against a plugin's table. */
+typedef struct zs__options zs__options_t;
+
+/* Checks every key of the sink's mapping other than the core's own (name,
+ * type, plugin, events, sockets, min_severity) against table: unknown keys
+ * ("FILE:L:C: sink 'x': unknown option 'pth' for type 'file'; valid
+ * options: path, format, ..."), types, ranges, choices, required keys.
+ * Returns 0 and *out (caller owns it), or -1 with the message in err. */
+int zs__options_parse(const zs__config_t *config, const zs__sink_config_t *sink,
+                      const char *type_name, const zmqsink_option_t *table,
+                      zs__options_t **out, char *err, size_t errlen);
+void zs__options_free(zs__options_t **options);
+
+/* Values, as zmqsink_host_t hands them to plugins (see zmqsink/plugin.h).
+ * Asking for a key the table does not declare is a programmer error. */
+const char *zs__options_string(const zs__options_t *o, const char *key);
+int64_t zs__options_int(const zs__options_t *o, const char *key);
+size_t zs__options_list(const zs__options_t *o, const char *key,
+                        const char *const **items);
+size_t zs__options_map(const zs__options_t *o, const char *key,
+                       const char *const **keys, const char *const **values);
+int zs__options_is_set(const zs__options_t *o, const char *key);
+
+/* Unit parsers shared with the rest of the core. Return 0 or -1. */
+int zs__parse_duration_ms(const char *text, int64_t *ms);
+int zs__parse_size(const char *text, int64_t *bytes);
+
+#endif

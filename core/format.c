@@ -1,0 +1,439 @@
+/* Renders an event as one line of json, logfmt or text, from one walk over
+ * its fields.
+ *
+ * Rules shared by the formats:
+ * - Keys and order are those of zs__event_fields(): ts, seq, event,
+ *   severity, socket, socket_type, endpoint, peer, value, duration_ms, host,
+ *   pid. ts is RFC 3339 UTC with microseconds (truncated; times before the
+ *   epoch are written as the epoch).
+ * - An unknown peer is null in json and left out of logfmt and text; an
+ *   unknown duration is left out of all three. An unknown event type,
+ *   severity or socket type is written "unknown".
+ * - Strings are escaped as json escapes them: \" \\ \b \f \n \r \t, other
+ *   bytes below 0x20 and DEL as \u00XX; valid UTF-8 passes through and each
+ *   byte of an invalid sequence becomes \ufffd, so every line is valid
+ *   UTF-8 (and json parses).
+ * - logfmt and text quote a string value when it is empty or holds a space,
+ *   '=' or any byte the escaping above would change; inside the quotes it
+ *   is escaped as in json. Other values are written as they are.
+ *
+ * No allocation, no locale, no lock: the date and the numbers are written
+ * by hand. */
+#include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmqsink/event.h>
+
+#include "format.h"
+
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" */
+#define TS_LEN 27
+/* Digits of the largest uint64_t and uint32_t (a pid fits the latter). */
+#define U64_DIGITS 20
+#define U32_DIGITS 10
+
+_Static_assert(sizeof(((zs__event_fields_t *)0)->scratch) >=
+                   TS_LEN + U64_DIGITS + U32_DIGITS + U64_DIGITS + U32_DIGITS,
+               "scratch too small for ts, seq, value, duration_ms and pid");
+
+static const struct {
+    const char *key;
+    size_t len;
+} field_keys[ZS__FIELD_COUNT] = {
+#define FIELD_KEY(id, key) {key, sizeof key - 1},
+    ZS__EVENT_FIELDS(FIELD_KEY)
+#undef FIELD_KEY
+};
+
+/* ---- the walk ---- */
+
+/* Process facts read once: the host name rarely changes, and getpid() is a
+ * system call on glibc. The pid is read again in the child of a fork. */
+static char host_name_buf[256];
+static pid_t process_id;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+
+static void read_process_id(void)
+{
+    process_id = getpid();
+}
+
+static void read_process_facts(void)
+{
+    if (gethostname(host_name_buf, sizeof host_name_buf - 1) != 0)
+        host_name_buf[0] = '\0';
+    read_process_id();
+    pthread_atfork(NULL, NULL, read_process_id);
+}
+
+static const char *host_name(void)
+{
+    pthread_once(&process_once, read_process_facts);
+    return host_name_buf;
+}
+
+static pid_t current_pid(void)
+{
+    pthread_once(&process_once, read_process_facts);
+    return process_id;
+}
+
+/* Writes v as exactly width digits, most significant first. */
+static char *put_digits(char *p, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
+
+static size_t format_u64(char *dst, uint64_t v)
+{
+    char rev[U64_DIGITS];
+    size_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = rev[n - 1 - i];
+    return n;
+}
+
+/* Proleptic Gregorian date of a day count since 1970-01-01 (>= 0), after
+ * Howard Hinnant's civil_from_days. Done by hand because glibc's gmtime_r
+ * takes a process-wide lock, which every sink thread would contend on. */
+static void civil_from_days(int64_t days, unsigned *year, unsigned *month,
+                            unsigned *day)
+{
+    int64_t z = days + 719468; /* days since 0000-03-01 */
+    int64_t era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                 /* 0..146096 */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);      /* 0..365 */
+    unsigned mp = (5 * doy + 2) / 153; /* month from March: 0..11 */
+    *day = doy - (153 * mp + 2) / 5 + 1;
+    *month = mp < 10 ? mp + 3 : mp - 9;
+    *year = (unsigned)(era * 400) + yoe + (*month <= 2);
+}
+
+static size_t format_ts(char *dst, int64_t time_ns)
+{
+    if (time_ns < 0)
+        time_ns = 0;
+    int64_t sec = time_ns / 1000000000;
+    unsigned usec = (unsigned)(time_ns % 1000000000 / 1000);
+    unsigned sec_of_day = (unsigned)(sec % 86400), year, month, day;
+    civil_from_days(sec / 86400, &year, &month, &day);
+    char *p = dst;
+    p = put_digits(p, year, 4);
+    *p++ = '-';
+    p = put_digits(p, month, 2);
+    *p++ = '-';
+    p = put_digits(p, day, 2);
+    *p++ = 'T';
+    p = put_digits(p, sec_of_day / 3600, 2);
+    *p++ = ':';
+    p = put_digits(p, sec_of_day / 60 % 60, 2);
+    *p++ = ':';
+    p = put_digits(p, sec_of_day % 60, 2);
+    *p++ = '.';
+    p = put_digits(p, usec, 6);
+    *p++ = 'Z';
+    return (size_t)(p - dst);
+}
+
+static void set_string(zs__event_fields_t *out, zs__field_id_t id,
+                       const char *text, size_t len)
+{
+    out->field[id].kind = ZS__KIND_STRING;
+    out->field[id].text = text;
+    out->field[id].len = len;
+}
+
+static void set_name(zs__event_fields_t *out, zs__field_id_t id,
+                     const char *name)
+{
+    if (!name)
+        name = "unknown";
+    set_string(out, id, name, strlen(name));
+}
+
+/* Writes the digits into scratch; returns where the next field may go. */
+static char *set_number(zs__event_fields_t *out, zs__field_id_t id,
+                        char *scratch, uint64_t v)
+{
+    out->field[id].kind = ZS__KIND_NUMBER;
+    out->field[id].text = scratch;
+    out->field[id].len = format_u64(scratch, v);
+    return scratch + out->field[id].len;
+}
+
+void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out)
+{
+    for (size_t i = 0; i < ZS__FIELD_COUNT; i++)
+        out->field[i] = (zs__field_t){.key = field_keys[i].key,
+                                      .key_len = field_keys[i].len,
+                                      .kind = ZS__KIND_ABSENT};
+    char *p = out->scratch;
+    set_string(out, ZS__FIELD_TS, p, format_ts(p, ev->time_ns));
+    p += TS_LEN;
+    p = set_number(out, ZS__FIELD_SEQ, p, ev->seq);
+    set_name(out, ZS__FIELD_EVENT, zmqsink_event_name(ev->type));
+    set_name(out, ZS__FIELD_SEVERITY, zmqsink_severity_name(ev->severity));
+    set_string(out, ZS__FIELD_SOCKET, ev->socket,
+               strnlen(ev->socket, sizeof ev->socket));
+    set_name(out, ZS__FIELD_SOCKET_TYPE,
+             zmqsink_socket_type_name(ev->socket_type));
+    set_string(out, ZS__FIELD_ENDPOINT, ev->endpoint,
+               strnlen(ev->endpoint, sizeof ev->endpoint));
+    size_t peer_len = strnlen(ev->peer, sizeof ev->peer);
+    if (peer_len > 0)
+        set_string(out, ZS__FIELD_PEER, ev->peer, peer_len);
+    else
+        out->field[ZS__FIELD_PEER].kind = ZS__KIND_NULL;
+    p = set_number(out, ZS__FIELD_VALUE, p, ev->value);
+    if (ev->duration_ms >= 0)
+        p = set_number(out, ZS__FIELD_DURATION_MS, p,
+                       (uint64_t)ev->duration_ms);
+    set_name(out, ZS__FIELD_HOST, host_name());
+    set_number(out, ZS__FIELD_PID, p, (uint64_t)current_pid());
+}
+
+/* ---- output with snprintf semantics ---- */
+
+typedef struct out {
+    char *buf;
+    size_t cap;
+    size_t len; /* what the whole line needs, written or not */
+} out_t;
+
+static void out_put(out_t *o, const char *s, size_t n)
+{
+    if (o->cap > 0 && o->len < o->cap - 1) {
+        size_t room = o->cap - 1 - o->len;
+        memcpy(o->buf + o->len, s, n < room ? n : room);
+    }
+    o->len += n;
+}
+
+static size_t out_finish(out_t *o)
+{
+    if (o->cap > 0)
+        o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
+    return o->len;
+}
+
+/* ---- escaping ---- */
+
+/* Length of the valid UTF-8 sequence of 2 to 4 bytes at s, or 0 when s does
+ * not start one (stray continuation, overlong form, surrogate, above
+ * U+10FFFF, or cut short by the end of the field). */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    size_t need;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        need = 2;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        need = 3;
+        lo = s[0] == 0xE0 ? 0xA0 : lo;
+        hi = s[0] == 0xED ? 0x9F : hi;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        need = 4;
+        lo = s[0] == 0xF0 ? 0x90 : lo;
+        hi = s[0] == 0xF4 ? 0x8F : hi;
+    } else {
+        return 0;
+    }
+    if (n < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    return need;
+}
+
+/* Length of the prefix of s that json carries without escaping. */
+static size_t plain_prefix(const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t seq;
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+            i++;
+        else if (c >= 0x80 && (seq = utf8_sequence(s + i, n - i)) > 0)
+            i += seq;
+        else
+            break;
+    }
+    return i;
+}
+
+static void out_escape_byte(out_t *o, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '"': out_put(o, "\\\"", 2); return;
+    case '\\': out_put(o, "\\\\", 2); return;
+    case '\b': out_put(o, "\\b", 2); return;
+    case '\f': out_put(o, "\\f", 2); return;
+    case '\n': out_put(o, "\\n", 2); return;
+    case '\r': out_put(o, "\\r", 2); return;
+    case '\t': out_put(o, "\\t", 2); return;
+    }
+    if (c >= 0x80) {
+        out_put(o, "\\ufffd", 6);
+        return;
+    }
+    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
+    out_put(o, esc, sizeof esc);
+}
+
+/* Copies plain runs whole and escapes the bytes between them. */
+static void out_escaped(out_t *o, const char *s, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t run = plain_prefix(s + i, n - i);
+        out_put(o, s + i, run);
+        i += run;
+        if (i == n)
+            return;
+        out_escape_byte(o, (unsigned char)s[i++]);
+    }
+}
+
+static void out_quoted(out_t *o, const char *s, size_t n)
+{
+    out_put(o, "\"", 1);
+    out_escaped(o, s, n);
+    out_put(o, "\"", 1);
+}
+
+/* ---- renderers ---- */
+
+static void render_json(out_t *o, const zs__event_fields_t *f)
+{
+    const char *sep = "{\"";
+    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
+        const zs__field_t *field = &f->field[i];
+        if (field->kind == ZS__KIND_ABSENT)
+            continue;
+        out_put(o, sep, 2);
+        sep = ",\"";
+        out_put(o, field->key, field->key_len);
+        out_put(o, "\":", 2);
+        if (field->kind == ZS__KIND_STRING)
+            out_quoted(o, field->text, field->len);
+        else if (field->kind == ZS__KIND_NUMBER)
+            out_put(o, field->text, field->len);
+        else
+            out_put(o, "null", 4);
+    }
+    out_put(o, "}", 1);
+}
+
+static bool needs_quotes(const char *s, size_t n)
+{
+    return n == 0 || plain_prefix(s, n) < n || memchr(s, ' ', n) ||
+           memchr(s, '=', n);
+}
+
+/* A logfmt or text value: quoted only when it has to be. */
+static void out_value(out_t *o, const zs__field_t *field)
+{
+    if (field->kind == ZS__KIND_STRING && needs_quotes(field->text, field->len))
+        out_quoted(o, field->text, field->len);
+    else
+        out_put(o, field->text, field->len);
+}
+
+static void render_logfmt(out_t *o, const zs__event_fields_t *f)
+{
+    bool first = true;
+    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
+        const zs__field_t *field = &f->field[i];
+        if (field->kind == ZS__KIND_ABSENT || field->kind == ZS__KIND_NULL)
+            continue;
+        if (!first)
+            out_put(o, " ", 1);
+        first = false;
+        out_put(o, field->key, field->key_len);
+        out_put(o, "=", 1);
+        out_value(o, field);
+    }
+}
+
+/* TS SEVERITY SOCKET(TYPE) EVENT ENDPOINT [peer=P] value=V [duration=Dms] */
+static void render_text(out_t *o, const zs__event_fields_t *f)
+{
+    enum { SEVERITY_WIDTH = 8 };
+    const zs__field_t *field = f->field;
+    const zs__field_t *severity = &field[ZS__FIELD_SEVERITY];
+    out_value(o, &field[ZS__FIELD_TS]);
+    out_put(o, " ", 1);
+    out_value(o, severity);
+    if (severity->len < SEVERITY_WIDTH)
+        out_put(o, "        ", SEVERITY_WIDTH - severity->len);
+    out_put(o, " ", 1);
+    out_value(o, &field[ZS__FIELD_SOCKET]);
+    out_put(o, "(", 1);
+    out_value(o, &field[ZS__FIELD_SOCKET_TYPE]);
+    out_put(o, ") ", 2);
+    out_value(o, &field[ZS__FIELD_EVENT]);
+    out_put(o, " ", 1);
+    out_value(o, &field[ZS__FIELD_ENDPOINT]);
+    if (field[ZS__FIELD_PEER].kind == ZS__KIND_STRING) {
+        out_put(o, " peer=", 6);
+        out_value(o, &field[ZS__FIELD_PEER]);
+    }
+    out_put(o, " value=", 7);
+    out_value(o, &field[ZS__FIELD_VALUE]);
+    if (field[ZS__FIELD_DURATION_MS].kind == ZS__KIND_NUMBER) {
+        out_put(o, " duration=", 10);
+        out_value(o, &field[ZS__FIELD_DURATION_MS]);
+        out_put(o, "ms", 2);
+    }
+}
+
+/* ---- public ---- */
+
+static const char *const format_names[] = {
+    [ZMQSINK_FORMAT_JSON] = "json",
+    [ZMQSINK_FORMAT_LOGFMT] = "logfmt",
+    [ZMQSINK_FORMAT_TEXT] = "text",
+};
+
+size_t zmqsink_format_event(zmqsink_format_t format,
+                            const zmqsink_event_t *event, char *buf, size_t cap)
+{
+    static void (*const renderers[])(out_t *, const zs__event_fields_t *) = {
+        [ZMQSINK_FORMAT_JSON] = render_json,
+        [ZMQSINK_FORMAT_LOGFMT] = render_logfmt,
+        [ZMQSINK_FORMAT_TEXT] = render_text,
+    };
+    assert(event && (buf || cap == 0));
+    assert((unsigned)format < sizeof renderers / sizeof renderers[0]);
+    zs__event_fields_t fields;
+    zs__event_fields(event, &fields);
+    out_t o = {.buf = buf, .cap = cap, .len = 0};
+    renderers[format](&o, &fields);
+    return out_finish(&o);
+}
+
+int zmqsink_format_from_name(const char *name)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < sizeof format_names / sizeof format_names[0]; i++)
+        if (strcmp(format_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}

@@ -1,0 +1,59 @@
+/* The walk over an event's output fields in the contract order, shared by
+ * every renderer (json, logfmt and text in format.c; syslog structured data
+ * and others can reuse it). */
+#ifndef ZS_FORMAT_H
+#define ZS_FORMAT_H
+
+#include <stddef.h>
+
+#include <zmqsink/event.h>
+
+/* The fields in the order of the json contract (see zmqsink/event.h). */
+#define ZS__EVENT_FIELDS(X)                                                    \
+    X(TS, "ts")                                                                \
+    X(SEQ, "seq")                                                              \
+    X(EVENT, "event")                                                          \
+    X(SEVERITY, "severity")                                                    \
+    X(SOCKET, "socket")                                                        \
+    X(SOCKET_TYPE, "socket_type")                                              \
+    X(ENDPOINT, "endpoint")                                                    \
+    X(PEER, "peer")                                                            \
+    X(VALUE, "value")                                                          \
+    X(DURATION_MS, "duration_ms")                                              \
+    X(HOST, "host")                                                            \
+    X(PID, "pid")
+
+typedef enum zs__field_id {
+#define ZS__FIELD_ID(id, key) ZS__FIELD_##id,
+    ZS__EVENT_FIELDS(ZS__FIELD_ID)
+#undef ZS__FIELD_ID
+    ZS__FIELD_COUNT
+} zs__field_id_t;
+
+typedef enum zs__field_kind {
+    ZS__KIND_STRING, /* arbitrary bytes: escape, quote */
+    ZS__KIND_NUMBER, /* decimal digits of a non-negative integer: write bare */
+    ZS__KIND_NULL,   /* unknown (peer): json null, left out elsewhere */
+    ZS__KIND_ABSENT  /* does not apply (duration_ms): left out everywhere */
+} zs__field_kind_t;
+
+typedef struct zs__field {
+    const char *key; /* static, NUL-terminated */
+    size_t key_len;
+    zs__field_kind_t kind;
+    const char *text; /* not NUL-terminated; NULL for NULL and ABSENT */
+    size_t len;
+} zs__field_t;
+
+typedef struct zs__event_fields {
+    zs__field_t field[ZS__FIELD_COUNT]; /* indexed by zs__field_id_t */
+    char scratch[128]; /* the timestamp and the digits of the numbers */
+} zs__event_fields_t;
+
+/* Fills out with the fields of ev. Text fields of ev are read up to their
+ * size, NUL or not. The fields point into ev, into out->scratch and to
+ * static strings: they live as long as ev and out both do. No allocation;
+ * thread-safe. */
+void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out);
+
+#endif

@@ -1,0 +1,91 @@
+/* Core-internal types shared by the instance, collector and workers: the
+ * zmqsink instance and its sinks. Never installed. */
+#ifndef ZS_INTERNAL_H
+#define ZS_INTERNAL_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <zmqsink.h>
+#include <zmqsink/plugin.h>
+
+#include "config.h"
+#include "loader.h"
+#include "ring.h"
+
+#define ZS__MAX_SINKS 64
+
+/* A counter with a single writer: a relaxed load and store, no locked
+ * instruction, readable from any thread. */
+typedef _Atomic uint64_t zs__counter_t;
+
+static inline void zs__counter_add(zs__counter_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter,
+                          atomic_load_explicit(counter, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t zs__counter_get(const zs__counter_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+typedef struct zs__sink {
+    char name[ZMQSINK_SOCKET_NAME_MAX];
+    char type[32];
+
+    /* Filter, read by the collector. */
+    uint32_t events;
+    int min_severity;
+    char **socket_globs;
+    size_t nsocket_globs;
+
+    zs__ring_t *ring;
+
+    /* The plugin and its instance, used on the worker thread only. */
+    zs__plugin_t plugin;
+    zs__options_t *options;
+    void *state;
+    void *builtin_arg;        /* state handed to a built-in sink's open() */
+    zmqsink_host_t host;
+    char config_dir[4096];
+
+    /* Worker (core/worker.c). */
+    pthread_t thread;
+    sem_t opened;             /* posted once open() has returned */
+    char open_error[512];     /* why open() failed, when it did */
+    _Atomic uint32_t sleeping;/* futex word: 1 while idle-waiting */
+    _Atomic uint32_t control; /* futex word: ZS__WORKER_STOP | _REOPEN */
+    int64_t shutdown_timeout_ms;
+    _Atomic int64_t deadline_ns;
+    _Atomic int finished;     /* the thread has closed the sink */
+
+    /* Counters: enqueued and dropped_full are written by the collector,
+     * the others by the worker. */
+    zs__counter_t enqueued, delivered, dropped_full, dropped_shutdown, failed;
+} zs__sink_t;
+
+struct zs__collector;
+
+struct zmqsink {
+    void *ctx;
+    zs__config_t *config;
+    pthread_mutex_t sinks_lock; /* serialises additions to sinks[] */
+    zs__sink_t *sinks[ZS__MAX_SINKS];
+    _Atomic size_t nsinks;      /* published with release after sinks[n] */
+    struct zs__collector *collector;
+    zs__counter_t events;       /* written by the collector */
+    zs__counter_t filtered;
+    _Atomic uint32_t type_counts[16]; /* for default names "router-1" */
+};
+
+/* The sink a host table belongs to. */
+static inline zs__sink_t *zs__sink_of_host(const zmqsink_host_t *host)
+{
+    return (zs__sink_t *)((char *)host - offsetof(zs__sink_t, host));
+}
+
+#endif

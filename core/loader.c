@@ -1,0 +1,220 @@
+/* Plugin loader: finds a sink's plugin file, refuses unsafe ones, dlopens
+ * it and checks its descriptor before anything of it runs. */
+#include "loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef ZMQSINK_PLUGINDIR
+#define ZMQSINK_PLUGINDIR "/usr/local/lib/zmqsink"
+#endif
+
+static const zs__node_t *mapping_value(const zs__node_t *mapping,
+                                       const char *key)
+{
+    if (!mapping || mapping->kind != ZS__NODE_MAPPING)
+        return NULL;
+    for (size_t i = 0; i + 1 < mapping->nitems; i += 2)
+        if (strcmp(mapping->items[i]->text, key) == 0)
+            return mapping->items[i + 1];
+    return NULL;
+}
+
+void zs__node_where(const zs__config_t *config, const zs__node_t *mapping,
+                    const char *key, char *buf, size_t cap)
+{
+    const zs__node_t *node = mapping_value(mapping, key);
+    if (!node)
+        node = mapping;
+    snprintf(buf, cap, "%s:%u:%u", config->path, node ? node->line : 1,
+             node ? node->col : 1);
+}
+
+/* A path relative to base (the config file's directory), unless absolute. */
+static void path_resolve(char *out, size_t cap, const char *base,
+                         const char *path)
+{
+    while (path[0] == '.' && path[1] == '/')
+        path += 2;
+    if (path[0] == '/' || !base)
+        snprintf(out, cap, "%s", path);
+    else
+        snprintf(out, cap, "%s/%s", base, path);
+}
+
+/* Looks for TYPE.so along the search path; fills path, or lists where it
+ * looked in searched. */
+static int plugin_find(const zs__config_t *config, const char *type,
+                       char *path, size_t cap, char *searched, size_t scap)
+{
+    char file[300];
+    snprintf(file, sizeof file, "%s.so", type);
+    searched[0] = '\0';
+
+    const char *env = getenv("ZMQSINK_PLUGIN_DIR");
+    char *dirs = NULL;
+    size_t len = 0;
+    FILE *list = open_memstream(&dirs, &len);
+    if (!list)
+        return -1;
+    if (config->plugin_dir)
+        fprintf(list, "%s:", config->plugin_dir);
+    if (env && *env)
+        fprintf(list, "%s:", env);
+    fputs(ZMQSINK_PLUGINDIR, list);
+    fclose(list);
+
+    int found = -1;
+    char *save = NULL;
+    for (char *dir = strtok_r(dirs, ":", &save); dir && found < 0;
+         dir = strtok_r(NULL, ":", &save)) {
+        char resolved[PATH_MAX];
+        path_resolve(resolved, sizeof resolved, config->dir, dir);
+        if (snprintf(path, cap, "%s/%s", resolved, file) < (int)cap &&
+            access(path, F_OK) == 0)
+            found = 0;
+        size_t used = strlen(searched);
+        snprintf(searched + used, scap - used, "%s%s", used ? ", " : "", dir);
+    }
+    free(dirs);
+    return found;
+}
+
+/* Refuses a file, or the directory holding it, that others may write:
+ * whoever can replace it could run code in every zmqsink process. */
+static int path_check_owner(const char *path, char *why, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(why, cap, "cannot stat '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (st.st_mode & S_IWOTH) {
+        snprintf(why, cap,
+                 "refusing plugin '%s': it is writable by others "
+                 "(chmod o-w '%s')",
+                 path, path);
+        return -1;
+    }
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) &&
+        !(st.st_mode & S_ISVTX)) {
+        snprintf(why, cap,
+                 "refusing plugin '%s': its directory '%s' is writable by "
+                 "others (chmod o-w '%s')",
+                 path, dir, dir);
+        return -1;
+    }
+    return 0;
+}
+
+int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
+                     size_t errlen)
+{
+    if (!desc) {
+        snprintf(err, errlen, "plugin '%s' returned no descriptor", path);
+        return -1;
+    }
+    if (desc->abi_major != ZMQSINK_PLUGIN_ABI_MAJOR ||
+        desc->abi_minor > ZMQSINK_PLUGIN_ABI_MINOR) {
+        snprintf(err, errlen,
+                 "plugin '%s' was built for plugin ABI %u.%u, this zmqsink "
+                 "provides %u.%u: rebuild it against this zmqsink's headers",
+                 path, desc->abi_major, desc->abi_minor,
+                 ZMQSINK_PLUGIN_ABI_MAJOR, ZMQSINK_PLUGIN_ABI_MINOR);
+        return -1;
+    }
+    const char *missing = !desc->open    ? "open"
+                          : !desc->write ? "write"
+                          : !desc->close ? "close"
+                          : !desc->name || !*desc->name ? "name"
+                                                        : NULL;
+    if (missing) {
+        snprintf(err, errlen,
+                 "plugin '%s' has no %s in its descriptor (mandatory: name, "
+                 "open, write, close)",
+                 path, missing);
+        return -1;
+    }
+    return 0;
+}
+
+static int plugin_open_file(zs__plugin_t *out, char *why, size_t cap)
+{
+    dlerror();
+    out->handle = dlopen(out->path, RTLD_NOW | RTLD_LOCAL);
+    if (!out->handle) {
+        snprintf(why, cap,
+                 "cannot load plugin: %s (use ldd(1) to check its "
+                 "dependencies)",
+                 dlerror());
+        return -1;
+    }
+    zmqsink_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(out->handle, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        snprintf(why, cap,
+                 "'%s' is not a zmqsink plugin: it does not export %s()",
+                 out->path, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
+        return -1;
+    }
+    out->desc = entry();
+    return zs__plugin_check(out->desc, out->path, why, cap);
+}
+
+int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
+                    zs__plugin_t *out, char *err, size_t errlen)
+{
+    char where[PATH_MAX + 32], why[PATH_MAX * 2 + 256];
+    memset(out, 0, sizeof *out);
+    zs__node_where(config, sink->node, sink->plugin ? "plugin" : "type", where,
+                   sizeof where);
+
+    if (sink->plugin) {
+        path_resolve(out->path, sizeof out->path, config->dir, sink->plugin);
+        if (access(out->path, F_OK) != 0) {
+            snprintf(why, sizeof why, "plugin file '%s' not found", out->path);
+            goto err;
+        }
+    } else {
+        char searched[PATH_MAX];
+        if (plugin_find(config, sink->type, out->path, sizeof out->path,
+                        searched, sizeof searched) != 0) {
+            snprintf(why, sizeof why,
+                     "plugin '%s' not found in %s (set plugin_dir or "
+                     "ZMQSINK_PLUGIN_DIR, or give its path with `plugin:`)",
+                     sink->type, searched);
+            goto err;
+        }
+    }
+    if (path_check_owner(out->path, why, sizeof why) != 0 ||
+        plugin_open_file(out, why, sizeof why) != 0)
+        goto err;
+    if (sink->type && strcmp(sink->type, out->desc->name) != 0) {
+        snprintf(why, sizeof why,
+                 "plugin '%s' serves type '%s', not '%s'", out->path,
+                 out->desc->name, sink->type);
+        goto err;
+    }
+    return 0;
+err:
+    snprintf(err, errlen, "%s: sink '%s': %s", where, sink->name, why);
+    zs__plugin_unload(out);
+    return -1;
+}
+
+void zs__plugin_unload(zs__plugin_t *plugin)
+{
+    if (plugin->handle)
+        dlclose(plugin->handle);
+    plugin->handle = NULL;
+    plugin->desc = NULL;
+}

@@ -1,0 +1,251 @@
+/* Sink workers: one thread per sink that opens it, feeds it batches from
+ * its ring, ticks its timers, and flushes and closes it at shutdown. */
+#include "worker.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ZS__WORKER_STOP 1u
+#define ZS__WORKER_REOPEN 2u
+
+enum {
+    BATCH_MAX = 1024,                 /* events per write() */
+    TICK_NS = 100 * 1000 * 1000,      /* tick() period */
+    BACKOFF_MIN_NS = 10 * 1000 * 1000,
+    BACKOFF_MAX_NS = 2000 * 1000 * 1000,
+};
+
+int64_t zs__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(thread, NULL, run, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Sleeps while *word == expected, at most timeout_ns. */
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                       int64_t timeout_ns)
+{
+    if (timeout_ns <= 0)
+        return;
+    struct timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                          .tv_nsec = timeout_ns % 1000000000};
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, &ts,
+            NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Idles until the collector pushes, a control bit is set, or timeout. The
+ * fence pairs with the one in zs__worker_wake(): either the producer sees
+ * sleeping == 1 or this side sees the pushed event. */
+static void worker_idle(zs__sink_t *sink, int64_t timeout_ns)
+{
+    atomic_store_explicit(&sink->sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (zs__ring_depth(sink->ring) == 0 &&
+        atomic_load_explicit(&sink->control, memory_order_relaxed) == 0)
+        futex_wait(&sink->sleeping, 1, timeout_ns);
+    atomic_store_explicit(&sink->sleeping, 0, memory_order_relaxed);
+}
+
+void zs__worker_wake(zs__sink_t *const *sinks, size_t nsinks, uint64_t mask)
+{
+    if (!mask)
+        return;
+    atomic_thread_fence(memory_order_seq_cst);
+    for (size_t i = 0; i < nsinks; i++)
+        if ((mask >> i & 1) &&
+            atomic_load_explicit(&sinks[i]->sleeping, memory_order_relaxed)) {
+            atomic_store_explicit(&sinks[i]->sleeping, 0, memory_order_relaxed);
+            futex_wake(&sinks[i]->sleeping);
+        }
+}
+
+static void worker_signal(zs__sink_t *sink, uint32_t bit)
+{
+    atomic_fetch_or(&sink->control, bit);
+    futex_wake(&sink->control);
+    atomic_store(&sink->sleeping, 0);
+    futex_wake(&sink->sleeping);
+}
+
+void zs__worker_reopen(zs__sink_t *sink)
+{
+    worker_signal(sink, ZS__WORKER_REOPEN);
+}
+
+/* Offers the oldest events to the plugin. Returns what write() said, or
+ * ZMQSINK_WRITE_OK with nothing done when the ring is empty. */
+static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
+{
+    const zmqsink_event_t *first;
+    size_t n = zs__ring_peek(sink->ring, &first);
+    *count = n;
+    if (n == 0)
+        return ZMQSINK_WRITE_OK;
+    if (n > BATCH_MAX)
+        *count = n = BATCH_MAX;
+    zmqsink_write_result_t result =
+        sink->plugin.desc->write(sink->state, first, n);
+    if (result == ZMQSINK_WRITE_RETRY)
+        return result;
+    zs__counter_add(result == ZMQSINK_WRITE_OK ? &sink->delivered
+                                               : &sink->failed,
+                    n);
+    zs__ring_release(sink->ring, n);
+    return result;
+}
+
+static void worker_tick(zs__sink_t *sink, int64_t *next_tick)
+{
+    int64_t now = zs__now_ns();
+    if (now < *next_tick)
+        return;
+    *next_tick = now + TICK_NS;
+    if (sink->plugin.desc->tick)
+        sink->plugin.desc->tick(sink->state, now);
+}
+
+static void worker_reopen_if_asked(zs__sink_t *sink)
+{
+    uint32_t control = atomic_load(&sink->control);
+    if (!(control & ZS__WORKER_REOPEN))
+        return;
+    atomic_fetch_and(&sink->control, ~ZS__WORKER_REOPEN);
+    if (sink->plugin.desc->reopen)
+        sink->plugin.desc->reopen(sink->state);
+}
+
+/* Backs off after a retry-later, waking early only to stop or reopen. */
+static void worker_backoff(zs__sink_t *sink, int64_t *backoff_ns,
+                           int64_t limit_ns)
+{
+    int64_t wait = *backoff_ns < limit_ns ? *backoff_ns : limit_ns;
+    futex_wait(&sink->control, 0, wait);
+    *backoff_ns = *backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS
+                                                   : *backoff_ns * 2;
+}
+
+static void worker_run(zs__sink_t *sink)
+{
+    int64_t next_tick = zs__now_ns() + TICK_NS;
+    int64_t backoff = BACKOFF_MIN_NS;
+    while (!(atomic_load(&sink->control) & ZS__WORKER_STOP)) {
+        worker_reopen_if_asked(sink);
+        size_t n;
+        zmqsink_write_result_t result = worker_deliver(sink, &n);
+        worker_tick(sink, &next_tick);
+        if (result == ZMQSINK_WRITE_RETRY)
+            worker_backoff(sink, &backoff, BACKOFF_MAX_NS);
+        else if (n == 0)
+            worker_idle(sink, next_tick - zs__now_ns());
+        else
+            backoff = BACKOFF_MIN_NS;
+    }
+}
+
+/* At shutdown: delivers what is queued until the deadline, then counts
+ * whatever is left, in the ring or in the plugin, as dropped. */
+static void worker_drain(zs__sink_t *sink)
+{
+    int64_t deadline = atomic_load(&sink->deadline_ns);
+    int64_t next_tick = 0, backoff = BACKOFF_MIN_NS;
+    for (;;) {
+        size_t n;
+        zmqsink_write_result_t result = worker_deliver(sink, &n);
+        if (n == 0 || zs__now_ns() >= deadline)
+            break;
+        if (result == ZMQSINK_WRITE_RETRY) {
+            worker_tick(sink, &next_tick);
+            worker_backoff(sink, &backoff, deadline - zs__now_ns());
+        }
+    }
+    uint64_t lost = zs__ring_depth(sink->ring);
+    if (sink->plugin.desc->flush)
+        lost += sink->plugin.desc->flush(sink->state, deadline);
+    zs__counter_add(&sink->dropped_shutdown, lost);
+}
+
+static void *worker_main(void *arg)
+{
+    zs__sink_t *sink = arg;
+    sink->state = sink->plugin.desc->open(&sink->host, sink->open_error,
+                                          sizeof sink->open_error);
+    void *state = sink->state;
+    sem_post(&sink->opened);
+    if (!state)
+        return NULL;
+    worker_run(sink);
+    worker_drain(sink);
+    sink->plugin.desc->close(sink->state);
+    sink->state = NULL;
+    atomic_store(&sink->finished, 1);
+    return NULL;
+}
+
+int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen)
+{
+    sink->open_error[0] = '\0';
+    int rc = sem_init(&sink->opened, 0, 0) != 0
+                 ? errno
+                 : zs__thread_create(&sink->thread, worker_main, sink);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+        return -1;
+    }
+    while (sem_wait(&sink->opened) != 0 && errno == EINTR)
+        ;
+    sem_destroy(&sink->opened);
+    if (sink->state)
+        return 0;
+    pthread_join(sink->thread, NULL);
+    snprintf(err, errlen, "%s",
+             sink->open_error[0] ? sink->open_error : "open() failed");
+    return -1;
+}
+
+void zs__worker_stop(zs__sink_t *sink, int64_t deadline_ns)
+{
+    atomic_store(&sink->deadline_ns, deadline_ns);
+    worker_signal(sink, ZS__WORKER_STOP);
+}
+
+int zs__worker_join(zs__sink_t *sink)
+{
+    /* A plugin stuck in write() must not hold the application: wait for
+     * the thread a little past the deadline (flush may use it all), then
+     * leave it behind. */
+    int64_t give_up = atomic_load(&sink->deadline_ns) + 1000 * 1000 * 1000LL;
+    while (!atomic_load(&sink->finished) && zs__now_ns() < give_up) {
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (!atomic_load(&sink->finished)) {
+        pthread_detach(sink->thread);
+        return -1;
+    }
+    pthread_join(sink->thread, NULL);
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* Sink workers: one thread per sink that opens it, feeds it batches from
+ * its ring, ticks its timers, and flushes and closes it at shutdown. */
+#ifndef ZS_WORKER_H
+#define ZS_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* Starts the sink's thread and waits until the plugin's open() returned.
+ * Returns 0, or -1 with open()'s message in err (the thread has ended). */
+int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen);
+
+/* Producer side, after a round of pushes: wakes the workers of the sinks
+ * whose bit is set in mask if they sleep. One fence for the whole round. */
+void zs__worker_wake(zs__sink_t *const *sinks, size_t nsinks, uint64_t mask);
+
+/* Asks the worker to call the plugin's reopen(). Any thread. */
+void zs__worker_reopen(zs__sink_t *sink);
+
+/* Tells the worker to deliver what is left in its ring until deadline_ns
+ * (monotonic), then flush and close the plugin. Returns at once. */
+void zs__worker_stop(zs__sink_t *sink, int64_t deadline_ns);
+
+/* Waits for a stopped worker to end. Returns 0, or -1 if the plugin was
+ * still busy a second past the deadline: the thread is then left running
+ * and the sink must not be freed. */
+int zs__worker_join(zs__sink_t *sink);
+
+/* pthread_create() with every signal blocked in the new thread: the
+ * application's handlers run on its own threads, and a plugin writing to a
+ * closed pipe gets EPIPE instead of a SIGPIPE that ends the process.
+ * Returns 0 or an errno value. */
+int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg);
+
+/* The monotonic clock in ns. */
+int64_t zs__now_ns(void);
+
+#endif

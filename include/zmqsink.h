@@ -1,0 +1,144 @@
+/* zmqsink: forwards the socket monitor events of an application's ZeroMQ
+ * sockets to the sinks a YAML file chooses (files, syslog, HTTP, statsd,
+ * plugins, callbacks), without ever blocking the application.
+ *
+ *   zmqsink_t *zs = zmqsink_new(ctx, "/etc/zmqsink.yaml", err, sizeof err);
+ *   zmqsink_attach(zs, frontend, "frontend");
+ *   ...
+ *   zmqsink_destroy(&zs);   // delivers what is queued, then returns
+ *
+ * One collector thread drains the monitors of every attached socket; each
+ * sink has its own thread and its own bounded ring. When a sink cannot keep
+ * up, its ring fills and new events for it are dropped and counted (see
+ * zmqsink_stats()); the other sinks and the application go on. */
+#ifndef ZMQSINK_H
+#define ZMQSINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <zmqsink/event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZMQSINK_VERSION_STRING "0.1.0"
+
+/* Errors, returned negated by the functions below. */
+#define ZMQSINK_ERRORS(X)                                                      \
+    X(OK, "success")                                                           \
+    X(CONFIG, "invalid configuration")                                         \
+    X(PLUGIN, "sink plugin could not be loaded")                               \
+    X(OPEN, "sink could not be opened")                                        \
+    X(NOMEM, "out of memory")                                                  \
+    X(ZMQ, "ZeroMQ call failed")                                               \
+    X(SYSTEM, "system call failed")                                            \
+    X(EXISTS, "already exists")                                                \
+    X(NOTFOUND, "not found")                                                   \
+    X(LIMIT, "limit reached")                                                  \
+    X(INVAL, "invalid argument")
+
+typedef enum zmqsink_err {
+#define ZMQSINK_ERR_ENUM(name, text) ZMQSINK_E##name,
+    ZMQSINK_ERRORS(ZMQSINK_ERR_ENUM)
+#undef ZMQSINK_ERR_ENUM
+} zmqsink_err_t;
+
+/* A static sentence for an error code (positive or negated). */
+ZMQSINK_EXPORT const char *zmqsink_strerror(int err);
+
+typedef struct zmqsink zmqsink_t;
+
+/* Loads the config (NULL: the compiled-in default of
+ * zmqsink_default_config(): every event as text on stdout), opens every
+ * sink and starts the threads.
+ * zmq_ctx is the context of the sockets that zmqsink_attach() will take.
+ * Returns the new instance (caller owns it: zmqsink_destroy()), or NULL
+ * with a message in err ("FILE:LINE:COL: ..." for config errors). */
+ZMQSINK_EXPORT zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path,
+                                      char *err, size_t errlen);
+
+/* Validates a config file (NULL: the compiled-in default) as zmqsink_new()
+ * would, loading every plugin and checking every option, but opens no sink
+ * and starts nothing. Writes what would run to out (may be NULL). Returns
+ * 0, or a negated zmqsink_err_t with "FILE:LINE:COL: ..." in err. */
+ZMQSINK_EXPORT int zmqsink_check(const char *config_path, FILE *out, char *err,
+                                 size_t errlen);
+
+/* The YAML text used when no config file is given. Static. */
+ZMQSINK_EXPORT const char *zmqsink_default_config(void);
+
+/* Starts monitoring a socket under a name (NULL: "<type>-<n>", e.g.
+ * "router-1"). Call it on the thread that owns the socket. Attaching a
+ * socket again renames it: its old monitor ends with monitor_stopped and a
+ * new one starts. Each attached socket costs two sockets of its context
+ * (ZMQ_MAX_SOCKETS) and fds. Returns 0, or a negated zmqsink_err_t:
+ * -ZMQSINK_EZMQ (errno set by libzmq), -ZMQSINK_ENOMEM. */
+ZMQSINK_EXPORT int zmqsink_attach(zmqsink_t *zs, void *socket,
+                                  const char *name);
+
+/* The same for a socket of another context than the one given to
+ * zmqsink_new(). */
+ZMQSINK_EXPORT int zmqsink_attach_ctx(zmqsink_t *zs, void *zmq_ctx,
+                                      void *socket, const char *name);
+
+/* Stops monitoring a socket (on its owning thread). Its last events, up to
+ * monitor_stopped, still reach the sinks. Closing the socket with
+ * zmq_close() ends its monitoring as well, and needs no detach. Returns 0 or
+ * -ZMQSINK_ENOTFOUND. */
+ZMQSINK_EXPORT int zmqsink_detach(zmqsink_t *zs, void *socket);
+
+/* Application callback: runs on a thread of its own, never on the socket's
+ * thread, with events in sequence order. */
+typedef void(zmqsink_callback_fn)(const zmqsink_event_t *event, void *arg);
+
+/* Adds a sink that calls fn(event, arg) for each event whose type is in
+ * events (a mask of ZMQSINK_EVENT_* bits). name must be unique among the
+ * sinks. Returns 0 or a negated zmqsink_err_t. */
+ZMQSINK_EXPORT int zmqsink_add_callback(zmqsink_t *zs, const char *name,
+                                        uint32_t events,
+                                        zmqsink_callback_fn *fn, void *arg);
+
+/* Asks every sink to reopen its files (after logrotate). Any thread. */
+ZMQSINK_EXPORT void zmqsink_reopen(zmqsink_t *zs);
+
+/* Counters of one sink. */
+typedef struct zmqsink_sink_stats {
+    char name[64];
+    char type[32];
+    uint64_t enqueued;         /* events put in its ring */
+    uint64_t delivered;        /* events write() took */
+    uint64_t dropped_full;     /* not enqueued: the ring was full */
+    uint64_t dropped_shutdown; /* still queued when shutdown_timeout ended */
+    uint64_t failed;           /* write() failed, or the plugin gave up */
+    uint64_t queue_depth;      /* in the ring now */
+    uint64_t queue_capacity;
+} zmqsink_sink_stats_t;
+
+/* Counters of the whole instance. */
+typedef struct zmqsink_stats {
+    uint64_t events;          /* decoded from monitors (= last seq) */
+    uint64_t filtered;        /* events that matched no sink */
+    uint64_t sockets_attached;/* monitored now */
+    size_t nsinks;            /* sinks in the array below */
+    zmqsink_sink_stats_t sinks[64];
+} zmqsink_stats_t;
+
+/* Fills *out with a snapshot. Any thread. */
+ZMQSINK_EXPORT void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out);
+
+/* Stops monitoring every socket still attached (call it on the thread that
+ * owns them, before they are closed), delivers what is queued within
+ * shutdown_timeout, closes the sinks, logs what could not be delivered,
+ * frees everything and sets *zs to NULL. NULL or *zs NULL: no-op.
+ * If stats is not NULL it receives the final counters. */
+ZMQSINK_EXPORT void zmqsink_destroy_stats(zmqsink_t **zs,
+                                          zmqsink_stats_t *stats);
+ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

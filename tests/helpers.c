@@ -1,0 +1,255 @@
+/* Helpers shared by the integration tests: temporary files, free ports,
+ * misbehaving raw TCP peers, and an in-memory event log fed by a callback
+ * sink. */
+#include "helpers.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+char *th_tempdir(void)
+{
+    char *dir = strdup("/tmp/zmqsink-test-XXXXXX");
+    if (!dir || !mkdtemp(dir)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return dir;
+}
+
+void th_remove_tree(const char *dir)
+{
+    char command[4200];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    if (system(command) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+char *th_write_file(const char *dir, const char *name, const char *text)
+{
+    char *path;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        abort();
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+    return path;
+}
+
+char *th_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, out);
+    fclose(f);
+    fclose(out);
+    return text;
+}
+
+static int tcp_socket_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        perror("connect");
+        abort();
+    }
+    return fd;
+}
+
+static void *open_sockets[4096];
+static size_t nopen_sockets;
+
+void *th_socket(void *ctx, int type)
+{
+    void *s = zmq_socket(ctx, type);
+    int linger = 0;
+    if (!s || nopen_sockets == sizeof open_sockets / sizeof open_sockets[0])
+        abort();
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    open_sockets[nopen_sockets++] = s;
+    return s;
+}
+
+void th_close(void *socket)
+{
+    for (size_t i = 0; i < nopen_sockets; i++)
+        if (open_sockets[i] == socket) {
+            open_sockets[i] = open_sockets[--nopen_sockets];
+            break;
+        }
+    zmq_close(socket);
+}
+
+void th_close_all(void)
+{
+    while (nopen_sockets)
+        zmq_close(open_sockets[--nopen_sockets]);
+}
+
+char *th_plugin_path(const char *name)
+{
+    const char *dirs = getenv("ZMQSINK_PLUGIN_DIR");
+    char *copy = strdup(dirs ? dirs : ""), *save = NULL, *found = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found;
+         dir = strtok_r(NULL, ":", &save)) {
+        char *path;
+        if (asprintf(&path, "%s/%s.so", dir, name) < 0)
+            abort();
+        if (access(path, F_OK) == 0)
+            found = path;
+        else
+            free(path);
+    }
+    free(copy);
+    if (!found) {
+        fprintf(stderr, "plugin %s.so not in ZMQSINK_PLUGIN_DIR\n", name);
+        abort();
+    }
+    return found;
+}
+
+int th_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+        abort();
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+void th_last_endpoint(void *socket, char *buf, size_t cap)
+{
+    if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, buf, &cap) != 0)
+        abort();
+}
+
+int th_endpoint_port(const char *endpoint)
+{
+    const char *colon = strrchr(endpoint, ':');
+    return colon ? atoi(colon + 1) : -1;
+}
+
+void th_send_bad_greeting(int port)
+{
+    /* Signature, version 3.0, then a mechanism no server offers. */
+    unsigned char greeting[64] = {0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0};
+    memcpy(greeting + 12, "GARBAGE", 7);
+    int fd = tcp_socket_to(port);
+    if (write(fd, greeting, sizeof greeting) != (ssize_t)sizeof greeting)
+        abort();
+    /* Read the server's greeting until it hangs up on us. */
+    char sink[256];
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    for (int i = 0; i < 50 && poll(&pfd, 1, 100) >= 0; i++)
+        if ((pfd.revents & POLLIN) && read(fd, sink, sizeof sink) <= 0)
+            break;
+    close(fd);
+}
+
+void th_connect_and_drop(int port)
+{
+    close(tcp_socket_to(port));
+}
+
+void th_log_init(th_log_t *log)
+{
+    memset(log, 0, sizeof *log);
+    pthread_mutex_init(&log->lock, NULL);
+    pthread_cond_init(&log->grew, NULL);
+}
+
+void th_log_free(th_log_t *log)
+{
+    free(log->events);
+    pthread_cond_destroy(&log->grew);
+    pthread_mutex_destroy(&log->lock);
+}
+
+void th_log_callback(const zmqsink_event_t *event, void *arg)
+{
+    th_log_t *log = arg;
+    pthread_mutex_lock(&log->lock);
+    if (log->n == log->cap) {
+        log->cap = log->cap ? log->cap * 2 : 256;
+        log->events = realloc(log->events, log->cap * sizeof *log->events);
+        if (!log->events)
+            abort();
+    }
+    log->events[log->n++] = *event;
+    pthread_cond_broadcast(&log->grew);
+    pthread_mutex_unlock(&log->lock);
+}
+
+static size_t log_count_locked(const th_log_t *log, uint32_t type)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < log->n; i++)
+        count += type == 0 || log->events[i].type == type;
+    return count;
+}
+
+size_t th_log_count(th_log_t *log, uint32_t type)
+{
+    pthread_mutex_lock(&log->lock);
+    size_t count = log_count_locked(log, type);
+    pthread_mutex_unlock(&log->lock);
+    return count;
+}
+
+size_t th_log_wait(th_log_t *log, uint32_t type, size_t count, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&log->lock);
+    size_t have;
+    while ((have = log_count_locked(log, type)) < count &&
+           pthread_cond_timedwait(&log->grew, &log->lock, &until) == 0)
+        ;
+    have = log_count_locked(log, type);
+    pthread_mutex_unlock(&log->lock);
+    return have;
+}
+
+int th_log_find(th_log_t *log, uint32_t type, size_t from,
+                zmqsink_event_t *out)
+{
+    int found = -1;
+    pthread_mutex_lock(&log->lock);
+    for (size_t i = from; i < log->n && found < 0; i++)
+        if (log->events[i].type == type) {
+            *out = log->events[i];
+            found = (int)i;
+        }
+    pthread_mutex_unlock(&log->lock);
+    return found;
+}

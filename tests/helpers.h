@@ -1,0 +1,73 @@
+/* Helpers shared by the integration tests: temporary files, free ports,
+ * misbehaving raw TCP peers, and an in-memory event log fed by a callback
+ * sink. */
+#ifndef ZS_TEST_HELPERS_H
+#define ZS_TEST_HELPERS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmqsink.h>
+
+/* A new directory under /tmp; caller frees the string and may remove the
+ * directory with th_remove_tree(). */
+char *th_tempdir(void);
+void th_remove_tree(const char *dir);
+
+/* Writes text to dir/name; returns the path (caller frees). */
+char *th_write_file(const char *dir, const char *name, const char *text);
+
+/* Reads a whole file; NULL if it does not exist. Caller frees. */
+char *th_read_file(const char *path);
+
+/* A socket with linger 0, remembered so that th_sockets_close_all() can
+ * close it if the test stops early (zmq_ctx_term would wait for it). */
+void *th_socket(void *ctx, int type);
+/* Closes a socket made by th_socket(). */
+void th_close(void *socket);
+/* Closes every th_socket() still open; for teardown. */
+void th_close_all(void);
+
+/* Path of a built plugin NAME.so found along $ZMQSINK_PLUGIN_DIR; aborts
+ * when absent. Caller frees. */
+char *th_plugin_path(const char *name);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int th_free_port(void);
+
+/* The socket's ZMQ_LAST_ENDPOINT into buf. */
+void th_last_endpoint(void *socket, char *buf, size_t cap);
+
+/* "tcp://127.0.0.1:PORT" -> PORT, or -1. */
+int th_endpoint_port(const char *endpoint);
+
+/* Connects a raw TCP client to 127.0.0.1:port, sends a ZMTP 3.0 greeting
+ * that asks for an unknown security mechanism, and waits until the server
+ * hangs up (a few seconds at most). */
+void th_send_bad_greeting(int port);
+
+/* Connects a raw TCP client and closes it at once, mid-handshake. */
+void th_connect_and_drop(int port);
+
+/* An event log filled from a callback sink, safe across threads. */
+typedef struct th_log {
+    pthread_mutex_t lock;
+    pthread_cond_t grew;
+    zmqsink_event_t *events;
+    size_t n, cap;
+} th_log_t;
+
+void th_log_init(th_log_t *log);
+void th_log_free(th_log_t *log);
+/* zmqsink_callback_fn appending to the th_log_t given as arg. */
+void th_log_callback(const zmqsink_event_t *event, void *arg);
+/* Waits (at most timeout_ms) until count events of type (0: any) are in
+ * the log; returns how many there are. */
+size_t th_log_wait(th_log_t *log, uint32_t type, size_t count, int timeout_ms);
+/* The first event of type after index from (or NULL); copies it into out. */
+int th_log_find(th_log_t *log, uint32_t type, size_t from,
+                zmqsink_event_t *out);
+size_t th_log_count(th_log_t *log, uint32_t type);
+
+#endif

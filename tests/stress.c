@@ -1,0 +1,234 @@
+/* Thread stress scenarios, without Criterion so that they run under TSan
+ * (Criterion's runner cannot start under it): the ring across two threads,
+ * and the whole pipeline while the application attaches, detaches, adds
+ * sinks, reads stats and reopens from several threads at once.
+ * Prints a line per scenario and ends with "stress: N passed, N failed". */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "helpers.h"
+#include "ring.h"
+
+static int check_failures;
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "  %s:%d: check failed: %s: ", __FILE__,          \
+                    __LINE__, #cond);                                          \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fputc('\n', stderr);                                               \
+            check_failures++;                                                  \
+        }                                                                      \
+    } while (0)
+
+/* ---- ring ---- */
+
+enum { RING_RECORDS = 1000000 };
+
+static void *ring_producer(void *arg)
+{
+    zs__ring_t *ring = arg;
+    zmqsink_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    for (uint64_t seq = 1; seq <= RING_RECORDS; seq++) {
+        ev.seq = seq;
+        ev.value = (uint32_t)(seq * 2654435761u);
+        while (!zs__ring_push(ring, &ev))
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void scenario_ring_transfer(void)
+{
+    zs__ring_t *ring = zs__ring_new(64);
+    pthread_t producer;
+    pthread_create(&producer, NULL, ring_producer, ring);
+    uint64_t expect = 1;
+    while (expect <= RING_RECORDS) {
+        const zmqsink_event_t *first;
+        size_t n = zs__ring_peek(ring, &first);
+        if (n == 0) {
+            sched_yield();
+            continue;
+        }
+        for (size_t i = 0; i < n; i++, expect++) {
+            if (first[i].seq != expect ||
+                first[i].value != (uint32_t)(expect * 2654435761u)) {
+                CHECK(0, "record %llu out of order or torn",
+                      (unsigned long long)expect);
+                expect = RING_RECORDS + 1;
+                break;
+            }
+        }
+        zs__ring_release(ring, n);
+    }
+    pthread_join(producer, NULL);
+    CHECK(zs__ring_depth(ring) == 0, "ring not empty at the end");
+    zs__ring_destroy(&ring);
+}
+
+/* ---- pipeline ---- */
+
+typedef struct churn_state {
+    zmqsink_t *zs;
+    _Atomic int done;
+} churn_state_t;
+
+/* Another application thread: reads stats, asks for reopen, adds sinks. */
+static void *side_thread(void *arg)
+{
+    churn_state_t *state = arg;
+    th_log_t *logs = calloc(4, sizeof *logs);
+    int added = 0;
+    while (!atomic_load(&state->done)) {
+        zmqsink_stats_t stats;
+        zmqsink_stats(state->zs, &stats);
+        zmqsink_reopen(state->zs);
+        if (added < 4) {
+            char name[32];
+            snprintf(name, sizeof name, "late-%d", added);
+            th_log_init(&logs[added]);
+            CHECK(zmqsink_add_callback(state->zs, name, ZMQSINK_EVENT_ALL,
+                                       th_log_callback, &logs[added]) == 0,
+                  "add_callback %s", name);
+            added++;
+        }
+        usleep(1000);
+    }
+    return logs;
+}
+
+static void scenario_pipeline_churn(void)
+{
+    char *dir = th_tempdir();
+    char yaml[4400];
+    snprintf(yaml, sizeof yaml,
+             "queue: { capacity: 65536 }\n"
+             "sinks:\n"
+             "  - name: out\n"
+             "    type: file\n"
+             "    path: %s/out.jsonl\n"
+             "  - name: broken\n"
+             "    type: fail_write\n",
+             dir);
+    char *config = th_write_file(dir, "cfg.yaml", yaml);
+    void *ctx = zmq_ctx_new();
+    char err[1024] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, config, err, sizeof err);
+    CHECK(zs != NULL, "zmqsink_new: %s", err);
+    if (!zs)
+        return;
+    th_log_t log;
+    th_log_init(&log);
+    zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL, th_log_callback, &log);
+
+    churn_state_t state = {.zs = zs};
+    pthread_t side;
+    pthread_create(&side, NULL, side_thread, &state);
+
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    zmqsink_attach(zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    for (int i = 0; i < 300; i++) {
+        void *client = th_socket(ctx, ZMQ_DEALER);
+        zmqsink_attach(zs, client, NULL);
+        zmq_connect(client, endpoint);
+        if (i % 3 == 0)
+            zmqsink_detach(zs, client);
+        th_close(client);
+    }
+    th_close(server);
+    atomic_store(&state.done, 1);
+    th_log_t *late;
+    pthread_join(side, (void **)&late);
+
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
+    CHECK(stats.events > 600, "only %llu events",
+          (unsigned long long)stats.events);
+    CHECK(th_log_count(&log, 0) == stats.events, "callback got %zu of %llu",
+          th_log_count(&log, 0), (unsigned long long)stats.events);
+    for (size_t i = 0; i < stats.nsinks; i++) {
+        const zmqsink_sink_stats_t *s = &stats.sinks[i];
+        CHECK(s->dropped_full == 0 && s->dropped_shutdown == 0,
+              "sink %s dropped events", s->name);
+        CHECK(s->delivered + s->failed == s->enqueued,
+              "sink %s: %llu delivered + %llu failed != %llu enqueued", s->name,
+              (unsigned long long)s->delivered,
+              (unsigned long long)s->failed,
+              (unsigned long long)s->enqueued);
+    }
+    CHECK(stats.sinks[0].delivered == stats.events, "file sink missed events");
+    CHECK(stats.sinks[1].failed == stats.events, "failures not counted");
+    for (int i = 0; i < 4; i++)
+        th_log_free(&late[i]);
+    free(late);
+    th_log_free(&log);
+    th_remove_tree(dir);
+    free(config);
+    free(dir);
+}
+
+static void scenario_ctx_term_with_monitors(void)
+{
+    void *ctx = zmq_ctx_new();
+    char err[512] = "";
+    char *dir = th_tempdir();
+    char *config = th_write_file(dir, "cfg.yaml",
+                                 "sinks:\n  - name: broken\n"
+                                 "    type: fail_write\n");
+    zmqsink_t *zs = zmqsink_new(ctx, config, err, sizeof err);
+    CHECK(zs != NULL, "zmqsink_new: %s", err);
+    if (!zs)
+        return;
+    for (int i = 0; i < 20; i++) {
+        void *s = th_socket(ctx, i % 2 ? ZMQ_PUB : ZMQ_SUB);
+        zmqsink_attach(zs, s, NULL);
+        zmq_bind(s, "tcp://127.0.0.1:*");
+    }
+    th_close_all();
+    CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term");
+    zmqsink_stats_t stats;
+    zmqsink_stats(zs, &stats);
+    CHECK(stats.sockets_attached == 0, "%llu readers left open",
+          (unsigned long long)stats.sockets_attached);
+    zmqsink_destroy(&zs);
+    th_remove_tree(dir);
+    free(config);
+    free(dir);
+}
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} scenarios[] = {
+    {"ring_transfer", scenario_ring_transfer},
+    {"pipeline_churn", scenario_pipeline_churn},
+    {"ctx_term_with_monitors", scenario_ctx_term_with_monitors},
+};
+
+int main(void)
+{
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        int before = check_failures;
+        scenarios[i].run();
+        int ok = check_failures == before;
+        printf("[%s] stress::%s\n", ok ? "PASS" : "FAIL", scenarios[i].name);
+        fflush(stdout);
+        ok ? passed++ : failed++;
+    }
+    printf("stress: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

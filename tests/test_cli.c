@@ -1,0 +1,173 @@
+/* The zmqsink command as a user runs it: check, demo, events, and the exit
+ * status contract (0 ok, 1 runtime or config error, 2 usage). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "helpers.h"
+
+TestSuite(cli, .timeout = 120);
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = th_tempdir();
+}
+
+static void teardown(void)
+{
+    th_remove_tree(dir);
+    free(dir);
+}
+
+/* Runs `zmqsink ARGS`, capturing stdout and stderr; returns the exit
+ * status. */
+static int run(const char *args, char **out, char **err)
+{
+    const char *bin = getenv("ZMQSINK_BIN");
+    cr_assert_not_null(bin, "ZMQSINK_BIN is not set (run through make check)");
+    char command[8192];
+    snprintf(command, sizeof command, "%s %s >%s/out 2>%s/err", bin, args, dir,
+             dir);
+    int status = system(command);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/out", dir);
+    *out = th_read_file(path);
+    snprintf(path, sizeof path, "%s/err", dir);
+    *err = th_read_file(path);
+    cr_assert(WIFEXITED(status), "%s did not exit normally", command);
+    return WEXITSTATUS(status);
+}
+
+Test(cli, check_good_file_describes_what_would_run, .init = setup,
+     .fini = teardown)
+{
+    char *config = th_write_file(dir, "good.yaml",
+                                 "sinks:\n"
+                                 "  - name: events\n"
+                                 "    type: file\n"
+                                 "    path: /nonexistent/dir/events.jsonl\n"
+                                 "    events: errors\n");
+    char args[4200], *out, *err;
+    snprintf(args, sizeof args, "check %s", config);
+    /* Opens nothing: the missing directory is not noticed. */
+    cr_assert_eq(run(args, &out, &err), 0, "stderr: %s", err);
+    cr_assert_not_null(strstr(out, ": ok\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "sink 'events': type file ("), "%s", out);
+    cr_assert_not_null(strstr(out, "events: bind_failed, accept_failed"),
+                       "%s", out);
+    cr_assert_str_empty(err);
+    free(out);
+    free(err);
+    free(config);
+}
+
+Test(cli, check_bad_file_names_line_and_column, .init = setup,
+     .fini = teardown)
+{
+    char *config = th_write_file(dir, "bad.yaml",
+                                 "sinks:\n"
+                                 "  - name: events\n"
+                                 "    type: file\n"
+                                 "    path: \"-\"\n"
+                                 "    format: yaml\n");
+    char args[4200], expected[4200], *out, *err;
+    snprintf(args, sizeof args, "check %s", config);
+    cr_assert_eq(run(args, &out, &err), 1);
+    snprintf(expected, sizeof expected, "%s:5:13: ", config);
+    cr_assert_eq(strncmp(err, expected, strlen(expected)), 0, "%s", err);
+    cr_assert_not_null(strstr(err, "json"), "lists the choices: %s", err);
+    cr_assert_str_empty(out, "nothing described for a bad file");
+    free(out);
+    free(err);
+    free(config);
+}
+
+Test(cli, usage_errors_exit_2, .init = setup, .fini = teardown)
+{
+    static const char *const cases[] = {"", "frobnicate", "check",
+                                        "check a b", "demo -d -1",
+                                        "demo -d soon", "events extra"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out, *err;
+        cr_assert_eq(run(cases[i], &out, &err), 2, "zmqsink %s", cases[i]);
+        cr_assert_not_null(strstr(err, "zmqsink"), "%s: %s", cases[i], err);
+        free(out);
+        free(err);
+    }
+}
+
+Test(cli, help_and_version, .init = setup, .fini = teardown)
+{
+    static const char *const cases[] = {"--help", "--version", "demo --help",
+                                        "check --help", "events --help"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out, *err;
+        cr_assert_eq(run(cases[i], &out, &err), 0, "zmqsink %s", cases[i]);
+        cr_assert_gt(strlen(out), 10u, "zmqsink %s printed nothing", cases[i]);
+        free(out);
+        free(err);
+    }
+}
+
+Test(cli, events_lists_every_event, .init = setup, .fini = teardown)
+{
+    char *out, *err;
+    cr_assert_eq(run("events", &out, &err), 0);
+    for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1)
+        cr_assert_not_null(strstr(out, zmqsink_event_name(bit)), "%s missing",
+                           zmqsink_event_name(bit));
+    free(out);
+    free(err);
+}
+
+Test(cli, demo_shows_the_scene_and_a_summary, .init = setup,
+     .fini = teardown)
+{
+    char *out, *err;
+    cr_assert_eq(run("demo -d 1", &out, &err), 0, "stderr: %s", err);
+    static const char *const expected[] = {
+        "server(router) listening",  "server(router) accepted",
+        "(dealer) connected",        "server(router) disconnected",
+        "retrier(dealer) connect_retried",
+        "server(router) handshake_failed_protocol",
+        "events by type:",           "console",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        cr_assert_not_null(strstr(out, expected[i]), "no '%s' in:\n%s",
+                           expected[i], out);
+    free(out);
+    free(err);
+}
+
+Test(cli, demo_with_config_writes_the_sink_and_counts_it, .init = setup,
+     .fini = teardown)
+{
+    char yaml[4400];
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - name: jsonl\n    type: file\n"
+             "    path: events.jsonl\n    format: json\n");
+    char *config = th_write_file(dir, "demo.yaml", yaml);
+    char args[4200], *out, *err;
+    snprintf(args, sizeof args, "demo -c %s -d 1", config);
+    cr_assert_eq(run(args, &out, &err), 0, "stderr: %s", err);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    char *lines = th_read_file(path);
+    cr_assert_not_null(lines, "relative path resolved against the config");
+    size_t n = 0;
+    for (char *p = lines; (p = strchr(p, '\n')); p++)
+        n++;
+    char row[128];
+    snprintf(row, sizeof row, "jsonl            file       %10zu", n);
+    cr_assert_not_null(strstr(out, row), "summary '%s' missing in:\n%s", row,
+                       out);
+    cr_assert_not_null(strstr(lines, "\"event\":\"accepted\""));
+    free(lines);
+    free(out);
+    free(err);
+    free(config);
+}

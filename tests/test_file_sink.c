@@ -1,0 +1,1026 @@
+/* Tests of the file sink: the plugin driven directly through its ABI with a
+ * hand-made host, then through the whole pipeline with real sockets. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <zmqsink.h>
+#include <zmqsink/plugin.h>
+
+#include "helpers.h"
+
+/* ---- files ---- */
+
+/* The running test's scratch directory (each test runs in its own
+ * process). */
+static char *tmpdir;
+
+static void remove_tmpdir(void)
+{
+    th_remove_tree(tmpdir);
+    free(tmpdir);
+}
+
+/* tmpdir/name, in a static buffer per slot (0..3). */
+static const char *in_tmp(int slot, const char *fmt, ...)
+{
+    static char paths[4][512];
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    snprintf(paths[slot], sizeof paths[slot], "%s/%s", tmpdir, name);
+    return paths[slot];
+}
+
+/* Writes tmpdir/name. */
+static void write_text(const char *name, const char *text)
+{
+    free(th_write_file(tmpdir, name, text));
+}
+
+static bool exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/* A file's lines, split in place; the file must end with a newline. */
+typedef struct lines {
+    char *text;
+    char **line;
+    size_t n;
+} lines_t;
+
+static lines_t read_lines(const char *path)
+{
+    lines_t l = { .text = th_read_file(path) };
+    cr_assert_not_null(l.text, "%s: %s", path, strerror(errno));
+    size_t len = strlen(l.text);
+    cr_assert(len == 0 || l.text[len - 1] == '\n',
+              "%s does not end with a newline", path);
+    for (size_t i = 0; i < len; i++)
+        l.n += l.text[i] == '\n';
+    l.line = calloc(l.n + 1, sizeof *l.line);
+    char *p = l.text;
+    for (size_t i = 0; i < l.n; i++) {
+        l.line[i] = p;
+        p = strchr(p, '\n');
+        *p++ = '\0';
+    }
+    return l;
+}
+
+static void free_lines(lines_t *l)
+{
+    free(l->text);
+    free(l->line);
+    *l = (lines_t){ 0 };
+}
+
+/* ---- the plugin, loaded by hand ---- */
+
+static void *plugin_handle;
+static const zmqsink_plugin_t *plugin;
+
+static void load_plugin(void)
+{
+    char *path = th_plugin_path("file");
+    plugin_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(plugin_handle, "%s: %s", path, dlerror());
+    free(path);
+    zmqsink_plugin_entry_fn entry = (zmqsink_plugin_entry_fn)dlsym(
+        plugin_handle, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
+    cr_assert_not_null(entry);
+    plugin = entry();
+}
+
+/* The host the core would give: option values the test chooses, a
+ * formatter that makes lines of known length, logs and failures counted. */
+typedef struct option_value {
+    const char *key;
+    const char *text;
+    int64_t number;
+} option_value_t;
+
+typedef struct test_host {
+    zmqsink_host_t host; /* first: callbacks cast back to test_host_t */
+    option_value_t options[5];
+    int logs;
+    char last_log[512];
+    uint64_t failed;
+    const char *failed_reason;
+} test_host_t;
+
+static test_host_t th;
+
+static const option_value_t *find_option(const zmqsink_host_t *host,
+                                         const char *key)
+{
+    const test_host_t *t = (const test_host_t *)host;
+    bool declared = false;
+    for (const zmqsink_option_t *o = plugin->options; o->key; o++)
+        declared |= strcmp(o->key, key) == 0;
+    cr_assert(declared, "the plugin asked for undeclared option '%s'", key);
+    for (size_t i = 0; i < sizeof t->options / sizeof t->options[0]; i++)
+        if (strcmp(t->options[i].key, key) == 0)
+            return &t->options[i];
+    cr_assert_fail("option '%s' missing from the test host", key);
+    return NULL;
+}
+
+static const char *host_option_string(const zmqsink_host_t *host,
+                                      const char *key)
+{
+    return find_option(host, key)->text;
+}
+
+static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
+{
+    return find_option(host, key)->number;
+}
+
+static void set_option(const char *key, const char *text, int64_t number)
+{
+    option_value_t *o = (option_value_t *)find_option(&th.host, key);
+    o->text = text;
+    o->number = number;
+}
+
+/* "<seq, 4 digits> <endpoint>": 100-byte lines with 94-byte endpoints. */
+static size_t line_format(zmqsink_format_t format,
+                          const zmqsink_event_t *event, char *buf, size_t cap)
+{
+    (void)format;
+    return (size_t)snprintf(buf, cap, "%04llu %s",
+                            (unsigned long long)event->seq, event->endpoint);
+}
+
+#define LONG_LINE 100000
+/* One line far larger than the plugin's first buffer. */
+static size_t long_format(zmqsink_format_t format,
+                          const zmqsink_event_t *event, char *buf, size_t cap)
+{
+    (void)format, (void)event;
+    if (cap > 0) {
+        size_t n = cap - 1 < LONG_LINE ? cap - 1 : LONG_LINE;
+        memset(buf, 'x', n);
+        buf[n] = '\0';
+    }
+    return LONG_LINE;
+}
+
+static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
+                     const char *fmt, ...)
+{
+    test_host_t *t = (test_host_t *)host;
+    (void)severity;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->last_log, sizeof t->last_log, fmt, ap);
+    va_end(ap);
+    t->logs++;
+}
+
+static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
+                              const char *reason)
+{
+    test_host_t *t = (test_host_t *)host;
+    t->failed += n;
+    t->failed_reason = reason;
+}
+
+static void direct_setup(void)
+{
+    tmpdir = th_tempdir();
+    load_plugin();
+    th = (test_host_t){
+        .host = {
+            .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
+            .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
+            .sink_name = "test",
+            .config_dir = tmpdir,
+            .option_string = host_option_string,
+            .option_int = host_option_int,
+            .format = line_format,
+            .log = host_log,
+            .count_failed = host_count_failed,
+        },
+        .options = {
+            { "path", "out.log", 0 },
+            { "format", "json", ZMQSINK_FORMAT_JSON },
+            { "rotate.max_size", NULL, 0 },
+            { "rotate.keep", "5", 5 },
+            { "fsync", "never", 0 },
+        },
+    };
+}
+
+static void direct_teardown(void)
+{
+    if (plugin_handle)
+        dlclose(plugin_handle);
+    remove_tmpdir();
+}
+
+TestSuite(direct, .init = direct_setup, .fini = direct_teardown);
+
+static void *open_sink(void)
+{
+    char err[512] = "";
+    void *state = plugin->open(&th.host, err, sizeof err);
+    cr_assert_not_null(state, "open: %s", err);
+    return state;
+}
+
+#define MAX_EVENTS 64
+static zmqsink_event_t events[MAX_EVENTS];
+
+/* Events first..first+n-1 with seq as their number, ready for
+ * line_format(). */
+static const zmqsink_event_t *make_events(uint64_t first, size_t n)
+{
+    cr_assert_leq(n, MAX_EVENTS);
+    for (size_t i = 0; i < n; i++) {
+        events[i] = (zmqsink_event_t){ .seq = first + i };
+        memset(events[i].endpoint, 'a' + (char)((first + i) % 26), 94);
+    }
+    return events;
+}
+
+static void write_ok(void *state, uint64_t first, size_t n)
+{
+    cr_assert_eq(plugin->write(state, make_events(first, n), n),
+                 ZMQSINK_WRITE_OK, "write of %llu..%llu",
+                 (unsigned long long)first,
+                 (unsigned long long)(first + n - 1));
+}
+
+/* The file holds exactly the lines of events first..last, in order. */
+static void check_seq_lines(const char *path, uint64_t first, uint64_t last)
+{
+    lines_t l = read_lines(path);
+    cr_assert_eq(l.n, last - first + 1, "%s: %zu lines, want %llu..%llu", path,
+                 l.n, (unsigned long long)first, (unsigned long long)last);
+    for (size_t i = 0; i < l.n; i++) {
+        char want[512];
+        make_events(first + i, 1);
+        line_format(ZMQSINK_FORMAT_JSON, &events[0], want, sizeof want);
+        cr_assert_str_eq(l.line[i], want, "%s line %zu", path, i + 1);
+    }
+    free_lines(&l);
+}
+
+Test(direct, descriptor)
+{
+    cr_assert_eq(plugin->abi_major, ZMQSINK_PLUGIN_ABI_MAJOR);
+    cr_assert_str_eq(plugin->name, "file");
+    cr_assert_str_eq(plugin->description,
+                     "writes events as lines to a file or stdout");
+    cr_assert(plugin->open && plugin->write && plugin->close);
+    const char *keys[] = { "path", "format", "rotate.max_size", "rotate.keep",
+                           "fsync" };
+    size_t n = 0;
+    for (const zmqsink_option_t *o = plugin->options; o->key; o++, n++)
+        cr_assert_str_eq(o->key, keys[n]);
+    cr_assert_eq(n, sizeof keys / sizeof keys[0]);
+    cr_assert_str_eq(plugin->options[1].choices, "json|logfmt|text",
+                     "index order must be zmqsink_format_t's");
+}
+
+Test(direct, appends_lines_relative_to_config_dir_with_mode_0640)
+{
+    umask(022);
+    write_text("out.log", "kept\n");
+    chmod(in_tmp(0, "out.log"), 0600); /* an existing file keeps its mode */
+    void *s = open_sink();
+    write_ok(s, 1, 2);
+    write_ok(s, 3, 1);
+    cr_assert_eq(plugin->flush(s, 0), 0);
+    plugin->close(s);
+
+    lines_t l = read_lines(in_tmp(0, "out.log"));
+    cr_assert_eq(l.n, 4);
+    cr_assert_str_eq(l.line[0], "kept");
+    cr_assert_eq(strncmp(l.line[3], "0003 ddd", 8), 0, "%s", l.line[3]);
+    free_lines(&l);
+
+    set_option("path", "new.log", 0);
+    s = open_sink();
+    write_ok(s, 1, 1);
+    plugin->close(s);
+    struct stat st;
+    cr_assert_eq(stat(in_tmp(0, "new.log"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0640, "mode %o", st.st_mode & 0777);
+    cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
+}
+
+Test(direct, stdout_is_written_and_left_open)
+{
+    cr_redirect_stdout();
+    set_option("path", "-", 0);
+    void *s = open_sink();
+    zmqsink_event_t ev = { .seq = 7 };
+    snprintf(ev.endpoint, sizeof ev.endpoint, "tcp://127.0.0.1:5555");
+    cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
+    cr_assert_eq(plugin->reopen(s), 0);
+    plugin->close(s);
+    cr_assert_neq(fcntl(STDOUT_FILENO, F_GETFD), -1, "stdout was closed");
+    fflush(stdout);
+    cr_assert_stdout_eq_str("0007 tcp://127.0.0.1:5555\n");
+}
+
+Test(direct, newline_inside_a_line_is_replaced)
+{
+    void *s = open_sink();
+    zmqsink_event_t ev = { .seq = 1 };
+    snprintf(ev.endpoint, sizeof ev.endpoint, "a\nb\n");
+    cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
+    plugin->close(s);
+    lines_t l = read_lines(in_tmp(0, "out.log"));
+    cr_assert_eq(l.n, 1);
+    cr_assert_str_eq(l.line[0], "0001 a b ");
+    free_lines(&l);
+}
+
+Test(direct, long_line_is_written_whole)
+{
+    th.host.format = long_format;
+    void *s = open_sink();
+    write_ok(s, 1, 3);
+    plugin->close(s);
+    lines_t l = read_lines(in_tmp(0, "out.log"));
+    cr_assert_eq(l.n, 3);
+    for (size_t i = 0; i < l.n; i++)
+        cr_assert_eq(strspn(l.line[i], "x"), LONG_LINE);
+    free_lines(&l);
+}
+
+Test(direct, fsync_batch)
+{
+    set_option("fsync", "batch", 1);
+    void *s = open_sink();
+    write_ok(s, 1, 5);
+    write_ok(s, 6, 5);
+    cr_assert_eq(plugin->flush(s, 0), 0);
+    plugin->close(s);
+    check_seq_lines(in_tmp(0, "out.log"), 1, 10);
+    cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
+}
+
+/* Rotation with 100-byte lines and max_size 1024: ten lines per file. */
+typedef struct rotation_case {
+    int keep;
+    size_t nevents, batch;
+    size_t nfiles;           /* path, path.1, ... that must exist */
+    uint64_t first[6], last[6]; /* seq range in path, path.1, ... */
+} rotation_case_t;
+
+static const rotation_case_t rotation_cases[] = {
+    { .keep = 2, .nevents = 35, .batch = 7, .nfiles = 3,
+      .first = { 31, 21, 11 }, .last = { 35, 30, 20 } },
+    /* A batch larger than max_size is split at line ends. */
+    { .keep = 5, .nevents = 35, .batch = 35, .nfiles = 4,
+      .first = { 31, 21, 11, 1 }, .last = { 35, 30, 20, 10 } },
+    { .keep = 1, .nevents = 10, .batch = 3, .nfiles = 1,
+      .first = { 1 }, .last = { 10 } },
+    { .keep = 1, .nevents = 11, .batch = 11, .nfiles = 2,
+      .first = { 11, 1 }, .last = { 11, 10 } },
+};
+
+Test(direct, rotation)
+{
+    for (size_t c = 0; c < sizeof rotation_cases / sizeof rotation_cases[0];
+         c++) {
+        const rotation_case_t *rc = &rotation_cases[c];
+        char name[32];
+        snprintf(name, sizeof name, "case%zu.log", c);
+        set_option("path", name, 0);
+        set_option("rotate.max_size", "1KiB", 1024);
+        set_option("rotate.keep", "", rc->keep);
+        void *s = open_sink();
+        for (size_t i = 0; i < rc->nevents; i += rc->batch) {
+            size_t left = rc->nevents - i;
+            write_ok(s, 1 + i, left < rc->batch ? left : rc->batch);
+        }
+        plugin->close(s);
+        check_seq_lines(in_tmp(0, "%s", name), rc->first[0], rc->last[0]);
+        for (size_t k = 1; k < rc->nfiles; k++)
+            check_seq_lines(in_tmp(0, "%s.%zu", name, k), rc->first[k],
+                            rc->last[k]);
+        cr_assert(!exists(in_tmp(0, "%s.%zu", name, rc->nfiles)),
+                  "case %zu: %s must not exist", c, in_tmp(0, "%s.%zu", name,
+                                                            rc->nfiles));
+    }
+    cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
+}
+
+Test(direct, oversized_existing_file_is_rotated_first)
+{
+    char big[2048];
+    memset(big, 'z', sizeof big - 2);
+    big[sizeof big - 2] = '\n';
+    big[sizeof big - 1] = '\0';
+    write_text("out.log", big);
+    set_option("rotate.max_size", "1KiB", 1024);
+    void *s = open_sink();
+    write_ok(s, 1, 2);
+    plugin->close(s);
+    check_seq_lines(in_tmp(0, "out.log"), 1, 2);
+    lines_t l = read_lines(in_tmp(0, "out.log.1"));
+    cr_assert_eq(l.n, 1);
+    free_lines(&l);
+}
+
+Test(direct, full_disk_retries_and_logs_once)
+{
+    set_option("path", "/dev/full", 0);
+    void *s = open_sink();
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(plugin->write(s, make_events(1, 4), 4),
+                     ZMQSINK_WRITE_RETRY);
+    plugin->tick(s, 0);
+    cr_assert_eq(th.logs, 1);
+    cr_assert(strstr(th.last_log, "'/dev/full'") &&
+                  strstr(th.last_log, strerror(ENOSPC)),
+              "%s", th.last_log);
+    cr_assert_eq(plugin->flush(s, 0), 0, "nothing was taken");
+    plugin->close(s);
+    cr_assert_eq(th.failed, 0);
+}
+
+/* RLIMIT_FSIZE makes write(2) stop part way: 250 bytes are two and a half
+ * 100-byte lines. */
+static void limit_file_size(rlim_t bytes)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+    rl.rlim_cur = bytes;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+Test(direct, partial_write_keeps_the_tail_and_retries_it)
+{
+    limit_file_size(250);
+    void *s = open_sink();
+    write_ok(s, 1, 5); /* taken: two lines and a half went out */
+    cr_assert_eq(plugin->write(s, make_events(6, 1), 1), ZMQSINK_WRITE_RETRY,
+                 "a new batch must wait for the tail");
+    cr_assert_eq(th.logs, 1);
+    cr_assert(strstr(th.last_log, strerror(EFBIG)), "%s", th.last_log);
+    limit_file_size(RLIM_INFINITY);
+    plugin->tick(s, 0);
+    write_ok(s, 6, 1);
+    cr_assert_eq(plugin->flush(s, 0), 0);
+    plugin->close(s);
+    check_seq_lines(in_tmp(0, "out.log"), 1, 6);
+    cr_assert_eq(th.logs, 2, "the recovery is logged: %s", th.last_log);
+    cr_assert_eq(th.failed, 0);
+}
+
+/* A tail that cannot be written is lost exactly once: reported by flush(),
+ * or counted by close() when there was no flush. */
+Test(direct, unwritable_tail_is_counted_once)
+{
+    static const struct {
+        bool flush;
+        uint64_t flush_returns, failed;
+    } cases[] = { { true, 3, 0 }, { false, 0, 3 } };
+    limit_file_size(250);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "case%zu.log", c);
+        set_option("path", name, 0);
+        th.failed = 0;
+        void *s = open_sink();
+        write_ok(s, 1, 5);
+        if (cases[c].flush)
+            cr_assert_eq(plugin->flush(s, 0), cases[c].flush_returns);
+        plugin->close(s);
+        cr_assert_eq(th.failed, cases[c].failed, "case %zu", c);
+    }
+    cr_assert_str_eq(th.failed_reason, "unwritten");
+}
+
+Test(direct, reopen_follows_a_rename)
+{
+    void *s = open_sink();
+    write_ok(s, 1, 2);
+    cr_assert_eq(rename(in_tmp(0, "out.log"), in_tmp(1, "out.log.old")), 0);
+    write_ok(s, 3, 1); /* still into the renamed file */
+    cr_assert_eq(plugin->reopen(s), 0);
+    write_ok(s, 4, 2);
+    plugin->close(s);
+    check_seq_lines(in_tmp(0, "out.log.old"), 1, 3);
+    check_seq_lines(in_tmp(0, "out.log"), 4, 5);
+}
+
+Test(direct, failed_reopen_keeps_writing_to_the_old_file)
+{
+    cr_assert_eq(mkdir(in_tmp(0, "sub"), 0755), 0);
+    set_option("path", "sub/out.log", 0);
+    void *s = open_sink();
+    write_ok(s, 1, 1);
+    cr_assert_eq(rename(in_tmp(0, "sub/out.log"), in_tmp(1, "old.log")), 0);
+    cr_assert_eq(rmdir(in_tmp(0, "sub")), 0);
+    cr_assert_eq(plugin->reopen(s), -1);
+    cr_assert_eq(th.logs, 1);
+    cr_assert(strstr(th.last_log, in_tmp(0, "sub/out.log")), "%s",
+              th.last_log);
+    write_ok(s, 2, 1);
+    plugin->close(s);
+    check_seq_lines(in_tmp(1, "old.log"), 1, 2);
+}
+
+Test(direct, open_errors_name_the_path_and_the_fix)
+{
+    write_text("plain", "");
+    static const struct {
+        const char *path, *message; /* %s: tmpdir */
+    } cases[] = {
+        { "missing/out.log", "cannot open '%s/missing/out.log': No such file "
+                             "or directory (create the directory or change "
+                             "`path`)" },
+        { "plain/out.log", "cannot open '%s/plain/out.log': Not a directory" },
+        { ".", "cannot open '%s/.': Is a directory (`path` must name a file, "
+               "not a directory)" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char err[512] = "", want[512];
+        set_option("path", cases[c].path, 0);
+        cr_assert_null(plugin->open(&th.host, err, sizeof err));
+        snprintf(want, sizeof want, cases[c].message, tmpdir);
+        cr_assert_str_eq(err, want);
+    }
+}
+
+/* ---- through the pipeline ---- */
+
+static void *ctx, *router;
+static zmqsink_t *zs;
+
+static void pipeline_setup(void)
+{
+    tmpdir = th_tempdir();
+    ctx = zmq_ctx_new();
+    cr_assert_not_null(ctx);
+}
+
+static void pipeline_teardown(void)
+{
+    zmqsink_destroy(&zs);
+    if (router)
+        zmq_close(router);
+    zmq_ctx_term(ctx);
+    remove_tmpdir();
+}
+
+TestSuite(pipeline, .init = pipeline_setup, .fini = pipeline_teardown);
+
+/* Writes dir/app.yaml with one file sink whose options are given (YAML
+ * lines indented by four) and returns its path (caller frees). */
+static char *write_config(const char *dir, const char *sink_options)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "queue: { capacity: 1024 }\n"
+             "shutdown_timeout: 5s\n"
+             "sinks:\n"
+             "  - name: out\n"
+             "    type: file\n"
+             "%s",
+             sink_options);
+    return th_write_file(dir, "app.yaml", text);
+}
+
+/* Starts zmqsink on a config written as write_config() does. */
+static void start(const char *dir, const char *sink_options)
+{
+    char err[1024] = "", *config = write_config(dir, sink_options);
+    zs = zmqsink_new(ctx, config, err, sizeof err);
+    free(config);
+    cr_assert_not_null(zs, "zmqsink_new: %s", err);
+}
+
+/* A router named "frontend", monitored from before its bind, accepts
+ * ndealers connections one after the other, each proven by a message. */
+static void traffic(int ndealers)
+{
+    static char endpoint[256];
+    if (!router) {
+        router = zmq_socket(ctx, ZMQ_ROUTER);
+        cr_assert_eq(zmqsink_attach(zs, router, "frontend"), 0);
+        cr_assert_eq(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+        th_last_endpoint(router, endpoint, sizeof endpoint);
+        int timeout_ms = 10000;
+        zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    }
+    for (int i = 0; i < ndealers; i++) {
+        void *dealer = zmq_socket(ctx, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof linger);
+        cr_assert_eq(zmq_connect(dealer, endpoint), 0);
+        cr_assert_eq(zmq_send(dealer, "hi", 2, 0), 2);
+        char frame[256];
+        cr_assert_geq(zmq_recv(router, frame, sizeof frame, 0), 0,
+                      "routing id: %s", zmq_strerror(zmq_errno()));
+        cr_assert_eq(zmq_recv(router, frame, sizeof frame, 0), 2);
+        zmq_close(dealer);
+    }
+}
+
+static void stop(zmqsink_stats_t *stats)
+{
+    zmqsink_destroy_stats(&zs, stats);
+    cr_assert_eq(stats->nsinks, 1);
+    cr_assert_eq(stats->sinks[0].failed, 0);
+    cr_assert_eq(stats->sinks[0].dropped_full, 0);
+    cr_assert_eq(stats->sinks[0].dropped_shutdown, 0);
+}
+
+/* The whole run: config in tmpdir, ndealers connections, shutdown. */
+static void run(const char *sink_options, int ndealers, zmqsink_stats_t *stats)
+{
+    start(tmpdir, sink_options);
+    traffic(ndealers);
+    stop(stats);
+}
+
+/* Field extraction per format: -1 when the line is malformed, 0 when the
+ * key is absent, 1 with its value in out. */
+typedef int (*field_fn)(const char *line, const char *key, char *out,
+                        size_t cap);
+
+static void skip_space(const char **p)
+{
+    while (**p == ' ')
+        (*p)++;
+}
+
+static bool json_string(const char **p, char *out, size_t cap)
+{
+    const char *s = *p;
+    size_t n = 0;
+    if (*s++ != '"')
+        return false;
+    while (*s != '"') {
+        char c = *s++;
+        if (c == '\0' || (unsigned char)c < 0x20)
+            return false;
+        if (c == '\\') {
+            c = *s++;
+            if (c == 'u') {
+                for (int i = 0; i < 4; i++)
+                    if (!isxdigit((unsigned char)*s++))
+                        return false;
+                c = '?';
+            } else if (c == '\0' || !strchr("\"\\/bfnrt", c)) {
+                return false;
+            }
+        }
+        if (n + 1 < cap)
+            out[n++] = c;
+    }
+    out[n] = '\0';
+    *p = s + 1;
+    return true;
+}
+
+static bool json_number(const char **p, char *out, size_t cap)
+{
+    const char *s = *p;
+    s += *s == '-';
+    if (!isdigit((unsigned char)*s))
+        return false;
+    s += strspn(s, "0123456789");
+    if (*s == '.') {
+        if (!isdigit((unsigned char)*++s))
+            return false;
+        s += strspn(s, "0123456789");
+    }
+    snprintf(out, cap, "%.*s", (int)(s - *p), *p);
+    *p = s;
+    return true;
+}
+
+static bool json_value(const char **p, char *out, size_t cap)
+{
+    static const char *const words[] = { "null", "true", "false" };
+    if (**p == '"')
+        return json_string(p, out, cap);
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if (strncmp(*p, words[i], n) == 0) {
+            snprintf(out, cap, "%s", words[i]);
+            *p += n;
+            return true;
+        }
+    }
+    return json_number(p, out, cap);
+}
+
+/* A flat JSON object: string keys, scalar values. */
+static int json_field(const char *line, const char *key, char *out,
+                      size_t cap)
+{
+    const char *p = line;
+    char name[64], value[512];
+    int found = 0;
+    if (*p++ != '{')
+        return -1;
+    for (;;) {
+        skip_space(&p);
+        if (!json_string(&p, name, sizeof name))
+            return -1;
+        skip_space(&p);
+        if (*p++ != ':')
+            return -1;
+        skip_space(&p);
+        if (!json_value(&p, value, sizeof value))
+            return -1;
+        if (strcmp(name, key) == 0) {
+            snprintf(out, cap, "%s", value);
+            found = 1;
+        }
+        skip_space(&p);
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        return *p == '}' && p[1] == '\0' ? found : -1;
+    }
+}
+
+/* key=value pairs separated by one space; values with spaces, quotes or
+ * '=' are quoted. */
+static int logfmt_field(const char *line, const char *key, char *out,
+                        size_t cap)
+{
+    const char *p = line;
+    int found = 0;
+    while (*p) {
+        const char *k = p;
+        p += strcspn(p, "= \"");
+        if (*p != '=' || p == k)
+            return -1;
+        size_t klen = (size_t)(p++ - k);
+        char value[512];
+        size_t n = 0;
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                p += *p == '\\' && p[1];
+                if (n + 1 < sizeof value)
+                    value[n++] = *p;
+            }
+            if (*p++ != '"')
+                return -1;
+        } else {
+            for (; *p && *p != ' '; p++) {
+                if (*p == '"' || *p == '=')
+                    return -1;
+                if (n + 1 < sizeof value)
+                    value[n++] = *p;
+            }
+        }
+        value[n] = '\0';
+        if (klen == strlen(key) && strncmp(k, key, klen) == 0) {
+            snprintf(out, cap, "%s", value);
+            found = 1;
+        }
+        if (*p == ' ' && p[1])
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return found;
+}
+
+static void field(field_fn get, const char *line, const char *key, char *out,
+                  size_t cap)
+{
+    int rc = get(line, key, out, cap);
+    cr_assert_neq(rc, -1, "malformed line: %s", line);
+    cr_assert_eq(rc, 1, "no %s in: %s", key, line);
+}
+
+static uint64_t line_seq(field_fn get, const char *line)
+{
+    char value[64], *end;
+    field(get, line, "seq", value, sizeof value);
+    uint64_t seq = strtoull(value, &end, 10);
+    cr_assert(*end == '\0' && seq > 0, "bad seq in: %s", line);
+    return seq;
+}
+
+/* Every line a well-formed event of "frontend", seqs from first on without
+ * gaps; returns how many lines name the event. */
+static size_t check_events(const lines_t *l, field_fn get, uint64_t first,
+                           const char *count_event)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        char value[512];
+        cr_assert_eq(line_seq(get, l->line[i]), first + i, "line %zu: %s",
+                     i + 1, l->line[i]);
+        field(get, l->line[i], "event", value, sizeof value);
+        cr_assert_neq(zmqsink_event_from_name(value), 0, "%s", l->line[i]);
+        count += strcmp(value, count_event) == 0;
+        field(get, l->line[i], "socket", value, sizeof value);
+        cr_assert_str_eq(value, "frontend");
+    }
+    return count;
+}
+
+Test(pipeline, json_and_logfmt_lines)
+{
+    static const struct {
+        const char *format;
+        field_fn get;
+    } cases[] = { { "json", json_field }, { "logfmt", logfmt_field } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char options[256];
+        snprintf(options, sizeof options,
+                 "    path: %s.log\n    format: %s\n", cases[c].format,
+                 cases[c].format);
+        zmqsink_stats_t stats;
+        run(options, 3, &stats);
+        zmq_close(router);
+        router = NULL;
+
+        lines_t l = read_lines(in_tmp(0, "%s.log", cases[c].format));
+        cr_assert_eq(l.n, stats.sinks[0].delivered, "%s", cases[c].format);
+        cr_assert_eq(check_events(&l, cases[c].get, 1, "accepted"), 3);
+        cr_assert_eq(check_events(&l, cases[c].get, 1, "listening"), 1);
+        free_lines(&l);
+    }
+}
+
+Test(pipeline, text_lines)
+{
+    zmqsink_stats_t stats;
+    run("    path: out.txt\n    format: text\n", 2, &stats);
+    lines_t l = read_lines(in_tmp(0, "out.txt"));
+    cr_assert_eq(l.n, stats.sinks[0].delivered);
+    size_t accepted = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        cr_assert_not_null(strstr(l.line[i], "frontend"), "%s", l.line[i]);
+        accepted += strstr(l.line[i], "accepted") != NULL;
+    }
+    cr_assert_eq(accepted, 2);
+    free_lines(&l);
+}
+
+Test(pipeline, path_relative_to_config_dir_appends_with_mode_0640)
+{
+    umask(022);
+    cr_assert_eq(mkdir(in_tmp(0, "conf"), 0755), 0);
+    cr_assert_eq(mkdir(in_tmp(0, "conf/logs"), 0755), 0);
+    write_text("conf/logs/kept.jsonl", "{\"kept\":true}\n");
+    cr_assert_eq(chdir("/"), 0);
+    start(in_tmp(1, "conf"), "    path: logs/kept.jsonl\n"
+                             "  - name: new\n    type: file\n"
+                             "    path: logs/new.jsonl\n");
+    traffic(1);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.nsinks, 2);
+
+    lines_t l = read_lines(in_tmp(0, "conf/logs/kept.jsonl"));
+    cr_assert_str_eq(l.line[0], "{\"kept\":true}");
+    cr_assert_eq(l.n, 1 + stats.sinks[0].delivered);
+    free_lines(&l);
+    struct stat st;
+    cr_assert_eq(stat(in_tmp(0, "conf/logs/new.jsonl"), &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0640, "mode %o", st.st_mode & 0777);
+}
+
+Test(pipeline, fsync_batch)
+{
+    zmqsink_stats_t stats;
+    run("    path: out.jsonl\n    fsync: batch\n", 2, &stats);
+    lines_t l = read_lines(in_tmp(0, "out.jsonl"));
+    cr_assert_gt(l.n, 0);
+    cr_assert_eq(l.n, stats.sinks[0].delivered);
+    check_events(&l, json_field, 1, "accepted");
+    free_lines(&l);
+}
+
+/* With 1 KiB files of ~300-byte lines, 20 connections make a dozen files or
+ * more: keep 2 leaves the newest three, keep 1000 leaves all of them. */
+Test(pipeline, rotation)
+{
+    static const struct {
+        int keep;
+    } cases[] = { { 2 }, { 1000 } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char options[256], name[32];
+        snprintf(name, sizeof name, "rot%zu.jsonl", c);
+        snprintf(options, sizeof options,
+                 "    path: %s\n    rotate: { max_size: 1KiB, keep: %d }\n",
+                 name, cases[c].keep);
+        zmqsink_stats_t stats;
+        run(options, 20, &stats);
+        zmq_close(router);
+        router = NULL;
+
+        size_t nfiles = 1;
+        while (exists(in_tmp(0, "%s.%zu", name, nfiles)))
+            nfiles++;
+        cr_assert_geq(nfiles, 3, "case %zu: only %zu files", c, nfiles);
+        if (cases[c].keep == 2)
+            cr_assert_eq(nfiles, 3);
+        /* Oldest first, each file continues the seqs of the one before and
+         * holds only whole lines within max_size. */
+        uint64_t next = 0, total = 0;
+        for (size_t k = nfiles; k-- > 0;) {
+            const char *path = k ? in_tmp(0, "%s.%zu", name, k)
+                                 : in_tmp(0, "%s", name);
+            struct stat st;
+            cr_assert_eq(stat(path, &st), 0);
+            cr_assert_leq(st.st_size, 1024, "%s", path);
+            lines_t l = read_lines(path);
+            cr_assert_gt(l.n, 0, "%s is empty", path);
+            if (!next)
+                next = line_seq(json_field, l.line[0]);
+            check_events(&l, json_field, next, "accepted");
+            next += l.n;
+            total += l.n;
+            free_lines(&l);
+        }
+        cr_assert_eq(next - 1, stats.events, "the newest event is kept");
+        if (cases[c].keep == 1000)
+            cr_assert_eq(total, stats.sinks[0].delivered,
+                         "every event, once");
+    }
+}
+
+/* Waits (bounded) until path exists with at least min_size bytes. Lines
+ * are not read here: the sink may be in the middle of writing one. */
+static void wait_for_file(const char *path, off_t min_size)
+{
+    for (int i = 0; i < 1000; i++) {
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size >= min_size)
+            return;
+        struct timespec pause = { 0, 10 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    cr_assert_fail("%s never reached %lld bytes", path, (long long)min_size);
+}
+
+Test(pipeline, reopen_after_rename)
+{
+    start(tmpdir, "    path: out.jsonl\n");
+    traffic(2);
+    wait_for_file(in_tmp(0, "out.jsonl"), 1);
+    cr_assert_eq(rename(in_tmp(0, "out.jsonl"), in_tmp(1, "old.jsonl")), 0);
+    zmqsink_reopen(zs);
+    wait_for_file(in_tmp(0, "out.jsonl"), 0); /* made by the reopen */
+    traffic(2);
+    zmqsink_stats_t stats;
+    stop(&stats);
+
+    lines_t old = read_lines(in_tmp(1, "old.jsonl"));
+    lines_t new = read_lines(in_tmp(0, "out.jsonl"));
+    cr_assert_gt(old.n, 0);
+    cr_assert_gt(new.n, 0, "events after the reopen go to the new file");
+    /* The first connections' events may land on either side of the
+     * reopen; the second ones come after it. */
+    size_t old_accepted = check_events(&old, json_field, 1, "accepted");
+    size_t new_accepted = check_events(&new, json_field, 1 + old.n, "accepted");
+    cr_assert_geq(new_accepted, 2, "the second connections are in the new "
+                  "file");
+    cr_assert_eq(old_accepted + new_accepted, 4);
+    cr_assert_eq(old.n + new.n, stats.sinks[0].delivered);
+    free_lines(&old);
+    free_lines(&new);
+}
+
+Test(pipeline, unwritable_path_fails_new_naming_it)
+{
+    write_text("plain", "");
+    static const char *const paths[] = { "missing/out.jsonl",
+                                         "plain/out.jsonl" };
+    for (size_t c = 0; c < sizeof paths / sizeof paths[0]; c++) {
+        char options[256], err[1024] = "";
+        snprintf(options, sizeof options, "    path: %s\n", paths[c]);
+        char *config = write_config(tmpdir, options);
+        cr_assert_null(zmqsink_new(ctx, config, err, sizeof err));
+        free(config);
+        cr_assert_not_null(strstr(err, in_tmp(0, "%s", paths[c])), "%s", err);
+    }
+}

@@ -1,0 +1,270 @@
+/* The pipeline end to end: a dead sink never stalls the application nor the
+ * other sinks, drops and failures are counted, and shutdown delivers what
+ * was queued. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "helpers.h"
+
+TestSuite(pipeline, .timeout = 300);
+
+static void *ctx;
+static char *dir;
+
+static void setup(void)
+{
+    ctx = zmq_ctx_new();
+    dir = th_tempdir();
+}
+
+static void teardown(void)
+{
+    th_close_all();
+    zmq_ctx_term(ctx);
+    th_remove_tree(dir);
+    free(dir);
+}
+
+static zmqsink_t *start(const char *yaml_fmt, ...)
+{
+    char yaml[4096];
+    va_list args;
+    va_start(args, yaml_fmt);
+    vsnprintf(yaml, sizeof yaml, yaml_fmt, args);
+    va_end(args);
+    char *path = th_write_file(dir, "cfg.yaml", yaml);
+    char err[1024] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_not_null(zs, "zmqsink_new: %s", err);
+    free(path);
+    return zs;
+}
+
+static void *socket_new(int type)
+{
+    return th_socket(ctx, type);
+}
+
+/* cycles connect/send/disconnect rounds of a DEALER against server. */
+static void churn(zmqsink_t *zs, void *server, const char *endpoint,
+                  int cycles)
+{
+    for (int i = 0; i < cycles; i++) {
+        void *client = socket_new(ZMQ_DEALER);
+        cr_assert_eq(zmqsink_attach(zs, client, "client"), 0);
+        cr_assert_eq(zmq_connect(client, endpoint), 0);
+        cr_assert_eq(zmq_send(client, "x", 1, 0), 1);
+        char buf[64];
+        cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0);
+        cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 1);
+        th_close(client);
+    }
+}
+
+Test(pipeline, dead_sink_never_stalls_the_application, .init = setup,
+     .fini = teardown, .timeout = 300)
+{
+    zmqsink_t *zs = start("queue: { capacity: 4096 }\n"
+                          "shutdown_timeout: 2s\n"
+                          "sinks:\n"
+                          "  - name: stuck\n"
+                          "    type: blocking\n"
+                          "    release_file: %s/release\n",
+                          dir);
+    th_log_t log;
+    th_log_init(&log);
+    cr_assert_eq(zmqsink_add_callback(zs, "healthy", ZMQSINK_EVENT_ALL,
+                                      th_log_callback, &log),
+                 0);
+    void *server = socket_new(ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+
+    /* Application traffic on monitored sockets keeps flowing. */
+    void *pull = socket_new(ZMQ_PULL), *push = socket_new(ZMQ_PUSH);
+    zmqsink_attach(zs, pull, "pull");
+    zmqsink_attach(zs, push, "push");
+    zmq_bind(pull, "tcp://127.0.0.1:*");
+    char pull_endpoint[256];
+    th_last_endpoint(pull, pull_endpoint, sizeof pull_endpoint);
+    zmq_connect(push, pull_endpoint);
+    int timeout = 10000;
+    zmq_setsockopt(pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(server, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    for (int i = 0; i < 10000; i++) {
+        cr_assert_eq(zmq_send(push, &i, sizeof i, 0), (int)sizeof i);
+        int got = -1;
+        cr_assert_eq(zmq_recv(pull, &got, sizeof got, 0), (int)sizeof got,
+                     "message %d did not arrive", i);
+        cr_assert_eq(got, i);
+    }
+    churn(zs, server, endpoint, 1000);
+    th_close(push);
+    th_close(pull);
+    th_close(server);
+    th_log_wait(&log, ZMQSINK_EVENT_MONITOR_STOPPED, 1003, 30000);
+
+    zmqsink_stats_t stats;
+    zmqsink_stats(zs, &stats);
+    cr_assert_eq(stats.nsinks, 2u);
+    const zmqsink_sink_stats_t *stuck = &stats.sinks[0], *healthy = &stats.sinks[1];
+    cr_assert_str_eq(stuck->name, "stuck");
+    cr_assert_gt(stats.events, 4096u, "enough events to fill the stuck ring");
+    cr_assert_gt(stuck->dropped_full, 0u);
+    cr_assert_eq(stuck->enqueued + stuck->dropped_full, stats.events);
+    cr_assert_eq(healthy->dropped_full, 0u);
+    cr_assert_eq(healthy->enqueued, stats.events);
+    cr_assert_eq(th_log_count(&log, 0), stats.events,
+                 "the healthy sink got every event");
+
+    /* Released, the stuck sink drains its ring at shutdown. */
+    free(th_write_file(dir, "release", ""));
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.sinks[0].delivered, stats.sinks[0].enqueued);
+    cr_assert_eq(stats.sinks[0].dropped_shutdown, 0u);
+    th_log_free(&log);
+}
+
+Test(pipeline, destroy_delivers_everything_queued, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+    zmqsink_t *zs = start("sinks:\n"
+                          "  - name: out\n"
+                          "    type: file\n"
+                          "    path: %s/events.jsonl\n"
+                          "    format: json\n",
+                          dir);
+    void *server = socket_new(ZMQ_ROUTER);
+    zmqsink_attach(zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    churn(zs, server, endpoint, 200);
+    th_close(server);
+    /* No waiting: destroy itself must deliver what is in flight. */
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_gt(stats.events, 1000u);
+    cr_assert_eq(stats.sinks[0].delivered, stats.events);
+    cr_assert_eq(stats.sinks[0].dropped_full + stats.sinks[0].dropped_shutdown +
+                     stats.sinks[0].failed,
+                 0u);
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    char *text = th_read_file(path);
+    cr_assert_not_null(text);
+    uint64_t expect = 1;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "\"seq\":%llu,",
+                 (unsigned long long)expect);
+        cr_assert_not_null(strstr(line, needle), "line %llu: %s",
+                           (unsigned long long)expect, line);
+        expect++;
+    }
+    cr_assert_eq(expect - 1, stats.events, "every event is in the file");
+    free(text);
+}
+
+Test(pipeline, failing_sink_is_counted_and_others_go_on, .init = setup,
+     .fini = teardown)
+{
+    zmqsink_t *zs = start("sinks:\n"
+                          "  - name: broken\n"
+                          "    type: fail_write\n");
+    th_log_t log;
+    th_log_init(&log);
+    zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL, th_log_callback, &log);
+    void *server = socket_new(ZMQ_ROUTER);
+    zmqsink_attach(zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    th_close(server);
+    th_log_wait(&log, ZMQSINK_EVENT_MONITOR_STOPPED, 1, 5000);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_geq(stats.events, 3u); /* listening, closed, monitor_stopped */
+    cr_assert_eq(stats.sinks[0].failed, stats.events);
+    cr_assert_eq(stats.sinks[0].delivered, 0u);
+    cr_assert_eq(stats.sinks[1].delivered, stats.events);
+    cr_assert_eq(th_log_count(&log, 0), stats.events);
+    th_log_free(&log);
+}
+
+Test(pipeline, filters_by_event_socket_and_severity, .init = setup,
+     .fini = teardown)
+{
+    zmqsink_t *zs = start("sinks:\n"
+                          "  - name: a\n"
+                          "    type: file\n"
+                          "    path: %s/a.log\n"
+                          "    events: [listening, closed]\n"
+                          "  - name: b\n"
+                          "    type: file\n"
+                          "    path: %s/b.log\n"
+                          "    sockets: \"front*\"\n"
+                          "  - name: c\n"
+                          "    type: file\n"
+                          "    path: %s/c.log\n"
+                          "    min_severity: err\n",
+                          dir, dir, dir);
+    void *front = socket_new(ZMQ_ROUTER), *back = socket_new(ZMQ_ROUTER);
+    zmqsink_attach(zs, front, "frontend");
+    zmqsink_attach(zs, back, "backend");
+    zmq_bind(front, "tcp://127.0.0.1:*");
+    char endpoint[256];
+    th_last_endpoint(front, endpoint, sizeof endpoint);
+    cr_assert_eq(zmq_bind(back, endpoint), -1); /* bind_failed: err */
+    th_close(front);
+    th_close(back);
+    zmqsink_stats_t stats;
+    /* Destroy stops what is still monitored and delivers everything. */
+    zmqsink_destroy_stats(&zs, &stats);
+    /* a: frontend listening and closed, and backend's closed of the fd its
+     * failed bind made. b: frontend's three events. c: the one bind_failed
+     * of backend. */
+    cr_assert_eq(stats.sinks[0].delivered, 3u);
+    cr_assert_eq(stats.sinks[1].delivered, 3u);
+    cr_assert_eq(stats.sinks[2].delivered, 1u);
+    cr_assert_eq(stats.filtered, 1u, "backend's monitor_stopped went nowhere");
+}
+
+static pthread_t callback_thread;
+
+static void remember_thread(const zmqsink_event_t *event, void *arg)
+{
+    callback_thread = pthread_self();
+    th_log_callback(event, arg);
+}
+
+Test(pipeline, callback_runs_on_its_own_thread, .init = setup,
+     .fini = teardown)
+{
+    zmqsink_t *zs = start("sinks:\n"
+                          "  - name: out\n"
+                          "    type: file\n"
+                          "    path: /dev/null\n");
+    th_log_t log;
+    th_log_init(&log);
+    cr_assert_eq(zmqsink_add_callback(zs, "cb", ZMQSINK_EVENT_LISTENING,
+                                      remember_thread, &log),
+                 0);
+    cr_assert_eq(zmqsink_add_callback(zs, "cb", ZMQSINK_EVENT_ALL,
+                                      remember_thread, &log),
+                 -ZMQSINK_EEXISTS);
+    void *s = socket_new(ZMQ_ROUTER);
+    zmqsink_attach(zs, s, "server");
+    zmq_bind(s, "tcp://127.0.0.1:*");
+    cr_assert_eq(th_log_wait(&log, ZMQSINK_EVENT_LISTENING, 1, 5000), 1u);
+    cr_assert(!pthread_equal(callback_thread, pthread_self()));
+    th_close(s);
+    zmqsink_destroy(&zs);
+    cr_assert_eq(th_log_count(&log, 0), 1u, "only the events asked for");
+    th_log_free(&log);
+}

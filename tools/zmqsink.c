@@ -1,0 +1,134 @@
+/* The zmqsink command: demo, check and events subcommands. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmqsink.h>
+
+#include "demo.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: zmqsink COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  demo [-c FILE] [-d SECONDS]  run a small monitored ZeroMQ scene\n"
+    "  check FILE                   validate a config file, print what would run\n"
+    "  events                       list every event, its value and severity\n"
+    "\n"
+    "options:\n"
+    "  -h, --help      help (also: zmqsink COMMAND --help)\n"
+    "  -V, --version   print the version\n"
+    "\n"
+    "exit status: 0 ok, 1 runtime or config error, 2 usage error\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "zmqsink: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see zmqsink --help)\n");
+    return EXIT_USAGE;
+}
+
+static int command_demo(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *config = NULL;
+    double seconds = 3;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:d:h", options, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            seconds = strtod(optarg, &end);
+            if (*end || !(seconds > 0 && seconds <= 3600))
+                return usage_error("demo: -d takes seconds, from 0 to 3600, "
+                                   "not '%s'", optarg);
+            break;
+        case 'h':
+            printf("usage: zmqsink demo [-c FILE] [-d SECONDS]\n\n"
+                   "Runs a ROUTER server, DEALER clients that connect, send "
+                   "and leave,\na client retrying a closed port and a raw TCP "
+                   "peer sending garbage,\nall monitored with FILE (default: "
+                   "the compiled-in config, text on\nstdout) for SECONDS "
+                   "(default 3), then prints a summary.\n");
+            return EXIT_OK;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("demo: unexpected argument '%s'", argv[optind]);
+    return demo_run(config, seconds);
+}
+
+static int command_check(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "--help") == 0)) {
+        printf("usage: zmqsink check FILE\n\n"
+               "Loads FILE and every plugin it names, checks every option, "
+               "opens\nnothing, and prints what would run. Errors read "
+               "FILE:LINE:COL: message.\n");
+        return EXIT_OK;
+    }
+    if (argc != 2)
+        return usage_error("check takes one FILE%s", "");
+    char err[2048];
+    if (zmqsink_check(argv[1], stdout, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+static int command_events(int argc, char **argv)
+{
+    if (argc > 1) {
+        if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+            printf("usage: zmqsink events\n\nLists every event name, what "
+                   "it means, what its value holds\nand its default "
+                   "severity.\n");
+            return EXIT_OK;
+        }
+        return usage_error("events: unexpected argument '%s'", argv[1]);
+    }
+    for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1)
+        printf("%-27s %-8s %s\n%27s value: %s\n", zmqsink_event_name(bit),
+               zmqsink_severity_name(zmqsink_event_default_severity(bit)),
+               zmqsink_event_doc(bit), "", zmqsink_event_value_doc(bit));
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("no command given%s", "");
+    const char *command = argv[1];
+    if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 ||
+        strcmp(command, "help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "-V") == 0 || strcmp(command, "--version") == 0) {
+        printf("zmqsink %s\n", ZMQSINK_VERSION_STRING);
+        return EXIT_OK;
+    }
+    if (strcmp(command, "demo") == 0)
+        return command_demo(argc - 1, argv + 1);
+    if (strcmp(command, "check") == 0)
+        return command_check(argc - 1, argv + 1);
+    if (strcmp(command, "events") == 0)
+        return command_events(argc - 1, argv + 1);
+    return usage_error("unknown command '%s'", command);
+}
