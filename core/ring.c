@@ -14,8 +14,8 @@
 /* Indices run freely and are masked on access, so head == tail means empty
  * and tail - head == capacity means full, with no slot sacrificed. Each
  * index, and each side's private copy of the other's, sits on a line of its
- * own: the producer's pushes never invalidate what the consumer reads in its
- * fast path, and the reverse. */
+ * own: apart from the slots themselves, a side's fast path touches no line
+ * that the other side writes. */
 struct zs__ring {
     /* Read by both sides, written only by zs__ring_new. */
     alignas(CACHE_LINE) zmqsink_event_t *slots;
