@@ -27,8 +27,10 @@ void zs__ring_destroy(zs__ring_t **ring);
 bool zs__ring_push(zs__ring_t *ring, const zmqsink_event_t *event);
 
 /* Consumer: points *first at the oldest unreleased event and returns how
- * many follow it contiguously in memory (0 when empty). They stay valid
- * until released. */
+ * many follow it contiguously in memory (0 when empty). It may return fewer
+ * than are readable (up to the wrap point, or what the consumer last saw of
+ * the producer): call again after releasing. They stay valid until
+ * released. */
 size_t zs__ring_peek(zs__ring_t *ring, const zmqsink_event_t **first);
 
 /* Consumer: gives back the n oldest slots (n <= what peek returned). */
