@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <semaphore.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +22,10 @@
 
 #include "log.h"
 #include "worker.h"
+
+/* How long destroy lets the monitors of closed sockets deliver their last
+ * events before routing stops. */
+#define SETTLE_NS (250 * 1000 * 1000LL)
 
 /* One attached socket's monitor reader. Fields marked (lock) are shared
  * with application threads; the rest belong to the collector thread. */
@@ -52,13 +57,19 @@ struct zs__collector {
     pthread_mutex_t lock;
     reader_t *readers;        /* (lock) */
     _Atomic size_t attached;
-    _Atomic uint32_t serial;  /* for unique inproc endpoints */
-    _Atomic int finishing;
-    _Atomic int64_t finish_deadline_ns;
+    _Atomic int finishing;    /* destroy has begun */
+    _Atomic int64_t settle_deadline_ns;
+    sem_t settled;            /* posted once the thread stopped routing */
+    bool discarding;          /* (thread) routing stopped: zs may be gone */
+    bool exited;              /* (lock) the thread has ended */
+    bool orphaned;            /* (lock) destroy returned: the thread frees c */
     conn_t *conns;            /* indexed by fd */
     size_t nconns;
     uint64_t seq;
 };
+
+/* Inproc endpoints must be unique in the process, across instances. */
+static _Atomic uint64_t endpoint_serial;
 
 static int64_t wall_clock_ns(void)
 {
@@ -125,8 +136,9 @@ static void peer_of_fd(int fd, char *out, size_t cap)
 /* Opening events remember the peer; closing ones report it with the
  * connection's lifetime and forget it. */
 static void conn_track(zs__collector_t *c, const reader_t *r,
-                       zmqsink_event_t *ev, int64_t now_ns)
+                       zmqsink_event_t *ev)
 {
+    int64_t now_ns = zs__now_ns(); /* monotonic: durations survive clock steps */
     int fd = (int)ev->value;
     if (ev->type == ZMQSINK_EVENT_CONNECTED ||
         ev->type == ZMQSINK_EVENT_ACCEPTED) {
@@ -211,7 +223,7 @@ static uint64_t collector_emit(zs__collector_t *c, reader_t *r, uint32_t type,
     memcpy(ev.socket, r->name, sizeof ev.socket);
     copy_text(ev.endpoint, sizeof ev.endpoint, endpoint, len);
     ev.peer[0] = '\0';
-    conn_track(c, r, &ev, ev.time_ns);
+    conn_track(c, r, &ev);
     return collector_route(c, r, &ev);
 }
 
@@ -235,8 +247,23 @@ static void reader_close(zs__collector_t *c, reader_t *r)
     free(r);
 }
 
+/* Skips the rest of a message whose first frame was not what libzmq sends,
+ * so that the next message is read from its start. */
+static void reader_skip_message(reader_t *r)
+{
+    int more = 1;
+    size_t size = sizeof more;
+    while (zmq_getsockopt(r->pair, ZMQ_RCVMORE, &more, &size) == 0 && more) {
+        char ignored[8];
+        if (zmq_recv(r->pair, ignored, sizeof ignored, ZMQ_DONTWAIT) < 0)
+            break;
+    }
+}
+
 /* Reads every queued event of one reader (edge-triggered: until EAGAIN).
- * Closes the reader after monitor_stopped or when its context ends. */
+ * Closes the reader only once libzmq can no longer write to it: after
+ * monitor_stopped, or when its context ends. Once discarding, events are
+ * read and dropped without touching the instance. */
 static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
 {
     uint64_t pushed = 0;
@@ -245,30 +272,39 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
         char endpoint[ZMQSINK_ENDPOINT_MAX];
         int n = zmq_recv(r->pair, head, sizeof head, ZMQ_DONTWAIT);
         if (n < 0) {
-            if (errno == EAGAIN)
-                return pushed;
-            if (errno != ETERM)
+            if (errno == ETERM)
+                reader_close(c, r);
+            else if (errno == EINTR)
+                continue;
+            else if (errno != EAGAIN)
                 zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s",
                         r->name, zmq_strerror(errno));
-            reader_close(c, r);
             return pushed;
         }
+        int more = 0;
+        size_t size = sizeof more;
+        zmq_getsockopt(r->pair, ZMQ_RCVMORE, &more, &size);
         /* Both frames of a monitor message arrive together. */
-        int len = zmq_recv(r->pair, endpoint, sizeof endpoint, ZMQ_DONTWAIT);
+        int len = more ? zmq_recv(r->pair, endpoint, sizeof endpoint,
+                                  ZMQ_DONTWAIT)
+                       : -1;
         if (n != sizeof head || len < 0) {
             zs__log(ZMQSINK_SEV_WARNING, "socket '%s': malformed monitor "
                     "message skipped", r->name);
+            reader_skip_message(r);
             continue;
         }
+        reader_skip_message(r); /* frames a newer libzmq may add */
         uint16_t type;
         uint32_t value;
         memcpy(&type, head, sizeof type);
         memcpy(&value, head + 2, sizeof value);
-        if (type == 0 || (type & (type - 1)) || type > ZMQSINK_EVENT_ALL)
-            continue; /* an event type newer than this zmqsink */
         if ((size_t)len > sizeof endpoint)
             len = sizeof endpoint;
-        pushed |= collector_emit(c, r, type, value, endpoint, (size_t)len);
+        bool known = type != 0 && !(type & (type - 1)) &&
+                     type <= ZMQSINK_EVENT_ALL; /* else newer than us */
+        if (known && !c->discarding)
+            pushed |= collector_emit(c, r, type, value, endpoint, (size_t)len);
         if (type == ZMQSINK_EVENT_MONITOR_STOPPED) {
             reader_close(c, r);
             return pushed;
@@ -303,22 +339,46 @@ static uint64_t collector_adopt(zs__collector_t *c)
     return pushed;
 }
 
-static bool collector_done(zs__collector_t *c)
+static bool readers_left(zs__collector_t *c)
 {
-    if (!atomic_load(&c->finishing))
-        return false;
     pthread_mutex_lock(&c->lock);
-    bool empty = c->readers == NULL;
+    bool left = c->readers != NULL;
     pthread_mutex_unlock(&c->lock);
-    return empty || zs__now_ns() >= atomic_load(&c->finish_deadline_ns);
+    return left;
+}
+
+/* Once destroy has begun and every reader stopped, or the settle time is
+ * over: stop routing (the instance is about to go) and let destroy go on.
+ * Readers still live belong to sockets the application keeps open; they
+ * are drained and their events dropped until they stop, so that libzmq
+ * never blocks on them. */
+static void collector_settle(zs__collector_t *c)
+{
+    if (c->discarding || !atomic_load(&c->finishing))
+        return;
+    if (readers_left(c) &&
+        zs__now_ns() < atomic_load(&c->settle_deadline_ns))
+        return;
+    c->discarding = true;
+    sem_post(&c->settled);
+}
+
+static void collector_free(zs__collector_t *c)
+{
+    close(c->wakefd);
+    close(c->epfd);
+    sem_destroy(&c->settled);
+    pthread_mutex_destroy(&c->lock);
+    free(c->conns);
+    free(c);
 }
 
 static void *collector_main(void *arg)
 {
     zs__collector_t *c = arg;
     struct epoll_event events[64];
-    while (!collector_done(c)) {
-        int timeout = atomic_load(&c->finishing) ? 10 : -1;
+    while (!c->discarding || readers_left(c)) {
+        int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
         int n = epoll_wait(c->epfd, events, 64, timeout);
         uint64_t pushed = 0;
         for (int i = 0; i < n; i++) {
@@ -330,24 +390,16 @@ static void *collector_main(void *arg)
                 pushed |= reader_drain(c, events[i].data.ptr);
             }
         }
-        zs__worker_wake(c->zs->sinks, atomic_load(&c->zs->nsinks), pushed);
+        if (!c->discarding)
+            zs__worker_wake(c->zs->sinks, atomic_load(&c->zs->nsinks), pushed);
+        collector_settle(c);
     }
-    /* Past the deadline: whatever is still open is read once and closed. */
-    uint64_t pushed = collector_adopt(c);
-    for (;;) {
-        pthread_mutex_lock(&c->lock);
-        reader_t *r = c->readers;
-        pthread_mutex_unlock(&c->lock);
-        if (!r)
-            break;
-        pushed |= reader_drain(c, r);
-        pthread_mutex_lock(&c->lock);
-        bool still_open = c->readers == r;
-        pthread_mutex_unlock(&c->lock);
-        if (still_open)
-            reader_close(c, r);
-    }
-    zs__worker_wake(c->zs->sinks, atomic_load(&c->zs->nsinks), pushed);
+    pthread_mutex_lock(&c->lock);
+    bool orphaned = c->orphaned;
+    c->exited = true;
+    pthread_mutex_unlock(&c->lock);
+    if (orphaned)
+        collector_free(c);
     return NULL;
 }
 
@@ -363,6 +415,7 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen)
     c->zs = zs;
     c->wakefd = -1;
     pthread_mutex_init(&c->lock, NULL);
+    sem_init(&c->settled, 0, 0);
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (c->epfd < 0)
         goto err;
@@ -382,6 +435,7 @@ err:
         close(c->wakefd);
     if (c->epfd >= 0)
         close(c->epfd);
+    sem_destroy(&c->settled);
     pthread_mutex_destroy(&c->lock);
     free(c);
     return NULL;
@@ -406,8 +460,9 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
     snprintf(r->name, sizeof r->name, "%s", name);
     size_t size = sizeof r->socket_type;
     char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://zmqsink-monitor-%p-%u",
-             (void *)c, atomic_fetch_add(&c->serial, 1));
+    snprintf(endpoint, sizeof endpoint, "inproc://zmqsink-monitor-%ld-%llu",
+             (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&endpoint_serial, 1));
     /* The reader connects first (inproc allows it) and takes any number of
      * queued events, so libzmq never waits on it. */
     int unlimited = 0, linger = 0;
@@ -470,28 +525,31 @@ size_t zs__collector_attached(zs__collector_t *c)
     return atomic_load(&c->attached);
 }
 
-void zs__collector_destroy(zs__collector_t **cp, int64_t timeout_ms)
+void zs__collector_destroy(zs__collector_t **cp, int64_t deadline_ns)
 {
     zs__collector_t *c = cp ? *cp : NULL;
     if (!c)
         return;
-    /* Stop the monitors still running, so that no socket is left sending
-     * into a reader that is gone. */
-    pthread_mutex_lock(&c->lock);
-    for (reader_t *r = c->readers; r; r = r->next)
-        if (!r->detached) {
-            r->detached = true;
-            zmq_socket_monitor(r->socket, NULL, 0);
-        }
-    pthread_mutex_unlock(&c->lock);
-    atomic_store(&c->finish_deadline_ns, zs__now_ns() + timeout_ms * 1000000);
+    *cp = NULL;
+    /* Application sockets are never touched here: they may be closed, or
+     * owned by another thread. Their monitors' last events get a short
+     * time to arrive (closed sockets stop within milliseconds). */
+    int64_t settle = zs__now_ns() + SETTLE_NS;
+    atomic_store(&c->settle_deadline_ns,
+                 settle < deadline_ns ? settle : deadline_ns);
     atomic_store(&c->finishing, 1);
     eventfd_write(c->wakefd, 1);
-    pthread_join(c->thread, NULL);
-    close(c->wakefd);
-    close(c->epfd);
-    pthread_mutex_destroy(&c->lock);
-    free(c->conns);
-    free(c);
-    *cp = NULL;
+    while (sem_wait(&c->settled) != 0 && errno == EINTR)
+        ;
+    pthread_t thread = c->thread;
+    pthread_mutex_lock(&c->lock);
+    bool exited = c->exited;
+    c->orphaned = !exited;
+    pthread_mutex_unlock(&c->lock);
+    if (exited) {
+        pthread_join(thread, NULL);
+        collector_free(c);
+    } else {
+        pthread_detach(thread); /* it frees c when its readers stop */
+    }
 }

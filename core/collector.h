@@ -26,9 +26,13 @@ int zs__collector_detach(zs__collector_t *c, void *socket);
 /* Sockets monitored now. Any thread. */
 size_t zs__collector_attached(zs__collector_t *c);
 
-/* Stops the monitors still running (on the sockets' thread), lets the
- * thread drain every reader up to monitor_stopped within timeout_ms, closes
- * the readers, joins the thread, frees c and sets *c to NULL. */
-void zs__collector_destroy(zs__collector_t **c, int64_t timeout_ms);
+/* Lets the readers of sockets being closed deliver their last events
+ * (briefly, and before deadline_ns, monotonic), then stops routing: after
+ * this returns the collector no longer touches the instance. It never
+ * touches application sockets. Readers whose sockets are still open stay
+ * with the collector thread, which drains and drops their events until
+ * they stop (socket closed, or context terminated), then frees itself.
+ * Sets *c to NULL. */
+void zs__collector_destroy(zs__collector_t **c, int64_t deadline_ns);
 
 #endif

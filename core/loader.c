@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,32 +87,47 @@ static int plugin_find(const zs__config_t *config, const char *type,
     return found;
 }
 
-/* Refuses a file, or the directory holding it, that others may write:
- * whoever can replace it could run code in every zmqsink process. */
-static int path_check_owner(const char *path, char *why, size_t cap)
+/* Refuses a file, or the directory holding it, that another user could
+ * replace: whoever can would run code in every zmqsink process. Symbolic
+ * links are resolved first, so the real file and directory are checked. */
+static int path_check_owner(char *path, size_t cap, char *why, size_t wcap)
 {
+    char real[PATH_MAX];
     struct stat st;
-    if (stat(path, &st) != 0) {
-        snprintf(why, cap, "cannot stat '%s': %s", path, strerror(errno));
+    if (!realpath(path, real)) {
+        snprintf(why, wcap, "cannot resolve '%s': %s", path, strerror(errno));
         return -1;
     }
-    if (st.st_mode & S_IWOTH) {
-        snprintf(why, cap,
-                 "refusing plugin '%s': it is writable by others "
-                 "(chmod o-w '%s')",
-                 path, path);
-        return -1;
-    }
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", path);
-    const char *dir = dirname(copy);
-    if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) &&
-        !(st.st_mode & S_ISVTX)) {
-        snprintf(why, cap,
-                 "refusing plugin '%s': its directory '%s' is writable by "
-                 "others (chmod o-w '%s')",
-                 path, dir, dir);
-        return -1;
+    snprintf(path, cap, "%s", real);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", real);
+    const char *checks[] = {real, dirname(dir)};
+    for (size_t i = 0; i < 2; i++) {
+        char subject[PATH_MAX + 32] = "it";
+        if (i == 1)
+            snprintf(subject, sizeof subject, "its directory '%s'", checks[i]);
+        if (stat(checks[i], &st) != 0) {
+            snprintf(why, wcap, "cannot stat '%s': %s", checks[i],
+                     strerror(errno));
+            return -1;
+        }
+        /* A sticky root-owned directory (/tmp) lets no one replace a file
+         * they do not own. */
+        bool sticky_root = i == 1 && (st.st_mode & S_ISVTX) && st.st_uid == 0;
+        if ((st.st_mode & S_IWOTH) && !sticky_root) {
+            snprintf(why, wcap,
+                     "refusing plugin '%s': %s is writable by others "
+                     "(chmod o-w '%s')",
+                     real, subject, checks[i]);
+            return -1;
+        }
+        if (st.st_uid != 0 && st.st_uid != geteuid()) {
+            snprintf(why, wcap,
+                     "refusing plugin '%s': %s belongs to uid %ld, neither "
+                     "root nor this user (chown it)",
+                     real, subject, (long)st.st_uid);
+            return -1;
+        }
     }
     return 0;
 }
@@ -195,7 +211,7 @@ int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
             goto err;
         }
     }
-    if (path_check_owner(out->path, why, sizeof why) != 0 ||
+    if (path_check_owner(out->path, sizeof out->path, why, sizeof why) != 0 ||
         plugin_open_file(out, why, sizeof why) != 0)
         goto err;
     if (sink->type && strcmp(sink->type, out->desc->name) != 0) {

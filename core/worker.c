@@ -138,12 +138,21 @@ static void worker_reopen_if_asked(zs__sink_t *sink)
         sink->plugin.desc->reopen(sink->state);
 }
 
-/* Backs off after a retry-later, waking early only to stop or reopen. */
+/* Backs off after a retry-later, waking early to stop or reopen; while
+ * stopping, sleeps the whole backoff (the stop bit is already set). */
 static void worker_backoff(zs__sink_t *sink, int64_t *backoff_ns,
                            int64_t limit_ns)
 {
     int64_t wait = *backoff_ns < limit_ns ? *backoff_ns : limit_ns;
-    futex_wait(&sink->control, 0, wait);
+    if (atomic_load(&sink->control) & ZS__WORKER_STOP) {
+        if (wait > 0) {
+            struct timespec pause = {.tv_sec = wait / 1000000000,
+                                     .tv_nsec = wait % 1000000000};
+            nanosleep(&pause, NULL);
+        }
+    } else {
+        futex_wait(&sink->control, 0, wait);
+    }
     *backoff_ns = *backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS
                                                    : *backoff_ns * 2;
 }

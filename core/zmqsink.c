@@ -450,11 +450,10 @@ void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out)
 
 /* Stops every worker against one deadline, so that they drain in
  * parallel, and reports what did not make it. */
-static void sinks_stop(zmqsink_t *zs, zmqsink_stats_t *stats)
+static void sinks_stop(zmqsink_t *zs, int64_t deadline, zmqsink_stats_t *stats)
 {
     size_t n = atomic_load(&zs->nsinks);
-    int64_t timeout_ms = zs->config ? zs->config->shutdown_timeout_ms : 0;
-    int64_t deadline = zs__now_ns() + timeout_ms * 1000000;
+    int64_t started = zs__now_ns();
     for (size_t i = 0; i < n; i++)
         zs__worker_stop(zs->sinks[i], deadline);
     for (size_t i = 0; i < n; i++) {
@@ -465,9 +464,9 @@ static void sinks_stop(zmqsink_t *zs, zmqsink_stats_t *stats)
         uint64_t lost = zs__counter_get(&sink->dropped_shutdown);
         if (busy) {
             zs__log(ZMQSINK_SEV_ERR,
-                    "sink '%s': still busy %lld ms after shutdown began; "
-                    "left running, %zu events undelivered",
-                    sink->name, (long long)timeout_ms,
+                    "sink '%s': still busy in its plugin %lld ms after "
+                    "shutdown began; left running, %zu events undelivered",
+                    sink->name, (long long)((zs__now_ns() - started) / 1000000),
                     zs__ring_depth(sink->ring));
             continue; /* its thread still uses it: not freed */
         }
@@ -485,13 +484,16 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     zmqsink_t *zs = zsp ? *zsp : NULL;
     if (!zs)
         return;
+    /* One deadline for the whole shutdown: the collector's settling and
+     * the sinks' draining both count against shutdown_timeout. */
     int64_t timeout_ms = zs->config ? zs->config->shutdown_timeout_ms : 0;
-    zs__collector_destroy(&zs->collector, timeout_ms);
+    int64_t deadline = zs__now_ns() + timeout_ms * 1000000;
+    zs__collector_destroy(&zs->collector, deadline);
     if (stats) {
         zmqsink_stats(zs, stats);
         stats->sockets_attached = 0;
     }
-    sinks_stop(zs, stats);
+    sinks_stop(zs, deadline, stats);
     zs__config_free(&zs->config);
     pthread_mutex_destroy(&zs->sinks_lock);
     free(zs);

@@ -129,11 +129,15 @@ typedef struct zmqsink_stats {
 /* Fills *out with a snapshot. Any thread. */
 ZMQSINK_EXPORT void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out);
 
-/* Stops monitoring every socket still attached (call it on the thread that
- * owns them, before they are closed), delivers what is queued within
- * shutdown_timeout, closes the sinks, logs what could not be delivered,
- * frees everything and sets *zs to NULL. NULL or *zs NULL: no-op.
- * If stats is not NULL it receives the final counters. */
+/* Delivers what is queued within shutdown_timeout, closes the sinks, logs
+ * what could not be delivered, frees everything and sets *zs to NULL.
+ * NULL or *zs NULL: no-op. If stats is not NULL it receives the final
+ * counters. It never touches the application's sockets, so any thread may
+ * call it, before or after they are closed. Events of sockets being closed
+ * get a brief moment to arrive; sockets still open keep their monitor,
+ * drained and discarded by a leftover thread until they are closed or
+ * their context ends (detach them first if their last events matter), so
+ * that libzmq never blocks on a monitor nobody reads. */
 ZMQSINK_EXPORT void zmqsink_destroy_stats(zmqsink_t **zs,
                                           zmqsink_stats_t *stats);
 ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);

@@ -144,6 +144,36 @@ Test(loader, directory_writable_by_others, .init = setup, .fini = teardown)
     free(path);
 }
 
+Test(loader, file_of_another_user, .init = setup, .fini = teardown)
+{
+    char *path = install_plugin("fail_write", "p", 0755);
+    cr_assert_eq(chown(path, 65534, 65534), 0);
+    assert_message(load("    plugin: p/fail_write.so\n"),
+                   "%s/cfg.yaml:3:13: sink 's': refusing plugin '%s': it "
+                   "belongs to uid 65534, neither root nor this user (chown "
+                   "it)",
+                   dir, path);
+    free(path);
+}
+
+Test(loader, symlink_into_an_unsafe_directory, .init = setup,
+     .fini = teardown)
+{
+    /* The link stands in a safe directory; the file it names does not. */
+    char *real = install_plugin("fail_write", "unsafe", 0755), *unsafe, *link;
+    cr_assert(asprintf(&unsafe, "%s/unsafe", dir) > 0);
+    cr_assert(asprintf(&link, "%s/fail_write.so", dir) > 0);
+    chmod(unsafe, 0777);
+    cr_assert_eq(symlink(real, link), 0);
+    assert_message(load("    plugin: fail_write.so\n"),
+                   "%s/cfg.yaml:3:13: sink 's': refusing plugin '%s': its "
+                   "directory '%s' is writable by others (chmod o-w '%s')",
+                   dir, real, unsafe, unsafe);
+    free(link);
+    free(unsafe);
+    free(real);
+}
+
 Test(loader, type_and_plugin_disagree, .init = setup, .fini = teardown)
 {
     char *path = install_plugin("fail_write", "p", 0755);

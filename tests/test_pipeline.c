@@ -268,3 +268,92 @@ Test(pipeline, callback_runs_on_its_own_thread, .init = setup,
     cr_assert_eq(th_log_count(&log, 0), 1u, "only the events asked for");
     th_log_free(&log);
 }
+
+/* A PUSH/PULL round trip in ctx: proves libzmq's I/O thread is not stuck
+ * on a monitor nobody reads. */
+static void assert_traffic_flows(void)
+{
+    void *pull = socket_new(ZMQ_PULL), *push = socket_new(ZMQ_PUSH);
+    int timeout = 5000;
+    zmq_setsockopt(pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    cr_assert_eq(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(pull, endpoint, sizeof endpoint);
+    cr_assert_eq(zmq_connect(push, endpoint), 0);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(zmq_send(push, &i, sizeof i, 0), (int)sizeof i);
+        int got = -1;
+        cr_assert_eq(zmq_recv(pull, &got, sizeof got, 0), (int)sizeof got,
+                     "message %d: the context's networking is stalled", i);
+        cr_assert_eq(got, i);
+    }
+    th_close(push);
+    th_close(pull);
+}
+
+Test(pipeline, destroy_leaves_open_and_lingering_sockets_working,
+     .init = setup, .fini = teardown)
+{
+    zmqsink_t *zs = start("shutdown_timeout: 500ms\n"
+                          "sinks:\n"
+                          "  - name: out\n"
+                          "    type: file\n"
+                          "    path: /dev/null\n");
+    /* Closed but lingering: its monitor goes on reporting retries. */
+    void *lingering = zmq_socket(ctx, ZMQ_PUSH);
+    int linger = 1500, interval = 20;
+    zmq_setsockopt(lingering, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(lingering, ZMQ_RECONNECT_IVL, &interval, sizeof interval);
+    zmqsink_attach(zs, lingering, "lingering");
+    char nowhere[64];
+    snprintf(nowhere, sizeof nowhere, "tcp://127.0.0.1:%d", th_free_port());
+    zmq_connect(lingering, nowhere);
+    zmq_send(lingering, "queued", 6, 0);
+    zmq_close(lingering);
+    /* Open and busy: connections keep coming after destroy. */
+    void *server = socket_new(ZMQ_ROUTER);
+    zmqsink_attach(zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+
+    zmqsink_destroy(&zs);
+    cr_assert_null(zs);
+    for (int i = 0; i < 50; i++) {
+        void *client = socket_new(ZMQ_DEALER);
+        zmq_connect(client, endpoint);
+        th_close(client);
+    }
+    assert_traffic_flows();
+    /* teardown's zmq_ctx_term returning is the last check. */
+}
+
+Test(pipeline, retry_later_is_backed_off_during_shutdown, .init = setup,
+     .fini = teardown)
+{
+    zmqsink_t *zs = start("shutdown_timeout: 1s\n"
+                          "sinks:\n"
+                          "  - name: down\n"
+                          "    type: always_retry\n"
+                          "    count_file: %s/writes\n",
+                          dir);
+    void *s = socket_new(ZMQ_ROUTER);
+    zmqsink_attach(zs, s, "server");
+    zmq_bind(s, "tcp://127.0.0.1:*");
+    th_close(s);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_geq(stats.events, 1u);
+    cr_assert_eq(stats.sinks[0].delivered, 0u);
+    cr_assert_eq(stats.sinks[0].dropped_shutdown, stats.sinks[0].enqueued,
+                 "what could not be delivered is counted");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/writes", dir);
+    char *count = th_read_file(path);
+    cr_assert_not_null(count);
+    /* Backoff doubles from 10 ms: a handful of tries within the second,
+     * never a busy loop of millions. */
+    cr_assert_lt(atol(count), 100, "%s write() calls", count);
+    cr_assert_gt(atol(count), 0);
+    free(count);
+}
