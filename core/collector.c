@@ -2,6 +2,8 @@
  * attached socket, decodes and enriches their events, and copies each into
  * the rings of the sinks that want it. It never blocks on a sink and never
  * runs plugin code. */
+#include "zmqsink-config.h"
+
 #include "collector.h"
 
 #include <arpa/inet.h>
@@ -18,10 +20,22 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
+#define ZMQ_BUILD_DRAFT_API 1 /* declares zmq_socket_monitor_versioned() */
+#endif
 #include <zmq.h>
 
 #include "log.h"
 #include "worker.h"
+
+/* Draft builds of libzmq export the v2 monitor, whose messages carry the
+ * remote address: the peer is then known even for connections gone before
+ * their events are read. Otherwise v1, and getpeername() on the fd. */
+#ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
+#define MONITOR_VERSION 2
+#else
+#define MONITOR_VERSION 1
+#endif
 
 /* How long destroy lets the monitors of closed sockets deliver their last
  * events before routing stops. */
@@ -40,7 +54,21 @@ typedef struct reader {
     char name[ZMQSINK_SOCKET_NAME_MAX];
     uint64_t sink_mask;  /* sinks whose `sockets:` globs match name */
     size_t sinks_seen;   /* sink count sink_mask was computed for */
+#if MONITOR_VERSION == 2
+    /* Local addresses this socket accepted connections on: they tell the
+     * bind side from the connect side of a connection's later events. */
+    char accept_locals[4][ZMQSINK_ENDPOINT_MAX];
+    unsigned naccept_locals;
+#endif
 } reader_t;
+
+/* One monitor message, from either wire format. */
+typedef struct monitor_message {
+    uint32_t type;
+    uint32_t value;
+    char endpoint[ZMQSINK_ENDPOINT_MAX]; /* as v1 names it */
+    char peer[ZMQSINK_PEER_MAX];         /* from v2; "" when not given */
+} monitor_message_t;
 
 /* A connection seen opening, by fd, to give its later events a peer and a
  * duration. fds are unique in the process, so one table serves all. */
@@ -76,14 +104,6 @@ static int64_t wall_clock_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void copy_text(char *dst, size_t cap, const char *src, size_t len)
-{
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(dst, src, len);
-    dst[len] = '\0';
 }
 
 /* ---- connections ---- */
@@ -143,7 +163,8 @@ static void conn_track(zs__collector_t *c, const reader_t *r,
     if (ev->type == ZMQSINK_EVENT_CONNECTED ||
         ev->type == ZMQSINK_EVENT_ACCEPTED) {
         conn_t *conn = conn_slot(c, fd, true);
-        peer_of_fd(fd, ev->peer, sizeof ev->peer);
+        if (!ev->peer[0])
+            peer_of_fd(fd, ev->peer, sizeof ev->peer);
         if (conn) {
             conn->owner = r;
             conn->opened_ns = now_ns;
@@ -153,7 +174,8 @@ static void conn_track(zs__collector_t *c, const reader_t *r,
                ev->type == ZMQSINK_EVENT_CLOSED) {
         conn_t *conn = conn_slot(c, fd, false);
         if (conn && conn->owner == r) {
-            memcpy(ev->peer, conn->peer, sizeof ev->peer);
+            if (!ev->peer[0])
+                memcpy(ev->peer, conn->peer, sizeof ev->peer);
             ev->duration_ms = (now_ns - conn->opened_ns) / 1000000;
             conn->owner = NULL;
         }
@@ -205,24 +227,23 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
     return pushed;
 }
 
-static uint64_t collector_emit(zs__collector_t *c, reader_t *r, uint32_t type,
-                               uint32_t value, const char *endpoint,
-                               size_t len)
+static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
+                               const monitor_message_t *m)
 {
-    int index = zs__event_index(type);
+    int index = zs__event_index(m->type);
     zmqsink_event_t ev;
     memset(&ev, 0, offsetof(zmqsink_event_t, socket));
     ev.seq = ++c->seq;
     zs__counter_add(&c->zs->events, 1);
     ev.time_ns = wall_clock_ns();
     ev.duration_ms = -1;
-    ev.type = type;
-    ev.value = value;
+    ev.type = m->type;
+    ev.value = m->value;
     ev.socket_type = r->socket_type;
     ev.severity = c->zs->config->severity[index];
     memcpy(ev.socket, r->name, sizeof ev.socket);
-    copy_text(ev.endpoint, sizeof ev.endpoint, endpoint, len);
-    ev.peer[0] = '\0';
+    memcpy(ev.endpoint, m->endpoint, sizeof ev.endpoint);
+    memcpy(ev.peer, m->peer, sizeof ev.peer);
     conn_track(c, r, &ev);
     return collector_route(c, r, &ev);
 }
@@ -247,8 +268,132 @@ static void reader_close(zs__collector_t *c, reader_t *r)
     free(r);
 }
 
-/* Skips the rest of a message whose first frame was not what libzmq sends,
- * so that the next message is read from its start. */
+/* Reads one frame; *more tells whether another follows. Returns its
+ * size (which may exceed cap: the rest is cut), or -1 with errno. */
+static int frame_read(reader_t *r, void *buf, size_t cap, int *more)
+{
+    int n = zmq_recv(r->pair, buf, cap, ZMQ_DONTWAIT);
+    size_t size = sizeof *more;
+    *more = 0;
+    if (n >= 0)
+        zmq_getsockopt(r->pair, ZMQ_RCVMORE, more, &size);
+    return n;
+}
+
+enum { READ_OK = 1, READ_EMPTY = 0, READ_STOP = -1, READ_BAD = -2 };
+
+#if MONITOR_VERSION == 1
+/* v1: [u16 event, u32 value] [endpoint]. */
+static int monitor_read(reader_t *r, monitor_message_t *m)
+{
+    uint8_t head[6];
+    int more;
+    int n = frame_read(r, head, sizeof head, &more);
+    if (n < 0)
+        return errno == EAGAIN ? READ_EMPTY : READ_STOP;
+    int len = more ? frame_read(r, m->endpoint, sizeof m->endpoint - 1, &more)
+                   : -1;
+    if (n != sizeof head || len < 0)
+        return READ_BAD;
+    uint16_t type;
+    memcpy(&type, head, sizeof type);
+    memcpy(&m->value, head + 2, sizeof m->value);
+    m->type = type;
+    m->endpoint[(size_t)len < sizeof m->endpoint ? (size_t)len
+                                                 : sizeof m->endpoint - 1] = '\0';
+    m->peer[0] = '\0';
+    return more ? READ_BAD : READ_OK;
+}
+#else
+/* The address part of a URI ("tcp://10.0.0.1:5555" -> "10.0.0.1:5555");
+ * "" for ipc, whose peers are unnamed (their pid comes from the fd). */
+static void peer_of_uri(const char *uri, char *out, size_t cap)
+{
+    const char *sep = strstr(uri, "://");
+    out[0] = '\0';
+    if (sep && strncmp(uri, "ipc://", 6) != 0)
+        snprintf(out, cap, "%s", sep + 3);
+}
+
+static bool uri_named(const char *uri)
+{
+    return uri[0] && strcmp(uri, "ipc://") != 0;
+}
+
+/* v1 named an event by its bind address on the accepting side and by the
+ * connect address on the connecting side; v2 gives both ends, and which
+ * side this is follows from the event, or for a connection's later events
+ * from the local addresses the socket accepted on. */
+static void monitor_name_ends(reader_t *r, monitor_message_t *m,
+                              const char *local, const char *remote)
+{
+    bool bind_side;
+    switch (m->type) {
+    case ZMQSINK_EVENT_LISTENING:
+    case ZMQSINK_EVENT_BIND_FAILED:
+    case ZMQSINK_EVENT_ACCEPT_FAILED:
+        bind_side = true;
+        break;
+    case ZMQSINK_EVENT_ACCEPTED:
+        bind_side = true;
+        snprintf(r->accept_locals[r->naccept_locals++ % 4],
+                 sizeof r->accept_locals[0], "%s", local);
+        break;
+    case ZMQSINK_EVENT_CONNECTED:
+    case ZMQSINK_EVENT_CONNECT_DELAYED:
+    case ZMQSINK_EVENT_CONNECT_RETRIED:
+        bind_side = false;
+        break;
+    default:
+        bind_side = !uri_named(remote);
+        for (unsigned i = 0; i < 4 && uri_named(remote); i++)
+            bind_side |= strcmp(r->accept_locals[i], local) == 0;
+    }
+    if (!uri_named(bind_side ? local : remote))
+        bind_side = !bind_side;
+    snprintf(m->endpoint, sizeof m->endpoint, "%s", bind_side ? local : remote);
+    if (uri_named(local) && uri_named(remote))
+        peer_of_uri(remote, m->peer, sizeof m->peer);
+}
+
+/* v2: [u64 event] [u64 count] [u64 value]... [local] [remote]. */
+static int monitor_read(reader_t *r, monitor_message_t *m)
+{
+    uint64_t event, count, value = 0;
+    char local[ZMQSINK_ENDPOINT_MAX], remote[ZMQSINK_ENDPOINT_MAX];
+    int more;
+    int n = frame_read(r, &event, sizeof event, &more);
+    if (n < 0)
+        return errno == EAGAIN ? READ_EMPTY : READ_STOP;
+    if (n != sizeof event || !more ||
+        frame_read(r, &count, sizeof count, &more) != sizeof count || !more)
+        return READ_BAD;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t v;
+        if (frame_read(r, &v, sizeof v, &more) != sizeof v || !more)
+            return READ_BAD;
+        if (i == 0)
+            value = v;
+    }
+    int llen = frame_read(r, local, sizeof local - 1, &more);
+    if (llen < 0 || !more)
+        return READ_BAD;
+    int rlen = frame_read(r, remote, sizeof remote - 1, &more);
+    if (rlen < 0 || more)
+        return READ_BAD;
+    local[(size_t)llen < sizeof local ? (size_t)llen : sizeof local - 1] = '\0';
+    remote[(size_t)rlen < sizeof remote ? (size_t)rlen : sizeof remote - 1] = '\0';
+    m->type = event <= UINT32_MAX ? (uint32_t)event : 0;
+    m->value = (uint32_t)value;
+    m->peer[0] = '\0';
+    if (m->type && !(m->type & (m->type - 1)) && m->type <= ZMQSINK_EVENT_ALL)
+        monitor_name_ends(r, m, local, remote);
+    return READ_OK;
+}
+#endif
+
+/* Skips the rest of a malformed message, so that the next one is read
+ * from its start. */
 static void reader_skip_message(reader_t *r)
 {
     int more = 1;
@@ -268,44 +413,32 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
 {
     uint64_t pushed = 0;
     for (;;) {
-        uint8_t head[6];
-        char endpoint[ZMQSINK_ENDPOINT_MAX];
-        int n = zmq_recv(r->pair, head, sizeof head, ZMQ_DONTWAIT);
-        if (n < 0) {
-            if (errno == ETERM)
+        monitor_message_t m;
+        int got = monitor_read(r, &m);
+        if (got == READ_EMPTY)
+            return pushed;
+        if (got == READ_STOP) {
+            if (errno == ETERM) {
                 reader_close(c, r);
-            else if (errno == EINTR)
+                return pushed;
+            }
+            if (errno == EINTR)
                 continue;
-            else if (errno != EAGAIN)
-                zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s",
-                        r->name, zmq_strerror(errno));
+            zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s", r->name,
+                    zmq_strerror(errno));
             return pushed;
         }
-        int more = 0;
-        size_t size = sizeof more;
-        zmq_getsockopt(r->pair, ZMQ_RCVMORE, &more, &size);
-        /* Both frames of a monitor message arrive together. */
-        int len = more ? zmq_recv(r->pair, endpoint, sizeof endpoint,
-                                  ZMQ_DONTWAIT)
-                       : -1;
-        if (n != sizeof head || len < 0) {
-            zs__log(ZMQSINK_SEV_WARNING, "socket '%s': malformed monitor "
-                    "message skipped", r->name);
+        if (got == READ_BAD) {
+            zs__log(ZMQSINK_SEV_WARNING,
+                    "socket '%s': malformed monitor message skipped", r->name);
             reader_skip_message(r);
             continue;
         }
-        reader_skip_message(r); /* frames a newer libzmq may add */
-        uint16_t type;
-        uint32_t value;
-        memcpy(&type, head, sizeof type);
-        memcpy(&value, head + 2, sizeof value);
-        if ((size_t)len > sizeof endpoint)
-            len = sizeof endpoint;
-        bool known = type != 0 && !(type & (type - 1)) &&
-                     type <= ZMQSINK_EVENT_ALL; /* else newer than us */
+        bool known = m.type != 0 && !(m.type & (m.type - 1)) &&
+                     m.type <= ZMQSINK_EVENT_ALL; /* else newer than us */
         if (known && !c->discarding)
-            pushed |= collector_emit(c, r, type, value, endpoint, (size_t)len);
-        if (type == ZMQSINK_EVENT_MONITOR_STOPPED) {
+            pushed |= collector_emit(c, r, &m);
+        if (m.type == ZMQSINK_EVENT_MONITOR_STOPPED) {
             reader_close(c, r);
             return pushed;
         }
@@ -405,6 +538,11 @@ static void *collector_main(void *arg)
 
 /* ---- API ---- */
 
+int zmqsink_monitor_version(void)
+{
+    return MONITOR_VERSION;
+}
+
 zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen)
 {
     zs__collector_t *c = calloc(1, sizeof *c);
@@ -473,7 +611,12 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
         zmq_setsockopt(r->pair, ZMQ_LINGER, &linger, sizeof linger) ||
         zmq_connect(r->pair, endpoint) != 0 ||
         zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0 ||
-        zmq_socket_monitor(socket, endpoint, ZMQ_EVENT_ALL) != 0) {
+#if MONITOR_VERSION == 2
+        zmq_socket_monitor_versioned(socket, endpoint, ZMQSINK_EVENT_ALL, 2,
+                                     ZMQ_PAIR) != 0) {
+#else
+        zmq_socket_monitor(socket, endpoint, ZMQSINK_EVENT_ALL) != 0) {
+#endif
         int saved = errno;
         if (r->pair)
             zmq_close(r->pair);

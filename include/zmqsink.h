@@ -67,6 +67,11 @@ ZMQSINK_EXPORT zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path,
 ZMQSINK_EXPORT int zmqsink_check(const char *config_path, FILE *out, char *err,
                                  size_t errlen);
 
+/* The libzmq monitor protocol this build reads: 2 where libzmq exports
+ * zmq_socket_monitor_versioned() (draft builds; peers come with every
+ * event), else 1 (peers from getpeername() when a connection opens). */
+ZMQSINK_EXPORT int zmqsink_monitor_version(void);
+
 /* The YAML text used when no config file is given. Static. */
 ZMQSINK_EXPORT const char *zmqsink_default_config(void);
 

@@ -4,7 +4,7 @@
 ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
   libzmq3-dev libyaml-dev libcriterion-dev libck-dev valgrind clang
-  libclang-rt-14-dev"
+  libclang-rt-14-dev cmake dpkg-dev"
 
 zs_install_deps() {
     local missing=()
@@ -35,4 +35,33 @@ zs_build() {
     fi
     make -C "$dir" -j"$(nproc)" -s >/dev/null ||
         { echo "zmqsink: build failed in $dir" >&2; return 1; }
+}
+
+# zs_draft_libzmq DIR: builds libzmq with its draft API (which has the v2
+# monitor) into DIR/install, from Debian's source package of libzmq. The
+# source is fetched with a private apt configuration made from this
+# machine's own package sources, so the system's apt setup is untouched.
+zs_draft_libzmq() {
+    local root=$1 prefix=$1/install src
+    [ -f "$prefix/lib/pkgconfig/libzmq.pc" ] && return 0
+    rm -rf "$root" && mkdir -p "$root/apt/parts" "$root/apt/lists/partial" "$root/src"
+    for f in /etc/apt/sources.list.d/debian*.sources; do
+        [ -f "$f" ] && sed 's/^Types: deb$/Types: deb-src/' "$f" >"$root/apt/parts/$(basename "$f")"
+    done
+    [ -f /etc/apt/sources.list ] &&
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >"$root/apt/parts/sources.list"
+    local apt=(apt-get -qq -o Dir::Etc::SourceList=/dev/null
+               -o Dir::Etc::SourceParts="$root/apt/parts"
+               -o Dir::State::Lists="$root/apt/lists")
+    { "${apt[@]}" update && (cd "$root/src" && "${apt[@]}" source zeromq3); } \
+        >"$root/fetch.log" 2>&1 ||
+        { cat "$root/fetch.log" >&2; echo "zmqsink: cannot fetch libzmq's source" >&2; return 1; }
+    src=$(find "$root/src" -maxdepth 1 -type d -name 'zeromq3-*' | head -n 1)
+    { cmake -S "$src" -B "$root/build" -DENABLE_DRAFTS=ON -DBUILD_TESTS=OFF \
+          -DWITH_DOCS=OFF -DBUILD_STATIC=OFF -DWITH_PERF_TOOL=OFF \
+          -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_LIBDIR=lib \
+          -DCMAKE_INSTALL_PREFIX="$prefix" &&
+      cmake --build "$root/build" -j"$(nproc)" &&
+      cmake --install "$root/build"; } >"$root/build.log" 2>&1 ||
+        { tail -30 "$root/build.log" >&2; echo "zmqsink: libzmq draft build failed" >&2; return 1; }
 }

@@ -142,8 +142,18 @@ static void connect_accept_disconnect(const char *transport)
                  th_endpoint_port(endpoint));
         cr_assert_str_eq(connected.peer, server_addr);
     }
-    expect_event(ZMQSINK_EVENT_HANDSHAKE_SUCCEEDED, "frontend");
-    expect_event(ZMQSINK_EVENT_HANDSHAKE_SUCCEEDED, "client");
+    /* Handshake events carry no fd: the endpoint names the side, as in
+     * v1, and v2 adds the peer. */
+    zmqsink_event_t shook = expect_event(ZMQSINK_EVENT_HANDSHAKE_SUCCEEDED,
+                                         "frontend");
+    cr_assert_str_eq(shook.endpoint, endpoint);
+    zmqsink_event_t client_shook =
+        expect_event(ZMQSINK_EVENT_HANDSHAKE_SUCCEEDED, "client");
+    cr_assert_str_eq(client_shook.endpoint, endpoint);
+    if (zmqsink_monitor_version() == 2 && strcmp(transport, "tcp") == 0) {
+        cr_assert_str_eq(shook.peer, accepted.peer);
+        cr_assert_str_eq(client_shook.peer, connected.peer);
+    }
 
     th_close(client);
     zmqsink_event_t gone = expect_event(ZMQSINK_EVENT_DISCONNECTED, "frontend");
@@ -307,9 +317,15 @@ Test(events, handshake_failed_protocol, .init = setup, .fini = teardown)
                  (uint32_t)ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH);
     cr_assert_eq(failed.severity, ZMQSINK_SEV_WARNING);
     /* The server hangs up at once, often before the collector reads
-     * accepted: then getpeername() has nothing left to tell. */
+     * accepted: then getpeername() has nothing left to tell, but the v2
+     * monitor names the peer in the event itself. */
     zmqsink_event_t accepted = expect_event(ZMQSINK_EVENT_ACCEPTED, "frontend");
     cr_assert_lt(accepted.seq, failed.seq);
+    cr_assert_str_eq(failed.endpoint, endpoint);
+    if (zmqsink_monitor_version() == 2) {
+        assert_peer_of("tcp", failed.peer);
+        cr_assert_str_eq(accepted.peer, failed.peer);
+    }
     th_close(s);
 }
 
@@ -322,6 +338,9 @@ Test(events, handshake_failed_no_detail, .init = setup, .fini = teardown)
     zmqsink_event_t failed =
         expect_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_NO_DETAIL, "frontend");
     cr_assert_eq(failed.severity, ZMQSINK_SEV_WARNING);
+    cr_assert_str_eq(failed.endpoint, endpoint);
+    if (zmqsink_monitor_version() == 2)
+        assert_peer_of("tcp", failed.peer);
     /* The peer may be gone before its accepted event is read, so no peer
      * is asserted; the connection is still tracked by its fd. */
     zmqsink_event_t accepted = expect_event(ZMQSINK_EVENT_ACCEPTED, "frontend");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 #include <zmqsink.h>
 
 #include "demo.h"
@@ -121,7 +122,11 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(command, "-V") == 0 || strcmp(command, "--version") == 0) {
-        printf("zmqsink %s\n", ZMQSINK_VERSION_STRING);
+        int major, minor, patch;
+        zmq_version(&major, &minor, &patch);
+        printf("zmqsink %s (libzmq %d.%d.%d, monitor v%d)\n",
+               ZMQSINK_VERSION_STRING, major, minor, patch,
+               zmqsink_monitor_version());
         return EXIT_OK;
     }
     if (strcmp(command, "demo") == 0)
