@@ -47,11 +47,13 @@ typedef struct reader {
     struct reader *next; /* (lock) registry of readers not yet closed */
     void *socket;        /* (lock) the application's socket */
     bool adopted;        /* (lock) registered with epoll by the collector */
+    bool starting;       /* (lock) its monitor is being started: not polled */
     bool detached;       /* (lock) its monitor was asked to stop */
     void *pair;
     int fd;
     int socket_type;
     char name[ZMQSINK_SOCKET_NAME_MAX];
+    char inproc[64];     /* where the monitor sends */
     uint64_t sink_mask;  /* sinks whose `sockets:` globs match name */
     size_t sinks_seen;   /* sink count sink_mask was computed for */
 #if MONITOR_VERSION == 2
@@ -71,9 +73,11 @@ typedef struct monitor_message {
 } monitor_message_t;
 
 /* A connection seen opening, by fd, to give its later events a peer and a
- * duration. fds are unique in the process, so one table serves all. */
+ * duration. fds are unique in the process, so one table serves all. It is
+ * keyed by the application socket, not the reader, so that it outlives a
+ * rename (a new monitor, a new reader). */
 typedef struct conn {
-    const reader_t *owner;
+    const void *socket;
     int64_t opened_ns;
     char peer[ZMQSINK_PEER_MAX];
 } conn_t;
@@ -166,18 +170,18 @@ static void conn_track(zs__collector_t *c, const reader_t *r,
         if (!ev->peer[0])
             peer_of_fd(fd, ev->peer, sizeof ev->peer);
         if (conn) {
-            conn->owner = r;
+            conn->socket = r->socket;
             conn->opened_ns = now_ns;
             memcpy(conn->peer, ev->peer, sizeof conn->peer);
         }
     } else if (ev->type == ZMQSINK_EVENT_DISCONNECTED ||
                ev->type == ZMQSINK_EVENT_CLOSED) {
         conn_t *conn = conn_slot(c, fd, false);
-        if (conn && conn->owner == r) {
+        if (conn && conn->socket == r->socket) {
             if (!ev->peer[0])
                 memcpy(ev->peer, conn->peer, sizeof ev->peer);
             ev->duration_ms = (now_ns - conn->opened_ns) / 1000000;
-            conn->owner = NULL;
+            conn->socket = NULL;
         }
     }
 }
@@ -250,20 +254,30 @@ static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
 
 /* ---- readers ---- */
 
-static void reader_close(zs__collector_t *c, reader_t *r)
+static reader_t *reader_find(zs__collector_t *c, void *socket);
+
+static void reader_unlink(zs__collector_t *c, reader_t *r)
 {
-    pthread_mutex_lock(&c->lock);
     for (reader_t **p = &c->readers; *p; p = &(*p)->next)
         if (*p == r) {
             *p = r->next;
             break;
         }
+}
+
+/* Closes a reader whose monitor has stopped. The socket's connections stay
+ * tracked if another reader took over (a rename). */
+static void reader_close(zs__collector_t *c, reader_t *r)
+{
+    pthread_mutex_lock(&c->lock);
+    reader_unlink(c, r);
+    bool succeeded = reader_find(c, r->socket) != NULL;
     pthread_mutex_unlock(&c->lock);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
-    for (size_t fd = 0; fd < c->nconns; fd++)
-        if (c->conns[fd].owner == r)
-            c->conns[fd].owner = NULL;
+    for (size_t fd = 0; fd < c->nconns && !succeeded; fd++)
+        if (c->conns[fd].socket == r->socket)
+            c->conns[fd].socket = NULL;
     atomic_fetch_sub(&c->attached, 1);
     free(r);
 }
@@ -454,7 +468,7 @@ static uint64_t collector_adopt(zs__collector_t *c)
     uint64_t pushed = 0;
     pthread_mutex_lock(&c->lock);
     for (reader_t *r = c->readers; r && n < 64; r = r->next)
-        if (!r->adopted) {
+        if (!r->adopted && !r->starting) {
             r->adopted = true;
             fresh[n++] = r;
         }
@@ -597,8 +611,7 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
     r->fd = -1;
     snprintf(r->name, sizeof r->name, "%s", name);
     size_t size = sizeof r->socket_type;
-    char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "inproc://zmqsink-monitor-%ld-%llu",
+    snprintf(r->inproc, sizeof r->inproc, "inproc://zmqsink-monitor-%ld-%llu",
              (long)getpid(),
              (unsigned long long)atomic_fetch_add(&endpoint_serial, 1));
     /* The reader connects first (inproc allows it) and takes any number of
@@ -609,14 +622,8 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
         !(r->pair = zmq_socket(ctx, ZMQ_PAIR)) ||
         zmq_setsockopt(r->pair, ZMQ_RCVHWM, &unlimited, sizeof unlimited) ||
         zmq_setsockopt(r->pair, ZMQ_LINGER, &linger, sizeof linger) ||
-        zmq_connect(r->pair, endpoint) != 0 ||
-        zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0 ||
-#if MONITOR_VERSION == 2
-        zmq_socket_monitor_versioned(socket, endpoint, ZMQSINK_EVENT_ALL, 2,
-                                     ZMQ_PAIR) != 0) {
-#else
-        zmq_socket_monitor(socket, endpoint, ZMQSINK_EVENT_ALL) != 0) {
-#endif
+        zmq_connect(r->pair, r->inproc) != 0 ||
+        zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0) {
         int saved = errno;
         if (r->pair)
             zmq_close(r->pair);
@@ -627,17 +634,29 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
     return r;
 }
 
+static int monitor_start(void *socket, const char *inproc)
+{
+#if MONITOR_VERSION == 2
+    return zmq_socket_monitor_versioned(socket, inproc, ZMQSINK_EVENT_ALL, 2,
+                                        ZMQ_PAIR);
+#else
+    return zmq_socket_monitor(socket, inproc, ZMQSINK_EVENT_ALL);
+#endif
+}
+
 int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
                          const char *name)
 {
     reader_t *r = reader_new(c, ctx, socket, name);
     if (!r)
         return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
-    /* The mutex hands the reader socket over to the collector thread with
-     * the full barrier libzmq asks for when a socket changes threads. A
-     * reader already registered for this address belongs to the monitor
-     * just replaced, or to a closed socket whose memory libzmq reused:
-     * either way it ends with monitor_stopped. */
+    /* Registered before its monitor starts: starting it stops the socket's
+     * previous monitor (a rename, or a closed socket whose address libzmq
+     * reused), whose reader may then close at once and must see that this
+     * one took over. The mutex also hands the reader socket to the
+     * collector thread with the full barrier libzmq asks for when a socket
+     * changes threads. */
+    r->starting = true;
     pthread_mutex_lock(&c->lock);
     reader_t *old = reader_find(c, socket);
     if (old)
@@ -645,6 +664,20 @@ int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
     r->next = c->readers;
     c->readers = r;
     pthread_mutex_unlock(&c->lock);
+
+    int rc = monitor_start(socket, r->inproc);
+    int saved = errno;
+    pthread_mutex_lock(&c->lock);
+    r->starting = false;
+    if (rc != 0)
+        reader_unlink(c, r);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != 0) {
+        zmq_close(r->pair);
+        free(r);
+        errno = saved;
+        return -ZMQSINK_EZMQ;
+    }
     atomic_fetch_add(&c->attached, 1);
     eventfd_write(c->wakefd, 1);
     return 0;

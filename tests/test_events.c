@@ -458,6 +458,26 @@ Test(events, detach_stops_monitoring, .init = setup, .fini = teardown)
     th_close(s);
 }
 
+Test(events, rename_keeps_tracking_open_connections, .init = setup,
+     .fini = teardown)
+{
+    char endpoint[256];
+    void *server = new_socket(ZMQ_ROUTER, "frontend");
+    bind_any(server, "tcp", endpoint, sizeof endpoint);
+    void *client = new_socket(ZMQ_DEALER, "client");
+    cr_assert_eq(zmq_connect(client, endpoint), 0);
+    zmqsink_event_t accepted = expect_event(ZMQSINK_EVENT_ACCEPTED, "frontend");
+    cr_assert_eq(zmqsink_attach(zs, server, "renamed"), 0);
+    expect_event(ZMQSINK_EVENT_MONITOR_STOPPED, "frontend");
+    th_close(client);
+    zmqsink_event_t gone = expect_event(ZMQSINK_EVENT_DISCONNECTED, "renamed");
+    cr_assert_eq(gone.value, accepted.value);
+    cr_assert_str_eq(gone.peer, accepted.peer);
+    cr_assert_geq(gone.duration_ms, 0, "the connection opened under the old "
+                                       "name is still tracked");
+    th_close(server);
+}
+
 Test(events, ctx_term_returns_with_monitors_attached, .init = setup,
      .timeout = 30)
 {
