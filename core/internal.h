@@ -34,6 +34,7 @@ static inline uint64_t zs__counter_get(const zs__counter_t *counter)
 }
 
 typedef struct zs__sink {
+    struct zmqsink *owner;
     char name[ZMQSINK_SOCKET_NAME_MAX];
     char type[32];
 

@@ -91,6 +91,20 @@ static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
             host->sink_name, (unsigned long long)n, reason);
 }
 
+static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
+                              const char **name, uint64_t *dropped)
+{
+    const zmqsink_t *zs = zs__sink_of_host(host)->owner;
+    size_t n = atomic_load_explicit(&zs->nsinks, memory_order_acquire);
+    if (index < n) {
+        const zs__sink_t *sink = zs->sinks[index];
+        *name = sink->name;
+        *dropped = zs__counter_get(&sink->dropped_full) +
+                   zs__counter_get(&sink->dropped_shutdown);
+    }
+    return n;
+}
+
 /* ---- the callback sink, built in ---- */
 
 typedef struct callback {
@@ -148,6 +162,7 @@ static zs__sink_t *sink_new(const zmqsink_t *zs, const char *name,
     zs__sink_t *sink = calloc(1, sizeof *sink);
     if (!sink)
         return NULL;
+    sink->owner = (zmqsink_t *)zs;
     snprintf(sink->name, sizeof sink->name, "%s", name);
     sink->events = events;
     sink->min_severity = ZMQSINK_SEV_DEBUG;
@@ -171,6 +186,7 @@ static zs__sink_t *sink_new(const zmqsink_t *zs, const char *name,
         .format = zmqsink_format_event,
         .log = host_log,
         .count_failed = host_count_failed,
+        .sink_drops = host_sink_drops,
     };
     return sink;
 }
@@ -449,9 +465,12 @@ void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out)
 }
 
 /* Stops every worker against one deadline, so that they drain in
- * parallel, and reports what did not make it. */
-static void sinks_stop(zmqsink_t *zs, int64_t deadline, zmqsink_stats_t *stats)
+ * parallel, and reports what did not make it. Returns how many were left
+ * running, stuck in their plugin. */
+static size_t sinks_stop(zmqsink_t *zs, int64_t deadline,
+                         zmqsink_stats_t *stats)
 {
+    size_t stuck = 0;
     size_t n = atomic_load(&zs->nsinks);
     int64_t started = zs__now_ns();
     for (size_t i = 0; i < n; i++)
@@ -468,6 +487,7 @@ static void sinks_stop(zmqsink_t *zs, int64_t deadline, zmqsink_stats_t *stats)
                     "shutdown began; left running, %zu events undelivered",
                     sink->name, (long long)((zs__now_ns() - started) / 1000000),
                     zs__ring_depth(sink->ring));
+            stuck++;
             continue; /* its thread still uses it: not freed */
         }
         if (lost)
@@ -477,6 +497,7 @@ static void sinks_stop(zmqsink_t *zs, int64_t deadline, zmqsink_stats_t *stats)
                     sink->name, (unsigned long long)lost);
         sink_free(sink);
     }
+    return stuck;
 }
 
 void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
@@ -493,11 +514,14 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
         zmqsink_stats(zs, stats);
         stats->sockets_attached = 0;
     }
-    sinks_stop(zs, deadline, stats);
+    *zsp = NULL;
+    /* A sink left running may still reach the instance through its host
+     * table (sink_drops): then the instance is left allocated too. */
+    if (sinks_stop(zs, deadline, stats) > 0)
+        return;
     zs__config_free(&zs->config);
     pthread_mutex_destroy(&zs->sinks_lock);
     free(zs);
-    *zsp = NULL;
 }
 
 void zmqsink_destroy(zmqsink_t **zsp)

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <zmqsink/plugin.h>
+
 #include "helpers.h"
 
 TestSuite(loader, .timeout = 60);
@@ -105,9 +107,10 @@ Test(loader, wrong_abi_major, .init = setup, .fini = teardown)
     char *path = install_plugin("bad_abi", "p", 0755);
     assert_message(load("    plugin: p/bad_abi.so\n"),
                    "%s/cfg.yaml:3:13: sink 's': plugin '%s' was built for "
-                   "plugin ABI 2.0, this zmqsink provides 1.0: rebuild it "
+                   "plugin ABI %d.0, this zmqsink provides %d.%d: rebuild it "
                    "against this zmqsink's headers",
-                   dir, path);
+                   dir, path, ZMQSINK_PLUGIN_ABI_MAJOR + 1,
+                   ZMQSINK_PLUGIN_ABI_MAJOR, ZMQSINK_PLUGIN_ABI_MINOR);
     free(path);
 }
 

@@ -88,7 +88,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 0
+#define ZMQSINK_PLUGIN_ABI_MINOR 1
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -172,6 +172,13 @@ struct zmqsink_host {
      * unseen; reason is a short static word ("rejected", "overflow"). */
     void (*count_failed)(const zmqsink_host_t *host, uint64_t n,
                          const char *reason);
+
+    /* Since ABI 1.1. The core's drop counter of every sink of this
+     * instance, for sinks that forward metrics: for index < the returned
+     * count, sets *name (valid until close) and *dropped (events that sink
+     * lost: ring full, or undelivered at shutdown). Any thread. */
+    size_t (*sink_drops)(const zmqsink_host_t *host, size_t index,
+                         const char **name, uint64_t *dropped);
 };
 
 typedef struct zmqsink_plugin {
