@@ -4,7 +4,7 @@
 ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
   libzmq3-dev libyaml-dev libcriterion-dev libck-dev valgrind clang
-  libclang-rt-14-dev cmake dpkg-dev"
+  libclang-rt-14-dev cmake dpkg-dev rsyslog"
 
 zs_install_deps() {
     local missing=()
@@ -12,6 +12,10 @@ zs_install_deps() {
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
             grep -q "install ok installed" || missing+=("$package")
     done
+    # Node.js runs the statsd daemon the statsd sink is tested against;
+    # Debian's packages unless the machine already has node and npm.
+    command -v node >/dev/null && command -v npm >/dev/null ||
+        missing+=(nodejs npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "zmqsink: installing ${missing[*]}" >&2
     local sudo=""
@@ -64,4 +68,15 @@ zs_draft_libzmq() {
       cmake --build "$root/build" -j"$(nproc)" &&
       cmake --install "$root/build"; } >"$root/build.log" 2>&1 ||
         { tail -30 "$root/build.log" >&2; echo "zmqsink: libzmq draft build failed" >&2; return 1; }
+}
+
+# zs_install_test_servers: the statsd daemon from npm, as pinned by
+# tests/statsd/package-lock.json.
+zs_install_test_servers() {
+    local dir=$ZS_TOP/tests/statsd
+    [ -f "$dir/node_modules/statsd/stats.js" ] &&
+        [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] &&
+        return 0
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        { echo "zmqsink: npm ci in tests/statsd failed" >&2; return 1; }
 }

@@ -1,0 +1,636 @@
+/* The statsd sink: turns events into statsd metrics, aggregated per flush
+ * interval and sent as UDP or unix datagrams.
+ *
+ * Metrics, with `prefix: zmq` and `tags: none`:
+ *   zmq.<socket>.<event>:N|c          events of that type in the interval
+ *   zmq.<socket>.connections:N|g      live connections of the socket
+ *   zmq.<socket>.connection_ms:N|ms   one sample per connection that ended
+ *   zmq.zmqsink.<sink>.dropped:N|c    events the core dropped for a sink
+ *                                     since the last flush
+ * With `tags: dogstatsd` the socket, event and sink become tags:
+ *   zmq.events:N|c|#socket:S,event:E   zmq.connections:N|g|#socket:S
+ *   zmq.connection_ms:N|ms|#socket:S   zmq.zmqsink.dropped:N|c|#sink:K
+ *
+ * write() only counts, in a table keyed by socket name; tick() flushes once
+ * flush_interval has passed since the last flush (tick comes about every
+ * 100 ms, so shorter intervals act as 100 ms), flush() at shutdown. Lines
+ * are joined with '\n' into datagrams of at most max_packet bytes; a line
+ * longer than max_packet goes alone in a datagram of its own.
+ *
+ * Rules, and why:
+ * - A connection is counted up on accepted and connected, down on the
+ *   closing event (disconnected or closed) of a connection the core saw
+ *   opening, which is the one that carries duration_ms >= 0: libzmq also
+ *   emits closed for listeners and failed connects, which never counted up.
+ *   The gauge never goes below zero (an opening this sink did not see: its
+ *   filter or a full ring). The same closing events give the timer sample.
+ * - monitor_stopped sets the gauge to 0: libzmq sends no closing event for
+ *   the connections a socket still has when it is closed (measured: a
+ *   closed DEALER's monitor gets only monitor_stopped), and a detached
+ *   socket is no longer watched. Sockets that share a name share one
+ *   gauge, so closing one of them zeroes it for all (events carry no
+ *   socket identity to do better).
+ * - Every flush sends the gauge of every socket seen so far and the drop
+ *   counter of every sink, 0 included: statsd may have restarted or deleted
+ *   idle metrics, and a 0 that is sent says "no drops", not "no data".
+ * - Timer samples are kept up to TIMER_SAMPLES_MAX per socket and
+ *   interval; past that a uniform reservoir of them is sent with the sample
+ *   rate (|@r), so that statsd still counts every connection.
+ * - Names are sanitised: ':', '|', '@', '#', whitespace and control
+ *   characters become '_' (',' too in tag values). Two sockets whose names
+ *   sanitise alike share their metrics.
+ * - Datagrams are sent with sendto() without waiting (MSG_DONTWAIT), to an
+ *   address resolved at open. A datagram that cannot be sent (no listener
+ *   on a unix socket, a full buffer, ...) is logged once per streak of
+ *   failures, and the events its counter lines stood for are counted with
+ *   count_failed(n, "send"); gauges, timers and drop counters stand for no
+ *   events of their own. flush() therefore returns 0: its losses are
+ *   already counted. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmqsink/plugin.h>
+
+#define PREFIX_MAX 200
+/* Room for the longest line: prefix, socket and event names are bounded. */
+#define LINE_MAX_LEN 512
+#define TIMER_SAMPLES_MAX 1024
+#define TABLE_INITIAL 16
+
+enum { TAGS_NONE = 0, TAGS_DOGSTATSD = 1 };
+
+/* What one socket name adds up to. */
+struct socket_metrics {
+    char name[ZMQSINK_SOCKET_NAME_MAX];   /* sanitised; "" marks a free slot */
+    uint64_t counts[ZMQSINK_EVENT_TYPES]; /* this interval, by type index */
+    int64_t connections;                  /* live, across intervals */
+    int64_t *samples;                     /* kept durations (ms) */
+    size_t nsamples;
+    uint64_t timed; /* durations seen this interval, kept or not */
+};
+
+struct statsd_sink {
+    const zmqsink_host_t *host;
+    const char *address; /* as configured, for messages */
+    int fd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char prefix[PREFIX_MAX + 2]; /* sanitised, with its '.'; or "" */
+    bool dogstatsd;
+    int64_t interval_ns, last_flush_ns;
+
+    struct socket_metrics *sockets; /* open addressing, power-of-two size */
+    size_t nsockets, capacity;
+    uint64_t pending_events; /* aggregated since the last flush */
+    uint64_t *drops_seen;    /* per sink index, at the last flush */
+    size_t ndrops_seen;
+    uint64_t random;
+
+    char *packet;
+    size_t packet_len, max_packet;
+    uint64_t packet_events; /* events the packet's counter lines stand for */
+    bool send_failing;
+    bool nomem_logged;
+};
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- names ---- */
+
+/* Copies src into dst (cap bytes), replacing what statsd or DogStatsD
+ * would read as syntax; in_tag also replaces the tag separator ','. */
+static void sanitize(char *dst, size_t cap, const char *src, bool in_tag)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        bool bad = c <= ' ' || c == 0x7f || strchr(":|@#", c) ||
+                   (in_tag && c == ',');
+        dst[i] = bad ? '_' : (char)c;
+    }
+    dst[i] = '\0';
+    if (i == 0 && cap > 1)
+        snprintf(dst, cap, "_"); /* an empty name would vanish from a path */
+}
+
+/* ---- the table of sockets ---- */
+
+static uint64_t name_hash(const char *name)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 1099511628211u;
+    return h;
+}
+
+static struct socket_metrics *table_slot(struct socket_metrics *table,
+                                         size_t capacity, const char *name)
+{
+    size_t mask = capacity - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
+        if (!table[i].name[0] || strcmp(table[i].name, name) == 0)
+            return &table[i];
+}
+
+static int table_grow(struct statsd_sink *s)
+{
+    size_t capacity = s->capacity ? s->capacity * 2 : TABLE_INITIAL;
+    struct socket_metrics *table = calloc(capacity, sizeof *table);
+    if (!table)
+        return -1;
+    for (size_t i = 0; i < s->capacity; i++)
+        if (s->sockets[i].name[0])
+            *table_slot(table, capacity, s->sockets[i].name) = s->sockets[i];
+    free(s->sockets);
+    s->sockets = table;
+    s->capacity = capacity;
+    return 0;
+}
+
+/* The metrics of a (sanitised) socket name, added if new; NULL when out of
+ * memory. The table stays at most half full, so probing stays short. */
+static struct socket_metrics *socket_metrics(struct statsd_sink *s,
+                                             const char *name)
+{
+    if ((s->nsockets + 1) * 2 > s->capacity && table_grow(s) < 0)
+        return NULL;
+    struct socket_metrics *m = table_slot(s->sockets, s->capacity, name);
+    if (!m->name[0]) {
+        snprintf(m->name, sizeof m->name, "%s", name);
+        s->nsockets++;
+    }
+    return m;
+}
+
+/* ---- aggregation ---- */
+
+static uint64_t next_random(struct statsd_sink *s)
+{
+    s->random ^= s->random << 13; /* xorshift64: enough for a reservoir */
+    s->random ^= s->random >> 7;
+    s->random ^= s->random << 17;
+    return s->random;
+}
+
+/* Keeps the sample, or past TIMER_SAMPLES_MAX replaces a kept one with the
+ * probability that keeps the reservoir uniform. */
+static void add_sample(struct statsd_sink *s, struct socket_metrics *m,
+                       int64_t ms)
+{
+    if (!m->samples) {
+        m->samples = malloc(TIMER_SAMPLES_MAX * sizeof *m->samples);
+        if (!m->samples)
+            return; /* the counter still counts the event */
+    }
+    m->timed++;
+    if (m->nsamples < TIMER_SAMPLES_MAX) {
+        m->samples[m->nsamples++] = ms;
+        return;
+    }
+    uint64_t j = next_random(s) % m->timed;
+    if (j < TIMER_SAMPLES_MAX)
+        m->samples[j] = ms;
+}
+
+static bool opens_connection(uint32_t type)
+{
+    return type == ZMQSINK_EVENT_ACCEPTED || type == ZMQSINK_EVENT_CONNECTED;
+}
+
+/* A closing event of a connection the core saw opening. */
+static bool closes_connection(const zmqsink_event_t *ev)
+{
+    return (ev->type == ZMQSINK_EVENT_DISCONNECTED ||
+            ev->type == ZMQSINK_EVENT_CLOSED) &&
+           ev->duration_ms >= 0;
+}
+
+static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
+{
+    char name[ZMQSINK_SOCKET_NAME_MAX];
+    sanitize(name, sizeof name, ev->socket, s->dogstatsd);
+    struct socket_metrics *m = socket_metrics(s, name);
+    if (!m) {
+        if (!s->nomem_logged)
+            s->host->log(s->host, ZMQSINK_SEV_ERR,
+                         "out of memory: events of socket '%s' not counted",
+                         name);
+        s->nomem_logged = true;
+        s->host->count_failed(s->host, 1, "nomem");
+        return;
+    }
+    int index = ev->type ? __builtin_ctz(ev->type) : ZMQSINK_EVENT_TYPES;
+    if (index < ZMQSINK_EVENT_TYPES && ev->type == 1u << index) {
+        m->counts[index]++;
+        s->pending_events++;
+    }
+    if (opens_connection(ev->type)) {
+        m->connections++;
+    } else if (closes_connection(ev)) {
+        if (m->connections > 0)
+            m->connections--;
+        add_sample(s, m, ev->duration_ms);
+    } else if (ev->type == ZMQSINK_EVENT_MONITOR_STOPPED) {
+        m->connections = 0;
+    }
+}
+
+static zmqsink_write_result_t statsd_write(void *state,
+                                           const zmqsink_event_t *events,
+                                           size_t n)
+{
+    struct statsd_sink *s = state;
+    for (size_t i = 0; i < n; i++)
+        aggregate(s, &events[i]);
+    return ZMQSINK_WRITE_OK;
+}
+
+/* ---- datagrams ---- */
+
+static void send_packet(struct statsd_sink *s)
+{
+    if (!s->packet_len)
+        return;
+    ssize_t sent;
+    do
+        sent = sendto(s->fd, s->packet, s->packet_len,
+                      MSG_DONTWAIT | MSG_NOSIGNAL,
+                      (const struct sockaddr *)&s->addr, s->addrlen);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0) {
+        if (!s->send_failing)
+            s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                         "cannot send to '%s': %s; metrics are lost until "
+                         "it works again",
+                         s->address, strerror(errno));
+        s->send_failing = true;
+        if (s->packet_events)
+            s->host->count_failed(s->host, s->packet_events, "send");
+    } else if (s->send_failing) {
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE, "sending to '%s' again",
+                     s->address);
+        s->send_failing = false;
+    }
+    s->packet_len = 0;
+    s->packet_events = 0;
+}
+
+/* Adds a line to the datagram being filled, sending that first when the
+ * line would not fit. events: how many events the line stands for. */
+static void emit(struct statsd_sink *s, const char *line, int len,
+                 uint64_t events)
+{
+    if (len <= 0 || len >= LINE_MAX_LEN)
+        return; /* cannot happen: names and prefix are bounded */
+    if (s->packet_len && s->packet_len + 1 + (size_t)len > s->max_packet)
+        send_packet(s);
+    if (s->packet_len)
+        s->packet[s->packet_len++] = '\n';
+    memcpy(s->packet + s->packet_len, line, (size_t)len);
+    s->packet_len += (size_t)len;
+    s->packet_events += events;
+    if (s->packet_len >= s->max_packet)
+        send_packet(s); /* full, or one line too long to share */
+}
+
+/* ---- metric lines ---- */
+
+static void emit_counter(struct statsd_sink *s, const char *socket,
+                         uint32_t type, uint64_t n)
+{
+    char line[LINE_MAX_LEN];
+    const char *event = zmqsink_event_name(type);
+    int len = s->dogstatsd
+                  ? snprintf(line, sizeof line, "%sevents:%llu|c|#socket:%s,"
+                             "event:%s", s->prefix, (unsigned long long)n,
+                             socket, event)
+                  : snprintf(line, sizeof line, "%s%s.%s:%llu|c", s->prefix,
+                             socket, event, (unsigned long long)n);
+    emit(s, line, len, n);
+}
+
+static void emit_gauge(struct statsd_sink *s, const char *socket,
+                       int64_t connections)
+{
+    char line[LINE_MAX_LEN];
+    int len = s->dogstatsd
+                  ? snprintf(line, sizeof line,
+                             "%sconnections:%lld|g|#socket:%s", s->prefix,
+                             (long long)connections, socket)
+                  : snprintf(line, sizeof line, "%s%s.connections:%lld|g",
+                             s->prefix, socket, (long long)connections);
+    emit(s, line, len, 0);
+}
+
+/* rate: "" or "|@0.25" when the samples stand for more connections. */
+static void emit_timer(struct statsd_sink *s, const char *socket, int64_t ms,
+                       const char *rate)
+{
+    char line[LINE_MAX_LEN];
+    int len = s->dogstatsd
+                  ? snprintf(line, sizeof line,
+                             "%sconnection_ms:%lld|ms%s|#socket:%s",
+                             s->prefix, (long long)ms, rate, socket)
+                  : snprintf(line, sizeof line, "%s%s.connection_ms:%lld|ms%s",
+                             s->prefix, socket, (long long)ms, rate);
+    emit(s, line, len, 0);
+}
+
+static void emit_drops(struct statsd_sink *s, const char *sink_name,
+                       uint64_t n)
+{
+    char name[ZMQSINK_SOCKET_NAME_MAX], line[LINE_MAX_LEN];
+    sanitize(name, sizeof name, sink_name, s->dogstatsd);
+    int len = s->dogstatsd
+                  ? snprintf(line, sizeof line,
+                             "%szmqsink.dropped:%llu|c|#sink:%s", s->prefix,
+                             (unsigned long long)n, name)
+                  : snprintf(line, sizeof line, "%szmqsink.%s.dropped:%llu|c",
+                             s->prefix, name, (unsigned long long)n);
+    emit(s, line, len, 0);
+}
+
+/* Sends the socket's metrics of the interval and starts the next one. */
+static void flush_socket(struct statsd_sink *s, struct socket_metrics *m)
+{
+    for (int i = 0; i < ZMQSINK_EVENT_TYPES; i++)
+        if (m->counts[i])
+            emit_counter(s, m->name, 1u << i, m->counts[i]);
+    emit_gauge(s, m->name, m->connections);
+    char rate[32] = "";
+    if (m->timed > m->nsamples)
+        snprintf(rate, sizeof rate, "|@%g",
+                 (double)m->nsamples / (double)m->timed);
+    for (size_t i = 0; i < m->nsamples; i++)
+        emit_timer(s, m->name, m->samples[i], rate);
+    memset(m->counts, 0, sizeof m->counts);
+    m->nsamples = 0;
+    m->timed = 0;
+}
+
+/* The increase of every sink's drop counter since the last flush (statsd
+ * counters are deltas). A sink list that grew gets its new sinks counted
+ * from zero. */
+static void flush_drops(struct statsd_sink *s)
+{
+    const zmqsink_host_t *host = s->host;
+    if (host->abi_minor < 1 || !host->sink_drops)
+        return; /* a host older than ABI 1.1 */
+    const char *name;
+    uint64_t dropped;
+    size_t n = host->sink_drops(host, 0, &name, &dropped);
+    if (n > s->ndrops_seen) {
+        uint64_t *seen = realloc(s->drops_seen, n * sizeof *seen);
+        if (!seen)
+            return; /* counted at a later flush */
+        memset(seen + s->ndrops_seen, 0, (n - s->ndrops_seen) * sizeof *seen);
+        s->drops_seen = seen;
+        s->ndrops_seen = n;
+    }
+    for (size_t i = 0; i < n && i < s->ndrops_seen; i++) {
+        host->sink_drops(host, i, &name, &dropped);
+        uint64_t delta = dropped > s->drops_seen[i] ? dropped - s->drops_seen[i]
+                                                    : 0;
+        s->drops_seen[i] = dropped;
+        emit_drops(s, name, delta);
+    }
+}
+
+static void flush_all(struct statsd_sink *s, int64_t now_ns)
+{
+    for (size_t i = 0; i < s->capacity; i++)
+        if (s->sockets[i].name[0])
+            flush_socket(s, &s->sockets[i]);
+    flush_drops(s);
+    send_packet(s);
+    s->pending_events = 0;
+    s->last_flush_ns = now_ns;
+}
+
+static void statsd_tick(void *state, int64_t now_ns)
+{
+    struct statsd_sink *s = state;
+    if (now_ns - s->last_flush_ns >= s->interval_ns)
+        flush_all(s, now_ns);
+}
+
+static uint64_t statsd_flush(void *state, int64_t deadline_ns)
+{
+    (void)deadline_ns; /* sending never waits */
+    flush_all(state, monotonic_ns());
+    return 0;
+}
+
+static void statsd_close(void *state)
+{
+    struct statsd_sink *s = state;
+    if (!s)
+        return;
+    if (s->pending_events)
+        s->host->count_failed(s->host, s->pending_events, "unsent");
+    for (size_t i = 0; i < s->capacity; i++)
+        free(s->sockets[i].samples);
+    free(s->sockets);
+    free(s->drops_seen);
+    free(s->packet);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+/* ---- the address ---- */
+
+/* A unix datagram socket path; relative ones are relative to the config
+ * file, as the file sink's paths are. */
+static int resolve_unix(struct statsd_sink *s, const char *path, char *err,
+                        size_t len)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)&s->addr;
+    const char *dir = path[0] == '/' || !s->host->config_dir
+                          ? ""
+                          : s->host->config_dir;
+    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s%s%s", dir,
+                     dir[0] ? "/" : "", path);
+    if (n < 0 || (size_t)n >= sizeof un->sun_path) {
+        snprintf(err, len, "address '%s': a unix socket path must be shorter "
+                 "than %zu bytes", path, sizeof un->sun_path);
+        return -1;
+    }
+    un->sun_family = AF_UNIX;
+    s->addrlen = sizeof *un;
+    return 0;
+}
+
+/* Splits "host:port" or "[v6]:port" into host and port (in buf). */
+static int split_host_port(const char *address, char *buf, size_t cap,
+                           const char **host, const char **port)
+{
+    if (strlen(address) >= cap)
+        return -1;
+    strcpy(buf, address);
+    char *colon;
+    if (buf[0] == '[') {
+        char *close_bracket = strchr(buf, ']');
+        if (!close_bracket || close_bracket[1] != ':')
+            return -1;
+        *close_bracket = '\0';
+        *host = buf + 1;
+        colon = close_bracket + 1;
+    } else {
+        colon = strrchr(buf, ':');
+        if (!colon || memchr(buf, ':', (size_t)(colon - buf)))
+            return -1; /* no port, or an IPv6 address without brackets */
+        *colon = '\0';
+        *host = buf;
+    }
+    *port = colon + 1;
+    if (!**host)
+        return -1;
+    char *end;
+    long number = strtol(*port, &end, 10);
+    return (*port)[0] >= '0' && (*port)[0] <= '9' && !*end && number >= 1 &&
+                   number <= 65535
+               ? 0
+               : -1;
+}
+
+static int resolve_udp(struct statsd_sink *s, const char *address, char *err,
+                       size_t len)
+{
+    char buf[512];
+    const char *host, *port;
+    if (split_host_port(address, buf, sizeof buf, &host, &port) < 0) {
+        snprintf(err, len, "address '%s': expected host:port (e.g. "
+                 "127.0.0.1:8125 or [::1]:8125, port 1-65535) or a unix "
+                 "socket path containing '/'", address);
+        return -1;
+    }
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_DGRAM,
+                              .ai_flags = AI_NUMERICSERV };
+    struct addrinfo *found;
+    int rc = getaddrinfo(host, port, &hints, &found);
+    if (rc != 0) {
+        snprintf(err, len, "address '%s': cannot resolve '%s': %s", address,
+                 host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&s->addr, found->ai_addr, found->ai_addrlen);
+    s->addrlen = found->ai_addrlen;
+    freeaddrinfo(found);
+    return 0;
+}
+
+static int open_socket(struct statsd_sink *s, char *err, size_t len)
+{
+    int rc = strchr(s->address, '/')
+                 ? resolve_unix(s, s->address, err, len)
+                 : resolve_udp(s, s->address, err, len);
+    if (rc < 0)
+        return -1;
+    s->fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        snprintf(err, len, "address '%s': cannot create a socket: %s",
+                 s->address, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- open ---- */
+
+static int read_prefix(struct statsd_sink *s, char *err, size_t len)
+{
+    const char *prefix = s->host->option_string(s->host, "prefix");
+    if (!prefix || !prefix[0])
+        return 0; /* metric names start with the socket */
+    if (strlen(prefix) > PREFIX_MAX) {
+        snprintf(err, len, "prefix: at most %d characters, not %zu",
+                 PREFIX_MAX, strlen(prefix));
+        return -1;
+    }
+    sanitize(s->prefix, sizeof s->prefix - 1, prefix, false);
+    strcat(s->prefix, ".");
+    return 0;
+}
+
+static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
+{
+    struct statsd_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, len, "out of memory");
+        return NULL;
+    }
+    s->host = host;
+    s->fd = -1;
+    s->address = host->option_string(host, "address");
+    s->dogstatsd = host->option_int(host, "tags") == TAGS_DOGSTATSD;
+    s->interval_ns = host->option_int(host, "flush_interval") * 1000000;
+    s->max_packet = (size_t)host->option_int(host, "max_packet");
+    s->last_flush_ns = monotonic_ns();
+    s->random = (uint64_t)s->last_flush_ns | 1;
+    /* One line longer than max_packet is sent alone: room for it too. */
+    s->packet = malloc(s->max_packet > LINE_MAX_LEN ? s->max_packet
+                                                    : LINE_MAX_LEN);
+    if (!s->packet || table_grow(s) < 0) {
+        snprintf(err, len, "out of memory");
+        goto err;
+    }
+    if (read_prefix(s, err, len) < 0 || open_socket(s, err, len) < 0)
+        goto err;
+    return s;
+err:
+    statsd_close(s);
+    return NULL;
+}
+
+static const zmqsink_option_t statsd_options[] = {
+    { .key = "address", .type = ZMQSINK_OPT_STRING,
+      .fallback = "127.0.0.1:8125",
+      .help = "host:port of the statsd server (UDP), or the path of a unix "
+              "datagram socket (a name containing '/')" },
+    { .key = "prefix", .type = ZMQSINK_OPT_STRING, .fallback = "zmq",
+      .help = "first component of every metric name" },
+    { .key = "flush_interval", .type = ZMQSINK_OPT_DURATION, .fallback = "1s",
+      .min = 10, .max = 3600000,
+      .help = "how often the aggregated metrics are sent" },
+    { .key = "max_packet", .type = ZMQSINK_OPT_SIZE, .fallback = "1432",
+      .min = 64, .max = 65507,
+      .help = "largest datagram sent, in bytes (1432 fits an Ethernet MTU)" },
+    /* The choices are in the order of TAGS_*. */
+    { .key = "tags", .type = ZMQSINK_OPT_ENUM, .fallback = "none",
+      .choices = "none|dogstatsd",
+      .help = "none: socket and event in the metric name; dogstatsd: as "
+              "tags" },
+    { 0 }
+};
+
+static const zmqsink_plugin_t statsd_plugin = {
+    ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
+    .name = "statsd",
+    .description = "sends counters, gauges and timers to statsd",
+    .options = statsd_options,
+    .open = statsd_open,
+    .write = statsd_write,
+    .tick = statsd_tick,
+    .flush = statsd_flush,
+    .close = statsd_close,
+};
+
+ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
+{
+    return &statsd_plugin;
+}
