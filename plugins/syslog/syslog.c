@@ -1,0 +1,1038 @@
+/* The syslog sink: sends events as RFC 5424 or RFC 3164 messages to the
+ * local syslog socket, a unix socket, or a server over UDP or TCP.
+ *
+ * RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG, where
+ * TIMESTAMP is the event's `ts` (RFC 3339 UTC, microseconds), PROCID the pid,
+ * MSGID the event name, MSG the text rendering of the event, and SD one
+ * element `[zmqsink@32473 ts="..." seq="..." ...]` carrying the json keys in
+ * the json order (an unknown peer and duration are left out, as in logfmt).
+ * 32473 is the private enterprise number RFC 5612 reserves for
+ * documentation: zmqsink has none of its own, so `sd_id` can change it. The
+ * SD is made from the json rendering, so it can never drift from the json
+ * contract: values are unescaped from json and escaped for SD ('"', '\' and
+ * ']' get a backslash); a control character keeps its json escape (\n,
+ * \u001b), with the backslash doubled, so no message ever holds a newline.
+ * Its `severity` is the event's, as in json; the PRI may differ when the
+ * `severity` option overrides it for this sink.
+ *
+ * RFC 3164: <PRI>Mmm dd hh:mm:ss HOSTNAME APP-NAME[PID]: MSG with local
+ * time, as syslog(3) writes it, and the logfmt rendering as MSG so that the
+ * fields survive. On the local and unix transports the HOSTNAME is left out,
+ * as syslog(3) does and as /dev/log readers (journald, rsyslog's imuxsock)
+ * expect; they parse only this format, which is therefore the default there.
+ *
+ * A message longer than max_size is cut at a UTF-8 boundary and ends with
+ * TRUNCATION_MARK. The MSG part is cut first; if the SD alone does not fit,
+ * it becomes "-" (the MSG carries the same facts). Truncated messages are
+ * delivered, not failed; the first is logged.
+ *
+ * Every message waits in one bounded queue until it is sent whole, so that
+ * write() never blocks on the network. While a stream server (tcp, a unix
+ * stream) or a datagram socket (local, unix) is away, the plugin reconnects
+ * with exponential backoff from tick() and write(), and keeps up to `buffer`
+ * bytes of messages; past that, write() says RETRY and the core's ring holds
+ * the events, dropping and counting them once it is full. A message is
+ * removed from the queue only once all of its bytes went out; one cut short
+ * by a broken connection is sent again whole on the next one (a syslog
+ * server drops an incomplete frame at the end of a stream). Before writing
+ * into a stream the plugin reads from it: a server that closed it (restart)
+ * has sent FIN, which is seen there, so no message is written into a dead
+ * connection. Bytes the kernel accepted before the server died unseen are
+ * lost, as with any syslog over TCP: there is no application ack.
+ *
+ * UDP has no server to wait for: a datagram that cannot be sent is counted
+ * as failed ("unsent"). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmqsink/plugin.h>
+
+#define TRUNCATION_MARK "[truncated]"
+#define DEFAULT_PORT "514"
+#define LOCAL_PATH "/dev/log"
+/* A connect() still in progress after this long has failed. */
+#define CONNECT_TIMEOUT_NS (10 * INT64_C(1000000000))
+/* Longest wait in flush() before looking at the deadline again. */
+#define FLUSH_POLL_MS 50
+/* RFC 5424 limits. */
+#define APP_NAME_MAX 48
+#define HOSTNAME_MAX 255
+#define SD_NAME_MAX 32
+
+enum transport { TRANSPORT_LOCAL, TRANSPORT_UNIX, TRANSPORT_UDP, TRANSPORT_TCP };
+enum format { FORMAT_RFC5424, FORMAT_RFC3164 };
+enum framing { FRAMING_OCTET_COUNTING, FRAMING_LF };
+enum connection { DOWN, CONNECTING, UP };
+
+/* A growable byte string. */
+typedef struct bytes {
+    char *data;
+    size_t len, cap;
+} bytes_t;
+
+struct syslog_sink {
+    const zmqsink_host_t *host;
+    enum transport transport;
+    enum format format;
+    int facility;
+    bool octet_counting; /* framing on tcp */
+    char hostname[HOSTNAME_MAX + 1];
+    const char *app_name, *sd_id;
+    int severity[ZMQSINK_EVENT_TYPES]; /* per type index; -1: the event's */
+    size_t max_size, buffer_max;
+    int64_t reconnect_min_ns, reconnect_max_ns;
+    unsigned long pid;
+
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    int socktype; /* SOCK_DGRAM or SOCK_STREAM; local may turn to stream */
+    char display[PATH_MAX + 16]; /* "tcp 127.0.0.1:514", for messages */
+
+    int fd;
+    enum connection conn;
+    int64_t next_attempt_ns, backoff_ns, connect_deadline_ns;
+    bool down_logged;     /* the current outage has been logged */
+    bool unsent_logged;   /* in a streak of failed udp sends, logged */
+    bool truncation_logged;
+
+    /* Queued messages, each a 4-byte length and its bytes, from head to
+     * len; the first `sent` bytes of the head message's frame went out. */
+    bytes_t queue;
+    size_t head, sent;
+    uint64_t queued;
+
+    bytes_t json, msg, line; /* scratch for one message */
+};
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- bytes ---- */
+
+static int bytes_reserve(bytes_t *b, size_t more)
+{
+    if (b->cap - b->len >= more)
+        return 0;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap - b->len < more)
+        cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (!data)
+        return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+/* Appends; on allocation failure sets *failed and appends nothing, so that
+ * a message is built with one check at its end. */
+static void put(bytes_t *b, const char *s, size_t n, bool *failed)
+{
+    if (*failed || bytes_reserve(b, n) < 0) {
+        *failed = true;
+        return;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static void put_str(bytes_t *b, const char *s, bool *failed)
+{
+    put(b, s, strlen(s), failed);
+}
+
+/* Renders the event with a host formatter into b (replacing its text). */
+static int render(const zmqsink_host_t *host, zmqsink_format_t format,
+                  const zmqsink_event_t *ev, bytes_t *b)
+{
+    b->len = 0;
+    for (;;) {
+        size_t need = host->format(format, ev, b->data, b->cap);
+        if (need < b->cap) {
+            b->len = need;
+            return 0;
+        }
+        if (bytes_reserve(b, need + 1) < 0)
+            return -1;
+    }
+}
+
+/* ---- structured data from the json rendering ---- */
+
+/* One "key":value member of the flat json object the formatter writes:
+ * the value's text without quotes, still json-escaped. */
+typedef struct member {
+    const char *key, *value;
+    size_t key_len, value_len;
+    bool is_string, is_null;
+} member_t;
+
+/* End of the json string whose text starts at i (after the quote). */
+static size_t json_string_end(const char *s, size_t n, size_t i)
+{
+    while (i < n && s[i] != '"')
+        i += s[i] == '\\' ? 2 : 1;
+    return i < n ? i : n;
+}
+
+/* Reads the member starting at *i (at its key's quote); advances past the
+ * ',' or '}' after it. Returns false at the end of the object. */
+static bool json_member(const char *s, size_t n, size_t *i, member_t *m)
+{
+    size_t p = *i;
+    if (p >= n || s[p] != '"')
+        return false;
+    m->key = s + p + 1;
+    p = json_string_end(s, n, p + 1);
+    m->key_len = (size_t)(s + p - m->key);
+    p += 2; /* '"' ':' */
+    if (p >= n)
+        return false;
+    m->is_string = s[p] == '"';
+    m->is_null = s[p] == 'n';
+    size_t start = p + m->is_string, end;
+    if (m->is_string) {
+        end = json_string_end(s, n, start);
+        p = end + 1;
+    } else {
+        for (end = start; end < n && s[end] != ',' && s[end] != '}'; end++)
+            ;
+        p = end;
+    }
+    m->value = s + start;
+    m->value_len = end - start;
+    *i = p + 1; /* past ',' or '}' */
+    return true;
+}
+
+/* Writes a json string's text as an SD PARAM-VALUE (RFC 5424 6.3.3). */
+static void put_sd_value(bytes_t *b, const char *v, size_t n, bool *failed)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == ']') {
+            put(b, "\\]", 2, failed);
+        } else if (c != '\\' || i + 1 == n) {
+            put(b, &c, 1, failed);
+        } else if (v[i + 1] == '"' || v[i + 1] == '\\') {
+            put(b, v + i, 2, failed); /* the same escape in both */
+            i++;
+        } else if (v[i + 1] == '/') {
+            put(b, "/", 1, failed);
+            i++;
+        } else if (n - i >= 6 && strncmp(v + i + 1, "ufffd", 5) == 0) {
+            put(b, "\xef\xbf\xbd", 3, failed); /* U+FFFD */
+            i += 5;
+        } else {
+            put(b, "\\\\", 2, failed); /* \n, \u001b: kept, escaped */
+        }
+    }
+}
+
+/* ` key="value"` for each known member of the json line. */
+static void put_sd_params(bytes_t *b, const bytes_t *json, bool *failed)
+{
+    size_t i = 1; /* past '{' */
+    member_t m;
+    while (json_member(json->data, json->len, &i, &m)) {
+        if (m.is_null)
+            continue;
+        put(b, " ", 1, failed);
+        put(b, m.key, m.key_len, failed);
+        put(b, "=\"", 2, failed);
+        put_sd_value(b, m.value, m.value_len, failed);
+        put(b, "\"", 1, failed);
+    }
+}
+
+/* The `ts` member: the first one of the json contract. */
+static void json_ts(const bytes_t *json, const char **ts, size_t *len)
+{
+    size_t i = 1;
+    member_t m;
+    if (json_member(json->data, json->len, &i, &m) && m.key_len == 2 &&
+        memcmp(m.key, "ts", 2) == 0) {
+        *ts = m.value;
+        *len = m.value_len;
+    } else {
+        *ts = "-";
+        *len = 1;
+    }
+}
+
+/* ---- messages ---- */
+
+static int priority(const struct syslog_sink *s, const zmqsink_event_t *ev)
+{
+    int severity = ev->severity > ZMQSINK_SEV_DEBUG ? ZMQSINK_SEV_DEBUG
+                                                    : ev->severity;
+    if (ev->type && (ev->type & (ev->type - 1)) == 0) {
+        int index = __builtin_ctz(ev->type);
+        if (index < ZMQSINK_EVENT_TYPES && s->severity[index] >= 0)
+            severity = s->severity[index];
+    }
+    return s->facility * 8 + severity;
+}
+
+static const char *event_name(const zmqsink_event_t *ev)
+{
+    const char *name = zmqsink_event_name(ev->type);
+    return name ? name : "-";
+}
+
+/* Length of the longest prefix of s[0..n) no longer than max that ends at
+ * a UTF-8 character boundary. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return max;
+}
+
+/* line = head + " " + sd-or-nothing + msg, cut to max_size. head ends just
+ * before the SD (5424) or the MSG (3164); sd is NULL for 3164. */
+static void assemble(struct syslog_sink *s, const bytes_t *head,
+                     const bytes_t *sd, const bytes_t *msg, bool *failed)
+{
+    bytes_t *line = &s->line;
+    size_t mark = sizeof TRUNCATION_MARK - 1;
+    size_t sd_len = sd ? sd->len + 1 : 0; /* with the space before MSG */
+    line->len = 0;
+    put(line, head->data, head->len, failed);
+    if (sd && head->len + sd_len + msg->len > s->max_size &&
+        head->len + sd_len + mark > s->max_size) {
+        put(line, "- ", 2, failed); /* the SD cannot fit: leave it out */
+    } else if (sd) {
+        put(line, sd->data, sd->len, failed);
+        put(line, " ", 1, failed);
+    }
+    if (line->len + msg->len <= s->max_size) {
+        put(line, msg->data, msg->len, failed);
+        return;
+    }
+    size_t room = s->max_size - line->len - mark; /* head fits: see open */
+    put(line, msg->data, utf8_cut(msg->data, msg->len, room), failed);
+    put(line, TRUNCATION_MARK, mark, failed);
+    if (!s->truncation_logged && !*failed) {
+        s->truncation_logged = true;
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE,
+                     "a message of %zu bytes was cut to max_size %zu and "
+                     "ends with \"%s\" (logged once)",
+                     head->len + sd_len + msg->len, s->max_size,
+                     TRUNCATION_MARK);
+    }
+}
+
+/* <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG */
+static int format_rfc5424(struct syslog_sink *s, const zmqsink_event_t *ev)
+{
+    if (render(s->host, ZMQSINK_FORMAT_JSON, ev, &s->json) < 0 ||
+        render(s->host, ZMQSINK_FORMAT_TEXT, ev, &s->msg) < 0)
+        return -1;
+    const char *ts;
+    size_t ts_len;
+    json_ts(&s->json, &ts, &ts_len);
+    char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX + 64];
+    int n = snprintf(head_text, sizeof head_text, "<%d>1 %.*s %s %s %lu %s ",
+                     priority(s, ev), (int)ts_len, ts, s->hostname,
+                     s->app_name, s->pid, event_name(ev));
+    bytes_t head = { head_text, (size_t)n, sizeof head_text };
+    bytes_t sd = { 0 };
+    bool failed = false;
+    put(&sd, "[", 1, &failed);
+    put_str(&sd, s->sd_id, &failed);
+    put_sd_params(&sd, &s->json, &failed);
+    put(&sd, "]", 1, &failed);
+    if (!failed)
+        assemble(s, &head, &sd, &s->msg, &failed);
+    free(sd.data);
+    return failed ? -1 : 0;
+}
+
+/* <PRI>Mmm dd hh:mm:ss [HOSTNAME ]APP-NAME[PID]: MSG */
+static int format_rfc3164(struct syslog_sink *s, const zmqsink_event_t *ev)
+{
+    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
+                                        "May", "Jun", "Jul", "Aug",
+                                        "Sep", "Oct", "Nov", "Dec" };
+    if (render(s->host, ZMQSINK_FORMAT_LOGFMT, ev, &s->msg) < 0)
+        return -1;
+    time_t sec = (time_t)(ev->time_ns / 1000000000);
+    struct tm tm;
+    if (!localtime_r(&sec, &tm))
+        memset(&tm, 0, sizeof tm);
+    bool local = s->transport == TRANSPORT_LOCAL ||
+                 s->transport == TRANSPORT_UNIX;
+    char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX];
+    int n = snprintf(head_text, sizeof head_text,
+                     "<%d>%s %2d %02d:%02d:%02d %s%s%s[%lu]: ", priority(s, ev),
+                     months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, local ? "" : s->hostname,
+                     local ? "" : " ", s->app_name, s->pid);
+    bytes_t head = { head_text, (size_t)n, sizeof head_text };
+    bool failed = false;
+    assemble(s, &head, NULL, &s->msg, &failed);
+    return failed ? -1 : 0;
+}
+
+/* ---- the queue ---- */
+
+static size_t queued_bytes(const struct syslog_sink *s)
+{
+    return s->queue.len - s->head;
+}
+
+static uint32_t message_len(const struct syslog_sink *s, size_t at)
+{
+    uint32_t len;
+    memcpy(&len, s->queue.data + at, sizeof len);
+    return len;
+}
+
+/* Formats the event into a new message at the queue's end. */
+static int enqueue(struct syslog_sink *s, const zmqsink_event_t *ev)
+{
+    int rc = s->format == FORMAT_RFC5424 ? format_rfc5424(s, ev)
+                                         : format_rfc3164(s, ev);
+    if (rc < 0)
+        return -1;
+    uint32_t len = (uint32_t)s->line.len;
+    bool failed = false;
+    put(&s->queue, (const char *)&len, sizeof len, &failed);
+    put(&s->queue, s->line.data, s->line.len, &failed);
+    return failed ? -1 : 0;
+}
+
+/* Drops the head message (sent, or given up). */
+static void dequeue(struct syslog_sink *s)
+{
+    s->head += sizeof(uint32_t) + message_len(s, s->head);
+    s->sent = 0;
+    s->queued--;
+    if (s->head == s->queue.len) {
+        s->head = s->queue.len = 0;
+    } else if (s->head > s->queue.cap / 2) {
+        memmove(s->queue.data, s->queue.data + s->head, queued_bytes(s));
+        s->queue.len -= s->head;
+        s->head = 0;
+    }
+}
+
+static void clear_queue(struct syslog_sink *s)
+{
+    s->head = s->queue.len = s->sent = 0;
+    s->queued = 0;
+}
+
+/* ---- the connection ---- */
+
+static void close_socket(struct syslog_sink *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->conn = DOWN;
+}
+
+/* After a failed connect or a lost connection (err 0: closed by the
+ * server): try again after the backoff, which doubles up to reconnect.max.
+ * Logs once per outage. */
+static void connection_failed(struct syslog_sink *s, int err, int64_t now,
+                              const char *what)
+{
+    close_socket(s);
+    s->sent = 0; /* a message cut short goes again whole */
+    s->next_attempt_ns = now + s->backoff_ns;
+    s->backoff_ns = s->backoff_ns * 2 > s->reconnect_max_ns
+                        ? s->reconnect_max_ns
+                        : s->backoff_ns * 2;
+    if (s->down_logged)
+        return;
+    s->down_logged = true;
+    s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                 "%s %s: %s; messages wait (up to %zu bytes) while it "
+                 "reconnects",
+                 what, s->display, err ? strerror(err) : "closed by the server",
+                 s->buffer_max);
+}
+
+static void connected(struct syslog_sink *s)
+{
+    s->conn = UP;
+    s->backoff_ns = s->reconnect_min_ns;
+    if (s->down_logged)
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE, "connected to %s again",
+                     s->display);
+    s->down_logged = false;
+}
+
+/* Starts a non-blocking connect when one is due. */
+static void start_connect(struct syslog_sink *s, int64_t now)
+{
+    if (s->conn != DOWN || now < s->next_attempt_ns)
+        return;
+    for (;;) {
+        s->fd = socket(s->addr.ss_family,
+                       s->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s->fd < 0) {
+            connection_failed(s, errno, now, "cannot open a socket for");
+            return;
+        }
+        if (connect(s->fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
+            connected(s);
+            return;
+        }
+        int err = errno;
+        if (err == EINPROGRESS) {
+            s->conn = CONNECTING;
+            s->connect_deadline_ns = now + CONNECT_TIMEOUT_NS;
+            return;
+        }
+        /* /dev/log may be a stream socket (syslog-ng): switch for good. */
+        if (err == EPROTOTYPE && s->addr.ss_family == AF_UNIX &&
+            s->socktype == SOCK_DGRAM) {
+            close_socket(s);
+            s->socktype = SOCK_STREAM;
+            continue;
+        }
+        connection_failed(s, err, now, "cannot connect to");
+        return;
+    }
+}
+
+/* Completes a connect in progress, if it is done. */
+static void finish_connect(struct syslog_sink *s, int64_t now)
+{
+    struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+    if (poll(&p, 1, 0) == 0) {
+        if (now >= s->connect_deadline_ns)
+            connection_failed(s, ETIMEDOUT, now, "cannot connect to");
+        return;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err)
+        connection_failed(s, err, now, "cannot connect to");
+    else
+        connected(s);
+}
+
+/* Whether a stream server is still there: one that closed the connection
+ * (a restart) has sent FIN, which a read sees before a write is lost in
+ * the dead connection. Whatever a server sends is of no use and read
+ * away. */
+static bool stream_alive(struct syslog_sink *s, int64_t now)
+{
+    char discard[512];
+    for (;;) {
+        ssize_t n = recv(s->fd, discard, sizeof discard, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        connection_failed(s, n == 0 ? 0 : errno, now,
+                          "lost the connection to");
+        return false;
+    }
+}
+
+static void ensure_connection(struct syslog_sink *s, int64_t now)
+{
+    if (s->conn == DOWN)
+        start_connect(s, now);
+    if (s->conn == CONNECTING)
+        finish_connect(s, now);
+    if (s->conn == UP && s->socktype == SOCK_STREAM)
+        stream_alive(s, now);
+}
+
+/* ---- sending ---- */
+
+/* Sends the head message's frame from s->sent on a stream: octet counting
+ * ("LEN SP MSG") on tcp unless `framing: lf`, LF-terminated otherwise.
+ * Returns the bytes written or -1 with errno. */
+static ssize_t send_stream_frame(struct syslog_sink *s, size_t *frame_len)
+{
+    uint32_t len = message_len(s, s->head);
+    char prefix[16] = "";
+    if (s->transport == TRANSPORT_TCP && s->octet_counting)
+        snprintf(prefix, sizeof prefix, "%" PRIu32 " ", len);
+    const char *suffix = prefix[0] ? "" : "\n";
+    struct iovec part[3] = {
+        { prefix, strlen(prefix) },
+        { s->queue.data + s->head + sizeof len, len },
+        { (char *)suffix, strlen(suffix) },
+    };
+    *frame_len = part[0].iov_len + part[1].iov_len + part[2].iov_len;
+    size_t skip = s->sent, first = 0;
+    while (skip >= part[first].iov_len) /* the frame is not all sent */
+        skip -= part[first++].iov_len;
+    part[first].iov_base = (char *)part[first].iov_base + skip;
+    part[first].iov_len -= skip;
+    struct msghdr mh = { .msg_iov = part + first, .msg_iovlen = 3 - first };
+    return sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* What to do after a send error on the head message. */
+static void send_failed(struct syslog_sink *s, int err, int64_t now)
+{
+    if (err == EAGAIN || err == EWOULDBLOCK)
+        return; /* the socket is full: later */
+    if (s->transport != TRANSPORT_UDP && err != EMSGSIZE) {
+        connection_failed(s, err, now, "cannot send to");
+        return;
+    }
+    /* UDP has no server to wait for, and a datagram too large for the
+     * socket never goes: it is lost, and said so. */
+    if (!s->unsent_logged)
+        s->host->log(s->host, ZMQSINK_SEV_ERR,
+                     "cannot send to %s: %s; messages are lost (counted as "
+                     "failed) until it works again",
+                     s->display, strerror(err));
+    s->unsent_logged = true;
+    dequeue(s);
+    s->host->count_failed(s->host, 1, "unsent");
+}
+
+/* Sends the head message. Returns 1 when it went out whole, 0 when it has
+ * to wait (or was given up), -1 when the socket is gone. */
+static int send_head(struct syslog_sink *s, int64_t now)
+{
+    ssize_t n;
+    size_t frame_len;
+    if (s->socktype == SOCK_STREAM) {
+        n = send_stream_frame(s, &frame_len);
+    } else {
+        frame_len = message_len(s, s->head);
+        n = send(s->fd, s->queue.data + s->head + sizeof(uint32_t), frame_len,
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        /* UDP: an ICMP error of an earlier datagram fails this send once. */
+        if (n < 0 && errno == ECONNREFUSED && s->transport == TRANSPORT_UDP)
+            n = send(s->fd, s->queue.data + s->head + sizeof(uint32_t),
+                     frame_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    if (n < 0 && errno == EINTR)
+        return 0;
+    if (n < 0) {
+        send_failed(s, errno, now);
+        return s->conn == UP ? 0 : -1;
+    }
+    s->sent += (size_t)n;
+    if (s->sent < frame_len)
+        return 0; /* the socket is full: the rest later */
+    if (s->unsent_logged)
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE, "sending to %s again",
+                     s->display);
+    s->unsent_logged = false;
+    dequeue(s);
+    return 1;
+}
+
+/* Connects if needed and sends what the socket takes without waiting. */
+static void pump(struct syslog_sink *s, int64_t now)
+{
+    if (s->queued == 0 && s->conn == UP)
+        return;
+    ensure_connection(s, now);
+    while (s->queued > 0 && s->conn == UP) {
+        uint64_t before = s->queued;
+        int rc = send_head(s, now);
+        if (rc < 0 || (rc == 0 && s->queued == before))
+            break;
+    }
+}
+
+/* ---- callbacks ---- */
+
+static zmqsink_write_result_t syslog_write(void *state,
+                                           const zmqsink_event_t *events,
+                                           size_t n)
+{
+    struct syslog_sink *s = state;
+    int64_t now = monotonic_ns();
+    pump(s, now);
+    /* Older messages still waiting and the buffer full: the ring holds the
+     * new ones until the server takes some. */
+    if (s->queued > 0 && queued_bytes(s) >= s->buffer_max)
+        return ZMQSINK_WRITE_RETRY;
+    size_t mark = s->queue.len;
+    for (size_t i = 0; i < n; i++) {
+        if (enqueue(s, &events[i]) < 0) {
+            s->queue.len = mark;
+            s->host->log(s->host, ZMQSINK_SEV_ERR, "out of memory");
+            return ZMQSINK_WRITE_RETRY;
+        }
+    }
+    /* A batch larger than the buffer is taken only into an empty one. */
+    if (s->queued > 0 && queued_bytes(s) > s->buffer_max) {
+        s->queue.len = mark;
+        return ZMQSINK_WRITE_RETRY;
+    }
+    s->queued += n;
+    pump(s, now);
+    return ZMQSINK_WRITE_OK;
+}
+
+static void syslog_tick(void *state, int64_t now_ns)
+{
+    struct syslog_sink *s = state;
+    if (s->queued > 0)
+        pump(s, now_ns);
+}
+
+/* Waits (at most ms) until the socket may take more or the next connect
+ * attempt is due. */
+static void wait_for_progress(struct syslog_sink *s, int64_t now, int ms)
+{
+    if (s->conn != DOWN) {
+        struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+        poll(&p, 1, ms);
+        return;
+    }
+    int64_t until = s->next_attempt_ns - now;
+    if (until > (int64_t)ms * 1000000)
+        until = (int64_t)ms * 1000000;
+    if (until > 0) {
+        struct timespec pause = { until / 1000000000, until % 1000000000 };
+        nanosleep(&pause, NULL);
+    }
+}
+
+static uint64_t syslog_flush(void *state, int64_t deadline_ns)
+{
+    struct syslog_sink *s = state;
+    for (int64_t now = monotonic_ns(); s->queued > 0 && now < deadline_ns;
+         now = monotonic_ns()) {
+        pump(s, now);
+        if (s->queued == 0)
+            break;
+        int64_t left_ms = (deadline_ns - now) / 1000000;
+        wait_for_progress(s, now,
+                          left_ms < FLUSH_POLL_MS ? (int)left_ms + 1
+                                                  : FLUSH_POLL_MS);
+    }
+    uint64_t lost = s->queued;
+    clear_queue(s); /* reported here, so close() must not count them */
+    return lost;
+}
+
+static void syslog_close(void *state)
+{
+    struct syslog_sink *s = state;
+    if (!s)
+        return;
+    if (s->queued > 0)
+        s->host->count_failed(s->host, s->queued, "unwritten");
+    close_socket(s);
+    free(s->queue.data);
+    free(s->json.data);
+    free(s->msg.data);
+    free(s->line.data);
+    free(s);
+}
+
+/* ---- open ---- */
+
+/* RFC 5424 PRINTUSASCII, 1..max characters. */
+static bool printable(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 33 || s[i] > 126)
+            return false;
+    return true;
+}
+
+static int read_names(struct syslog_sink *s, char *err, size_t len)
+{
+    const zmqsink_host_t *host = s->host;
+    s->app_name = host->option_string(host, "app_name");
+    if (!printable(s->app_name, APP_NAME_MAX)) {
+        snprintf(err, len,
+                 "app_name '%s' must be 1 to %d printable ASCII characters "
+                 "without spaces",
+                 s->app_name, APP_NAME_MAX);
+        return -1;
+    }
+    s->sd_id = host->option_string(host, "sd_id");
+    if (!printable(s->sd_id, SD_NAME_MAX) || strpbrk(s->sd_id, "=]\"") ||
+        !strchr(s->sd_id, '@')) {
+        snprintf(err, len,
+                 "sd_id '%s' must be NAME@NUMBER (a private enterprise "
+                 "number), at most %d printable characters without '=', "
+                 "']', '\"' or spaces",
+                 s->sd_id, SD_NAME_MAX);
+        return -1;
+    }
+    const char *name = host->option_string(host, "hostname");
+    if (name) {
+        if (!printable(name, HOSTNAME_MAX)) {
+            snprintf(err, len,
+                     "hostname '%s' must be 1 to %d printable ASCII "
+                     "characters without spaces",
+                     name, HOSTNAME_MAX);
+            return -1;
+        }
+        snprintf(s->hostname, sizeof s->hostname, "%s", name);
+    } else if (gethostname(s->hostname, sizeof s->hostname - 1) != 0 ||
+               !printable(s->hostname, HOSTNAME_MAX)) {
+        snprintf(s->hostname, sizeof s->hostname, "-"); /* NILVALUE */
+    }
+    return 0;
+}
+
+/* The `severity` map: event name -> severity name. */
+static int read_severities(struct syslog_sink *s, char *err, size_t len)
+{
+    const char *const *keys, *const *values;
+    size_t n = s->host->option_map(s->host, "severity", &keys, &values);
+    for (size_t i = 0; i < ZMQSINK_EVENT_TYPES; i++)
+        s->severity[i] = -1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t type = zmqsink_event_from_name(keys[i]);
+        if (!type) {
+            snprintf(err, len,
+                     "severity: '%s' is not an event name (connected, "
+                     "disconnected, handshake_failed_auth, ...)",
+                     keys[i]);
+            return -1;
+        }
+        int severity = zmqsink_severity_from_name(values[i]);
+        if (severity < 0) {
+            snprintf(err, len,
+                     "severity: '%s' for '%s' is not a severity (emerg, "
+                     "alert, crit, err, warning, notice, info, debug)",
+                     values[i], keys[i]);
+            return -1;
+        }
+        s->severity[__builtin_ctz(type)] = severity;
+    }
+    return 0;
+}
+
+/* A unix socket path; relative ones are relative to the config file. */
+static int unix_address(struct syslog_sink *s, const char *path, char *err,
+                        size_t len)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)&s->addr;
+    const char *dir = path[0] == '/' || !s->host->config_dir
+                          ? ""
+                          : s->host->config_dir;
+    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s%s%s", dir,
+                     dir[0] ? "/" : "", path);
+    if (n < 0 || (size_t)n >= sizeof un->sun_path) {
+        snprintf(err, len,
+                 "address '%s' is too long for a unix socket path (at most "
+                 "%zu bytes)",
+                 path, sizeof un->sun_path - 1);
+        return -1;
+    }
+    un->sun_family = AF_UNIX;
+    s->addr_len = sizeof *un;
+    s->socktype = SOCK_DGRAM;
+    return 0;
+}
+
+/* "host:port", "[v6]:port" or "host" (port 514), resolved once. */
+static int inet_address(struct syslog_sink *s, const char *address, char *err,
+                        size_t len)
+{
+    char host[256];
+    const char *port = DEFAULT_PORT, *colon = strrchr(address, ':');
+    size_t host_len = strlen(address);
+    if (address[0] == '[') {
+        const char *close = strchr(address, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            goto bad;
+        host_len = (size_t)(close - address - 1);
+        address++;
+        port = close[1] ? close + 2 : port;
+    } else if (colon && strchr(address, ':') == colon) {
+        host_len = (size_t)(colon - address);
+        port = colon + 1;
+    }
+    if (host_len == 0 || host_len >= sizeof host || !*port)
+        goto bad;
+    memcpy(host, address, host_len);
+    host[host_len] = '\0';
+    s->socktype = s->transport == TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    struct addrinfo hints = { .ai_socktype = s->socktype,
+                              .ai_flags = AI_NUMERICSERV },
+                    *res;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, len, "cannot resolve address '%s': %s",
+                 s->display + 4, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+    s->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+bad:
+    snprintf(err, len,
+             "address '%s' must be HOST:PORT, [IPV6]:PORT or HOST (port 514)",
+             s->display + 4);
+    return -1;
+}
+
+static int read_address(struct syslog_sink *s, char *err, size_t len)
+{
+    static const char *const names[] = { "local", "unix", "udp", "tcp" };
+    const char *address = s->host->option_string(s->host, "address");
+    if (!address) {
+        if (s->transport == TRANSPORT_UNIX) {
+            snprintf(err, len,
+                     "transport unix needs `address:`, the path of the "
+                     "server's socket");
+            return -1;
+        }
+        address = s->transport == TRANSPORT_LOCAL ? LOCAL_PATH
+                                                  : "127.0.0.1:" DEFAULT_PORT;
+    }
+    if (s->transport == TRANSPORT_LOCAL || s->transport == TRANSPORT_UNIX) {
+        if (unix_address(s, address, err, len) < 0)
+            return -1;
+        snprintf(s->display, sizeof s->display, "%s %s", names[s->transport],
+                 ((struct sockaddr_un *)&s->addr)->sun_path);
+        return 0;
+    }
+    snprintf(s->display, sizeof s->display, "%s %s", names[s->transport],
+             address);
+    return inet_address(s, address, err, len);
+}
+
+static void read_numbers(struct syslog_sink *s)
+{
+    const zmqsink_host_t *host = s->host;
+    s->transport = (enum transport)host->option_int(host, "transport");
+    /* /dev/log readers parse only RFC 3164: the default there. */
+    if (host->option_is_set(host, "format"))
+        s->format = (enum format)host->option_int(host, "format");
+    else
+        s->format = s->transport == TRANSPORT_LOCAL ||
+                            s->transport == TRANSPORT_UNIX
+                        ? FORMAT_RFC3164
+                        : FORMAT_RFC5424;
+    s->facility = (int)host->option_int(host, "facility");
+    s->octet_counting =
+        host->option_int(host, "framing") == FRAMING_OCTET_COUNTING;
+    s->max_size = (size_t)host->option_int(host, "max_size");
+    s->buffer_max = (size_t)host->option_int(host, "buffer");
+    s->reconnect_min_ns = host->option_int(host, "reconnect.min") * 1000000;
+    s->reconnect_max_ns = host->option_int(host, "reconnect.max") * 1000000;
+    if (s->reconnect_max_ns < s->reconnect_min_ns)
+        s->reconnect_max_ns = s->reconnect_min_ns;
+    s->backoff_ns = s->reconnect_min_ns;
+    s->pid = (unsigned long)getpid();
+}
+
+static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
+{
+    struct syslog_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, len, "out of memory");
+        return NULL;
+    }
+    s->host = host;
+    s->fd = -1;
+    read_numbers(s);
+    if (read_names(s, err, len) < 0 || read_severities(s, err, len) < 0 ||
+        read_address(s, err, len) < 0)
+        goto err;
+    /* Connect now so that the first events need not wait; a server that
+     * is not there yet is retried later. */
+    start_connect(s, monotonic_ns());
+    return s;
+err:
+    syslog_close(s);
+    return NULL;
+}
+
+/* The choices of transport, format and framing are in the order of their
+ * enums; facility's index is the facility number of RFC 5424. The smallest
+ * max_size leaves room for the longest header (hostname 255, app_name 48)
+ * and the truncation mark. */
+static const zmqsink_option_t syslog_options[] = {
+    { .key = "transport", .type = ZMQSINK_OPT_ENUM, .fallback = "local",
+      .choices = "local|unix|udp|tcp",
+      .help = "local (/dev/log), a unix datagram socket, udp or tcp" },
+    { .key = "address", .type = ZMQSINK_OPT_STRING,
+      .help = "HOST:PORT for udp and tcp (default 127.0.0.1:514), the "
+              "socket's path for unix (required) and local (/dev/log)" },
+    { .key = "format", .type = ZMQSINK_OPT_ENUM, .choices = "rfc5424|rfc3164",
+      .help = "message format; default rfc5424, rfc3164 on local and unix" },
+    { .key = "facility", .type = ZMQSINK_OPT_ENUM, .fallback = "daemon",
+      .choices = "kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|"
+                 "authpriv|ftp|ntp|security|console|solaris-cron|local0|"
+                 "local1|local2|local3|local4|local5|local6|local7",
+      .help = "syslog facility" },
+    { .key = "app_name", .type = ZMQSINK_OPT_STRING, .fallback = "zmqsink",
+      .help = "APP-NAME (rfc5424) or TAG (rfc3164)" },
+    { .key = "hostname", .type = ZMQSINK_OPT_STRING,
+      .help = "HOSTNAME field (default: this host's name)" },
+    { .key = "severity", .type = ZMQSINK_OPT_MAP,
+      .help = "event name -> syslog severity, overriding the event's own "
+              "for this sink" },
+    { .key = "max_size", .type = ZMQSINK_OPT_SIZE, .fallback = "2048",
+      .min = 480, .max = 65535,
+      .help = "longest message; longer ones are cut and end with "
+              "\"" TRUNCATION_MARK "\"" },
+    { .key = "framing", .type = ZMQSINK_OPT_ENUM,
+      .fallback = "octet-counting", .choices = "octet-counting|lf",
+      .help = "tcp framing (RFC 6587): \"LEN MSG\" or MSG and a newline" },
+    { .key = "buffer", .type = ZMQSINK_OPT_SIZE, .fallback = "1MiB",
+      .min = 0, .max = INT64_C(1) << 30,
+      .help = "bytes of messages held while the server is away" },
+    { .key = "reconnect.min", .type = ZMQSINK_OPT_DURATION,
+      .fallback = "100ms", .min = 1, .max = 3600000,
+      .help = "first delay before reconnecting; doubles at each failure" },
+    { .key = "reconnect.max", .type = ZMQSINK_OPT_DURATION, .fallback = "30s",
+      .min = 1, .max = 3600000, .help = "longest delay between reconnects" },
+    { .key = "sd_id", .type = ZMQSINK_OPT_STRING, .fallback = "zmqsink@32473",
+      .help = "SD-ID of the structured data; 32473 is the documentation "
+              "enterprise number (RFC 5612)" },
+    { 0 }
+};
+
+static const zmqsink_plugin_t syslog_plugin = {
+    ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
+    .name = "syslog",
+    .description = "sends events to syslog (RFC 5424 or 3164) over /dev/log, "
+                   "a unix socket, udp or tcp",
+    .options = syslog_options,
+    .open = syslog_open,
+    .write = syslog_write,
+    .tick = syslog_tick,
+    .flush = syslog_flush,
+    .close = syslog_close,
+};
+
+ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
+{
+    return &syslog_plugin;
+}
