@@ -26,6 +26,7 @@
 #include <zmqsink/plugin.h>
 
 #include "helpers.h"
+#include "plugin_host.h"
 
 extern char **environ;
 
@@ -291,6 +292,7 @@ static void direct_setup(void)
             .log = host_log,
             .count_failed = host_count_failed,
             .sink_drops = host_sink_drops,
+            .resolve_address = th_host_resolve_address,
         },
         .options = {
             { "address", address, 0 },
@@ -657,16 +659,16 @@ typedef struct open_case {
 
 static const open_case_t open_cases[] = {
     { "127.0.0.1", "zmq",
-      "address '127.0.0.1': expected host:port (e.g. 127.0.0.1:8125 or "
-      "[::1]:8125, port 1-65535) or a unix socket path containing '/'" },
-    { "127.0.0.1:0", "zmq", "address '127.0.0.1:0': expected host:port" },
+      "address '127.0.0.1': expected HOST:PORT or [IPV6]:PORT (port "
+      "1-65535), or a unix socket path containing '/'" },
+    { "127.0.0.1:0", "zmq", "address '127.0.0.1:0': expected HOST:PORT" },
     { "127.0.0.1:65536", "zmq",
-      "address '127.0.0.1:65536': expected host:port" },
-    { "127.0.0.1:81x", "zmq", "address '127.0.0.1:81x': expected host:port" },
-    { "127.0.0.1:", "zmq", "address '127.0.0.1:': expected host:port" },
-    { ":8125", "zmq", "address ':8125': expected host:port" },
-    { "::1:8125", "zmq", "address '::1:8125': expected host:port" },
-    { "[::1]8125", "zmq", "address '[::1]8125': expected host:port" },
+      "address '127.0.0.1:65536': expected HOST:PORT" },
+    { "127.0.0.1:81x", "zmq", "address '127.0.0.1:81x': expected HOST:PORT" },
+    { "127.0.0.1:", "zmq", "address '127.0.0.1:': expected HOST:PORT" },
+    { ":8125", "zmq", "address ':8125': expected HOST:PORT" },
+    { "::1:8125", "zmq", "address '::1:8125': expected HOST:PORT" },
+    { "[::1]8125", "zmq", "address '[::1]8125': expected HOST:PORT" },
     { "/a/very/long/path/that/does/not/fit/in/sun_path/of/a/unix/socket/"
       "address/which/is/one/hundred/and/eight/bytes/long/x",
       "zmq", "a unix socket path must be shorter than 108 bytes" },

@@ -24,6 +24,7 @@
 #include <zmqsink/plugin.h>
 
 #include "helpers.h"
+#include "plugin_host.h"
 
 #define RSYSLOGD "/usr/sbin/rsyslogd"
 #define MARK "[truncated]"
@@ -237,6 +238,7 @@ static void direct_setup(void)
             .format = zmqsink_format_event,
             .log = host_log,
             .count_failed = host_count_failed,
+            .resolve_address = th_host_resolve_address,
         },
         /* Values as the core would give them: fallbacks, unset. */
         .options = {
@@ -625,8 +627,8 @@ Test(direct, open_errors_say_what_is_wrong)
           "a/very/long/path/that/does/not/fit/into/sun_path/of/a/unix/socket/"
           "address/a/very/long/path/that/does/not/fit", 0,
           "address 'a/very/long/path/that/does/not/fit/into/sun_path/of/a/"
-          "unix/socket/address/a/very/long/path/that/does/not/fit' is too "
-          "long for a unix socket path (at most 107 bytes)" },
+          "unix/socket/address/a/very/long/path/that/does/not/fit': a unix "
+          "socket path must be shorter than 108 bytes" },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         test_host_t saved = th;
@@ -645,13 +647,15 @@ Test(direct, open_errors_say_what_is_wrong)
     static const struct {
         const char *transport, *address, *message;
     } inet[] = {
-        { "tcp", "127.0.0.1:", "address '127.0.0.1:' must be HOST:PORT, "
-                               "[IPV6]:PORT or HOST (port 514)" },
-        { "udp", "[::1:514", "address '[::1:514' must be HOST:PORT, "
-                             "[IPV6]:PORT or HOST (port 514)" },
-        { "udp", "127.0.0.1:http",
-          "cannot resolve address '127.0.0.1:http': Name or service not "
-          "known" },
+        { "tcp", "127.0.0.1:", "address '127.0.0.1:': expected HOST:PORT or "
+                               "[IPV6]:PORT (port 1-65535), or HOST (port "
+                               "514), or a unix socket path containing '/'" },
+        { "udp", "[::1:514", "address '[::1:514': expected HOST:PORT or "
+                             "[IPV6]:PORT (port 1-65535), or HOST (port "
+                             "514), or a unix socket path containing '/'" },
+        { "udp", "/run/syslog.sock",
+          "address '/run/syslog.sock': transport udp needs HOST:PORT, not "
+          "a path" },
     };
     for (size_t c = 0; c < sizeof inet / sizeof inet[0]; c++) {
         set_option("transport", inet[c].transport,

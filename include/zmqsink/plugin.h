@@ -80,6 +80,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include <zmqsink/event.h>
 
@@ -179,6 +180,17 @@ struct zmqsink_host {
      * lost: ring full, or undelivered at shutdown). Any thread. */
     size_t (*sink_drops)(const zmqsink_host_t *host, size_t index,
                          const char **name, uint64_t *dropped);
+
+    /* Since ABI 1.1. Resolves a server address once, at open: a path
+     * containing '/' is a unix socket (relative to config_dir); otherwise
+     * "host:port" or "[ipv6]:port", or "host" alone when default_port is
+     * not NULL. socktype (SOCK_DGRAM or SOCK_STREAM) guides the lookup.
+     * Fills *addr and *addr_len and returns 0, or returns -1 with
+     * "address 'X': what was expected" in err. */
+    int (*resolve_address)(const zmqsink_host_t *host, const char *address,
+                           const char *default_port, int socktype,
+                           struct sockaddr_storage *addr, socklen_t *addr_len,
+                           char *err, size_t errlen);
 };
 
 typedef struct zmqsink_plugin {

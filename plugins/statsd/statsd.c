@@ -47,13 +47,11 @@
  *   events of their own. flush() therefore returns 0: its losses are
  *   already counted. */
 #include <errno.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -453,93 +451,10 @@ static void statsd_close(void *state)
 
 /* ---- the address ---- */
 
-/* A unix datagram socket path; relative ones are relative to the config
- * file, as the file sink's paths are. */
-static int resolve_unix(struct statsd_sink *s, const char *path, char *err,
-                        size_t len)
-{
-    struct sockaddr_un *un = (struct sockaddr_un *)&s->addr;
-    const char *dir = path[0] == '/' || !s->host->config_dir
-                          ? ""
-                          : s->host->config_dir;
-    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s%s%s", dir,
-                     dir[0] ? "/" : "", path);
-    if (n < 0 || (size_t)n >= sizeof un->sun_path) {
-        snprintf(err, len, "address '%s': a unix socket path must be shorter "
-                 "than %zu bytes", path, sizeof un->sun_path);
-        return -1;
-    }
-    un->sun_family = AF_UNIX;
-    s->addrlen = sizeof *un;
-    return 0;
-}
-
-/* Splits "host:port" or "[v6]:port" into host and port (in buf). */
-static int split_host_port(const char *address, char *buf, size_t cap,
-                           const char **host, const char **port)
-{
-    if (strlen(address) >= cap)
-        return -1;
-    strcpy(buf, address);
-    char *colon;
-    if (buf[0] == '[') {
-        char *close_bracket = strchr(buf, ']');
-        if (!close_bracket || close_bracket[1] != ':')
-            return -1;
-        *close_bracket = '\0';
-        *host = buf + 1;
-        colon = close_bracket + 1;
-    } else {
-        colon = strrchr(buf, ':');
-        if (!colon || memchr(buf, ':', (size_t)(colon - buf)))
-            return -1; /* no port, or an IPv6 address without brackets */
-        *colon = '\0';
-        *host = buf;
-    }
-    *port = colon + 1;
-    if (!**host)
-        return -1;
-    char *end;
-    long number = strtol(*port, &end, 10);
-    return (*port)[0] >= '0' && (*port)[0] <= '9' && !*end && number >= 1 &&
-                   number <= 65535
-               ? 0
-               : -1;
-}
-
-static int resolve_udp(struct statsd_sink *s, const char *address, char *err,
-                       size_t len)
-{
-    char buf[512];
-    const char *host, *port;
-    if (split_host_port(address, buf, sizeof buf, &host, &port) < 0) {
-        snprintf(err, len, "address '%s': expected host:port (e.g. "
-                 "127.0.0.1:8125 or [::1]:8125, port 1-65535) or a unix "
-                 "socket path containing '/'", address);
-        return -1;
-    }
-    struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                              .ai_socktype = SOCK_DGRAM,
-                              .ai_flags = AI_NUMERICSERV };
-    struct addrinfo *found;
-    int rc = getaddrinfo(host, port, &hints, &found);
-    if (rc != 0) {
-        snprintf(err, len, "address '%s': cannot resolve '%s': %s", address,
-                 host, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(&s->addr, found->ai_addr, found->ai_addrlen);
-    s->addrlen = found->ai_addrlen;
-    freeaddrinfo(found);
-    return 0;
-}
-
 static int open_socket(struct statsd_sink *s, char *err, size_t len)
 {
-    int rc = strchr(s->address, '/')
-                 ? resolve_unix(s, s->address, err, len)
-                 : resolve_udp(s, s->address, err, len);
-    if (rc < 0)
+    if (s->host->resolve_address(s->host, s->address, NULL, SOCK_DGRAM,
+                                 &s->addr, &s->addrlen, err, len) < 0)
         return -1;
     s->fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s->fd < 0) {

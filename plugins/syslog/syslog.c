@@ -45,7 +45,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -834,72 +833,6 @@ static int read_severities(struct syslog_sink *s, char *err, size_t len)
     return 0;
 }
 
-/* A unix socket path; relative ones are relative to the config file. */
-static int unix_address(struct syslog_sink *s, const char *path, char *err,
-                        size_t len)
-{
-    struct sockaddr_un *un = (struct sockaddr_un *)&s->addr;
-    const char *dir = path[0] == '/' || !s->host->config_dir
-                          ? ""
-                          : s->host->config_dir;
-    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s%s%s", dir,
-                     dir[0] ? "/" : "", path);
-    if (n < 0 || (size_t)n >= sizeof un->sun_path) {
-        snprintf(err, len,
-                 "address '%s' is too long for a unix socket path (at most "
-                 "%zu bytes)",
-                 path, sizeof un->sun_path - 1);
-        return -1;
-    }
-    un->sun_family = AF_UNIX;
-    s->addr_len = sizeof *un;
-    s->socktype = SOCK_DGRAM;
-    return 0;
-}
-
-/* "host:port", "[v6]:port" or "host" (port 514), resolved once. */
-static int inet_address(struct syslog_sink *s, const char *address, char *err,
-                        size_t len)
-{
-    char host[256];
-    const char *port = DEFAULT_PORT, *colon = strrchr(address, ':');
-    size_t host_len = strlen(address);
-    if (address[0] == '[') {
-        const char *close = strchr(address, ']');
-        if (!close || (close[1] && close[1] != ':'))
-            goto bad;
-        host_len = (size_t)(close - address - 1);
-        address++;
-        port = close[1] ? close + 2 : port;
-    } else if (colon && strchr(address, ':') == colon) {
-        host_len = (size_t)(colon - address);
-        port = colon + 1;
-    }
-    if (host_len == 0 || host_len >= sizeof host || !*port)
-        goto bad;
-    memcpy(host, address, host_len);
-    host[host_len] = '\0';
-    s->socktype = s->transport == TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
-    struct addrinfo hints = { .ai_socktype = s->socktype,
-                              .ai_flags = AI_NUMERICSERV },
-                    *res;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, len, "cannot resolve address '%s': %s",
-                 s->display + 4, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
-    s->addr_len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-bad:
-    snprintf(err, len,
-             "address '%s' must be HOST:PORT, [IPV6]:PORT or HOST (port 514)",
-             s->display + 4);
-    return -1;
-}
-
 static int read_address(struct syslog_sink *s, char *err, size_t len)
 {
     static const char *const names[] = { "local", "unix", "udp", "tcp" };
@@ -914,16 +847,28 @@ static int read_address(struct syslog_sink *s, char *err, size_t len)
         address = s->transport == TRANSPORT_LOCAL ? LOCAL_PATH
                                                   : "127.0.0.1:" DEFAULT_PORT;
     }
-    if (s->transport == TRANSPORT_LOCAL || s->transport == TRANSPORT_UNIX) {
-        if (unix_address(s, address, err, len) < 0)
-            return -1;
-        snprintf(s->display, sizeof s->display, "%s %s", names[s->transport],
-                 ((struct sockaddr_un *)&s->addr)->sun_path);
-        return 0;
+    bool path = s->transport == TRANSPORT_LOCAL ||
+                s->transport == TRANSPORT_UNIX;
+    /* A unix address is a path even without a '/' in it. */
+    char relative[PATH_MAX];
+    if (path && !strchr(address, '/')) {
+        snprintf(relative, sizeof relative, "./%s", address);
+        address = relative;
+    }
+    s->socktype = s->transport == TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    if (s->host->resolve_address(s->host, address, DEFAULT_PORT, s->socktype,
+                                 &s->addr, &s->addr_len, err, len) < 0)
+        return -1;
+    if (path != (s->addr.ss_family == AF_UNIX)) {
+        snprintf(err, len,
+                 "address '%s': transport %s needs %s", address,
+                 names[s->transport],
+                 path ? "a socket path" : "HOST:PORT, not a path");
+        return -1;
     }
     snprintf(s->display, sizeof s->display, "%s %s", names[s->transport],
-             address);
-    return inet_address(s, address, err, len);
+             path ? ((struct sockaddr_un *)&s->addr)->sun_path : address);
+    return 0;
 }
 
 static void read_numbers(struct syslog_sink *s)

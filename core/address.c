@@ -1,0 +1,106 @@
+/* Sink addresses: "host:port", "[ipv6]:port" or a unix socket path,
+ * resolved once for the plugins that talk to a server. */
+#include "address.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+static int unix_path(const char *config_dir, const char *path,
+                     struct sockaddr_storage *addr, socklen_t *addr_len,
+                     char *err, size_t errlen)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)addr;
+    const char *dir = path[0] == '/' || !config_dir ? "" : config_dir;
+    const char *shown = path;
+    while (dir[0] && path[0] == '.' && path[1] == '/')
+        path += 2;
+    memset(un, 0, sizeof *un);
+    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s%s%s", dir,
+                     dir[0] ? "/" : "", path);
+    if (n < 0 || (size_t)n >= sizeof un->sun_path) {
+        snprintf(err, errlen,
+                 "address '%s': a unix socket path must be shorter than %zu "
+                 "bytes",
+                 shown, sizeof un->sun_path);
+        return -1;
+    }
+    un->sun_family = AF_UNIX;
+    *addr_len = sizeof *un;
+    return 0;
+}
+
+/* Splits "host:port", "[v6]:port", or "host" when a default port is
+ * given, into host and port, copying into buf. */
+static int host_port_split(const char *address, const char *default_port,
+                           char *buf, size_t cap, const char **host,
+                           const char **port)
+{
+    if (strlen(address) >= cap)
+        return -1;
+    strcpy(buf, address);
+    char *rest;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return -1;
+        *close = '\0';
+        *host = buf + 1;
+        rest = close + 1;
+    } else {
+        *host = buf;
+        rest = strchr(buf, ':');
+        if (rest && strchr(rest + 1, ':'))
+            return -1; /* an IPv6 address needs brackets */
+    }
+    if (rest && *rest == ':') {
+        *rest = '\0';
+        *port = rest + 1;
+    } else {
+        *port = default_port;
+    }
+    if (!**host || !*port)
+        return -1;
+    char *end;
+    long number = strtol(*port, &end, 10);
+    return (*port)[0] >= '0' && (*port)[0] <= '9' && !*end && number >= 1 &&
+                   number <= 65535
+               ? 0
+               : -1;
+}
+
+int zs__resolve_address(const char *config_dir, const char *address,
+                        const char *default_port, int socktype,
+                        struct sockaddr_storage *addr, socklen_t *addr_len,
+                        char *err, size_t errlen)
+{
+    if (strchr(address, '/'))
+        return unix_path(config_dir, address, addr, addr_len, err, errlen);
+    char buf[512];
+    const char *host, *port;
+    if (host_port_split(address, default_port, buf, sizeof buf, &host,
+                        &port) != 0) {
+        snprintf(err, errlen,
+                 "address '%s': expected HOST:PORT or [IPV6]:PORT (port "
+                 "1-65535)%s%s%s, or a unix socket path containing '/'",
+                 address, default_port ? ", or HOST (port " : "",
+                 default_port ? default_port : "", default_port ? ")" : "");
+        return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = socktype,
+                             .ai_flags = AI_NUMERICSERV},
+                    *found;
+    int rc = getaddrinfo(host, port, &hints, &found);
+    if (rc != 0) {
+        snprintf(err, errlen, "address '%s': cannot resolve '%s': %s",
+                 address, host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(addr, found->ai_addr, found->ai_addrlen);
+    *addr_len = found->ai_addrlen;
+    freeaddrinfo(found);
+    return 0;
+}
