@@ -273,12 +273,14 @@ static void reader_close(zs__collector_t *c, reader_t *r)
     reader_unlink(c, r);
     bool succeeded = reader_find(c, r->socket) != NULL;
     pthread_mutex_unlock(&c->lock);
+    /* Counted out before the close: closing the last reader may let a
+     * zmq_ctx_term() return, and the application may then read the count. */
+    atomic_fetch_sub(&c->attached, 1);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
     for (size_t fd = 0; fd < c->nconns && !succeeded; fd++)
         if (c->conns[fd].socket == r->socket)
             c->conns[fd].socket = NULL;
-    atomic_fetch_sub(&c->attached, 1);
     free(r);
 }
 
