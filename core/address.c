@@ -71,16 +71,17 @@ static int host_port_split(const char *address, const char *default_port,
                : -1;
 }
 
-int zs__resolve_address(const char *config_dir, const char *address,
+int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                         const char *default_port, int socktype,
                         struct sockaddr_storage *addr, socklen_t *addr_len,
                         char *err, size_t errlen)
 {
     if (strchr(address, '/'))
-        return unix_path(config_dir, address, addr, addr_len, err, errlen);
+        return unix_path(host->config_dir, address, addr, addr_len, err,
+                         errlen);
     char buf[512];
-    const char *host, *port;
-    if (host_port_split(address, default_port, buf, sizeof buf, &host,
+    const char *name, *port;
+    if (host_port_split(address, default_port, buf, sizeof buf, &name,
                         &port) != 0) {
         snprintf(err, errlen,
                  "address '%s': expected HOST:PORT or [IPV6]:PORT (port "
@@ -93,10 +94,10 @@ int zs__resolve_address(const char *config_dir, const char *address,
                              .ai_socktype = socktype,
                              .ai_flags = AI_NUMERICSERV},
                     *found;
-    int rc = getaddrinfo(host, port, &hints, &found);
+    int rc = getaddrinfo(name, port, &hints, &found);
     if (rc != 0) {
         snprintf(err, errlen, "address '%s': cannot resolve '%s': %s",
-                 address, host, gai_strerror(rc));
+                 address, name, gai_strerror(rc));
         return -1;
     }
     memcpy(addr, found->ai_addr, found->ai_addrlen);

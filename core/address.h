@@ -6,9 +6,11 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* See zmqsink_host_t.resolve_address in zmqsink/plugin.h; config_dir
- * anchors relative unix paths (NULL: the current directory). */
-int zs__resolve_address(const char *config_dir, const char *address,
+#include <zmqsink/plugin.h>
+
+/* zmqsink_host_t.resolve_address (see zmqsink/plugin.h): relative unix
+ * paths are anchored at host->config_dir (NULL: the current directory). */
+int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                         const char *default_port, int socktype,
                         struct sockaddr_storage *addr, socklen_t *addr_len,
                         char *err, size_t errlen);

@@ -106,15 +106,6 @@ static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
     return n;
 }
 
-static int host_resolve_address(const zmqsink_host_t *host,
-                                const char *address, const char *default_port,
-                                int socktype, struct sockaddr_storage *addr,
-                                socklen_t *addr_len, char *err, size_t errlen)
-{
-    return zs__resolve_address(host->config_dir, address, default_port,
-                               socktype, addr, addr_len, err, errlen);
-}
-
 /* ---- the callback sink, built in ---- */
 
 typedef struct callback {
@@ -197,7 +188,7 @@ static zs__sink_t *sink_new(const zmqsink_t *zs, const char *name,
         .log = host_log,
         .count_failed = host_count_failed,
         .sink_drops = host_sink_drops,
-        .resolve_address = host_resolve_address,
+        .resolve_address = zs__resolve_address,
     };
     return sink;
 }

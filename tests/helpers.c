@@ -4,9 +4,11 @@
 #include "helpers.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,21 @@ char *th_write_file(const char *dir, const char *name, const char *text)
         abort();
     }
     return path;
+}
+
+zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
+{
+    char yaml[4096];
+    va_list args;
+    va_start(args, yaml_fmt);
+    vsnprintf(yaml, sizeof yaml, yaml_fmt, args);
+    va_end(args);
+    char *path = th_write_file(dir, "zmqsink.yaml", yaml);
+    char err[1024] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_not_null(zs, "zmqsink_new: %s", err);
+    free(path);
+    return zs;
 }
 
 char *th_read_file(const char *path)

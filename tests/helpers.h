@@ -18,6 +18,12 @@ void th_remove_tree(const char *dir);
 /* Writes text to dir/name; returns the path (caller frees). */
 char *th_write_file(const char *dir, const char *name, const char *text);
 
+/* Writes the YAML (a printf format) to dir/zmqsink.yaml and starts zmqsink
+ * on ctx with it; the test fails with zmqsink_new()'s message if it does
+ * not start. Caller destroys the instance. */
+zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Reads a whole file; NULL if it does not exist. Caller frees. */
 char *th_read_file(const char *path);
 

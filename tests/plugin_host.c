@@ -1,14 +1,139 @@
-/* Host services for tests that drive a plugin directly, without the core's
- * pipeline: the real implementations, reached inside the core. */
+/* A plugin driven directly, without the core's pipeline: loaded by hand,
+ * given a host table whose option values the test chooses and whose
+ * services record what the plugin did. */
 #include "plugin_host.h"
 
-#include "address.h"
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
-int th_host_resolve_address(const zmqsink_host_t *host, const char *address,
-                            const char *default_port, int socktype,
-                            struct sockaddr_storage *addr, socklen_t *addr_len,
-                            char *err, size_t errlen)
+#include "address.h"
+#include "helpers.h"
+
+const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle)
 {
-    return zs__resolve_address(host->config_dir, address, default_port,
-                               socktype, addr, addr_len, err, errlen);
+    char *path = th_plugin_path(name);
+    *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(*handle, "%s: %s", path, dlerror());
+    free(path);
+    zmqsink_plugin_entry_fn entry;
+    *(void **)&entry = dlsym(*handle, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
+    cr_assert_not_null(entry);
+    return entry();
+}
+
+th_option_t *th_plugin_option(th_plugin_host_t *h, const char *key)
+{
+    bool declared = false;
+    for (const zmqsink_option_t *o = h->plugin->options; o && o->key; o++)
+        declared |= strcmp(o->key, key) == 0;
+    cr_assert(declared, "the plugin asked for undeclared option '%s'", key);
+    for (size_t i = 0; i < TH_MAX_OPTIONS && h->options[i].key; i++)
+        if (strcmp(h->options[i].key, key) == 0)
+            return &h->options[i];
+    cr_assert_fail("option '%s' missing from the test host", key);
+    return NULL;
+}
+
+void th_plugin_set_option(th_plugin_host_t *h, const char *key,
+                          const char *text, int64_t number)
+{
+    th_option_t *o = th_plugin_option(h, key);
+    o->text = text;
+    o->number = number;
+    o->set = true;
+}
+
+static th_plugin_host_t *host_of(const zmqsink_host_t *host)
+{
+    return (th_plugin_host_t *)host;
+}
+
+static const char *host_option_string(const zmqsink_host_t *host,
+                                      const char *key)
+{
+    return th_plugin_option(host_of(host), key)->text;
+}
+
+static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
+{
+    return th_plugin_option(host_of(host), key)->number;
+}
+
+static int host_option_is_set(const zmqsink_host_t *host, const char *key)
+{
+    return th_plugin_option(host_of(host), key)->set;
+}
+
+static size_t host_option_map(const zmqsink_host_t *host, const char *key,
+                              const char *const **keys,
+                              const char *const **values)
+{
+    th_plugin_host_t *h = host_of(host);
+    th_plugin_option(h, key);
+    *keys = h->map_keys;
+    *values = h->map_values;
+    return h->map_n;
+}
+
+static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
+                     const char *fmt, ...)
+{
+    th_plugin_host_t *h = host_of(host);
+    (void)severity;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->last_log, sizeof h->last_log, fmt, ap);
+    va_end(ap);
+    h->logs++;
+}
+
+static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
+                              const char *reason)
+{
+    th_plugin_host_t *h = host_of(host);
+    h->failed += n;
+    h->failed_reason = reason;
+}
+
+static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
+                              const char **name, uint64_t *dropped)
+{
+    const th_plugin_host_t *h = host_of(host);
+    if (index < h->nsinks) {
+        *name = h->sink_names[index];
+        *dropped = h->sink_dropped[index];
+    }
+    return h->nsinks;
+}
+
+void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
+                         const char *sink_name, const char *config_dir,
+                         const th_option_t *options)
+{
+    *h = (th_plugin_host_t){
+        .host = {
+            .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
+            .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
+            .sink_name = sink_name,
+            .config_dir = config_dir,
+            .option_string = host_option_string,
+            .option_int = host_option_int,
+            .option_list = NULL,
+            .option_map = host_option_map,
+            .option_is_set = host_option_is_set,
+            .format = zmqsink_format_event,
+            .log = host_log,
+            .count_failed = host_count_failed,
+            .sink_drops = host_sink_drops,
+            .resolve_address = zs__resolve_address,
+        },
+        .plugin = plugin,
+    };
+    for (size_t i = 0; options[i].key; i++) {
+        cr_assert_lt(i, TH_MAX_OPTIONS - 1, "too many options for the host");
+        h->options[i] = options[i];
+    }
 }

@@ -1,14 +1,56 @@
-/* Host services for tests that drive a plugin directly, without the core's
- * pipeline: the real implementations, reached inside the core. */
+/* A plugin driven directly, without the core's pipeline: loaded by hand,
+ * given a host table whose option values the test chooses and whose
+ * services record what the plugin did. */
 #ifndef ZS_TEST_PLUGIN_HOST_H
 #define ZS_TEST_PLUGIN_HOST_H
 
+#include <stdbool.h>
 #include <zmqsink/plugin.h>
 
-/* zmqsink_host_t.resolve_address, as the core provides it. */
-int th_host_resolve_address(const zmqsink_host_t *host, const char *address,
-                            const char *default_port, int socktype,
-                            struct sockaddr_storage *addr, socklen_t *addr_len,
-                            char *err, size_t errlen);
+/* One option value as the core would hand it over. */
+typedef struct th_option {
+    const char *key;
+    const char *text;   /* NULL: not set and no fallback */
+    int64_t number;     /* ints, durations (ms), sizes, enum indexes */
+    bool set;           /* what option_is_set() says */
+} th_option_t;
+
+#define TH_MAX_OPTIONS 16
+#define TH_MAX_SINKS 4
+
+typedef struct th_plugin_host {
+    zmqsink_host_t host; /* first: the services cast back to this */
+    const zmqsink_plugin_t *plugin;
+    th_option_t options[TH_MAX_OPTIONS];
+    /* option_map(): one map, whatever its key */
+    const char *map_keys[4], *map_values[4];
+    size_t map_n;
+    /* what log() and count_failed() were told */
+    int logs;
+    char last_log[512];
+    uint64_t failed;
+    const char *failed_reason;
+    /* what sink_drops() reports */
+    size_t nsinks;
+    const char *sink_names[TH_MAX_SINKS];
+    uint64_t sink_dropped[TH_MAX_SINKS];
+} th_plugin_host_t;
+
+/* Loads NAME.so from $ZMQSINK_PLUGIN_DIR; *handle is for dlclose(). */
+const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle);
+
+/* Fills h with every service of ABI 1.1 (format: zmqsink_format_event,
+ * resolve_address: the core's) and the options, ended by a NULL key. */
+void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
+                         const char *sink_name, const char *config_dir,
+                         const th_option_t *options);
+
+/* The option the test host holds for key; the test fails if the plugin
+ * does not declare it or the host lacks it. */
+th_option_t *th_plugin_option(th_plugin_host_t *h, const char *key);
+
+/* Sets an option as a config file would (set becomes true). */
+void th_plugin_set_option(th_plugin_host_t *h, const char *key,
+                          const char *text, int64_t number);
 
 #endif

@@ -21,6 +21,7 @@
 #include <zmqsink/plugin.h>
 
 #include "helpers.h"
+#include "plugin_host.h"
 
 /* ---- files ---- */
 
@@ -95,70 +96,8 @@ static void free_lines(lines_t *l)
 
 static void *plugin_handle;
 static const zmqsink_plugin_t *plugin;
-
-static void load_plugin(void)
-{
-    char *path = th_plugin_path("file");
-    plugin_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    cr_assert_not_null(plugin_handle, "%s: %s", path, dlerror());
-    free(path);
-    zmqsink_plugin_entry_fn entry = (zmqsink_plugin_entry_fn)dlsym(
-        plugin_handle, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
-    cr_assert_not_null(entry);
-    plugin = entry();
-}
-
-/* The host the core would give: option values the test chooses, a
- * formatter that makes lines of known length, logs and failures counted. */
-typedef struct option_value {
-    const char *key;
-    const char *text;
-    int64_t number;
-} option_value_t;
-
-typedef struct test_host {
-    zmqsink_host_t host; /* first: callbacks cast back to test_host_t */
-    option_value_t options[5];
-    int logs;
-    char last_log[512];
-    uint64_t failed;
-    const char *failed_reason;
-} test_host_t;
-
-static test_host_t th;
-
-static const option_value_t *find_option(const zmqsink_host_t *host,
-                                         const char *key)
-{
-    const test_host_t *t = (const test_host_t *)host;
-    bool declared = false;
-    for (const zmqsink_option_t *o = plugin->options; o->key; o++)
-        declared |= strcmp(o->key, key) == 0;
-    cr_assert(declared, "the plugin asked for undeclared option '%s'", key);
-    for (size_t i = 0; i < sizeof t->options / sizeof t->options[0]; i++)
-        if (strcmp(t->options[i].key, key) == 0)
-            return &t->options[i];
-    cr_assert_fail("option '%s' missing from the test host", key);
-    return NULL;
-}
-
-static const char *host_option_string(const zmqsink_host_t *host,
-                                      const char *key)
-{
-    return find_option(host, key)->text;
-}
-
-static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
-{
-    return find_option(host, key)->number;
-}
-
-static void set_option(const char *key, const char *text, int64_t number)
-{
-    option_value_t *o = (option_value_t *)find_option(&th.host, key);
-    o->text = text;
-    o->number = number;
-}
+/* Option values the test chooses; lines of known length (line_format). */
+static th_plugin_host_t th;
 
 /* "<seq, 4 digits> <endpoint>": 100-byte lines with 94-byte endpoints. */
 static size_t line_format(zmqsink_format_t format,
@@ -183,50 +122,20 @@ static size_t long_format(zmqsink_format_t format,
     return LONG_LINE;
 }
 
-static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
-                     const char *fmt, ...)
-{
-    test_host_t *t = (test_host_t *)host;
-    (void)severity;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->last_log, sizeof t->last_log, fmt, ap);
-    va_end(ap);
-    t->logs++;
-}
-
-static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
-                              const char *reason)
-{
-    test_host_t *t = (test_host_t *)host;
-    t->failed += n;
-    t->failed_reason = reason;
-}
-
 static void direct_setup(void)
 {
     tmpdir = th_tempdir();
-    load_plugin();
-    th = (test_host_t){
-        .host = {
-            .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
-            .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
-            .sink_name = "test",
-            .config_dir = tmpdir,
-            .option_string = host_option_string,
-            .option_int = host_option_int,
-            .format = line_format,
-            .log = host_log,
-            .count_failed = host_count_failed,
-        },
-        .options = {
-            { "path", "out.log", 0 },
-            { "format", "json", ZMQSINK_FORMAT_JSON },
-            { "rotate.max_size", NULL, 0 },
-            { "rotate.keep", "5", 5 },
-            { "fsync", "never", 0 },
-        },
+    plugin = th_plugin_load("file", &plugin_handle);
+    static const th_option_t options[] = {
+        { "path", "out.log", 0, true },
+        { "format", "json", ZMQSINK_FORMAT_JSON, false },
+        { "rotate.max_size", NULL, 0, false },
+        { "rotate.keep", "5", 5, false },
+        { "fsync", "never", 0, false },
+        { 0 },
     };
+    th_plugin_host_init(&th, plugin, "test", tmpdir, options);
+    th.host.format = line_format;
 }
 
 static void direct_teardown(void)
@@ -318,7 +227,7 @@ Test(direct, appends_lines_relative_to_config_dir_with_mode_0640)
     cr_assert_eq(strncmp(l.line[3], "0003 ddd", 8), 0, "%s", l.line[3]);
     free_lines(&l);
 
-    set_option("path", "new.log", 0);
+    th_plugin_set_option(&th, "path", "new.log", 0);
     s = open_sink();
     write_ok(s, 1, 1);
     plugin->close(s);
@@ -331,7 +240,7 @@ Test(direct, appends_lines_relative_to_config_dir_with_mode_0640)
 Test(direct, stdout_is_written_and_left_open)
 {
     cr_redirect_stdout();
-    set_option("path", "-", 0);
+    th_plugin_set_option(&th, "path", "-", 0);
     void *s = open_sink();
     zmqsink_event_t ev = { .seq = 7 };
     snprintf(ev.endpoint, sizeof ev.endpoint, "tcp://127.0.0.1:5555");
@@ -371,7 +280,7 @@ Test(direct, long_line_is_written_whole)
 
 Test(direct, fsync_batch)
 {
-    set_option("fsync", "batch", 1);
+    th_plugin_set_option(&th, "fsync", "batch", 1);
     void *s = open_sink();
     write_ok(s, 1, 5);
     write_ok(s, 6, 5);
@@ -408,9 +317,9 @@ Test(direct, rotation)
         const rotation_case_t *rc = &rotation_cases[c];
         char name[32];
         snprintf(name, sizeof name, "case%zu.log", c);
-        set_option("path", name, 0);
-        set_option("rotate.max_size", "1KiB", 1024);
-        set_option("rotate.keep", "", rc->keep);
+        th_plugin_set_option(&th, "path", name, 0);
+        th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
+        th_plugin_set_option(&th, "rotate.keep", "", rc->keep);
         void *s = open_sink();
         for (size_t i = 0; i < rc->nevents; i += rc->batch) {
             size_t left = rc->nevents - i;
@@ -435,7 +344,7 @@ Test(direct, oversized_existing_file_is_rotated_first)
     big[sizeof big - 2] = '\n';
     big[sizeof big - 1] = '\0';
     write_text("out.log", big);
-    set_option("rotate.max_size", "1KiB", 1024);
+    th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
     void *s = open_sink();
     write_ok(s, 1, 2);
     plugin->close(s);
@@ -447,7 +356,7 @@ Test(direct, oversized_existing_file_is_rotated_first)
 
 Test(direct, full_disk_retries_and_logs_once)
 {
-    set_option("path", "/dev/full", 0);
+    th_plugin_set_option(&th, "path", "/dev/full", 0);
     void *s = open_sink();
     for (int i = 0; i < 3; i++)
         cr_assert_eq(plugin->write(s, make_events(1, 4), 4),
@@ -504,7 +413,7 @@ Test(direct, unwritable_tail_is_counted_once)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char name[32];
         snprintf(name, sizeof name, "case%zu.log", c);
-        set_option("path", name, 0);
+        th_plugin_set_option(&th, "path", name, 0);
         th.failed = 0;
         void *s = open_sink();
         write_ok(s, 1, 5);
@@ -532,7 +441,7 @@ Test(direct, reopen_follows_a_rename)
 Test(direct, failed_reopen_keeps_writing_to_the_old_file)
 {
     cr_assert_eq(mkdir(in_tmp(0, "sub"), 0755), 0);
-    set_option("path", "sub/out.log", 0);
+    th_plugin_set_option(&th, "path", "sub/out.log", 0);
     void *s = open_sink();
     write_ok(s, 1, 1);
     cr_assert_eq(rename(in_tmp(0, "sub/out.log"), in_tmp(1, "old.log")), 0);
@@ -561,7 +470,7 @@ Test(direct, open_errors_name_the_path_and_the_fix)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char err[512] = "", want[512];
-        set_option("path", cases[c].path, 0);
+        th_plugin_set_option(&th, "path", cases[c].path, 0);
         cr_assert_null(plugin->open(&th.host, err, sizeof err));
         snprintf(want, sizeof want, cases[c].message, tmpdir);
         cr_assert_str_eq(err, want);

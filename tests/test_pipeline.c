@@ -29,21 +29,6 @@ static void teardown(void)
     free(dir);
 }
 
-static zmqsink_t *start(const char *yaml_fmt, ...)
-{
-    char yaml[4096];
-    va_list args;
-    va_start(args, yaml_fmt);
-    vsnprintf(yaml, sizeof yaml, yaml_fmt, args);
-    va_end(args);
-    char *path = th_write_file(dir, "cfg.yaml", yaml);
-    char err[1024] = "";
-    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
-    cr_assert_not_null(zs, "zmqsink_new: %s", err);
-    free(path);
-    return zs;
-}
-
 static void *socket_new(int type)
 {
     return th_socket(ctx, type);
@@ -68,7 +53,7 @@ static void churn(zmqsink_t *zs, void *server, const char *endpoint,
 Test(pipeline, dead_sink_never_stalls_the_application, .init = setup,
      .fini = teardown, .timeout = 300)
 {
-    zmqsink_t *zs = start("queue: { capacity: 4096 }\n"
+    zmqsink_t *zs = th_start(ctx, dir, "queue: { capacity: 4096 }\n"
                           "shutdown_timeout: 2s\n"
                           "sinks:\n"
                           "  - name: stuck\n"
@@ -134,7 +119,7 @@ Test(pipeline, dead_sink_never_stalls_the_application, .init = setup,
 Test(pipeline, destroy_delivers_everything_queued, .init = setup,
      .fini = teardown, .timeout = 120)
 {
-    zmqsink_t *zs = start("sinks:\n"
+    zmqsink_t *zs = th_start(ctx, dir, "sinks:\n"
                           "  - name: out\n"
                           "    type: file\n"
                           "    path: %s/events.jsonl\n"
@@ -176,7 +161,7 @@ Test(pipeline, destroy_delivers_everything_queued, .init = setup,
 Test(pipeline, failing_sink_is_counted_and_others_go_on, .init = setup,
      .fini = teardown)
 {
-    zmqsink_t *zs = start("sinks:\n"
+    zmqsink_t *zs = th_start(ctx, dir, "sinks:\n"
                           "  - name: broken\n"
                           "    type: fail_write\n");
     th_log_t log;
@@ -200,7 +185,7 @@ Test(pipeline, failing_sink_is_counted_and_others_go_on, .init = setup,
 Test(pipeline, filters_by_event_socket_and_severity, .init = setup,
      .fini = teardown)
 {
-    zmqsink_t *zs = start("sinks:\n"
+    zmqsink_t *zs = th_start(ctx, dir, "sinks:\n"
                           "  - name: a\n"
                           "    type: file\n"
                           "    path: %s/a.log\n"
@@ -246,7 +231,7 @@ static void remember_thread(const zmqsink_event_t *event, void *arg)
 Test(pipeline, callback_runs_on_its_own_thread, .init = setup,
      .fini = teardown)
 {
-    zmqsink_t *zs = start("sinks:\n"
+    zmqsink_t *zs = th_start(ctx, dir, "sinks:\n"
                           "  - name: out\n"
                           "    type: file\n"
                           "    path: /dev/null\n");
@@ -294,7 +279,7 @@ static void assert_traffic_flows(void)
 Test(pipeline, destroy_leaves_open_and_lingering_sockets_working,
      .init = setup, .fini = teardown)
 {
-    zmqsink_t *zs = start("shutdown_timeout: 500ms\n"
+    zmqsink_t *zs = th_start(ctx, dir, "shutdown_timeout: 500ms\n"
                           "sinks:\n"
                           "  - name: out\n"
                           "    type: file\n"
@@ -331,7 +316,7 @@ Test(pipeline, destroy_leaves_open_and_lingering_sockets_working,
 Test(pipeline, retry_later_is_backed_off_during_shutdown, .init = setup,
      .fini = teardown)
 {
-    zmqsink_t *zs = start("shutdown_timeout: 1s\n"
+    zmqsink_t *zs = th_start(ctx, dir, "shutdown_timeout: 1s\n"
                           "sinks:\n"
                           "  - name: down\n"
                           "    type: always_retry\n"

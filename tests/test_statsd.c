@@ -179,129 +179,26 @@ static size_t count_prefixed(const received_t *r, const char *prefix)
 
 static void *plugin_handle;
 static const zmqsink_plugin_t *plugin;
-
-typedef struct option_value {
-    const char *key;
-    const char *text;
-    int64_t number;
-} option_value_t;
-
-#define MAX_SINKS 4
-typedef struct test_host {
-    zmqsink_host_t host; /* first: callbacks cast back to test_host_t */
-    option_value_t options[5];
-    int logs;
-    char last_log[512];
-    uint64_t failed;
-    const char *failed_reason;
-    size_t nsinks;
-    const char *sink_names[MAX_SINKS];
-    uint64_t sink_dropped[MAX_SINKS];
-} test_host_t;
-
-static test_host_t th;
+static th_plugin_host_t th;
 static int listener = -1, listener_port;
-
-static option_value_t *find_option(const char *key)
-{
-    bool declared = false;
-    for (const zmqsink_option_t *o = plugin->options; o->key; o++)
-        declared |= strcmp(o->key, key) == 0;
-    cr_assert(declared, "the plugin asked for undeclared option '%s'", key);
-    for (size_t i = 0; i < sizeof th.options / sizeof th.options[0]; i++)
-        if (strcmp(th.options[i].key, key) == 0)
-            return &th.options[i];
-    cr_assert_fail("option '%s' missing from the test host", key);
-    return NULL;
-}
-
-static const char *host_option_string(const zmqsink_host_t *host,
-                                      const char *key)
-{
-    (void)host;
-    return find_option(key)->text;
-}
-
-static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
-{
-    (void)host;
-    return find_option(key)->number;
-}
-
-static void set_option(const char *key, const char *text, int64_t number)
-{
-    option_value_t *o = find_option(key);
-    o->text = text;
-    o->number = number;
-}
-
-static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
-                     const char *fmt, ...)
-{
-    test_host_t *t = (test_host_t *)host;
-    (void)severity;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->last_log, sizeof t->last_log, fmt, ap);
-    va_end(ap);
-    t->logs++;
-}
-
-static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
-                              const char *reason)
-{
-    test_host_t *t = (test_host_t *)host;
-    t->failed += n;
-    t->failed_reason = reason;
-}
-
-static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
-                              const char **name, uint64_t *dropped)
-{
-    const test_host_t *t = (const test_host_t *)host;
-    if (index < t->nsinks) {
-        *name = t->sink_names[index];
-        *dropped = t->sink_dropped[index];
-    }
-    return t->nsinks;
-}
 
 static char address[64];
 
 static void direct_setup(void)
 {
     tmpdir = th_tempdir();
-    char *path = th_plugin_path("statsd");
-    plugin_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    cr_assert_not_null(plugin_handle, "%s: %s", path, dlerror());
-    free(path);
-    zmqsink_plugin_entry_fn entry = (zmqsink_plugin_entry_fn)dlsym(
-        plugin_handle, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
-    cr_assert_not_null(entry);
-    plugin = entry();
+    plugin = th_plugin_load("statsd", &plugin_handle);
     listener = udp_bound(&listener_port);
     snprintf(address, sizeof address, "127.0.0.1:%d", listener_port);
-    th = (test_host_t){
-        .host = {
-            .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
-            .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
-            .sink_name = "metrics",
-            .config_dir = tmpdir,
-            .option_string = host_option_string,
-            .option_int = host_option_int,
-            .log = host_log,
-            .count_failed = host_count_failed,
-            .sink_drops = host_sink_drops,
-            .resolve_address = th_host_resolve_address,
-        },
-        .options = {
-            { "address", address, 0 },
-            { "prefix", "zmq", 0 },
-            { "flush_interval", "1s", 1000 },
-            { "max_packet", "1432", 1432 },
-            { "tags", "none", 0 },
-        },
+    const th_option_t options[] = {
+        { "address", address, 0, true },
+        { "prefix", "zmq", 0, false },
+        { "flush_interval", "1s", 1000, false },
+        { "max_packet", "1432", 1432, false },
+        { "tags", "none", 0, false },
+        { 0 },
     };
+    th_plugin_host_init(&th, plugin, "metrics", tmpdir, options);
 }
 
 static void direct_teardown(void)
@@ -428,7 +325,7 @@ Test(direct, ten_thousand_events_leave_as_one_counter_line)
 
 Test(direct, lines_are_packed_into_datagrams_of_at_most_max_packet)
 {
-    set_option("max_packet", "512", 512);
+    th_plugin_set_option(&th, "max_packet", "512", 512);
     void *s = open_sink();
     enum { SOCKETS = 500 };
     for (int i = 0; i < SOCKETS; i++) {
@@ -460,7 +357,7 @@ Test(direct, lines_are_packed_into_datagrams_of_at_most_max_packet)
 
 Test(direct, a_line_longer_than_max_packet_goes_alone)
 {
-    set_option("max_packet", "64", 64);
+    th_plugin_set_option(&th, "max_packet", "64", 64);
     void *s = open_sink();
     char name[64];
     memset(name, 'n', 63);
@@ -556,8 +453,8 @@ Test(direct, gauge_and_timer_follow_tracked_connections)
 
 Test(direct, dogstatsd_tags)
 {
-    set_option("tags", "dogstatsd", 1);
-    set_option("prefix", "app zmq", 0);
+    th_plugin_set_option(&th, "tags", "dogstatsd", 1);
+    th_plugin_set_option(&th, "prefix", "app zmq", 0);
     th.nsinks = 1;
     th.sink_names[0] = "met,rics";
     th.sink_dropped[0] = 5;
@@ -587,7 +484,7 @@ Test(direct, dogstatsd_tags)
 
 Test(direct, timer_samples_past_the_reservoir_carry_a_sample_rate)
 {
-    set_option("max_packet", "65507", 65507);
+    th_plugin_set_option(&th, "max_packet", "65507", 65507);
     void *s = open_sink();
     write_many(s, event("t", ZMQSINK_EVENT_DISCONNECTED, 7), 2000);
     received_t r = flush_and_receive(s);
@@ -600,11 +497,11 @@ Test(direct, timer_samples_past_the_reservoir_carry_a_sample_rate)
 
 Test(direct, unix_datagram_socket_and_send_failures)
 {
-    set_option("address", "statsd.sock", 0); /* no '/': a host name */
+    th_plugin_set_option(&th, "address", "statsd.sock", 0); /* no '/': a host name */
     char err[512] = "";
     cr_assert_null(plugin->open(&th.host, err, sizeof err));
 
-    set_option("address", "./statsd.sock", 0); /* relative to config_dir */
+    th_plugin_set_option(&th, "address", "./statsd.sock", 0); /* relative to config_dir */
     void *s = open_sink();
     zmqsink_event_t ev = event("u", ZMQSINK_EVENT_ACCEPTED, -1);
     write_ok(s, &ev, 1);
@@ -682,8 +579,8 @@ Test(direct, open_errors_say_what_is_wrong)
     long_prefix[201] = '\0';
     for (size_t i = 0; i < sizeof open_cases / sizeof open_cases[0]; i++) {
         const open_case_t *oc = &open_cases[i];
-        set_option("address", oc->address, 0);
-        set_option("prefix", oc->prefix ? oc->prefix : long_prefix, 0);
+        th_plugin_set_option(&th, "address", oc->address, 0);
+        th_plugin_set_option(&th, "prefix", oc->prefix ? oc->prefix : long_prefix, 0);
         char err[512] = "";
         void *s = plugin->open(&th.host, err, sizeof err);
         if (s)
@@ -693,9 +590,9 @@ Test(direct, open_errors_say_what_is_wrong)
     }
     /* Both address forms that are fine. */
     const char *good[] = { "[::1]:8125", "localhost:8125", "127.0.0.1:1" };
-    set_option("prefix", "zmq", 0);
+    th_plugin_set_option(&th, "prefix", "zmq", 0);
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        set_option("address", good[i], 0);
+        th_plugin_set_option(&th, "address", good[i], 0);
         char err[512] = "";
         void *s = plugin->open(&th.host, err, sizeof err);
         cr_assert_not_null(s, "%s: %s", good[i], err);
@@ -881,21 +778,6 @@ static void daemon_teardown(void)
 TestSuite(daemon, .init = daemon_setup, .fini = daemon_teardown,
           .timeout = 180);
 
-static zmqsink_t *start(const char *yaml_fmt, ...)
-{
-    char yaml[4096];
-    va_list args;
-    va_start(args, yaml_fmt);
-    vsnprintf(yaml, sizeof yaml, yaml_fmt, args);
-    va_end(args);
-    char *path = th_write_file(tmpdir, "zmqsink.yaml", yaml);
-    char err[1024] = "";
-    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
-    cr_assert_not_null(zs, "zmqsink_new: %s", err);
-    free(path);
-    return zs;
-}
-
 /* The metric names statsd stores, for plain names or DogStatsD tags
  * (statsd 0.9 folds tags into the name as ";key=value"). */
 static void counter_key(bool tags, char *key, size_t cap, const char *socket,
@@ -1062,7 +944,7 @@ static size_t wait_socket_events(th_log_t *log, const char *socket,
  * and timers must then be exactly what the log says. */
 static void real_sockets_give_exact_metrics(bool tags)
 {
-    zmqsink_t *zs = start("shutdown_timeout: 5s\n"
+    zmqsink_t *zs = th_start(ctx, tmpdir, "shutdown_timeout: 5s\n"
                           "sinks:\n"
                           "  - name: metrics\n"
                           "    type: statsd\n"
@@ -1164,7 +1046,7 @@ Test(daemon, dogstatsd_tags_hold_exact_counts_gauges_and_timers)
  * events; statsd must end with exactly the core's final drop counts. */
 Test(daemon, drop_counters_match_the_core)
 {
-    zmqsink_t *zs = start("queue: { capacity: 16 }\n"
+    zmqsink_t *zs = th_start(ctx, tmpdir, "queue: { capacity: 16 }\n"
                           "shutdown_timeout: 5s\n"
                           "sinks:\n"
                           "  - name: metrics\n"

@@ -129,139 +129,35 @@ static char *rendered(zmqsink_format_t format, const zmqsink_event_t *ev)
 
 static void *plugin_handle;
 static const zmqsink_plugin_t *plugin;
-
-typedef struct option_value {
-    const char *key;
-    const char *text; /* NULL: not set and no fallback */
-    int64_t number;
-    bool set;
-} option_value_t;
-
-typedef struct test_host {
-    zmqsink_host_t host;
-    option_value_t options[13];
-    const char *map_keys[4], *map_values[4];
-    size_t map_n;
-    int logs;
-    char last_log[512];
-    uint64_t failed;
-} test_host_t;
-
-static test_host_t th;
-
-static option_value_t *find_option(const char *key)
-{
-    for (size_t i = 0; i < sizeof th.options / sizeof th.options[0]; i++)
-        if (th.options[i].key && strcmp(th.options[i].key, key) == 0)
-            return &th.options[i];
-    cr_assert_fail("option '%s' missing from the test host", key);
-    return NULL;
-}
-
-static const char *host_option_string(const zmqsink_host_t *host,
-                                      const char *key)
-{
-    (void)host;
-    return find_option(key)->text;
-}
-
-static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
-{
-    (void)host;
-    return find_option(key)->number;
-}
-
-static int host_option_is_set(const zmqsink_host_t *host, const char *key)
-{
-    (void)host;
-    return find_option(key)->set;
-}
-
-static size_t host_option_map(const zmqsink_host_t *host, const char *key,
-                              const char *const **keys,
-                              const char *const **values)
-{
-    (void)host;
-    cr_assert_str_eq(key, "severity");
-    *keys = th.map_keys;
-    *values = th.map_values;
-    return th.map_n;
-}
-
-static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
-                     const char *fmt, ...)
-{
-    (void)host, (void)severity;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(th.last_log, sizeof th.last_log, fmt, ap);
-    va_end(ap);
-    th.logs++;
-}
-
-static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
-                              const char *reason)
-{
-    (void)host, (void)reason;
-    th.failed += n;
-}
-
-static void set_option(const char *key, const char *text, int64_t number)
-{
-    option_value_t *o = find_option(key);
-    o->text = text;
-    o->number = number;
-    o->set = true;
-}
+static th_plugin_host_t th;
 
 static void direct_setup(void)
 {
     tmpdir = th_tempdir();
-    char *path = th_plugin_path("syslog");
-    plugin_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    cr_assert_not_null(plugin_handle, "%s: %s", path, dlerror());
-    free(path);
-    zmqsink_plugin_entry_fn entry = (zmqsink_plugin_entry_fn)dlsym(
-        plugin_handle, ZMQSINK_PLUGIN_ENTRY_SYMBOL);
-    cr_assert_not_null(entry);
-    plugin = entry();
-    th = (test_host_t){
-        .host = {
-            .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
-            .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
-            .sink_name = "test",
-            .config_dir = tmpdir,
-            .option_string = host_option_string,
-            .option_int = host_option_int,
-            .option_map = host_option_map,
-            .option_is_set = host_option_is_set,
-            .format = zmqsink_format_event,
-            .log = host_log,
-            .count_failed = host_count_failed,
-            .resolve_address = th_host_resolve_address,
-        },
-        /* Values as the core would give them: fallbacks, unset. */
-        .options = {
-            { "transport", "unix", 1, true },
-            { "address", "log.sock", 0, true },
-            { "format", "rfc5424", 0, true },
-            { "facility", "daemon", 3, false },
-            { "app_name", "zmqsink", 0, false },
-            { "hostname", "testhost", 0, true },
-            { "severity", NULL, 0, false },
-            { "max_size", "2048", 2048, false },
-            { "framing", "octet-counting", 0, false },
-            { "buffer", "1MiB", 1 << 20, false },
-            { "reconnect.min", "100ms", 100, false },
-            { "reconnect.max", "30s", 30000, false },
-            { "sd_id", "zmqsink@32473", 0, false },
-        },
+    plugin = th_plugin_load("syslog", &plugin_handle);
+    /* Values as the core would give them: fallbacks, unset. */
+    static const th_option_t options[] = {
+        { "transport", "unix", 1, true },
+        { "address", "log.sock", 0, true },
+        { "format", "rfc5424", 0, true },
+        { "facility", "daemon", 3, false },
+        { "app_name", "zmqsink", 0, false },
+        { "hostname", "testhost", 0, true },
+        { "severity", NULL, 0, false },
+        { "max_size", "2048", 2048, false },
+        { "framing", "octet-counting", 0, false },
+        { "buffer", "1MiB", 1 << 20, false },
+        { "reconnect.min", "100ms", 100, false },
+        { "reconnect.max", "30s", 30000, false },
+        { "sd_id", "zmqsink@32473", 0, false },
+        { 0 },
     };
+    th_plugin_host_init(&th, plugin, "test", tmpdir, options);
     /* Every option the plugin declares is in the table above. */
     size_t n = 0;
     for (const zmqsink_option_t *o = plugin->options; o->key; o++, n++)
-        find_option(o->key);
-    cr_assert_eq(n, sizeof th.options / sizeof th.options[0]);
+        th_plugin_option(&th, o->key);
+    cr_assert_eq(n, sizeof options / sizeof options[0] - 1);
     setenv("TZ", "UTC", 1); /* rfc3164 writes local time */
     tzset();
 }
@@ -352,9 +248,9 @@ Test(direct, rfc5424_message_is_exact)
 Test(direct, rfc3164_message_is_exact_and_has_no_hostname_locally)
 {
     int server = unix_server();
-    set_option("format", "rfc3164", 1);
-    set_option("facility", "local7", 23);
-    set_option("app_name", "myapp", 0);
+    th_plugin_set_option(&th, "format", "rfc3164", 1);
+    th_plugin_set_option(&th, "facility", "local7", 23);
+    th_plugin_set_option(&th, "app_name", "myapp", 0);
     void *s = open_sink();
     zmqsink_event_t ev = sample_event(8);
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
@@ -393,7 +289,7 @@ Test(direct, severity_override_sets_the_pri_only)
 Test(direct, truncation_keeps_the_header_and_marks_the_cut)
 {
     int server = unix_server();
-    set_option("max_size", "480", 480);
+    th_plugin_set_option(&th, "max_size", "480", 480);
     void *s = open_sink();
     zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
     for (int i = 0; i < 2; i++) {
@@ -431,9 +327,9 @@ Test(direct, truncation_keeps_the_header_and_marks_the_cut)
  * order, once. */
 Test(direct, bounded_buffer_while_the_server_is_away)
 {
-    set_option("buffer", "", 1200);
-    set_option("reconnect.min", "", 1);
-    set_option("reconnect.max", "", 1);
+    th_plugin_set_option(&th, "buffer", "", 1200);
+    th_plugin_set_option(&th, "reconnect.min", "", 1);
+    th_plugin_set_option(&th, "reconnect.max", "", 1);
     void *s = open_sink();
     zmqsink_event_t ev[4] = { sample_event(1), sample_event(2),
                               sample_event(3), sample_event(4) };
@@ -462,8 +358,8 @@ Test(direct, bounded_buffer_while_the_server_is_away)
 
 Test(direct, unsent_messages_are_reported_once)
 {
-    set_option("reconnect.min", "", 3600000);
-    set_option("reconnect.max", "", 3600000);
+    th_plugin_set_option(&th, "reconnect.min", "", 3600000);
+    th_plugin_set_option(&th, "reconnect.max", "", 3600000);
     void *s = open_sink();
     zmqsink_event_t ev[3] = { sample_event(1), sample_event(2),
                               sample_event(3) };
@@ -564,11 +460,11 @@ Test(direct, tcp_framing_and_reconnect)
         int port, listener = tcp_listener(&port);
         char address[64];
         snprintf(address, sizeof address, "127.0.0.1:%d", port);
-        set_option("transport", "tcp", 3);
-        set_option("address", address, 0);
-        set_option("framing", cases[c].framing, cases[c].index);
-        set_option("reconnect.min", "", 1);
-        set_option("reconnect.max", "", 1);
+        th_plugin_set_option(&th, "transport", "tcp", 3);
+        th_plugin_set_option(&th, "address", address, 0);
+        th_plugin_set_option(&th, "framing", cases[c].framing, cases[c].index);
+        th_plugin_set_option(&th, "reconnect.min", "", 1);
+        th_plugin_set_option(&th, "reconnect.max", "", 1);
         void *s = open_sink();
         for (uint64_t seq = 1; seq <= 2; seq++) {
             zmqsink_event_t ev = sample_event(seq);
@@ -631,13 +527,13 @@ Test(direct, open_errors_say_what_is_wrong)
           "socket path must be shorter than 108 bytes" },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        test_host_t saved = th;
+        th_plugin_host_t saved = th;
         if (strcmp(cases[c].key, "severity") == 0) {
             th.map_keys[0] = cases[c].number ? "connected" : cases[c].text;
             th.map_values[0] = cases[c].number ? cases[c].text : "err";
             th.map_n = 1;
         } else {
-            set_option(cases[c].key, cases[c].text, cases[c].number);
+            th_plugin_set_option(&th, cases[c].key, cases[c].text, cases[c].number);
         }
         char err[512] = "";
         cr_assert_null(plugin->open(&th.host, err, sizeof err), "case %zu", c);
@@ -658,9 +554,9 @@ Test(direct, open_errors_say_what_is_wrong)
           "a path" },
     };
     for (size_t c = 0; c < sizeof inet / sizeof inet[0]; c++) {
-        set_option("transport", inet[c].transport,
+        th_plugin_set_option(&th, "transport", inet[c].transport,
                    strcmp(inet[c].transport, "tcp") == 0 ? 3 : 2);
-        set_option("address", inet[c].address, 0);
+        th_plugin_set_option(&th, "address", inet[c].address, 0);
         char err[512] = "";
         cr_assert_null(plugin->open(&th.host, err, sizeof err));
         cr_assert_str_eq(err, inet[c].message);
