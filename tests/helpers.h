@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <zmqsink.h>
 
@@ -55,6 +56,17 @@ void th_send_bad_greeting(int port);
 
 /* Connects a raw TCP client and closes it at once, mid-handshake. */
 void th_connect_and_drop(int port);
+
+/* Starts argv[0] (found on PATH) with stdout and stderr into output_path;
+ * the test fails if it cannot. */
+pid_t th_spawn(char *const argv[], const char *output_path);
+
+/* Stops a process started with th_spawn (SIGTERM, then SIGKILL after 5 s)
+ * and reaps it; sets *pid to -1. A pid <= 0 is a no-op. */
+void th_stop_process(pid_t *pid);
+
+/* Sleeps ms milliseconds. */
+void th_sleep_ms(int ms);
 
 /* An event log filled from a callback sink, safe across threads. */
 typedef struct th_log {

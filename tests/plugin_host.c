@@ -6,10 +6,12 @@
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "address.h"
+#include "config.h"
 #include "helpers.h"
 
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle)
@@ -88,6 +90,10 @@ static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
     vsnprintf(h->last_log, sizeof h->last_log, fmt, ap);
     va_end(ap);
     h->logs++;
+    size_t room = sizeof h->log_text - h->log_len;
+    int n = snprintf(h->log_text + h->log_len, room, "%s\n", h->last_log);
+    if (n > 0 && (size_t)n < room)
+        h->log_len += (size_t)n;
 }
 
 static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
@@ -96,6 +102,21 @@ static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
     th_plugin_host_t *h = host_of(host);
     h->failed += n;
     h->failed_reason = reason;
+    size_t i = 0;
+    while (i < TH_MAX_REASONS && h->reasons[i][0] &&
+           strcmp(h->reasons[i], reason) != 0)
+        i++;
+    cr_assert_lt(i, TH_MAX_REASONS, "too many failure reasons");
+    snprintf(h->reasons[i], sizeof h->reasons[i], "%s", reason);
+    h->reason_failed[i] += n;
+}
+
+uint64_t th_plugin_failed(const th_plugin_host_t *h, const char *reason)
+{
+    for (size_t i = 0; i < TH_MAX_REASONS && h->reasons[i][0]; i++)
+        if (strcmp(h->reasons[i], reason) == 0)
+            return h->reason_failed[i];
+    return 0;
 }
 
 static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
@@ -107,6 +128,40 @@ static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
         *dropped = h->sink_dropped[index];
     }
     return h->nsinks;
+}
+
+/* The option's fallback as option_int() gives it. */
+static int64_t fallback_number(const zmqsink_option_t *o)
+{
+    int64_t n = 0;
+    if (!o->fallback)
+        return 0;
+    switch (o->type) {
+    case ZMQSINK_OPT_INT:
+        return strtoll(o->fallback, NULL, 10);
+    case ZMQSINK_OPT_BOOL:
+        return strcmp(o->fallback, "true") == 0;
+    case ZMQSINK_OPT_DURATION:
+        cr_assert_eq(zs__parse_duration_ms(o->fallback, &n), 0);
+        return n;
+    case ZMQSINK_OPT_SIZE:
+        cr_assert_eq(zs__parse_size(o->fallback, &n), 0);
+        return n;
+    case ZMQSINK_OPT_ENUM: {
+        size_t len = strlen(o->fallback);
+        for (const char *p = o->choices; p; n++) {
+            if (strncmp(p, o->fallback, len) == 0 && (p[len] == '|' || !p[len]))
+                return n;
+            p = strchr(p, '|');
+            p = p ? p + 1 : NULL;
+        }
+        cr_assert_fail("fallback '%s' of '%s' is not a choice", o->fallback,
+                       o->key);
+        return 0;
+    }
+    default:
+        return 0;
+    }
 }
 
 void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
@@ -132,8 +187,17 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
         },
         .plugin = plugin,
     };
-    for (size_t i = 0; options[i].key; i++) {
+    if (options) {
+        for (size_t i = 0; options[i].key; i++) {
+            cr_assert_lt(i, TH_MAX_OPTIONS - 1, "too many options for the host");
+            h->options[i] = options[i];
+        }
+        return;
+    }
+    size_t i = 0;
+    for (const zmqsink_option_t *o = plugin->options; o && o->key; o++, i++) {
         cr_assert_lt(i, TH_MAX_OPTIONS - 1, "too many options for the host");
-        h->options[i] = options[i];
+        h->options[i] = (th_option_t){.key = o->key, .text = o->fallback,
+                                      .number = fallback_number(o)};
     }
 }

@@ -15,7 +15,8 @@ typedef struct th_option {
     bool set;           /* what option_is_set() says */
 } th_option_t;
 
-#define TH_MAX_OPTIONS 16
+#define TH_MAX_OPTIONS 24
+#define TH_MAX_REASONS 8
 #define TH_MAX_SINKS 4
 
 typedef struct th_plugin_host {
@@ -28,8 +29,13 @@ typedef struct th_plugin_host {
     /* what log() and count_failed() were told */
     int logs;
     char last_log[512];
+    char log_text[32768]; /* every line, '\n'-terminated, while it fits */
+    size_t log_len;
     uint64_t failed;
     const char *failed_reason;
+    char reasons[TH_MAX_REASONS][32]; /* failures per reason (copied: the
+                                         plugin may be unloaded) */
+    uint64_t reason_failed[TH_MAX_REASONS];
     /* what sink_drops() reports */
     size_t nsinks;
     const char *sink_names[TH_MAX_SINKS];
@@ -40,7 +46,9 @@ typedef struct th_plugin_host {
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle);
 
 /* Fills h with every service of ABI 1.1 (format: zmqsink_format_event,
- * resolve_address: the core's) and the options, ended by a NULL key. */
+ * resolve_address: the core's) and the options, ended by a NULL key; or,
+ * when options is NULL, every option the plugin declares, with its
+ * fallback parsed as the core parses it (set false). */
 void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
                          const char *sink_name, const char *config_dir,
                          const th_option_t *options);
@@ -48,6 +56,9 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
 /* The option the test host holds for key; the test fails if the plugin
  * does not declare it or the host lacks it. */
 th_option_t *th_plugin_option(th_plugin_host_t *h, const char *key);
+
+/* Events count_failed() was told of with this reason. */
+uint64_t th_plugin_failed(const th_plugin_host_t *h, const char *reason);
 
 /* Sets an option as a config file would (set becomes true). */
 void th_plugin_set_option(th_plugin_host_t *h, const char *key,

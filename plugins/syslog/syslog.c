@@ -58,6 +58,8 @@
 
 #include <zmqsink/plugin.h>
 
+#include "bytes.h"
+
 #define TRUNCATION_MARK "[truncated]"
 #define DEFAULT_PORT "514"
 #define LOCAL_PATH "/dev/log"
@@ -74,12 +76,6 @@ enum transport { TRANSPORT_LOCAL, TRANSPORT_UNIX, TRANSPORT_UDP, TRANSPORT_TCP }
 enum format { FORMAT_RFC5424, FORMAT_RFC3164 };
 enum framing { FRAMING_OCTET_COUNTING, FRAMING_LF };
 enum connection { DOWN, CONNECTING, UP };
-
-/* A growable byte string. */
-typedef struct bytes {
-    char *data;
-    size_t len, cap;
-} bytes_t;
 
 struct syslog_sink {
     const zmqsink_host_t *host;
@@ -122,54 +118,12 @@ static int64_t monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ---- bytes ---- */
-
-static int bytes_reserve(bytes_t *b, size_t more)
-{
-    if (b->cap - b->len >= more)
-        return 0;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap - b->len < more)
-        cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data)
-        return -1;
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-/* Appends; on allocation failure sets *failed and appends nothing, so that
- * a message is built with one check at its end. */
-static void put(bytes_t *b, const char *s, size_t n, bool *failed)
-{
-    if (*failed || bytes_reserve(b, n) < 0) {
-        *failed = true;
-        return;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
-
-static void put_str(bytes_t *b, const char *s, bool *failed)
-{
-    put(b, s, strlen(s), failed);
-}
-
 /* Renders the event with a host formatter into b (replacing its text). */
 static int render(const zmqsink_host_t *host, zmqsink_format_t format,
                   const zmqsink_event_t *ev, bytes_t *b)
 {
     b->len = 0;
-    for (;;) {
-        size_t need = host->format(format, ev, b->data, b->cap);
-        if (need < b->cap) {
-            b->len = need;
-            return 0;
-        }
-        if (bytes_reserve(b, need + 1) < 0)
-            return -1;
-    }
+    return bytes_put_event(b, host, format, ev);
 }
 
 /* ---- structured data from the json rendering ---- */
@@ -226,20 +180,20 @@ static void put_sd_value(bytes_t *b, const char *v, size_t n, bool *failed)
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
         if (c == ']') {
-            put(b, "\\]", 2, failed);
+            bytes_put(b, "\\]", 2, failed);
         } else if (c != '\\' || i + 1 == n) {
-            put(b, &c, 1, failed);
+            bytes_put(b, &c, 1, failed);
         } else if (v[i + 1] == '"' || v[i + 1] == '\\') {
-            put(b, v + i, 2, failed); /* the same escape in both */
+            bytes_put(b, v + i, 2, failed); /* the same escape in both */
             i++;
         } else if (v[i + 1] == '/') {
-            put(b, "/", 1, failed);
+            bytes_put(b, "/", 1, failed);
             i++;
         } else if (n - i >= 6 && strncmp(v + i + 1, "ufffd", 5) == 0) {
-            put(b, "\xef\xbf\xbd", 3, failed); /* U+FFFD */
+            bytes_put(b, "\xef\xbf\xbd", 3, failed); /* U+FFFD */
             i += 5;
         } else {
-            put(b, "\\\\", 2, failed); /* \n, \u001b: kept, escaped */
+            bytes_put(b, "\\\\", 2, failed); /* \n, \u001b: kept, escaped */
         }
     }
 }
@@ -252,11 +206,11 @@ static void put_sd_params(bytes_t *b, const bytes_t *json, bool *failed)
     while (json_member(json->data, json->len, &i, &m)) {
         if (m.is_null)
             continue;
-        put(b, " ", 1, failed);
-        put(b, m.key, m.key_len, failed);
-        put(b, "=\"", 2, failed);
+        bytes_put(b, " ", 1, failed);
+        bytes_put(b, m.key, m.key_len, failed);
+        bytes_put(b, "=\"", 2, failed);
         put_sd_value(b, m.value, m.value_len, failed);
-        put(b, "\"", 1, failed);
+        bytes_put(b, "\"", 1, failed);
     }
 }
 
@@ -315,21 +269,21 @@ static void assemble(struct syslog_sink *s, const bytes_t *head,
     size_t mark = sizeof TRUNCATION_MARK - 1;
     size_t sd_len = sd ? sd->len + 1 : 0; /* with the space before MSG */
     line->len = 0;
-    put(line, head->data, head->len, failed);
+    bytes_put(line, head->data, head->len, failed);
     if (sd && head->len + sd_len + msg->len > s->max_size &&
         head->len + sd_len + mark > s->max_size) {
-        put(line, "- ", 2, failed); /* the SD cannot fit: leave it out */
+        bytes_put(line, "- ", 2, failed); /* the SD cannot fit: leave it out */
     } else if (sd) {
-        put(line, sd->data, sd->len, failed);
-        put(line, " ", 1, failed);
+        bytes_put(line, sd->data, sd->len, failed);
+        bytes_put(line, " ", 1, failed);
     }
     if (line->len + msg->len <= s->max_size) {
-        put(line, msg->data, msg->len, failed);
+        bytes_put(line, msg->data, msg->len, failed);
         return;
     }
     size_t room = s->max_size - line->len - mark; /* head fits: see open */
-    put(line, msg->data, utf8_cut(msg->data, msg->len, room), failed);
-    put(line, TRUNCATION_MARK, mark, failed);
+    bytes_put(line, msg->data, utf8_cut(msg->data, msg->len, room), failed);
+    bytes_put(line, TRUNCATION_MARK, mark, failed);
     if (!s->truncation_logged && !*failed) {
         s->truncation_logged = true;
         s->host->log(s->host, ZMQSINK_SEV_NOTICE,
@@ -356,10 +310,10 @@ static int format_rfc5424(struct syslog_sink *s, const zmqsink_event_t *ev)
     bytes_t head = { head_text, (size_t)n, sizeof head_text };
     bytes_t sd = { 0 };
     bool failed = false;
-    put(&sd, "[", 1, &failed);
-    put_str(&sd, s->sd_id, &failed);
+    bytes_put(&sd, "[", 1, &failed);
+    bytes_put_str(&sd, s->sd_id, &failed);
     put_sd_params(&sd, &s->json, &failed);
-    put(&sd, "]", 1, &failed);
+    bytes_put(&sd, "]", 1, &failed);
     if (!failed)
         assemble(s, &head, &sd, &s->msg, &failed);
     free(sd.data);
@@ -415,8 +369,8 @@ static int enqueue(struct syslog_sink *s, const zmqsink_event_t *ev)
         return -1;
     uint32_t len = (uint32_t)s->line.len;
     bool failed = false;
-    put(&s->queue, (const char *)&len, sizeof len, &failed);
-    put(&s->queue, s->line.data, s->line.len, &failed);
+    bytes_put(&s->queue, (const char *)&len, sizeof len, &failed);
+    bytes_put(&s->queue, s->line.data, s->line.len, &failed);
     return failed ? -1 : 0;
 }
 

@@ -1,0 +1,35 @@
+/* Growable byte strings for sink plugins: messages, batches and queues
+ * built with one allocation check at the end. Compiled into each plugin
+ * that uses it (plugins share no library but libzmqsink). */
+#ifndef ZS_PLUGIN_BYTES_H
+#define ZS_PLUGIN_BYTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <zmqsink/plugin.h>
+
+typedef struct bytes {
+    char *data; /* owned; NULL while cap is 0 */
+    size_t len, cap;
+} bytes_t;
+
+/* Makes room for `more` bytes after len. Returns 0, or -1 when out of
+ * memory (b is unchanged). */
+int bytes_reserve(bytes_t *b, size_t more);
+
+/* Appends n bytes. On allocation failure, or when *failed is already set,
+ * sets *failed and appends nothing, so that a message is built with one
+ * check at its end. */
+void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed);
+void bytes_put_str(bytes_t *b, const char *s, bool *failed);
+
+/* Appends the event rendered by the host's formatter (without a newline).
+ * Returns 0, or -1 when out of memory (b is unchanged). */
+int bytes_put_event(bytes_t *b, const zmqsink_host_t *host,
+                    zmqsink_format_t format, const zmqsink_event_t *ev);
+
+/* Frees the data and empties b. */
+void bytes_free(bytes_t *b);
+
+#endif

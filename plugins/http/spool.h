@@ -1,0 +1,77 @@
+/* The http sink's durable spool: one file per undelivered batch in a
+ * directory, replayed oldest first, bounded in size; and the dead-letter
+ * file beside them for batches the endpoint refused. */
+#ifndef ZS_HTTP_SPOOL_H
+#define ZS_HTTP_SPOOL_H
+
+#include <stdint.h>
+
+#include <zmqsink/plugin.h>
+
+#include "bytes.h"
+
+#define BATCH_KEY_LEN 32
+#define DEAD_LETTER_FILE "dead-letter.ndjson"
+
+/* A closed batch of events: its place in the sink's order, the key that
+ * identifies it to the receiver across retries and restarts, and its
+ * events as NDJSON (one json object per line, each ending in '\n'). */
+typedef struct batch {
+    uint64_t id;
+    char key[BATCH_KEY_LEN + 1];
+    uint32_t events;
+    bytes_t body;
+    struct batch *next; /* in the sink's memory queue */
+} batch_t;
+
+typedef struct spool spool_t;
+
+/* Opens the spool in dir (made if missing; relative to the host's
+ * config_dir), locks it against a second process, and indexes its batches.
+ * Files that are torn or not batches are renamed to NAME.corrupt, logged
+ * and counted as failed. Returns NULL with a message in err. Caller owns
+ * the result. */
+spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
+                    uint64_t max_size, char *err, size_t errlen);
+
+/* Releases the lock and the index; the files stay for the next run. Takes
+ * NULL and nulls the pointer. */
+void spool_close(spool_t **spool);
+
+/* Batches in the spool; the highest id among them (0 when empty); the
+ * lowest (UINT64_MAX when empty). */
+size_t spool_count(const spool_t *spool);
+uint64_t spool_last_id(const spool_t *spool);
+uint64_t spool_oldest_id(const spool_t *spool);
+
+/* Marks the batch with this id as being sent, which spares it when older
+ * batches are dropped for room (as spool_load_oldest() does). */
+void spool_hold(spool_t *spool, uint64_t id);
+
+/* The resolved directory, for messages. */
+const char *spool_dir(const spool_t *spool);
+
+/* Writes the batch as a file, durably (fsync, rename). When the
+ * spool would then exceed max_size, the oldest batches are deleted first
+ * (never the one loaded by spool_load_oldest()), counted as failed
+ * "spool_full" and logged. Batches are replayed in id order, whatever the
+ * order they were added in. Returns 0 when the batch is in the spool, or
+ * -1 when it is not, after logging and counting its events as failed. */
+int spool_add(spool_t *spool, const batch_t *batch);
+
+/* Loads the oldest batch into *batch (whose body is replaced). A batch
+ * whose file proves corrupt is set aside, logged and counted, and the next
+ * is tried. Returns 1 when a batch was loaded, 0 when the spool is empty. */
+int spool_load_oldest(spool_t *spool, batch_t *batch);
+
+/* Deletes the batch with this id (delivered, or dead-lettered), if it is
+ * still in the spool. */
+void spool_remove(spool_t *spool, uint64_t id);
+
+/* Appends the batch to the dead-letter file as one json line:
+ * {"ts":..,"key":..,"reason":..,"events":[...]}. Returns 0, or -1 after
+ * logging. */
+int spool_dead_letter(spool_t *spool, const batch_t *batch,
+                      const char *reason);
+
+#endif

@@ -1,0 +1,431 @@
+/* The HTTP server the http sink's tests talk to: started, controlled with
+ * libcurl, and its request log parsed. */
+#include "http_peer.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* Longest a bounded wait here lasts. */
+#define WAIT_MS 20000
+
+static char *path_in(const hp_server_t *s, const char *name)
+{
+    char *path;
+    cr_assert_geq(asprintf(&path, "%s/%s", s->dir, name), 0);
+    return path;
+}
+
+void hp_start(hp_server_t *s, const char *dir, int port)
+{
+    const char *srcdir = getenv("ZMQSINK_TEST_SRCDIR");
+    cr_assert_not_null(srcdir, "ZMQSINK_TEST_SRCDIR is not set (run it "
+                               "through make check)");
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    char *script, *log = path_in(s, "requests.log"),
+                  *ready = path_in(s, "ready"), *out = path_in(s, "server.out");
+    cr_assert_geq(asprintf(&script, "%s/http/server.py", srcdir), 0);
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    unlink(ready);
+    char *argv[] = {"python3", script, "--port", port_text, "--log", log,
+                    "--ready", ready, s->cert ? "--tls-cert" : NULL,
+                    (char *)s->cert, "--tls-key", (char *)s->key, NULL};
+    s->pid = th_spawn(argv, out);
+    char *text = NULL;
+    for (int waited = 0; !(text = th_read_file(ready)) && waited < WAIT_MS;
+         waited += 20)
+        th_sleep_ms(20);
+    if (!text) {
+        char *output = th_read_file(out);
+        cr_assert_fail("the HTTP server did not start; its output:\n%s",
+                       output ? output : "(none)");
+    }
+    s->port = atoi(text);
+    cr_assert_gt(s->port, 0);
+    free(text);
+    free(script);
+    free(log);
+    free(ready);
+    free(out);
+}
+
+void hp_stop(hp_server_t *s)
+{
+    th_stop_process(&s->pid);
+}
+
+const char *hp_url(const hp_server_t *s)
+{
+    static char url[128];
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/hook",
+             s->cert ? "https" : "http", s->port);
+    return url;
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *unused)
+{
+    (void)data;
+    (void)unused;
+    return size * n;
+}
+
+void hp_control(const hp_server_t *s, const char *command)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/_control",
+             s->cert ? "https" : "http", s->port);
+    CURL *curl = curl_easy_init();
+    cr_assert_not_null(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, command);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    /* The test's own channel to the server; the sink's TLS is what is
+     * under test. */
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    cr_assert_eq(rc, CURLE_OK, "control '%s': %s", command,
+                 curl_easy_strerror(rc));
+    cr_assert_eq(status, 200, "control '%s' answered %ld", command, status);
+}
+
+/* Decodes %XX escapes in place. */
+static void percent_decode(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        unsigned c;
+        if (*s == '%' && sscanf(s + 1, "%2x", &c) == 1) {
+            *out++ = (char)c;
+            s += 2;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
+static void copy_field(char *dst, size_t cap, const char *value)
+{
+    snprintf(dst, cap, "%s", strcmp(value, "-") == 0 ? "" : value);
+}
+
+static void seqs_parse(hp_request_t *r, const char *value)
+{
+    if (strcmp(value, "-") == 0)
+        return;
+    for (const char *p = value; *p; p += *p == ',') {
+        r->seqs = realloc(r->seqs, (r->nseqs + 1) * sizeof *r->seqs);
+        cr_assert_not_null(r->seqs);
+        char *end;
+        r->seqs[r->nseqs++] = strtoull(p, &end, 10);
+        cr_assert_neq(end, p, "bad seqs '%s'", value);
+        p = end;
+    }
+}
+
+/* Fills r from one "name=value ..." line. */
+static void request_parse(hp_request_t *r, char *line)
+{
+    memset(r, 0, sizeof *r);
+    for (char *save, *tok = strtok_r(line, " \n", &save); tok;
+         tok = strtok_r(NULL, " \n", &save)) {
+        char *eq = strchr(tok, '=');
+        cr_assert_not_null(eq, "bad token '%s' in the request log", tok);
+        *eq = '\0';
+        char *value = eq + 1;
+        percent_decode(value);
+        if (strcmp(tok, "n") == 0)
+            r->n = atoi(value);
+        else if (strcmp(tok, "method") == 0)
+            copy_field(r->method, sizeof r->method, value);
+        else if (strcmp(tok, "answer") == 0)
+            copy_field(r->answer, sizeof r->answer, value);
+        else if (strcmp(tok, "conn") == 0)
+            r->conn = atoi(value);
+        else if (strcmp(tok, "key") == 0)
+            copy_field(r->key, sizeof r->key, value);
+        else if (strcmp(tok, "type") == 0)
+            copy_field(r->type, sizeof r->type, value);
+        else if (strcmp(tok, "encoding") == 0)
+            copy_field(r->encoding, sizeof r->encoding, value);
+        else if (strcmp(tok, "raw") == 0)
+            r->raw = atol(value);
+        else if (strcmp(tok, "body") == 0)
+            r->body = strcmp(value, "-") == 0 ? -1 : atol(value);
+        else if (strcmp(tok, "seqs") == 0)
+            seqs_parse(r, value);
+        else if (strcmp(tok, "error") == 0)
+            copy_field(r->error, sizeof r->error, value);
+        else if (strcmp(tok, "headers") == 0)
+            r->headers = strdup(value);
+    }
+}
+
+hp_request_t *hp_requests(const hp_server_t *s, size_t *n)
+{
+    char *path = path_in(s, "requests.log");
+    FILE *f = fopen(path, "r");
+    free(path);
+    hp_request_t *r = NULL;
+    *n = 0;
+    if (!f)
+        return NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (!strchr(line, '\n'))
+            break; /* being written */
+        r = realloc(r, (*n + 1) * sizeof *r);
+        cr_assert_not_null(r);
+        request_parse(&r[(*n)++], line);
+    }
+    free(line);
+    fclose(f);
+    return r;
+}
+
+void hp_requests_free(hp_request_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].seqs);
+        free(r[i].headers);
+    }
+    free(r);
+}
+
+static bool answered_ok(const hp_request_t *r)
+{
+    return r->answer[0] == '2';
+}
+
+/* Distinct events in 2xx-answered requests, counting each key once. */
+static size_t delivered_count(const hp_request_t *r, size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = answered_ok(&r[j]) && strcmp(r[j].key, r[i].key) == 0;
+        if (answered_ok(&r[i]) && !seen)
+            count += r[i].nseqs;
+    }
+    return count;
+}
+
+hp_request_t *hp_wait_delivered(const hp_server_t *s, size_t count,
+                                void (*drive)(void *), void *arg, size_t *n)
+{
+    hp_request_t *r = NULL;
+    *n = 0;
+    for (int waited = 0; waited <= WAIT_MS; waited += 20) {
+        hp_requests_free(r, *n);
+        r = hp_requests(s, n);
+        if (delivered_count(r, *n) >= count)
+            return r;
+        if (drive)
+            drive(arg);
+        th_sleep_ms(20);
+    }
+    return r;
+}
+
+size_t hp_assert_delivered_once(const hp_request_t *r, size_t n,
+                                uint64_t first, uint64_t count)
+{
+    uint64_t next = first;
+    size_t keys = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_empty(r[i].error, "request %d: body error %s", r[i].n,
+                            r[i].error);
+        cr_assert_eq(strlen(r[i].key), 32, "request %d: key '%s'", r[i].n,
+                     r[i].key);
+        const hp_request_t *earlier = NULL;
+        for (size_t j = 0; j < i && !earlier; j++)
+            if (strcmp(r[j].key, r[i].key) == 0)
+                earlier = &r[j];
+        if (earlier) {
+            /* A retry: the same events under the same key. */
+            cr_assert_eq(earlier->nseqs, r[i].nseqs, "key %s changed", r[i].key);
+            cr_assert_arr_eq(earlier->seqs, r[i].seqs,
+                             r[i].nseqs * sizeof *r[i].seqs, "key %s changed",
+                             r[i].key);
+        }
+        bool delivered_before = false;
+        for (size_t j = 0; j < i; j++)
+            delivered_before |= answered_ok(&r[j]) &&
+                                strcmp(r[j].key, r[i].key) == 0;
+        if (!answered_ok(&r[i]) || delivered_before)
+            continue;
+        keys++;
+        for (size_t k = 0; k < r[i].nseqs; k++, next++)
+            cr_assert_eq(r[i].seqs[k], next,
+                         "request %d: seq %llu where %llu was due", r[i].n,
+                         (unsigned long long)r[i].seqs[k],
+                         (unsigned long long)next);
+    }
+    cr_assert_eq(next, first + count, "delivered seqs %llu..%llu, not %llu",
+                 (unsigned long long)first, (unsigned long long)next,
+                 (unsigned long long)count);
+    return keys;
+}
+
+const char *hp_header(const hp_request_t *r, const char *name, char *out,
+                      size_t cap)
+{
+    out[0] = '\0';
+    size_t len = strlen(name);
+    for (const char *p = r->headers; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t line = end ? (size_t)(end - p) : strlen(p);
+        if (line > len && strncasecmp(p, name, len) == 0 && p[len] == ':') {
+            snprintf(out, cap, "%.*s", (int)(line - len - 1), p + len + 1);
+            break;
+        }
+        p += line + (end != NULL);
+    }
+    return out;
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void hp_sink_init(hp_sink_t *k, const char *url)
+{
+    memset(k, 0, sizeof *k);
+    const zmqsink_plugin_t *plugin = th_plugin_load("http", &k->handle);
+    th_plugin_host_init(&k->h, plugin, "hook", NULL, NULL);
+    hp_sink_set(k, "url", url, 0);
+    hp_sink_set(k, "retry.base", "10ms", 10);
+    hp_sink_set(k, "retry.cap", "50ms", 50);
+    hp_sink_set(k, "batch.max_events", "50", 50);
+}
+
+void hp_sink_set(hp_sink_t *k, const char *key, const char *text,
+                 int64_t number)
+{
+    th_plugin_set_option(&k->h, key, text, number);
+}
+
+void hp_sink_open(hp_sink_t *k)
+{
+    char err[512] = "";
+    k->state = k->h.plugin->open(&k->h.host, err, sizeof err);
+    cr_assert_not_null(k->state, "open: %s", err);
+}
+
+const char *hp_sink_open_fails(hp_sink_t *k)
+{
+    static char err[512];
+    err[0] = '\0';
+    k->state = k->h.plugin->open(&k->h.host, err, sizeof err);
+    cr_assert_null(k->state, "open succeeded");
+    cr_assert_str_not_empty(err);
+    dlclose(k->handle);
+    return err;
+}
+
+void hp_sink_write(hp_sink_t *k, uint64_t first, size_t n)
+{
+    zmqsink_event_t *events = calloc(n, sizeof *events);
+    cr_assert_not_null(events);
+    for (size_t i = 0; i < n; i++) {
+        events[i] = (zmqsink_event_t){
+            .seq = first + i,
+            .time_ns = INT64_C(1700000000123456789),
+            .duration_ms = -1,
+            .type = ZMQSINK_EVENT_CONNECTED,
+            .value = 9,
+            .socket_type = 5, /* ZMQ_DEALER */
+            .severity = ZMQSINK_SEV_INFO,
+        };
+        snprintf(events[i].socket, sizeof events[i].socket, "backend");
+        snprintf(events[i].endpoint, sizeof events[i].endpoint,
+                 "tcp://127.0.0.1:5555");
+        snprintf(events[i].peer, sizeof events[i].peer, "127.0.0.1:40000");
+    }
+    zmqsink_write_result_t rc = k->h.plugin->write(k->state, events, n);
+    free(events);
+    cr_assert_eq(rc, ZMQSINK_WRITE_OK, "write() said %d", rc);
+    hp_sink_tick(k);
+}
+
+void hp_sink_tick(void *arg)
+{
+    hp_sink_t *k = arg;
+    k->h.plugin->tick(k->state, monotonic_ns());
+}
+
+void hp_sink_run(hp_sink_t *k, int ms)
+{
+    int64_t until = monotonic_ns() + (int64_t)ms * 1000000;
+    while (monotonic_ns() < until) {
+        hp_sink_tick(k);
+        th_sleep_ms(10);
+    }
+}
+
+uint64_t hp_sink_close(hp_sink_t *k, int ms)
+{
+    uint64_t lost =
+        k->h.plugin->flush(k->state, monotonic_ns() + (int64_t)ms * 1000000);
+    k->h.plugin->close(k->state);
+    k->state = NULL;
+    dlclose(k->handle);
+    return lost;
+}
+
+static void run(const char *dir, char *const argv[])
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s/openssl.out", dir);
+    pid_t pid = th_spawn(argv, out);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *text = th_read_file(out);
+        cr_assert_fail("%s failed:\n%s", argv[1], text ? text : "");
+    }
+}
+
+void hp_make_certificates(const char *dir)
+{
+    char ca_key[600], ca[600], key[600], csr[600], cert[600], ext[600];
+    snprintf(ca_key, sizeof ca_key, "%s/ca.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(csr, sizeof csr, "%s/server.csr", dir);
+    snprintf(cert, sizeof cert, "%s/server.pem", dir);
+    free(th_write_file(dir, "server.ext",
+                       "subjectAltName = IP:127.0.0.1, DNS:localhost\n"));
+    snprintf(ext, sizeof ext, "%s/server.ext", dir);
+    run(dir, (char *[]){"openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+                        "-subj", "/CN=zmqsink test CA", NULL});
+    run(dir, (char *[]){"openssl", "req", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1",
+                        NULL});
+    run(dir, (char *[]){"openssl", "x509", "-req", "-in", csr, "-CA", ca,
+                        "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+                        "-days", "2", "-extfile", ext, NULL});
+}

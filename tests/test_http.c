@@ -1,0 +1,487 @@
+/* Tests of the http sink against a real HTTP server on loopback
+ * (tests/http/server.py) that records every request and answers as told:
+ * batching, keep-alive, retries and backoff, Retry-After, dead letters,
+ * the spool across an outage and a restart, and secrets kept out of logs.
+ * The plugin is driven directly through a test host, with events whose
+ * seqs the test chooses, so that delivery can be checked exactly. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "http_peer.h"
+
+static char *tmpdir;
+static hp_server_t server;
+
+static void setup(void)
+{
+    tmpdir = th_tempdir();
+    memset(&server, 0, sizeof server);
+    hp_start(&server, tmpdir, 0);
+}
+
+static void teardown(void)
+{
+    hp_stop(&server);
+    th_remove_tree(tmpdir);
+    free(tmpdir);
+}
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 60);
+
+static char *spool_path(void)
+{
+    static char path[600];
+    snprintf(path, sizeof path, "%s/spool", tmpdir);
+    return path;
+}
+
+/* Files in dir whose names end in suffix. */
+static size_t files_ending(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t len = strlen(e->d_name), slen = strlen(suffix);
+        n += len > slen && strcmp(e->d_name + len - slen, suffix) == 0;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Writes count events from first in chunks of 50, ticking after each. */
+static void write_events(hp_sink_t *k, uint64_t first, size_t count)
+{
+    for (size_t done = 0; done < count; done += 50)
+        hp_sink_write(k, first + done, count - done < 50 ? count - done : 50);
+}
+
+static size_t requests_answered(const char *answer)
+{
+    size_t n, count = 0;
+    hp_request_t *r = hp_requests(&server, &n);
+    for (size_t i = 0; i < n; i++)
+        count += strcmp(r[i].answer, answer) == 0;
+    hp_requests_free(r, n);
+    return count;
+}
+
+/* Ticks the sink until the server has answered `count` requests so. */
+static void run_until_answered(hp_sink_t *k, const char *answer, size_t count)
+{
+    for (int waited = 0; requests_answered(answer) < count; waited += 10) {
+        cr_assert_lt(waited, 20000, "no %zu requests answered %s", count,
+                     answer);
+        hp_sink_tick(k);
+        th_sleep_ms(10);
+    }
+}
+
+Test(http, delivers_batches_in_order_over_one_connection)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "batch.max_events", "100", 100);
+    hp_sink_open(&k);
+    write_events(&k, 0, 1000);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 1000, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 1000), 10);
+    cr_assert_eq(n, 10, "one request per batch, no retries");
+    char agent[64];
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(r[i].method, "POST");
+        cr_assert_str_eq(r[i].type, "application/json");
+        cr_assert_str_empty(r[i].encoding);
+        cr_assert_eq(r[i].conn, r[0].conn, "request %d on a new connection",
+                     r[i].n);
+        cr_assert_eq(strncmp(hp_header(&r[i], "user-agent", agent,
+                                       sizeof agent), "zmqsink/", 8), 0);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_str_neq(r[i].key, r[j].key);
+    }
+    hp_requests_free(r, n);
+}
+
+Test(http, ndjson_gzip_put)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "method", "PUT", 1);
+    hp_sink_set(&k, "format", "ndjson", 1);
+    hp_sink_set(&k, "compress", "gzip", 1);
+    hp_sink_set(&k, "batch.max_events", "300", 300);
+    hp_sink_open(&k);
+    write_events(&k, 0, 300);
+    cr_assert_eq(hp_sink_close(&k, 5000), 0, "flush delivers what is left");
+
+    size_t n;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 300), 1);
+    cr_assert_str_eq(r[0].method, "PUT");
+    cr_assert_str_eq(r[0].type, "application/x-ndjson");
+    cr_assert_str_eq(r[0].encoding, "gzip");
+    cr_assert_lt(r[0].raw * 4, r[0].body, "gzip: %ld bytes for %ld", r[0].raw,
+                 r[0].body);
+    hp_requests_free(r, n);
+}
+
+Test(http, batch_closes_at_max_bytes)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "batch.max_events", "1000", 1000);
+    hp_sink_set(&k, "batch.max_bytes", "4KiB", 4096);
+    hp_sink_open(&k);
+    write_events(&k, 0, 200);
+    cr_assert_eq(hp_sink_close(&k, 5000), 0);
+
+    size_t n;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_gt(hp_assert_delivered_once(r, n, 0, 200), 5);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_leq(r[i].body, 4096, "request %d: %ld bytes", r[i].n,
+                      r[i].body);
+    hp_requests_free(r, n);
+}
+
+Test(http, batch_closes_at_max_delay)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "batch.max_events", "1000", 1000);
+    hp_sink_set(&k, "batch.max_delay", "500ms", 500);
+    hp_sink_open(&k);
+    hp_sink_write(&k, 0, 5);
+    hp_sink_run(&k, 200);
+    cr_assert_eq(requests_answered("200"), 0, "sent before max_delay");
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 5, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 5), 1);
+    hp_requests_free(r, n);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+}
+
+Test(http, outage_spools_then_replays_once_in_order)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_open(&k);
+
+    /* The endpoint fails: batches go to the spool, retried with one key. */
+    hp_control(&server, "status 500");
+    write_events(&k, 0, 500);
+    run_until_answered(&k, "500", 3);
+    cr_assert_gt(files_ending(spool_path(), ".batch"), 5);
+
+    /* Then it goes away altogether. */
+    int port = server.port;
+    hp_stop(&server);
+    write_events(&k, 500, 500);
+    hp_sink_run(&k, 300);
+    cr_assert_eq(files_ending(spool_path(), ".batch"), 20);
+
+    hp_start(&server, tmpdir, port);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 1000, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 1000), 20);
+    hp_requests_free(r, n);
+    cr_assert_eq(files_ending(spool_path(), ".batch"), 0);
+    cr_assert_not_null(strstr(k.h.log_text, "answers again"), "%s",
+                       k.h.log_text);
+    cr_assert_eq(k.h.failed, 0);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+}
+
+Test(http, without_spool_memory_fills_then_write_says_retry)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_open(&k);
+    hp_control(&server, "status 503");
+    write_events(&k, 0, 450); /* 9 batches: one in flight, 8 in memory */
+    zmqsink_event_t ev = {.seq = 450, .type = ZMQSINK_EVENT_CONNECTED};
+    cr_assert_eq(k.h.plugin->write(k.state, &ev, 1), ZMQSINK_WRITE_RETRY);
+
+    hp_control(&server, "ok");
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 450, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 450), 9);
+    hp_requests_free(r, n);
+    cr_assert_eq(k.h.plugin->write(k.state, &ev, 1), ZMQSINK_WRITE_OK);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+}
+
+/* Asserts that one 429 with this Retry-After holds the retry back for
+ * more than a second, although the backoff alone would retry at once. */
+static void check_retry_after(const char *value)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "retry.base", "1ms", 1);
+    hp_sink_set(&k, "retry.cap", "5ms", 5);
+    hp_sink_open(&k);
+    char command[128];
+    snprintf(command, sizeof command, "status 429 1 retry-after %s", value);
+    hp_control(&server, command);
+    hp_sink_write(&k, 0, 50);
+    run_until_answered(&k, "429", 1);
+    hp_sink_run(&k, 1200);
+    size_t n;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_eq(n, 1, "retried before Retry-After: %s", value);
+    hp_requests_free(r, n);
+    r = hp_wait_delivered(&server, 50, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 50), 1);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(r[0].key, r[1].key);
+    hp_requests_free(r, n);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+}
+
+Test(http, retry_after_seconds_is_honoured)
+{
+    check_retry_after("2");
+}
+
+Test(http, retry_after_http_date_is_honoured)
+{
+    time_t when = time(NULL) + 3;
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    char date[64];
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    check_retry_after(date);
+}
+
+Test(http, storm_of_429_delivers_everything_once)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_control(&server, "status 429 25");
+    hp_sink_open(&k);
+    write_events(&k, 0, 500);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 500, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 500), 10);
+    cr_assert_eq(n, 35, "25 refusals and 10 deliveries");
+    hp_requests_free(r, n);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+}
+
+Test(http, hanging_endpoint_times_out_and_is_retried)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "timeout", "300ms", 300);
+    hp_control(&server, "hang 1");
+    hp_sink_open(&k);
+    hp_sink_write(&k, 0, 50);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 50, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 50), 1);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(r[0].answer, "hang");
+    cr_assert_str_eq(r[0].key, r[1].key);
+    hp_requests_free(r, n);
+    cr_assert_not_null(strstr(k.h.log_text, "timed out"), "%s", k.h.log_text);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+}
+
+/* Lines of the dead-letter file and the seqs it holds. */
+static size_t dead_letters(size_t *events, char **text)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/dead-letter.ndjson", spool_path());
+    *text = th_read_file(path);
+    size_t lines = 0;
+    *events = 0;
+    for (const char *p = *text; p && (p = strchr(p, '\n')); p++)
+        lines++;
+    for (const char *p = *text; p && (p = strstr(p, "\"seq\":")); p++)
+        (*events)++;
+    return lines;
+}
+
+Test(http, rejected_batch_goes_to_the_dead_letter_file)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_control(&server, "status 400 1");
+    hp_sink_open(&k);
+    write_events(&k, 0, 100);
+    cr_assert_eq(hp_sink_close(&k, 5000), 0);
+
+    size_t n, events;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_eq(n, 2, "the rejected batch is not retried");
+    cr_assert_str_eq(r[0].answer, "400");
+    cr_assert_eq(hp_assert_delivered_once(r, n, 50, 50), 1);
+    char *text;
+    cr_assert_eq(dead_letters(&events, &text), 1);
+    cr_assert_eq(events, 50);
+    cr_assert_not_null(strstr(text, r[0].key));
+    cr_assert_not_null(strstr(text, "\"reason\":\"HTTP 400\""), "%s", text);
+    cr_assert_not_null(strstr(text, "\"seq\":0,"));
+    cr_assert_eq(th_plugin_failed(&k.h, "rejected"), 50);
+    cr_assert_eq(k.h.failed, 50);
+    free(text);
+    hp_requests_free(r, n);
+}
+
+Test(http, max_attempts_then_dead_letter)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_set(&k, "retry.max_attempts", "3", 3);
+    hp_control(&server, "status 503 3");
+    hp_sink_open(&k);
+    hp_sink_write(&k, 0, 50);
+    run_until_answered(&k, "503", 3);
+    hp_sink_run(&k, 200);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+
+    size_t n, events;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_eq(n, 3, "3 attempts, then no more");
+    cr_assert_str_eq(r[0].key, r[2].key);
+    hp_requests_free(r, n);
+    char *text;
+    cr_assert_eq(dead_letters(&events, &text), 1);
+    cr_assert_eq(events, 50);
+    cr_assert_not_null(strstr(text, "gave up after 3 attempts: HTTP 503"),
+                       "%s", text);
+    cr_assert_eq(th_plugin_failed(&k.h, "gave_up"), 50);
+    free(text);
+}
+
+Test(http, undelivered_batches_survive_a_restart_and_go_first)
+{
+    int port = server.port;
+    hp_stop(&server);
+
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_open(&k);
+    write_events(&k, 0, 230);
+    hp_sink_run(&k, 200);
+    cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
+    cr_assert_eq(files_ending(spool_path(), ".batch"), 5);
+    cr_assert_eq(k.h.failed, 0);
+
+    hp_start(&server, tmpdir, port);
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_open(&k);
+    cr_assert_not_null(strstr(k.h.log_text, "5 batches from an earlier run"),
+                       "%s", k.h.log_text);
+    write_events(&k, 230, 70);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 300, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 300), 7);
+    hp_requests_free(r, n);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+    cr_assert_eq(files_ending(spool_path(), ".batch"), 0);
+}
+
+Test(http, secrets_stay_out_of_logs)
+{
+    char url[256];
+    snprintf(url, sizeof url,
+             "http://alice:pw-s3cret@127.0.0.1:%d/hook?token=tk-s3cret",
+             server.port);
+    hp_sink_t k;
+    hp_sink_init(&k, url);
+    k.h.map_keys[0] = "Authorization";
+    k.h.map_values[0] = "Bearer hdr-s3cret";
+    k.h.map_n = 1;
+    hp_sink_set(&k, "headers", NULL, 0);
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_open(&k);
+
+    hp_control(&server, "status 500 2");
+    hp_sink_write(&k, 0, 50);
+    run_until_answered(&k, "500", 2);
+    hp_control(&server, "status 400 1");
+    hp_sink_write(&k, 50, 50);
+    run_until_answered(&k, "400", 1);
+    int port = server.port;
+    hp_stop(&server);
+    hp_sink_write(&k, 100, 50);
+    hp_sink_run(&k, 300);
+    hp_start(&server, tmpdir, port);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, 100, hp_sink_tick, &k, &n);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+
+    char value[128];
+    cr_assert_str_eq(hp_header(&r[0], "authorization", value, sizeof value),
+                     "Bearer hdr-s3cret", "the header reaches the server");
+    hp_requests_free(r, n);
+    cr_assert_not_null(strstr(k.h.log_text, "127.0.0.1"), "%s", k.h.log_text);
+    cr_assert_not_null(strstr(k.h.log_text, "HTTP 400"), "%s", k.h.log_text);
+    cr_assert_null(strstr(k.h.log_text, "s3cret"), "%s", k.h.log_text);
+    cr_assert_null(strstr(k.h.log_text, "alice"), "%s", k.h.log_text);
+}
+
+Test(http, bad_options_are_refused_with_a_reason)
+{
+    struct {
+        const char *url, *header, *value, *ca_file, *expected;
+    } cases[] = {
+        {"ftp://127.0.0.1/x", NULL, NULL, NULL,
+         "url: scheme 'ftp' is not supported: use http:// or https://"},
+        {"http://[::1/x", NULL, NULL, NULL, "url: not a valid URL"},
+        {"http://127.0.0.1/x", "X-Token", "a\r\nInjected: s3cret", NULL,
+         "headers: the value of 'X-Token' contains a line break"},
+        {"http://127.0.0.1/x", "Bad Name", "v", NULL,
+         "headers: 'Bad Name' is not a valid header name"},
+        {"http://127.0.0.1/x", "content-type", "text/plain", NULL,
+         "headers: 'content-type' is set by the sink itself"},
+        {"https://127.0.0.1/x", NULL, NULL, "/nonexistent/ca.pem",
+         "tls.ca_file '/nonexistent/ca.pem': No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hp_sink_t k;
+        hp_sink_init(&k, cases[i].url);
+        if (cases[i].header) {
+            k.h.map_keys[0] = cases[i].header;
+            k.h.map_values[0] = cases[i].value;
+            k.h.map_n = 1;
+        }
+        if (cases[i].ca_file)
+            hp_sink_set(&k, "tls.ca_file", cases[i].ca_file, 0);
+        const char *err = hp_sink_open_fails(&k);
+        cr_assert_not_null(strstr(err, cases[i].expected), "case %zu: %s", i,
+                           err);
+        cr_assert_null(strstr(err, "s3cret"), "case %zu: %s", i, err);
+    }
+}
+
+Test(http, a_spool_dir_serves_one_sink)
+{
+    hp_sink_t first, second;
+    hp_sink_init(&first, hp_url(&server));
+    hp_sink_set(&first, "spool.dir", spool_path(), 0);
+    hp_sink_open(&first);
+    hp_sink_init(&second, hp_url(&server));
+    hp_sink_set(&second, "spool.dir", spool_path(), 0);
+    const char *err = hp_sink_open_fails(&second);
+    cr_assert_not_null(strstr(err, "is in use by another sink or process"),
+                       "%s", err);
+    cr_assert_eq(hp_sink_close(&first, 1000), 0);
+}
