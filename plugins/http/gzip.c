@@ -232,9 +232,10 @@ static unsigned floor_log2(uint32_t v)
 #endif
 }
 
-/* The distance code (RFC 1951 3.2.5) with its extra bits: distance - 1
- * is, past the first four symbols, a two-bit prefix (the symbol) followed
- * by extra bits, symbols going up in pairs per extra bit. */
+/* The distance code (RFC 1951 3.2.5) with its extra bits. Past the first
+ * four, symbols come in pairs with the same number of extra bits: in
+ * binary, distance - 1 is a leading 1, one bit choosing within the pair,
+ * then the extra bits. */
 static struct code distance_code(const gzip_t *gz, unsigned distance)
 {
     uint32_t d = distance - 1;
@@ -443,7 +444,9 @@ static void write_block(const gzip_t *gz, struct bit_writer *w,
         write_stored_block(w, data, len, final);
 }
 
-static size_t deflate(gzip_t *gz, const uint8_t *in, size_t n, uint8_t *out)
+/* The DEFLATE stream for the whole input; returns its length. */
+static size_t deflate_blocks(gzip_t *gz, const uint8_t *in, size_t n,
+                             uint8_t *out)
 {
     struct bit_writer w = {out, 0, 0, 0};
     size_t pos = 0;
@@ -487,13 +490,16 @@ size_t gzip_bound(size_t n)
 size_t gzip_compress(gzip_t *gz, const void *in, size_t n, void *out)
 {
     assert(gz && out && (in || n == 0));
+    static const uint8_t nothing[1];
+    if (n == 0)
+        in = nothing; /* no arithmetic on a null pointer below */
     static const uint8_t header[GZIP_HEADER_SIZE] = {
         0x1f, 0x8b, 8 /* deflate */, 0 /* no flags */, 0, 0, 0, 0 /* mtime */,
         0 /* xfl */, 255 /* os unknown */};
     uint8_t *bytes = out;
     memcpy(bytes, header, sizeof header);
     size_t len = sizeof header;
-    len += deflate(gz, in, n, bytes + len);
+    len += deflate_blocks(gz, in, n, bytes + len);
     put_u32_le(bytes + len, crc32_update(0, in, n));
     put_u32_le(bytes + len + 4, (uint32_t)n); /* ISIZE: n modulo 2^32 */
     return len + GZIP_TRAILER_SIZE;

@@ -71,6 +71,7 @@ struct http_sink {
     const zmqsink_host_t *host;
     CURLM *multi;
     CURL *easy;
+    bool curl_used;                 /* holds a reference on libcurl */
     struct curl_slist *headers;     /* of the request in flight */
     char **user_headers;            /* "Name: value", from `headers` */
     size_t nuser_headers;
@@ -454,7 +455,7 @@ static void current_reject(struct http_sink *s, const char *counter,
  * they survive a restart. */
 static void spool_everything(struct http_sink *s)
 {
-    if (!s->current_spooled) {
+    if (s->current && !s->current_spooled) {
         if (spool_add(s->spool, s->current) == 0) {
             s->current_spooled = true;
             spool_hold(s->spool, s->current->id);
@@ -622,15 +623,8 @@ static uint64_t http_flush(void *state, int64_t deadline_ns)
         s->in_flight = false;
     }
     uint64_t lost = 0;
-    if (s->spool && (s->current || s->queue)) {
-        if (s->current)
-            spool_everything(s);
-        while (s->queue) {
-            batch_t *b = queue_pop(s);
-            spool_add(s->spool, b);
-            batch_free(b);
-        }
-    }
+    if (s->spool)
+        spool_everything(s);
     if (s->spool && spool_count(s->spool) > 0)
         s->host->log(s->host, ZMQSINK_SEV_NOTICE,
                      "%zu batches wait in %s for the next run",
@@ -670,7 +664,7 @@ static void http_close(void *state)
     bytes_free(&s->compressed);
     spool_close(&s->spool);
     gzip_destroy(&s->gzip);
-    if (s->multi)
+    if (s->curl_used)
         curl_release();
     free(s);
 }
@@ -870,6 +864,7 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
         free(s);
         return NULL;
     }
+    s->curl_used = true;
     const char *url = host->option_string(host, "url");
     if (url_setup(s, url, err, len) != 0 || headers_setup(s, err, len) != 0 ||
         curl_setup(s, url, err, len) != 0)

@@ -235,7 +235,8 @@ static int spool_scan(spool_t *s, char *err, size_t errlen)
             set_aside(s, d->d_name, "torn: a crash while it was written", 0);
     }
     closedir(dir);
-    qsort(s->entries, s->n, sizeof *s->entries, entry_compare);
+    if (s->n > 1)
+        qsort(s->entries, s->n, sizeof *s->entries, entry_compare);
     return 0;
 }
 
