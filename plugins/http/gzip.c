@@ -181,21 +181,21 @@ static uint32_t reverse_bits(uint32_t code, unsigned length)
     return reversed;
 }
 
+static struct code reversed_code(uint32_t code, unsigned length)
+{
+    return (struct code){reverse_bits(code, length), (uint8_t)length};
+}
+
 /* The fixed code of literal/length symbol 0..287. */
 static struct code fixed_literal_code(unsigned symbol)
 {
-    uint32_t code;
-    unsigned length;
-    if (symbol < 144) {
-        code = 0x30 + symbol, length = 8;
-    } else if (symbol < 256) {
-        code = 0x190 + (symbol - 144), length = 9;
-    } else if (symbol < 280) {
-        code = symbol - 256, length = 7;
-    } else {
-        code = 0xc0 + (symbol - 280), length = 8;
-    }
-    return (struct code){reverse_bits(code, length), (uint8_t)length};
+    if (symbol < 144)
+        return reversed_code(0x30 + symbol, 8);
+    if (symbol < 256)
+        return reversed_code(0x190 + (symbol - 144), 9);
+    if (symbol < 280)
+        return reversed_code(symbol - 256, 7);
+    return reversed_code(0xc0 + (symbol - 280), 8);
 }
 
 /* The length symbol's code followed by its extra bits, for 3..258. */

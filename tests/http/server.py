@@ -437,6 +437,19 @@ def raise_stop(signum, frame):
     raise Stop()
 
 
+def exit_with_parent():
+    """Exits when the test that started the server dies without stopping
+    it (a crash skips its teardown), so no server outlives its test."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -462,6 +475,7 @@ def main(argv):
                           Recorder(arguments.log), tls_context)
     signal.signal(signal.SIGTERM, raise_stop)
     signal.signal(signal.SIGINT, raise_stop)
+    exit_with_parent()
     if arguments.ready:
         write_ready_file(arguments.ready, server.server_address[1])
     try:
