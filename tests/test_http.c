@@ -6,6 +6,7 @@
  * seqs the test chooses, so that delivery can be checked exactly. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,48 @@ Test(http, rejected_batch_goes_to_the_dead_letter_file)
     cr_assert_eq(k.h.failed, 50);
     free(text);
     hp_requests_free(r, n);
+}
+
+Test(http, which_answers_are_retried)
+{
+    struct {
+        const char *status;
+        bool retried;
+    } cases[] = {
+        {"408", true},  {"429", true},  {"500", true},  {"502", true},
+        {"599", true},  {"501", false}, {"404", false}, {"409", false},
+        {"302", false}, {"422", false},
+    };
+    uint64_t seq = 0, rejected = 0;
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_open(&k);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++, seq += 50) {
+        char command[64];
+        snprintf(command, sizeof command, "status %s 1", cases[i].status);
+        hp_control(&server, command);
+        size_t before = requests_answered("200");
+        hp_sink_write(&k, seq, 50);
+        run_until_answered(&k, cases[i].status, 1);
+        if (cases[i].retried)
+            run_until_answered(&k, "200", before + 1);
+        else
+            hp_sink_run(&k, 100);
+        rejected += cases[i].retried ? 0 : 50;
+        cr_assert_eq(th_plugin_failed(&k.h, "rejected"), rejected,
+                     "HTTP %s", cases[i].status);
+        hp_control(&server, "ok"); /* the mode may still wait for its one */
+    }
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+    size_t n, events;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_eq(n, 15, "5 retried twice, 5 sent once");
+    hp_requests_free(r, n);
+    char *text;
+    cr_assert_eq(dead_letters(&events, &text), 5);
+    cr_assert_eq(events, 250);
+    free(text);
 }
 
 Test(http, max_attempts_then_dead_letter)
