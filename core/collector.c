@@ -46,6 +46,7 @@
 typedef struct reader {
     struct reader *next; /* (lock) registry of readers not yet closed */
     void *socket;        /* (lock) the application's socket */
+    void *ctx;           /* (lock) its context */
     bool adopted;        /* (lock) registered with epoll by the collector */
     bool starting;       /* (lock) its monitor is being started: not polled */
     bool detached;       /* (lock) its monitor was asked to stop */
@@ -610,6 +611,7 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
     if (!r)
         return NULL;
     r->socket = socket;
+    r->ctx = ctx;
     r->fd = -1;
     snprintf(r->name, sizeof r->name, "%s", name);
     size_t size = sizeof r->socket_type;
@@ -701,6 +703,16 @@ int zs__collector_detach(zs__collector_t *c, void *socket)
 size_t zs__collector_attached(zs__collector_t *c)
 {
     return atomic_load(&c->attached);
+}
+
+size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (reader_t *r = c->readers; r; r = r->next)
+        n += r->ctx == ctx;
+    pthread_mutex_unlock(&c->lock);
+    return n;
 }
 
 void zs__collector_destroy(zs__collector_t **cp, int64_t deadline_ns)

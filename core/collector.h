@@ -26,6 +26,10 @@ int zs__collector_detach(zs__collector_t *c, void *socket);
 /* Sockets monitored now. Any thread. */
 size_t zs__collector_attached(zs__collector_t *c);
 
+/* Readers of ctx's sockets not yet closed: their monitors have not
+ * stopped, or their last events are still being read. Any thread. */
+size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx);
+
 /* Lets the readers of sockets being closed deliver their last events
  * (briefly, and before deadline_ns, monotonic), then stops routing: after
  * this returns the collector no longer touches the instance. It never

@@ -1,9 +1,11 @@
 /* The zmqsink instance: configuration, sinks, collector, and the public API. */
 #include <assert.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "address.h"
@@ -430,6 +432,28 @@ int zmqsink_detach(zmqsink_t *zs, void *socket)
 {
     assert(zs && socket);
     return zs__collector_detach(zs->collector, socket);
+}
+
+int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms)
+{
+    assert(zs && zmq_ctx);
+    int64_t deadline = zs__now_ns() + (int64_t)timeout_ms * 1000000;
+    while (zs__collector_readers_of(zs->collector, zmq_ctx) > 0) {
+        if (zs__now_ns() >= deadline)
+            return -ZMQSINK_ELIMIT;
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return 0;
+}
+
+const char *zmqsink_socket_rule(const zmqsink_t *zs, const char *endpoint)
+{
+    assert(zs && endpoint);
+    for (size_t i = 0; i < zs->config->nrules; i++)
+        if (fnmatch(zs->config->rules[i].match, endpoint, 0) == 0)
+            return zs->config->rules[i].name;
+    return NULL;
 }
 
 void zmqsink_reopen(zmqsink_t *zs)

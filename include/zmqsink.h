@@ -95,6 +95,20 @@ ZMQSINK_EXPORT int zmqsink_attach_ctx(zmqsink_t *zs, void *zmq_ctx,
  * -ZMQSINK_ENOTFOUND. */
 ZMQSINK_EXPORT int zmqsink_detach(zmqsink_t *zs, void *socket);
 
+/* Waits until every attached socket of zmq_ctx has been closed and its
+ * monitor's last events were read, at most timeout_ms. Call it after
+ * closing the sockets and before zmq_ctx_term(), which would discard the
+ * events still queued (`zmqsink run` does). Returns 0, or -ZMQSINK_ELIMIT
+ * when sockets of the context are still open at the timeout. */
+ZMQSINK_EXPORT int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx,
+                                  int timeout_ms);
+
+/* The name the config's `sockets:` rules give a socket that binds or
+ * connects to endpoint: that of the first rule whose `match` glob fits it,
+ * or NULL when none does. Owned by zs. */
+ZMQSINK_EXPORT const char *zmqsink_socket_rule(const zmqsink_t *zs,
+                                               const char *endpoint);
+
 /* Application callback: runs on a thread of its own, never on the socket's
  * thread, with events in sequence order. */
 typedef void(zmqsink_callback_fn)(const zmqsink_event_t *event, void *arg);

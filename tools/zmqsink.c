@@ -1,9 +1,11 @@
-/* The zmqsink command: demo, check and events subcommands. */
+/* The zmqsink command: run, demo, check and events subcommands. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 #include <zmqsink.h>
 
@@ -15,6 +17,8 @@ static const char usage_text[] =
     "usage: zmqsink COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
+    "  run [-c FILE] -- PROGRAM [ARGS]  run PROGRAM with every ZeroMQ socket\n"
+    "                               it creates monitored\n"
     "  demo [-c FILE] [-d SECONDS]  run a small monitored ZeroMQ scene\n"
     "  check FILE                   validate a config file, print what would run\n"
     "  events                       list every event, its value and severity\n"
@@ -111,6 +115,82 @@ static int command_events(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* The preload library: $ZMQSINK_PRELOAD (for an uninstalled build), else
+ * the installed one. */
+static const char *preload_path(void)
+{
+    const char *path = getenv("ZMQSINK_PRELOAD");
+    return path && *path ? path : ZMQSINK_PLUGINDIR "/zmqsink-preload.so";
+}
+
+/* Puts the preload library first in LD_PRELOAD and names the config for
+ * it. Returns 0, or -1 after saying why. */
+static int run_environment(const char *config)
+{
+    char path[PATH_MAX];
+    if (config && !realpath(config, path)) {
+        fprintf(stderr, "zmqsink: %s: %s\n", config, strerror(errno));
+        return -1;
+    }
+    const char *preload = preload_path(), *old = getenv("LD_PRELOAD");
+    if (access(preload, R_OK) != 0) {
+        fprintf(stderr, "zmqsink: the preload library %s: %s (set "
+                "ZMQSINK_PRELOAD)\n", preload, strerror(errno));
+        return -1;
+    }
+    char *value;
+    if (asprintf(&value, "%s%s%s", preload, old && *old ? ":" : "",
+                 old ? old : "") < 0)
+        return -1;
+    int rc = setenv("LD_PRELOAD", value, 1) ||
+             (config ? setenv("ZMQSINK_CONFIG", path, 1)
+                     : unsetenv("ZMQSINK_CONFIG"));
+    free(value);
+    return rc;
+}
+
+static int command_run(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *config = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'h':
+            printf("usage: zmqsink run [-c FILE] -- PROGRAM [ARGS]\n\n"
+                   "Runs PROGRAM with zmqsink attached to every ZeroMQ "
+                   "socket it creates,\nthrough a preload library: no "
+                   "change to the program. A socket is named\nby the first "
+                   "`sockets:` rule whose match fits an endpoint it binds "
+                   "or\nconnects, else <type>-<n>. Without -c, the "
+                   "compiled-in default config.\nPROGRAM's exit status "
+                   "and signals are its own; 127 if it cannot start.\n");
+            return EXIT_OK;
+        default:
+            return usage_error("run: see zmqsink run --help%s", "");
+        }
+    }
+    if (optind >= argc)
+        return usage_error("run: no PROGRAM given%s", "");
+    char err[2048];
+    if (zmqsink_check(config, NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return EXIT_RUNTIME;
+    }
+    if (run_environment(config) != 0)
+        return EXIT_RUNTIME;
+    execvp(argv[optind], argv + optind);
+    fprintf(stderr, "zmqsink: %s: %s\n", argv[optind], strerror(errno));
+    return 127;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -129,6 +209,8 @@ int main(int argc, char **argv)
                zmqsink_monitor_version());
         return EXIT_OK;
     }
+    if (strcmp(command, "run") == 0)
+        return command_run(argc - 1, argv + 1);
     if (strcmp(command, "demo") == 0)
         return command_demo(argc - 1, argv + 1);
     if (strcmp(command, "check") == 0)
