@@ -54,6 +54,14 @@ const char *hp_url(const hp_server_t *s);
 hp_request_t *hp_requests(const hp_server_t *s, size_t *n);
 void hp_requests_free(hp_request_t *r, size_t n);
 
+/* The seqs of the 2xx-answered requests in the order they arrived, each
+ * key counted once, as a receiver that drops repeated keys sees them.
+ * *count gets their number. Caller frees. */
+uint64_t *hp_delivered_seqs(const hp_request_t *r, size_t n, size_t *count);
+
+/* Files in dir whose names end in suffix. */
+size_t hp_files_ending(const char *dir, const char *suffix);
+
 /* Waits (bounded) until the 2xx-answered requests carry `count` distinct
  * events. Returns the requests read last; *n gets their count. */
 hp_request_t *hp_wait_delivered(const hp_server_t *s, size_t count,
@@ -89,6 +97,12 @@ void hp_sink_open(hp_sink_t *k);
 const char *hp_sink_open_fails(hp_sink_t *k);
 /* Writes events first .. first + n - 1 and ticks; asserts they are taken. */
 void hp_sink_write(hp_sink_t *k, uint64_t first, size_t n);
+/* Writes count events from first in writes of 50, ticking after each. */
+void hp_sink_write_many(hp_sink_t *k, uint64_t first, size_t count);
+/* Ticks (bounded) until no file in dir ends in suffix: a delivered batch
+ * leaves the spool once the sink has read the server's answer. */
+void hp_sink_run_until_no_files(hp_sink_t *k, const char *dir,
+                                const char *suffix);
 /* Ticks once (a drive function for hp_wait_delivered). */
 void hp_sink_tick(void *k);
 /* Ticks for ms milliseconds. */

@@ -111,6 +111,14 @@ static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
     h->reason_failed[i] += n;
 }
 
+void *th_plugin_open(th_plugin_host_t *h)
+{
+    char err[512] = "";
+    void *state = h->plugin->open(&h->host, err, sizeof err);
+    cr_assert_not_null(state, "open: %s", err);
+    return state;
+}
+
 uint64_t th_plugin_failed(const th_plugin_host_t *h, const char *reason)
 {
     for (size_t i = 0; i < TH_MAX_REASONS && h->reasons[i][0]; i++)

@@ -57,6 +57,10 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
  * does not declare it or the host lacks it. */
 th_option_t *th_plugin_option(th_plugin_host_t *h, const char *key);
 
+/* Opens the plugin on the host; the test fails with the plugin's message
+ * if it cannot. Returns its state. */
+void *th_plugin_open(th_plugin_host_t *h);
+
 /* Events count_failed() was told of with this reason. */
 uint64_t th_plugin_failed(const th_plugin_host_t *h, const char *reason);
 

@@ -147,13 +147,6 @@ static void direct_teardown(void)
 
 TestSuite(direct, .init = direct_setup, .fini = direct_teardown);
 
-static void *open_sink(void)
-{
-    char err[512] = "";
-    void *state = plugin->open(&th.host, err, sizeof err);
-    cr_assert_not_null(state, "open: %s", err);
-    return state;
-}
 
 #define MAX_EVENTS 64
 static zmqsink_event_t events[MAX_EVENTS];
@@ -215,7 +208,7 @@ Test(direct, appends_lines_relative_to_config_dir_with_mode_0640)
     umask(022);
     write_text("out.log", "kept\n");
     chmod(in_tmp(0, "out.log"), 0600); /* an existing file keeps its mode */
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 2);
     write_ok(s, 3, 1);
     cr_assert_eq(plugin->flush(s, 0), 0);
@@ -228,7 +221,7 @@ Test(direct, appends_lines_relative_to_config_dir_with_mode_0640)
     free_lines(&l);
 
     th_plugin_set_option(&th, "path", "new.log", 0);
-    s = open_sink();
+    s = th_plugin_open(&th);
     write_ok(s, 1, 1);
     plugin->close(s);
     struct stat st;
@@ -241,7 +234,7 @@ Test(direct, stdout_is_written_and_left_open)
 {
     cr_redirect_stdout();
     th_plugin_set_option(&th, "path", "-", 0);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev = { .seq = 7 };
     snprintf(ev.endpoint, sizeof ev.endpoint, "tcp://127.0.0.1:5555");
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
@@ -254,7 +247,7 @@ Test(direct, stdout_is_written_and_left_open)
 
 Test(direct, newline_inside_a_line_is_replaced)
 {
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev = { .seq = 1 };
     snprintf(ev.endpoint, sizeof ev.endpoint, "a\nb\n");
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
@@ -268,7 +261,7 @@ Test(direct, newline_inside_a_line_is_replaced)
 Test(direct, long_line_is_written_whole)
 {
     th.host.format = long_format;
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 3);
     plugin->close(s);
     lines_t l = read_lines(in_tmp(0, "out.log"));
@@ -281,7 +274,7 @@ Test(direct, long_line_is_written_whole)
 Test(direct, fsync_batch)
 {
     th_plugin_set_option(&th, "fsync", "batch", 1);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 5);
     write_ok(s, 6, 5);
     cr_assert_eq(plugin->flush(s, 0), 0);
@@ -320,7 +313,7 @@ Test(direct, rotation)
         th_plugin_set_option(&th, "path", name, 0);
         th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
         th_plugin_set_option(&th, "rotate.keep", "", rc->keep);
-        void *s = open_sink();
+        void *s = th_plugin_open(&th);
         for (size_t i = 0; i < rc->nevents; i += rc->batch) {
             size_t left = rc->nevents - i;
             write_ok(s, 1 + i, left < rc->batch ? left : rc->batch);
@@ -345,7 +338,7 @@ Test(direct, oversized_existing_file_is_rotated_first)
     big[sizeof big - 1] = '\0';
     write_text("out.log", big);
     th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 2);
     plugin->close(s);
     check_seq_lines(in_tmp(0, "out.log"), 1, 2);
@@ -357,7 +350,7 @@ Test(direct, oversized_existing_file_is_rotated_first)
 Test(direct, full_disk_retries_and_logs_once)
 {
     th_plugin_set_option(&th, "path", "/dev/full", 0);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(plugin->write(s, make_events(1, 4), 4),
                      ZMQSINK_WRITE_RETRY);
@@ -385,7 +378,7 @@ static void limit_file_size(rlim_t bytes)
 Test(direct, partial_write_keeps_the_tail_and_retries_it)
 {
     limit_file_size(250);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 5); /* taken: two lines and a half went out */
     cr_assert_eq(plugin->write(s, make_events(6, 1), 1), ZMQSINK_WRITE_RETRY,
                  "a new batch must wait for the tail");
@@ -415,7 +408,7 @@ Test(direct, unwritable_tail_is_counted_once)
         snprintf(name, sizeof name, "case%zu.log", c);
         th_plugin_set_option(&th, "path", name, 0);
         th.failed = 0;
-        void *s = open_sink();
+        void *s = th_plugin_open(&th);
         write_ok(s, 1, 5);
         if (cases[c].flush)
             cr_assert_eq(plugin->flush(s, 0), cases[c].flush_returns);
@@ -427,7 +420,7 @@ Test(direct, unwritable_tail_is_counted_once)
 
 Test(direct, reopen_follows_a_rename)
 {
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 2);
     cr_assert_eq(rename(in_tmp(0, "out.log"), in_tmp(1, "out.log.old")), 0);
     write_ok(s, 3, 1); /* still into the renamed file */
@@ -442,7 +435,7 @@ Test(direct, failed_reopen_keeps_writing_to_the_old_file)
 {
     cr_assert_eq(mkdir(in_tmp(0, "sub"), 0755), 0);
     th_plugin_set_option(&th, "path", "sub/out.log", 0);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_ok(s, 1, 1);
     cr_assert_eq(rename(in_tmp(0, "sub/out.log"), in_tmp(1, "old.log")), 0);
     cr_assert_eq(rmdir(in_tmp(0, "sub")), 0);

@@ -5,7 +5,6 @@
  * The plugin is driven directly through a test host, with events whose
  * seqs the test chooses, so that delivery can be checked exactly. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,28 +41,6 @@ static char *spool_path(void)
     return path;
 }
 
-/* Files in dir whose names end in suffix. */
-static size_t files_ending(const char *dir, const char *suffix)
-{
-    DIR *d = opendir(dir);
-    size_t n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        size_t len = strlen(e->d_name), slen = strlen(suffix);
-        n += len > slen && strcmp(e->d_name + len - slen, suffix) == 0;
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
-/* Writes count events from first in chunks of 50, ticking after each. */
-static void write_events(hp_sink_t *k, uint64_t first, size_t count)
-{
-    for (size_t done = 0; done < count; done += 50)
-        hp_sink_write(k, first + done, count - done < 50 ? count - done : 50);
-}
-
 static size_t requests_answered(const char *answer)
 {
     size_t n, count = 0;
@@ -91,7 +68,7 @@ Test(http, delivers_batches_in_order_over_one_connection)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "batch.max_events", "100", 100);
     hp_sink_open(&k);
-    write_events(&k, 0, 1000);
+    hp_sink_write_many(&k, 0, 1000);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 1000, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
@@ -122,7 +99,7 @@ Test(http, ndjson_gzip_put)
     hp_sink_set(&k, "compress", "gzip", 1);
     hp_sink_set(&k, "batch.max_events", "300", 300);
     hp_sink_open(&k);
-    write_events(&k, 0, 300);
+    hp_sink_write_many(&k, 0, 300);
     cr_assert_eq(hp_sink_close(&k, 5000), 0, "flush delivers what is left");
 
     size_t n;
@@ -143,7 +120,7 @@ Test(http, batch_closes_at_max_bytes)
     hp_sink_set(&k, "batch.max_events", "1000", 1000);
     hp_sink_set(&k, "batch.max_bytes", "4KiB", 4096);
     hp_sink_open(&k);
-    write_events(&k, 0, 200);
+    hp_sink_write_many(&k, 0, 200);
     cr_assert_eq(hp_sink_close(&k, 5000), 0);
 
     size_t n;
@@ -181,30 +158,24 @@ Test(http, outage_spools_then_replays_once_in_order)
 
     /* The endpoint fails: batches go to the spool, retried with one key. */
     hp_control(&server, "status 500");
-    write_events(&k, 0, 500);
+    hp_sink_write_many(&k, 0, 500);
     run_until_answered(&k, "500", 3);
-    cr_assert_gt(files_ending(spool_path(), ".batch"), 5);
+    cr_assert_gt(hp_files_ending(spool_path(), ".batch"), 5);
 
     /* Then it goes away altogether. */
     int port = server.port;
     hp_stop(&server);
-    write_events(&k, 500, 500);
+    hp_sink_write_many(&k, 500, 500);
     hp_sink_run(&k, 300);
-    cr_assert_eq(files_ending(spool_path(), ".batch"), 20);
+    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 20);
 
     hp_start(&server, tmpdir, port);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 1000, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_assert_delivered_once(r, n, 0, 1000), 20);
     hp_requests_free(r, n);
-    /* The server records a request before it answers: the last file goes
-     * once the sink has read that answer. */
-    for (int waited = 0; files_ending(spool_path(), ".batch") > 0;
-         waited += 10) {
-        cr_assert_lt(waited, 5000, "delivered batches stay in the spool");
-        hp_sink_tick(&k);
-        th_sleep_ms(10);
-    }
+    /* The server records a request before it answers. */
+    hp_sink_run_until_no_files(&k, spool_path(), ".batch");
     cr_assert_not_null(strstr(k.h.log_text, "answers again"), "%s",
                        k.h.log_text);
     cr_assert_eq(k.h.failed, 0);
@@ -217,7 +188,7 @@ Test(http, without_spool_memory_fills_then_write_says_retry)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_open(&k);
     hp_control(&server, "status 503");
-    write_events(&k, 0, 450); /* 9 batches: one in flight, 8 in memory */
+    hp_sink_write_many(&k, 0, 450); /* 9 batches: one in flight, 8 in memory */
     zmqsink_event_t ev = {.seq = 450, .type = ZMQSINK_EVENT_CONNECTED};
     cr_assert_eq(k.h.plugin->write(k.state, &ev, 1), ZMQSINK_WRITE_RETRY);
 
@@ -279,7 +250,7 @@ Test(http, storm_of_429_delivers_everything_once)
     hp_sink_set(&k, "spool.dir", spool_path(), 0);
     hp_control(&server, "status 429 25");
     hp_sink_open(&k);
-    write_events(&k, 0, 500);
+    hp_sink_write_many(&k, 0, 500);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 500, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_assert_delivered_once(r, n, 0, 500), 10);
@@ -329,7 +300,7 @@ Test(http, rejected_batch_goes_to_the_dead_letter_file)
     hp_sink_set(&k, "spool.dir", spool_path(), 0);
     hp_control(&server, "status 400 1");
     hp_sink_open(&k);
-    write_events(&k, 0, 100);
+    hp_sink_write_many(&k, 0, 100);
     cr_assert_eq(hp_sink_close(&k, 5000), 0);
 
     size_t n, events;
@@ -427,10 +398,10 @@ Test(http, undelivered_batches_survive_a_restart_and_go_first)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "spool.dir", spool_path(), 0);
     hp_sink_open(&k);
-    write_events(&k, 0, 230);
+    hp_sink_write_many(&k, 0, 230);
     hp_sink_run(&k, 200);
     cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
-    cr_assert_eq(files_ending(spool_path(), ".batch"), 5);
+    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 5);
     cr_assert_eq(k.h.failed, 0);
 
     hp_start(&server, tmpdir, port);
@@ -439,13 +410,13 @@ Test(http, undelivered_batches_survive_a_restart_and_go_first)
     hp_sink_open(&k);
     cr_assert_not_null(strstr(k.h.log_text, "5 batches from an earlier run"),
                        "%s", k.h.log_text);
-    write_events(&k, 230, 70);
+    hp_sink_write_many(&k, 230, 70);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 300, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_assert_delivered_once(r, n, 0, 300), 7);
     hp_requests_free(r, n);
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
-    cr_assert_eq(files_ending(spool_path(), ".batch"), 0);
+    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 0);
 }
 
 Test(http, secrets_stay_out_of_logs)

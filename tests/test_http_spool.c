@@ -52,19 +52,6 @@ static bool ends_with(const char *name, const char *suffix)
     return len > slen && strcmp(name + len - slen, suffix) == 0;
 }
 
-/* Files in dir whose names end in suffix. */
-static size_t files_ending(const char *dir, const char *suffix)
-{
-    DIR *d = opendir(dir);
-    size_t n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += ends_with(e->d_name, suffix);
-    if (d)
-        closedir(d);
-    return n;
-}
-
 /* Bytes of the files in dir whose names end in suffix. */
 static long long bytes_of_files_ending(const char *dir, const char *suffix)
 {
@@ -112,47 +99,6 @@ static char *path_in_spool(const char *name)
     return path;
 }
 
-/* ---- what the server received ---- */
-
-/* The seqs of the 2xx-answered requests in the order they arrived, each
- * key counted once (a receiver drops repeated keys). Caller frees. */
-static uint64_t *delivered_seqs(const hp_request_t *r, size_t n, size_t *count)
-{
-    uint64_t *seqs = NULL;
-    *count = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool repeated = false;
-        for (size_t j = 0; j < i && !repeated; j++)
-            repeated = r[j].answer[0] == '2' && strcmp(r[j].key, r[i].key) == 0;
-        if (r[i].answer[0] != '2' || repeated)
-            continue;
-        seqs = realloc(seqs, (*count + r[i].nseqs + 1) * sizeof *seqs);
-        cr_assert_not_null(seqs);
-        memcpy(seqs + *count, r[i].seqs, r[i].nseqs * sizeof *seqs);
-        *count += r[i].nseqs;
-    }
-    return seqs;
-}
-
-/* Writes count events from first in chunks of 50, ticking after each. */
-static void write_events(hp_sink_t *k, uint64_t first, size_t count)
-{
-    for (size_t done = 0; done < count; done += 50)
-        hp_sink_write(k, first + done, count - done < 50 ? count - done : 50);
-}
-
-/* Ticks the sink until the spool holds no batch file. */
-static void run_until_spool_empty(hp_sink_t *k)
-{
-    for (int waited = 0; files_ending(spool_path(), ".batch") > 0;
-         waited += 10) {
-        cr_assert_lt(waited, WAIT_MS, "%zu batches still in the spool",
-                     files_ending(spool_path(), ".batch"));
-        hp_sink_tick(k);
-        th_sleep_ms(10);
-    }
-}
-
 /* ---- TLS against a CA made for the test ---- */
 
 static char ca_file[600], server_cert[600], server_key[600];
@@ -179,7 +125,7 @@ Test(http_tls, verified_with_ca_file_delivers_once)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "tls.ca_file", ca_file, 0);
     hp_sink_open(&k);
-    write_events(&k, 0, 200);
+    hp_sink_write_many(&k, 0, 200);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 200, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_assert_delivered_once(r, n, 0, 200), 4);
@@ -219,7 +165,7 @@ Test(http_tls, insecure_delivers_and_says_so)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "tls.insecure", "true", 1);
     hp_sink_open(&k);
-    write_events(&k, 0, 100);
+    hp_sink_write_many(&k, 0, 100);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 100, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_assert_delivered_once(r, n, 0, 100), 2);
@@ -250,10 +196,10 @@ static int spool_four_batches(void)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "spool.dir", spool_path(), 0);
     hp_sink_open(&k);
-    write_events(&k, 0, 200);
+    hp_sink_write_many(&k, 0, 200);
     hp_sink_run(&k, 200);
     cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
-    cr_assert_eq(files_ending(spool_path(), ".batch"), 4);
+    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 4);
     cr_assert_eq(k.h.failed, 0);
     return port;
 }
@@ -311,13 +257,13 @@ Test(http_spool, corrupt_files_are_set_aside_and_the_rest_delivered)
     hp_sink_open(&k);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 100, hp_sink_tick, &k, &n);
-    run_until_spool_empty(&k);
+    hp_sink_run_until_no_files(&k, spool_path(), ".batch");
     hp_sink_run(&k, 200); /* room for anything that should not come */
     hp_requests_free(r, n);
     r = hp_requests(&server, &n);
 
     size_t count;
-    uint64_t *seqs = delivered_seqs(r, n, &count);
+    uint64_t *seqs = hp_delivered_seqs(r, n, &count);
     cr_assert_eq(count, 100, "%zu events delivered, not batches 1 and 4",
                  count);
     for (size_t i = 0; i < count; i++) {
@@ -329,9 +275,9 @@ Test(http_spool, corrupt_files_are_set_aside_and_the_rest_delivered)
     free(seqs);
     hp_requests_free(r, n);
 
-    cr_assert_eq(files_ending(spool_path(), ".corrupt"), 4);
-    cr_assert_eq(files_ending(spool_path(), ".batch"), 0);
-    cr_assert_eq(files_ending(spool_path(), ".tmp"), 0);
+    cr_assert_eq(hp_files_ending(spool_path(), ".corrupt"), 4);
+    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 0);
+    cr_assert_eq(hp_files_ending(spool_path(), ".tmp"), 0);
     cr_assert_eq(th_plugin_failed(&k.h, "corrupt"), 100);
     const char *named[] = {torn, flipped, "00000000000000aa.batch",
                            "0000000000000bbb.tmp"};
@@ -389,11 +335,11 @@ Test(http_spool, full_spool_drops_the_oldest_and_keeps_the_newest)
                  spool_full_warnings, k.h.log_text);
 
     hp_control(&server, "ok");
-    run_until_spool_empty(&k);
+    hp_sink_run_until_no_files(&k, spool_path(), ".batch");
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
     size_t n, count;
     hp_request_t *r = hp_requests(&server, &n);
-    uint64_t *seqs = delivered_seqs(r, n, &count);
+    uint64_t *seqs = hp_delivered_seqs(r, n, &count);
     hp_requests_free(r, n);
     cr_assert_eq(count + th_plugin_failed(&k.h, "spool_full"), 1000,
                  "%zu delivered, %llu dropped", count,
@@ -562,7 +508,7 @@ Test(http_pipeline, real_sockets_reach_the_webhook_and_the_file_alike)
     size_t n, nhook;
     hp_request_t *r = hp_requests(&server, &n);
     cr_assert_gt(n, 0);
-    uint64_t *at_hook = delivered_seqs(r, n, &nhook);
+    uint64_t *at_hook = hp_delivered_seqs(r, n, &nhook);
     qsort(at_hook, nhook, sizeof *at_hook, seq_compare);
     cr_assert_eq(nhook, nfile, "%zu events at the webhook, %zu in the file",
                  nhook, nfile);

@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,8 +27,6 @@
 #include "helpers.h"
 #include "plugin_host.h"
 
-extern char **environ;
-
 /* Longest a bounded wait in these tests lasts. */
 #define WAIT_MS 15000
 
@@ -40,12 +37,6 @@ static int64_t monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&pause, NULL);
 }
 
 /* ---- datagrams ---- */
@@ -214,13 +205,6 @@ static void direct_teardown(void)
 TestSuite(direct, .init = direct_setup, .fini = direct_teardown,
           .timeout = 120);
 
-static void *open_sink(void)
-{
-    char err[512] = "";
-    void *state = plugin->open(&th.host, err, sizeof err);
-    cr_assert_not_null(state, "open: %s", err);
-    return state;
-}
 
 static zmqsink_event_t event(const char *socket, uint32_t type,
                              int64_t duration_ms)
@@ -282,7 +266,7 @@ Test(direct, ten_thousand_events_leave_as_one_counter_line)
     th.sink_names[0] = "metrics";
     th.sink_names[1] = "slow sink|x";
     th.sink_dropped[1] = 7;
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_many(s, event("front", ZMQSINK_EVENT_ACCEPTED, -1), 10000);
 
     /* Before flush_interval has passed, tick sends nothing. */
@@ -326,7 +310,7 @@ Test(direct, ten_thousand_events_leave_as_one_counter_line)
 Test(direct, lines_are_packed_into_datagrams_of_at_most_max_packet)
 {
     th_plugin_set_option(&th, "max_packet", "512", 512);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     enum { SOCKETS = 500 };
     for (int i = 0; i < SOCKETS; i++) {
         char name[64];
@@ -358,7 +342,7 @@ Test(direct, lines_are_packed_into_datagrams_of_at_most_max_packet)
 Test(direct, a_line_longer_than_max_packet_goes_alone)
 {
     th_plugin_set_option(&th, "max_packet", "64", 64);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     char name[64];
     memset(name, 'n', 63);
     name[63] = '\0';
@@ -423,7 +407,7 @@ Test(direct, gauge_and_timer_follow_tracked_connections)
 {
     for (size_t c = 0; c < sizeof gauge_cases / sizeof gauge_cases[0]; c++) {
         const gauge_case_t *gc = &gauge_cases[c];
-        void *s = open_sink();
+        void *s = th_plugin_open(&th);
         size_t nevents = 0;
         for (; nevents < 6 && gc->events[nevents].type; nevents++) {
             zmqsink_event_t ev = event("g", gc->events[nevents].type,
@@ -458,7 +442,7 @@ Test(direct, dogstatsd_tags)
     th.nsinks = 1;
     th.sink_names[0] = "met,rics";
     th.sink_dropped[0] = 5;
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t events[] = {
         event("a,b:c", ZMQSINK_EVENT_ACCEPTED, -1),
         event("a,b:c", ZMQSINK_EVENT_ACCEPTED, -1),
@@ -485,7 +469,7 @@ Test(direct, dogstatsd_tags)
 Test(direct, timer_samples_past_the_reservoir_carry_a_sample_rate)
 {
     th_plugin_set_option(&th, "max_packet", "65507", 65507);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_many(s, event("t", ZMQSINK_EVENT_DISCONNECTED, 7), 2000);
     received_t r = flush_and_receive(s);
     cr_assert_eq(count_lines(&r, "zmq.t.connection_ms:7|ms|@0.512"), 1024u);
@@ -502,7 +486,7 @@ Test(direct, unix_datagram_socket_and_send_failures)
     cr_assert_null(plugin->open(&th.host, err, sizeof err));
 
     th_plugin_set_option(&th, "address", "./statsd.sock", 0); /* relative to config_dir */
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev = event("u", ZMQSINK_EVENT_ACCEPTED, -1);
     write_ok(s, &ev, 1);
     write_ok(s, &ev, 1);
@@ -541,7 +525,7 @@ Test(direct, unix_datagram_socket_and_send_failures)
 
 Test(direct, close_counts_what_was_never_sent)
 {
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     write_many(s, event("c", ZMQSINK_EVENT_ACCEPTED, -1), 5);
     plugin->close(s);
     cr_assert_eq(th.failed, 5u);
@@ -697,7 +681,7 @@ static bool statsd_caught_up(const char *marker)
         free(dump);
         if (seen)
             return true;
-        sleep_ms(50);
+        th_sleep_ms(50);
     }
     return false;
 }
@@ -726,16 +710,9 @@ static void statsd_start(void)
     char log_path[512];
     snprintf(log_path, sizeof log_path, "%s/statsd.log", tmpdir);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     char *argv[] = { "node", script, config_path, NULL };
-    int rc = posix_spawnp(&statsd_pid, "node", &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
+    statsd_pid = th_spawn(argv, log_path);
     free(config_path);
-    cr_assert_eq(rc, 0, "cannot start node: %s", strerror(rc));
     if (!statsd_caught_up("test.ready")) {
         char *log = th_read_file(log_path);
         cr_assert_fail("statsd did not answer on 127.0.0.1:%d; its log:\n%s",
@@ -745,17 +722,7 @@ static void statsd_start(void)
 
 static void statsd_stop(void)
 {
-    if (statsd_pid <= 0)
-        return;
-    kill(statsd_pid, SIGTERM);
-    int status;
-    for (int waited = 0; waitpid(statsd_pid, &status, WNOHANG) == 0;
-         waited += 10) {
-        if (waited == 5000)
-            kill(statsd_pid, SIGKILL);
-        sleep_ms(10);
-    }
-    statsd_pid = -1;
+    th_stop_process(&statsd_pid);
 }
 
 static void daemon_setup(void)
@@ -828,7 +795,7 @@ static double wait_gauge(const char *key, double want)
         free(dump);
         if (found && v == want)
             break;
-        sleep_ms(50);
+        th_sleep_ms(50);
     }
     return v;
 }
@@ -932,7 +899,7 @@ static size_t wait_socket_events(th_log_t *log, const char *socket,
         pthread_mutex_unlock(&log->lock);
         if (n >= count)
             break;
-        sleep_ms(10);
+        th_sleep_ms(10);
     }
     return n;
 }
@@ -1073,7 +1040,7 @@ Test(daemon, drop_counters_match_the_core)
         zmqsink_stats(zs, &stats);
         if (stats.sinks[1].dropped_full > 0)
             break;
-        sleep_ms(10);
+        th_sleep_ms(10);
     }
     cr_assert_gt(stats.sinks[1].dropped_full, 0u, "no drops for 'stuck'");
     /* Flushes while the sinks run carry the drops already. */
@@ -1083,7 +1050,7 @@ Test(daemon, drop_counters_match_the_core)
         if (!dump || !dump_number(dump, "zmq.zmqsink.stuck.dropped", &early))
             early = 0;
         free(dump);
-        sleep_ms(50);
+        th_sleep_ms(50);
     }
     cr_assert_gt(early, 0, "no drops of 'stuck' reached statsd");
 
@@ -1095,7 +1062,7 @@ Test(daemon, drop_counters_match_the_core)
         zmqsink_stats(zs, &stats);
         if (stats.sockets_attached == 0)
             break;
-        sleep_ms(10);
+        th_sleep_ms(10);
     }
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.nsinks, 2u);

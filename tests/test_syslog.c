@@ -34,12 +34,6 @@
 
 static char *tmpdir;
 
-static void sleep_ms(int ms)
-{
-    struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
-    nanosleep(&t, NULL);
-}
-
 static int64_t monotonic_ns(void)
 {
     struct timespec ts;
@@ -172,13 +166,6 @@ static void direct_teardown(void)
 
 TestSuite(direct, .init = direct_setup, .fini = direct_teardown);
 
-static void *open_sink(void)
-{
-    char err[512] = "";
-    void *state = plugin->open(&th.host, err, sizeof err);
-    cr_assert_not_null(state, "open: %s", err);
-    return state;
-}
 
 /* A datagram socket bound at tmpdir/log.sock, as a syslog server's. */
 static int unix_server(void)
@@ -225,7 +212,7 @@ static zmqsink_event_t sample_event(uint64_t seq)
 Test(direct, rfc5424_message_is_exact)
 {
     int server = unix_server();
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev = sample_event(7);
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
     char *sd = expected_sd(&ev), *text = rendered(ZMQSINK_FORMAT_TEXT, &ev),
@@ -251,7 +238,7 @@ Test(direct, rfc3164_message_is_exact_and_has_no_hostname_locally)
     th_plugin_set_option(&th, "format", "rfc3164", 1);
     th_plugin_set_option(&th, "facility", "local7", 23);
     th_plugin_set_option(&th, "app_name", "myapp", 0);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev = sample_event(8);
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
     char *logfmt = rendered(ZMQSINK_FORMAT_LOGFMT, &ev), want[4096];
@@ -271,7 +258,7 @@ Test(direct, severity_override_sets_the_pri_only)
     th.map_keys[1] = "connected";
     th.map_values[1] = "debug";
     th.map_n = 2;
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
     ev[1].type = ZMQSINK_EVENT_ACCEPTED;
     ev[1].severity = ZMQSINK_SEV_INFO;
@@ -290,7 +277,7 @@ Test(direct, truncation_keeps_the_header_and_marks_the_cut)
 {
     int server = unix_server();
     th_plugin_set_option(&th, "max_size", "480", 480);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
     for (int i = 0; i < 2; i++) {
         memset(ev[i].socket, 's', 60); /* long, but the SD fits */
@@ -330,7 +317,7 @@ Test(direct, bounded_buffer_while_the_server_is_away)
     th_plugin_set_option(&th, "buffer", "", 1200);
     th_plugin_set_option(&th, "reconnect.min", "", 1);
     th_plugin_set_option(&th, "reconnect.max", "", 1);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev[4] = { sample_event(1), sample_event(2),
                               sample_event(3), sample_event(4) };
     cr_assert_eq(plugin->write(s, &ev[0], 1), ZMQSINK_WRITE_OK);
@@ -340,7 +327,7 @@ Test(direct, bounded_buffer_while_the_server_is_away)
     cr_assert_eq(th.logs, 1, "the outage is logged once");
     cr_assert(strstr(th.last_log, in_tmp("log.sock")), "%s", th.last_log);
     int server = unix_server();
-    sleep_ms(5); /* past reconnect.max */
+    th_sleep_ms(5); /* past reconnect.max */
     plugin->tick(s, monotonic_ns());
     cr_assert_eq(plugin->write(s, &ev[2], 2), ZMQSINK_WRITE_OK);
     for (int i = 0; i < 4; i++) {
@@ -360,14 +347,14 @@ Test(direct, unsent_messages_are_reported_once)
 {
     th_plugin_set_option(&th, "reconnect.min", "", 3600000);
     th_plugin_set_option(&th, "reconnect.max", "", 3600000);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev[3] = { sample_event(1), sample_event(2),
                               sample_event(3) };
     cr_assert_eq(plugin->write(s, ev, 3), ZMQSINK_WRITE_OK);
     cr_assert_eq(plugin->flush(s, monotonic_ns() + 50000000), 3);
     plugin->close(s);
     cr_assert_eq(th.failed, 0, "flush reported them: close must not");
-    s = open_sink();
+    s = th_plugin_open(&th);
     cr_assert_eq(plugin->write(s, ev, 2), ZMQSINK_WRITE_OK);
     plugin->close(s);
     cr_assert_eq(th.failed, 2);
@@ -398,7 +385,7 @@ Test(direct, unix_stream_server_gets_lf_terminated_messages)
     cr_assert_lt((size_t)n, sizeof un.sun_path);
     cr_assert_eq(bind(listener, (struct sockaddr *)&un, sizeof un), 0);
     cr_assert_eq(listen(listener, 1), 0);
-    void *s = open_sink();
+    void *s = th_plugin_open(&th);
     zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
     cr_assert_eq(plugin->write(s, ev, 2), ZMQSINK_WRITE_OK);
     int conn = accept(listener, NULL, NULL);
@@ -465,7 +452,7 @@ Test(direct, tcp_framing_and_reconnect)
         th_plugin_set_option(&th, "framing", cases[c].framing, cases[c].index);
         th_plugin_set_option(&th, "reconnect.min", "", 1);
         th_plugin_set_option(&th, "reconnect.max", "", 1);
-        void *s = open_sink();
+        void *s = th_plugin_open(&th);
         for (uint64_t seq = 1; seq <= 2; seq++) {
             zmqsink_event_t ev = sample_event(seq);
             cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
@@ -649,7 +636,7 @@ static void start_rsyslog(void)
         }
         cr_assert_eq(waitpid(rsyslogd, NULL, WNOHANG), 0,
                      "rsyslogd exited; see %s", in_tmp("rsyslogd.log"));
-        sleep_ms(STEP_MS);
+        th_sleep_ms(STEP_MS);
     }
     cr_assert_fail("rsyslogd did not become ready");
 }
@@ -664,7 +651,7 @@ static void stop_rsyslog(void)
             rsyslogd = -1;
             return;
         }
-        sleep_ms(STEP_MS);
+        th_sleep_ms(STEP_MS);
     }
     kill(rsyslogd, SIGKILL);
     waitpid(rsyslogd, NULL, 0);
@@ -821,7 +808,7 @@ static messages_t read_messages(size_t want)
         m.text = th_read_file(in_tmp("out.log"));
         if (count_messages(m.text) >= want)
             break;
-        sleep_ms(STEP_MS);
+        th_sleep_ms(STEP_MS);
     }
     cr_assert_not_null(m.text, "rsyslogd wrote nothing");
     m.line = calloc(count_messages(m.text) + 1, sizeof *m.line);
@@ -999,7 +986,7 @@ static void wait_taken_by_syslog(size_t n)
         zmqsink_stats(zs, &stats);
         if (stats.sinks[0].delivered >= n)
             return;
-        sleep_ms(STEP_MS);
+        th_sleep_ms(STEP_MS);
     }
     cr_assert_fail("the syslog sink took %llu of %zu events",
                    (unsigned long long)stats.sinks[0].delivered, n);
