@@ -55,8 +55,9 @@ typedef struct reader {
     int socket_type;
     char name[ZMQSINK_SOCKET_NAME_MAX];
     char inproc[64];     /* where the monitor sends */
+    uint32_t events;     /* the event types to deliver */
     uint64_t sink_mask;  /* sinks whose `sockets:` globs match name */
-    size_t sinks_seen;   /* sink count sink_mask was computed for */
+    uint64_t set_seen;   /* generation of the set sink_mask is for */
 #if MONITOR_VERSION == 2
     /* Local addresses this socket accepted connections on: they tell the
      * bind side from the connect side of a connection's later events. */
@@ -85,6 +86,9 @@ typedef struct conn {
 
 struct zs__collector {
     zmqsink_t *zs;
+    const zs__sinkset_t *set; /* (thread) the sinks routed to */
+    _Atomic(const zs__sinkset_t *) next_set; /* handed by switch */
+    sem_t switched;           /* posted once next_set is routed to */
     pthread_t thread;
     int epfd, wakefd;
     pthread_mutex_t lock;
@@ -204,18 +208,17 @@ static bool sink_wants_socket(const zs__sink_t *sink, const char *name)
 static uint64_t collector_route(zs__collector_t *c, reader_t *r,
                                 const zmqsink_event_t *ev)
 {
-    zmqsink_t *zs = c->zs;
-    size_t nsinks = atomic_load_explicit(&zs->nsinks, memory_order_acquire);
-    if (r->sinks_seen != nsinks) {
+    const zs__sinkset_t *set = c->set;
+    if (r->set_seen != set->generation) {
         r->sink_mask = 0;
-        for (size_t i = 0; i < nsinks; i++)
-            if (sink_wants_socket(zs->sinks[i], r->name))
+        for (size_t i = 0; i < set->n; i++)
+            if (sink_wants_socket(set->sinks[i], r->name))
                 r->sink_mask |= 1ull << i;
-        r->sinks_seen = nsinks;
+        r->set_seen = set->generation;
     }
     uint64_t pushed = 0, matched = 0;
-    for (size_t i = 0; i < nsinks; i++) {
-        zs__sink_t *sink = zs->sinks[i];
+    for (size_t i = 0; i < set->n; i++) {
+        zs__sink_t *sink = set->sinks[i];
         if (!(r->sink_mask >> i & 1) || !(sink->events & ev->type) ||
             ev->severity > sink->min_severity)
             continue;
@@ -228,28 +231,33 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
         }
     }
     if (!matched)
-        zs__counter_add(&zs->filtered, 1);
+        zs__counter_add(&c->zs->filtered, 1);
     return pushed;
 }
 
+/* Decodes, enriches and routes one event. Types outside the reader's
+ * mask are tracked (their connection opens and closes give the others a
+ * peer and a duration) but take no sequence number. */
 static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
                                const monitor_message_t *m)
 {
     int index = zs__event_index(m->type);
     zmqsink_event_t ev;
     memset(&ev, 0, offsetof(zmqsink_event_t, socket));
-    ev.seq = ++c->seq;
-    zs__counter_add(&c->zs->events, 1);
     ev.time_ns = wall_clock_ns();
     ev.duration_ms = -1;
     ev.type = m->type;
     ev.value = m->value;
     ev.socket_type = r->socket_type;
-    ev.severity = c->zs->config->severity[index];
+    ev.severity = c->set->config->severity[index];
     memcpy(ev.socket, r->name, sizeof ev.socket);
     memcpy(ev.endpoint, m->endpoint, sizeof ev.endpoint);
     memcpy(ev.peer, m->peer, sizeof ev.peer);
     conn_track(c, r, &ev);
+    if (!(r->events & ev.type))
+        return 0;
+    ev.seq = ++c->seq;
+    zs__counter_add(&c->zs->events, 1);
     return collector_route(c, r, &ev);
 }
 
@@ -513,11 +521,23 @@ static void collector_settle(zs__collector_t *c)
     sem_post(&c->settled);
 }
 
+/* Takes the set a switch handed over; events read from here on go to its
+ * sinks, those before went to the previous set's. */
+static void collector_take_set(zs__collector_t *c)
+{
+    const zs__sinkset_t *next = atomic_exchange(&c->next_set, NULL);
+    if (next) {
+        c->set = next;
+        sem_post(&c->switched);
+    }
+}
+
 static void collector_free(zs__collector_t *c)
 {
     close(c->wakefd);
     close(c->epfd);
     sem_destroy(&c->settled);
+    sem_destroy(&c->switched);
     pthread_mutex_destroy(&c->lock);
     free(c->conns);
     free(c);
@@ -531,6 +551,8 @@ static void *collector_main(void *arg)
         int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
         int n = epoll_wait(c->epfd, events, 64, timeout);
         uint64_t pushed = 0;
+        if (!c->discarding)
+            collector_take_set(c);
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL) {
                 eventfd_t ignored;
@@ -541,7 +563,7 @@ static void *collector_main(void *arg)
             }
         }
         if (!c->discarding)
-            zs__worker_wake(c->zs->sinks, atomic_load(&c->zs->nsinks), pushed);
+            zs__worker_wake(c->set->sinks, c->set->n, pushed);
         collector_settle(c);
     }
     pthread_mutex_lock(&c->lock);
@@ -560,7 +582,8 @@ int zmqsink_monitor_version(void)
     return MONITOR_VERSION;
 }
 
-zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen)
+zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
+                                   char *err, size_t errlen)
 {
     zs__collector_t *c = calloc(1, sizeof *c);
     if (!c) {
@@ -568,9 +591,11 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen)
         return NULL;
     }
     c->zs = zs;
+    c->set = set;
     c->wakefd = -1;
     pthread_mutex_init(&c->lock, NULL);
     sem_init(&c->settled, 0, 0);
+    sem_init(&c->switched, 0, 0);
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (c->epfd < 0)
         goto err;
@@ -591,6 +616,7 @@ err:
     if (c->epfd >= 0)
         close(c->epfd);
     sem_destroy(&c->settled);
+    sem_destroy(&c->switched);
     pthread_mutex_destroy(&c->lock);
     free(c);
     return NULL;
@@ -605,13 +631,14 @@ static reader_t *reader_find(zs__collector_t *c, void *socket)
 }
 
 static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
-                            const char *name)
+                            const char *name, uint32_t events)
 {
     reader_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->socket = socket;
     r->ctx = ctx;
+    r->events = events;
     r->fd = -1;
     snprintf(r->name, sizeof r->name, "%s", name);
     size_t size = sizeof r->socket_type;
@@ -649,9 +676,9 @@ static int monitor_start(void *socket, const char *inproc)
 }
 
 int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
-                         const char *name)
+                         const char *name, uint32_t events)
 {
-    reader_t *r = reader_new(c, ctx, socket, name);
+    reader_t *r = reader_new(c, ctx, socket, name, events);
     if (!r)
         return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
     /* Registered before its monitor starts: starting it stops the socket's
@@ -698,6 +725,14 @@ int zs__collector_detach(zs__collector_t *c, void *socket)
         return -ZMQSINK_ENOTFOUND;
     zmq_socket_monitor(socket, NULL, 0);
     return 0;
+}
+
+void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)
+{
+    atomic_store(&c->next_set, set);
+    eventfd_write(c->wakefd, 1);
+    while (sem_wait(&c->switched) != 0 && errno == EINTR)
+        ;
 }
 
 size_t zs__collector_attached(zs__collector_t *c)

@@ -11,17 +11,23 @@
 
 typedef struct zs__collector zs__collector_t;
 
-/* Starts the collector thread for zs. Returns NULL with a message in err. */
-zs__collector_t *zs__collector_new(zmqsink_t *zs, char *err, size_t errlen);
+/* Starts the collector thread for zs, routing to set. Returns NULL with a
+ * message in err. */
+zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
+                                   char *err, size_t errlen);
 
 /* Creates a reader PAIR in ctx, connects it, starts the monitor of socket
- * and hands the reader to the collector. On the socket's thread. Returns 0
- * or a negated zmqsink_err_t. */
+ * and hands the reader to the collector, which delivers the event types in
+ * events. On the socket's thread. Returns 0 or a negated zmqsink_err_t. */
 int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
-                         const char *name);
+                         const char *name, uint32_t events);
 
 /* Stops the monitor of socket (on its thread). 0 or -ZMQSINK_ENOTFOUND. */
 int zs__collector_detach(zs__collector_t *c, void *socket);
+
+/* Routes the events read from now on to set, and returns once the
+ * collector no longer uses the set it had. Not during destroy. */
+void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set);
 
 /* Sockets monitored now. Any thread. */
 size_t zs__collector_attached(zs__collector_t *c);

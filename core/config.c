@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include <yaml.h>
+#include <zmq.h>
 
 /* Deeper nesting than any valid file needs; bounds the recursion. */
 #define MAX_DEPTH 64
@@ -35,6 +36,10 @@ static const char *const top_keys[] = {
     "sockets",    "sinks", "watch",            NULL};
 static const char *const queue_keys[] = {"capacity", NULL};
 static const char *const rule_keys[] = {"match", "name", "events", NULL};
+static const char *const probe_keys[] = {"name", "endpoint", "type", "curve",
+                                         NULL};
+static const char *const curve_keys[] = {"server_key", "public_key",
+                                         "secret_key", NULL};
 /* The keys of a sink that the core reads; the rest belong to the plugin. */
 static const char *const sink_core_keys[] = {
     "name", "type", "plugin", "events", "sockets", "min_severity", NULL};
@@ -240,6 +245,19 @@ static int node_append(zs__node_t *parent, zs__node_t *child, size_t *cap)
 }
 
 /* The value of a key in a mapping (NULL: absent, or no mapping). */
+bool zs__node_equal(const zs__node_t *a, const zs__node_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->nitems != b->nitems ||
+        (a->kind == ZS__NODE_SCALAR && strcmp(a->text, b->text) != 0))
+        return false;
+    for (size_t i = 0; i < a->nitems; i++)
+        if (!zs__node_equal(a->items[i], b->items[i]))
+            return false;
+    return true;
+}
+
 static const zs__node_t *map_get(const zs__node_t *map, const char *key)
 {
     if (!map || map->kind != ZS__NODE_MAPPING)
@@ -1044,17 +1062,26 @@ static int rule_read(const struct where *w, const zs__node_t *node,
     return events ? events_read(w, events, "sockets.events", &rule->events) : 0;
 }
 
-static int rules_read(zs__config_t *c, const struct where *w,
-                      const zs__node_t *node)
+/* The length of a list section, 0 when it is absent or empty; -1 after a
+ * message when it is no list. */
+static long list_length(const struct where *w, const zs__node_t *node,
+                        const char *what, const char *expected)
 {
     if (!node || node_is_empty(node))
         return 0;
-    if (expect_kind(w, node, ZS__NODE_SEQUENCE, "sockets",
-                    "a list of rules like "
-                    "- { match: \"tcp://*:5555\", name: frontend }") < 0)
+    if (expect_kind(w, node, ZS__NODE_SEQUENCE, what, expected) < 0)
         return -1;
-    if (!node->nitems)
-        return 0;
+    return (long)node->nitems;
+}
+
+static int rules_read(zs__config_t *c, const struct where *w,
+                      const zs__node_t *node)
+{
+    long n = list_length(w, node, "sockets",
+                         "a list of rules like "
+                         "- { match: \"tcp://*:5555\", name: frontend }");
+    if (n <= 0)
+        return (int)n;
     c->rules = calloc(node->nitems, sizeof *c->rules);
     if (!c->rules)
         return fail_nomem(w);
@@ -1064,13 +1091,123 @@ static int rules_read(zs__config_t *c, const struct where *w,
     return 0;
 }
 
-/* Reserved for `zmqsink watch` probes. */
-static int watch_read(const struct where *w, const zs__node_t *node)
+/* A `curve:` key: 40 characters of Z85 text (32 bytes). NULL: absent. */
+static int curve_key_read(const struct where *w, const zs__node_t *curve,
+                          const char *key, const char **out)
 {
-    if (!node || node_is_empty(node))
+    const zs__node_t *node = map_get(curve, key);
+    if (!node)
         return 0;
-    return expect_kind(w, node, ZS__NODE_SEQUENCE, "watch",
-                       "a list of endpoints to probe");
+    char what[64];
+    uint8_t bytes[32];
+    snprintf(what, sizeof what, "watch.curve.%s", key);
+    const char *expected = "a CURVE key in Z85 text, 40 characters";
+    if (!(*out = expect_text(w, node, what, expected)))
+        return -1;
+    if (strlen(*out) != 40 || !zmq_z85_decode(bytes, *out))
+        return fail_at(w, node, "%s: expected %s, got %s", what, expected,
+                       node_show(node));
+    return 0;
+}
+
+static int probe_curve_read(const struct where *w, const zs__node_t *node,
+                            zs__probe_t *probe)
+{
+    const zs__node_t *curve = map_get(node, "curve");
+    if (!curve)
+        return 0;
+    if (expect_kind(w, curve, ZS__NODE_MAPPING, "watch.curve",
+                    "a mapping like { server_key: KEY }") < 0 ||
+        keys_check(w, curve, curve_keys, "watch.curve") < 0)
+        return -1;
+    if (!map_get(curve, "server_key"))
+        return fail_at(w, curve, "watch.curve: missing required key "
+                                 "'server_key' (the server's public key)");
+    if (curve_key_read(w, curve, "server_key", &probe->server_key) < 0 ||
+        curve_key_read(w, curve, "public_key", &probe->public_key) < 0 ||
+        curve_key_read(w, curve, "secret_key", &probe->secret_key) < 0)
+        return -1;
+    if (!probe->public_key != !probe->secret_key)
+        return fail_at(w, curve, "watch.curve: public_key and secret_key go "
+                                 "together (without both, the probe makes a "
+                                 "key pair)");
+    return 0;
+}
+
+/* `type:` of a probe: a socket type name, dealer by default. */
+static int probe_type_read(const struct where *w, const zs__node_t *node,
+                           zs__probe_t *probe)
+{
+    const zs__node_t *type = map_get(node, "type");
+    probe->type = ZMQ_DEALER;
+    if (!type)
+        return 0;
+    const char *expected = "a socket type: pair, pub, sub, req, rep, dealer, "
+                           "router, pull, push, xpub, xsub or stream";
+    const char *text = expect_text(w, type, "watch.type", expected);
+    if (!text)
+        return -1;
+    for (int t = 0; t <= ZMQ_STREAM; t++)
+        if (strcmp(text, zmqsink_socket_type_name(t)) == 0) {
+            probe->type = t;
+            return 0;
+        }
+    return fail_at(w, type, "watch.type: expected %s, got %s", expected,
+                   node_show(type));
+}
+
+static int probe_read(const struct where *w, const zs__node_t *node,
+                      zs__probe_t *probe)
+{
+    if (expect_kind(w, node, ZS__NODE_MAPPING, "watch",
+                    "a probe like { name: billing, endpoint: "
+                    "\"tcp://billing:5555\" }") < 0 ||
+        keys_check(w, node, probe_keys, "watch") < 0 ||
+        !(probe->endpoint = required_text(w, node, "watch", "endpoint",
+                                          "an endpoint to connect to")))
+        return -1;
+    const zs__node_t *name = map_get(node, "name");
+    probe->name = probe->endpoint;
+    if (name && !(probe->name = expect_text(w, name, "watch.name",
+                                            "the probe socket's name")))
+        return -1;
+    if (strlen(probe->name) >= ZMQSINK_SOCKET_NAME_MAX)
+        return fail_at(w, name ? name : node,
+                       "watch.name: '%s' is longer than %d characters",
+                       probe->name, ZMQSINK_SOCKET_NAME_MAX - 1);
+    if (strlen(probe->endpoint) >= ZMQSINK_ENDPOINT_MAX)
+        return fail_at(w, map_get(node, "endpoint"),
+                       "watch.endpoint: longer than %d characters",
+                       ZMQSINK_ENDPOINT_MAX - 1);
+    return probe_type_read(w, node, probe) < 0 ||
+                   probe_curve_read(w, node, probe) < 0
+               ? -1
+               : 0;
+}
+
+/* `watch:`: the probes of `zmqsink watch`, with unique names. */
+static int watch_read(zs__config_t *c, const struct where *w,
+                      const zs__node_t *node)
+{
+    long n = list_length(w, node, "watch",
+                         "a list of probes like "
+                         "- { name: billing, endpoint: \"tcp://billing:5555\" }");
+    if (n <= 0)
+        return (int)n;
+    c->probes = calloc(node->nitems, sizeof *c->probes);
+    if (!c->probes)
+        return fail_nomem(w);
+    for (; c->nprobes < node->nitems; c->nprobes++) {
+        zs__probe_t *probe = &c->probes[c->nprobes];
+        if (probe_read(w, node->items[c->nprobes], probe) < 0)
+            return -1;
+        for (const zs__probe_t *other = c->probes; other < probe; other++)
+            if (strcmp(other->name, probe->name) == 0)
+                return fail_at(w, node->items[c->nprobes],
+                               "watch: duplicate probe name '%s' (name one "
+                               "of them with `name:`)", probe->name);
+    }
+    return 0;
 }
 
 static int sink_name_read(const struct where *w, const zs__node_t *node,
@@ -1207,7 +1344,7 @@ static int config_build(zs__config_t *c, const struct where *w)
         shutdown_read(c, w, map_get(root, "shutdown_timeout")) < 0 ||
         severities_read(c, w, map_get(root, "severity")) < 0 ||
         rules_read(c, w, map_get(root, "sockets")) < 0 ||
-        watch_read(w, map_get(root, "watch")) < 0 ||
+        watch_read(c, w, map_get(root, "watch")) < 0 ||
         sinks_read(c, w, map_get(root, "sinks")) < 0)
         return -1;
     return 0;
@@ -1332,6 +1469,7 @@ void zs__config_free(zs__config_t **config)
         free(c->sinks[i].sockets);
     free(c->sinks);
     free(c->rules);
+    free(c->probes);
     node_free(c->root);
     free(c->dir);
     free(c->path);

@@ -5,9 +5,11 @@
 #ifndef ZS_CONFIG_H
 #define ZS_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zmqsink.h>
 #include <zmqsink/plugin.h>
 
 typedef enum zs__node_kind {
@@ -33,6 +35,10 @@ typedef struct zs__socket_rule {
     uint32_t events; /* mask of ZMQSINK_EVENT_* to monitor */
 } zs__socket_rule_t;
 
+/* `watch:` probes are zmqsink_probe_t (zmqsink.h); their strings point
+ * into the config's tree. */
+typedef struct zmqsink_probe zs__probe_t;
+
 typedef struct zs__sink_config {
     char *name;
     char *type;           /* `type:`; NULL when only `plugin:` is given */
@@ -55,6 +61,8 @@ typedef struct zs__config {
                                      `severity: {event: level}` overrides */
     zs__socket_rule_t *rules;
     size_t nrules;
+    zs__probe_t *probes;
+    size_t nprobes;
     zs__sink_config_t *sinks;
     size_t nsinks;
     zs__node_t *root;      /* owned */
@@ -70,6 +78,9 @@ int zs__config_load_string(const char *name, const char *yaml,
                            zs__config_t **out, char *err, size_t errlen);
 
 void zs__config_free(zs__config_t **config);
+
+/* Whether two nodes hold the same settings, wherever they stand. */
+bool zs__node_equal(const zs__node_t *a, const zs__node_t *b);
 
 /* Index 0..14 of a single ZMQSINK_EVENT_* bit. */
 int zs__event_index(uint32_t type);

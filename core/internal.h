@@ -48,11 +48,14 @@ typedef struct zs__sink {
 
     /* The plugin and its instance, used on the worker thread only. */
     zs__plugin_t plugin;
+    const zs__node_t *node;   /* its config mapping; NULL when added by
+                                 zmqsink_add_callback() */
     zs__options_t *options;
     void *state;
     void *builtin_arg;        /* state handed to a built-in sink's open() */
     zmqsink_host_t host;
     char config_dir[4096];
+    char drops_name[ZMQSINK_SOCKET_NAME_MAX]; /* sink_drops() answers here */
 
     /* Worker (core/worker.c). */
     pthread_t thread;
@@ -60,7 +63,6 @@ typedef struct zs__sink {
     char open_error[512];     /* why open() failed, when it did */
     _Atomic uint32_t sleeping;/* futex word: 1 while idle-waiting */
     _Atomic uint32_t control; /* futex word: ZS__WORKER_STOP | _REOPEN */
-    int64_t shutdown_timeout_ms;
     _Atomic int64_t deadline_ns;
     _Atomic int finished;     /* the thread has closed the sink */
 
@@ -69,14 +71,26 @@ typedef struct zs__sink {
     zs__counter_t enqueued, delivered, dropped_full, dropped_shutdown, failed;
 } zs__sink_t;
 
+/* The sinks of an instance between two changes, and the config they
+ * came with. Immutable once published: the collector routes with the set
+ * it was last handed; other threads read zmqsink.set under set_lock. */
+typedef struct zs__sinkset {
+    uint64_t generation;      /* +1 at each change */
+    const zs__config_t *config;
+    size_t n;
+    zs__sink_t *sinks[ZS__MAX_SINKS];
+} zs__sinkset_t;
+
 struct zs__collector;
 
 struct zmqsink {
     void *ctx;
-    zs__config_t *config;
-    pthread_mutex_t sinks_lock; /* serialises additions to sinks[] */
-    zs__sink_t *sinks[ZS__MAX_SINKS];
-    _Atomic size_t nsinks;      /* published with release after sinks[n] */
+    pthread_mutex_t change_lock; /* serialises changes to the sinks */
+    pthread_mutex_t set_lock;    /* guards set and config for readers */
+    zs__sinkset_t *set;
+    zs__config_t *config;        /* that of set, owned */
+    zs__sink_t *stuck[ZS__MAX_SINKS]; /* removed, but busy in their plugin */
+    size_t nstuck;
     struct zs__collector *collector;
     zs__counter_t events;       /* written by the collector */
     zs__counter_t filtered;

@@ -94,17 +94,24 @@ static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
             host->sink_name, (unsigned long long)n, reason);
 }
 
+/* Answers from the instance's current sinks; the name is copied into the
+ * asking sink, so that it outlives a reload that frees the one named. */
 static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
                               const char **name, uint64_t *dropped)
 {
-    const zmqsink_t *zs = zs__sink_of_host(host)->owner;
-    size_t n = atomic_load_explicit(&zs->nsinks, memory_order_acquire);
+    zs__sink_t *self = zs__sink_of_host(host);
+    zmqsink_t *zs = self->owner;
+    pthread_mutex_lock(&zs->set_lock);
+    const zs__sinkset_t *set = zs->set;
+    size_t n = set ? set->n : 0;
     if (index < n) {
-        const zs__sink_t *sink = zs->sinks[index];
-        *name = sink->name;
+        const zs__sink_t *sink = set->sinks[index];
+        snprintf(self->drops_name, sizeof self->drops_name, "%s", sink->name);
+        *name = self->drops_name;
         *dropped = zs__counter_get(&sink->dropped_full) +
                    zs__counter_get(&sink->dropped_shutdown);
     }
+    pthread_mutex_unlock(&zs->set_lock);
     return n;
 }
 
@@ -159,19 +166,18 @@ static void sink_free(zs__sink_t *sink)
     free(sink);
 }
 
-static zs__sink_t *sink_new(const zmqsink_t *zs, const char *name,
-                            uint32_t events)
+static zs__sink_t *sink_new(zmqsink_t *zs, const zs__config_t *config,
+                            const char *name, uint32_t events)
 {
     zs__sink_t *sink = calloc(1, sizeof *sink);
     if (!sink)
         return NULL;
-    sink->owner = (zmqsink_t *)zs;
+    sink->owner = zs;
     snprintf(sink->name, sizeof sink->name, "%s", name);
     sink->events = events;
     sink->min_severity = ZMQSINK_SEV_DEBUG;
-    sink->shutdown_timeout_ms = zs->config->shutdown_timeout_ms;
-    snprintf(sink->config_dir, sizeof sink->config_dir, "%s", zs->config->dir);
-    sink->ring = zs__ring_new(zs->config->queue_capacity);
+    snprintf(sink->config_dir, sizeof sink->config_dir, "%s", config->dir);
+    sink->ring = zs__ring_new(config->queue_capacity);
     if (!sink->ring) {
         free(sink);
         return NULL;
@@ -195,56 +201,31 @@ static zs__sink_t *sink_new(const zmqsink_t *zs, const char *name,
     return sink;
 }
 
-/* Starts the sink's worker (which opens it) and makes it visible to the
- * collector. */
-static int sink_publish(zmqsink_t *zs, zs__sink_t *sink, char *err,
-                        size_t errlen)
-{
-    pthread_mutex_lock(&zs->sinks_lock);
-    size_t n = atomic_load(&zs->nsinks);
-    int rc = -ZMQSINK_ELIMIT;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(zs->sinks[i]->name, sink->name) == 0) {
-            snprintf(err, errlen, "a sink named '%s' exists already",
-                     sink->name);
-            rc = -ZMQSINK_EEXISTS;
-            goto out;
-        }
-    if (n == ZS__MAX_SINKS) {
-        snprintf(err, errlen, "at most %d sinks", ZS__MAX_SINKS);
-        goto out;
-    }
-    rc = -ZMQSINK_EOPEN;
-    if (zs__worker_start(sink, err, errlen) != 0)
-        goto out;
-    zs->sinks[n] = sink;
-    atomic_store_explicit(&zs->nsinks, n + 1, memory_order_release);
-    rc = 0;
-out:
-    pthread_mutex_unlock(&zs->sinks_lock);
-    return rc;
-}
-
-static int sink_from_config(zmqsink_t *zs, const zs__sink_config_t *sc,
-                            char *err, size_t errlen)
+/* Loads, checks and opens the sink a config describes (its worker runs,
+ * but nothing routes to it yet). Returns it, or NULL with
+ * "FILE:LINE:COL: sink 'NAME': ..." in err and *rc set. */
+static zs__sink_t *sink_open(zmqsink_t *zs, const zs__config_t *config,
+                             const zs__sink_config_t *sc, int *rc, char *err,
+                             size_t errlen)
 {
     char why[1024];
-    zs__sink_t *sink = sink_new(zs, sc->name, sc->events);
+    zs__sink_t *sink = sink_new(zs, config, sc->name, sc->events);
+    *rc = -ZMQSINK_ENOMEM;
     if (!sink) {
         snprintf(err, errlen, "sink '%s': out of memory", sc->name);
-        return -ZMQSINK_ENOMEM;
+        return NULL;
     }
+    sink->node = sc->node;
     sink->min_severity = sc->min_severity;
-    int rc = -ZMQSINK_EPLUGIN;
-    if (zs__plugin_load(zs->config, sc, &sink->plugin, err, errlen) != 0)
+    *rc = -ZMQSINK_EPLUGIN;
+    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0)
         goto err;
     snprintf(sink->type, sizeof sink->type, "%s", sink->plugin.desc->name);
-    rc = -ZMQSINK_ECONFIG;
-    if (zs__options_parse(zs->config, sc, sink->type,
-                          sink->plugin.desc->options, &sink->options, err,
-                          errlen) != 0)
+    *rc = -ZMQSINK_ECONFIG;
+    if (zs__options_parse(config, sc, sink->type, sink->plugin.desc->options,
+                          &sink->options, err, errlen) != 0)
         goto err;
-    rc = -ZMQSINK_ENOMEM;
+    *rc = -ZMQSINK_ENOMEM;
     if (sc->nsockets) {
         sink->socket_globs = calloc(sc->nsockets, sizeof *sink->socket_globs);
         if (!sink->socket_globs)
@@ -254,17 +235,70 @@ static int sink_from_config(zmqsink_t *zs, const zs__sink_config_t *sc,
                       strdup(sc->sockets[sink->nsocket_globs])))
                 goto err;
     }
-    rc = sink_publish(zs, sink, why, sizeof why);
-    if (rc != 0) {
+    *rc = -ZMQSINK_EOPEN;
+    if (zs__worker_start(sink, why, sizeof why) != 0) {
         char where[PATH_MAX + 32];
-        zs__node_where(zs->config, sc->node, "name", where, sizeof where);
+        zs__node_where(config, sc->node, "name", where, sizeof where);
         snprintf(err, errlen, "%s: sink '%s': %s", where, sc->name, why);
         goto err;
     }
-    return 0;
+    *rc = 0;
+    return sink;
 err:
     sink_free(sink);
-    return rc;
+    return NULL;
+}
+
+/* Stops the sinks against one deadline, so that they drain in parallel,
+ * frees them and reports what did not make it. A sink still busy in its
+ * plugin is left running, in zs->stuck. stats, when not NULL, receives
+ * each one's final counters. */
+static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
+                       int64_t deadline, zmqsink_sink_stats_t *stats);
+
+/* Stops and frees sinks that nothing routed to: opened by a change that
+ * then failed. */
+static void sinks_discard(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n)
+{
+    sinks_stop(zs, sinks, n, zs__now_ns(), NULL);
+}
+
+/* ---- sink sets ---- */
+
+static zs__sinkset_t *set_new(const zs__sinkset_t *prev,
+                              const zs__config_t *config)
+{
+    zs__sinkset_t *set = calloc(1, sizeof *set);
+    if (set) {
+        set->generation = prev ? prev->generation + 1 : 1;
+        set->config = config;
+    }
+    return set;
+}
+
+static const zs__sink_t *set_find(const zs__sinkset_t *set, const char *name)
+{
+    for (size_t i = 0; set && i < set->n; i++)
+        if (strcmp(set->sinks[i]->name, name) == 0)
+            return set->sinks[i];
+    return NULL;
+}
+
+/* Has the collector route to set from its next event on, then makes set
+ * and config the instance's; frees the set and config they replace. */
+static void set_publish(zmqsink_t *zs, zs__sinkset_t *set,
+                        zs__config_t *config)
+{
+    zs__collector_switch(zs->collector, set);
+    pthread_mutex_lock(&zs->set_lock);
+    zs__sinkset_t *old = zs->set;
+    zs__config_t *old_config = zs->config;
+    zs->set = set;
+    zs->config = config;
+    pthread_mutex_unlock(&zs->set_lock);
+    free(old);
+    if (old_config != config)
+        zs__config_free(&old_config);
 }
 
 int zmqsink_add_callback(zmqsink_t *zs, const char *name, uint32_t events,
@@ -272,21 +306,32 @@ int zmqsink_add_callback(zmqsink_t *zs, const char *name, uint32_t events,
 {
     assert(zs && name && fn);
     char err[256];
-    callback_t *cb = malloc(sizeof *cb);
-    zs__sink_t *sink = cb ? sink_new(zs, name, events) : NULL;
-    if (!sink) {
-        free(cb);
-        return -ZMQSINK_ENOMEM;
+    pthread_mutex_lock(&zs->change_lock);
+    const zs__sinkset_t *old = zs->set;
+    int rc = set_find(old, name)             ? -ZMQSINK_EEXISTS
+             : old->n == ZS__MAX_SINKS       ? -ZMQSINK_ELIMIT
+                                             : -ZMQSINK_ENOMEM;
+    callback_t *cb = rc == -ZMQSINK_ENOMEM ? malloc(sizeof *cb) : NULL;
+    zs__sink_t *sink = cb ? sink_new(zs, zs->config, name, events) : NULL;
+    zs__sinkset_t *set = sink ? set_new(old, zs->config) : NULL;
+    if (set) {
+        *cb = (callback_t){fn, arg};
+        sink->builtin_arg = cb;
+        sink->plugin.desc = &callback_plugin;
+        snprintf(sink->type, sizeof sink->type, "callback");
+        rc = zs__worker_start(sink, err, sizeof err) != 0 ? -ZMQSINK_EOPEN : 0;
     }
-    *cb = (callback_t){fn, arg};
-    sink->builtin_arg = cb;
-    sink->plugin.desc = &callback_plugin;
-    snprintf(sink->type, sizeof sink->type, "callback");
-    int rc = sink_publish(zs, sink, err, sizeof err);
-    if (rc != 0) {
+    if (rc == 0) {
+        memcpy(set->sinks, old->sinks, old->n * sizeof *old->sinks);
+        set->n = old->n;
+        set->sinks[set->n++] = sink;
+        set_publish(zs, set, zs->config);
+    } else { /* callback_open() cannot fail: cb was never handed over */
+        free(set);
         free(cb);
         sink_free(sink);
     }
+    pthread_mutex_unlock(&zs->change_lock);
     return rc;
 }
 
@@ -319,15 +364,34 @@ static void sink_describe(const zs__sink_config_t *sc, const zs__plugin_t *p,
             zmqsink_severity_name(sc->min_severity));
 }
 
+static void probes_describe(const zs__config_t *config, FILE *out)
+{
+    for (size_t i = 0; i < config->nprobes; i++) {
+        const zs__probe_t *p = &config->probes[i];
+        fprintf(out, "  probe '%s': %s socket to %s%s\n", p->name,
+                zmqsink_socket_type_name(p->type), p->endpoint,
+                p->server_key ? ", CURVE" : "");
+    }
+}
+
+/* Reads a config file, or the compiled-in default for NULL. Returns 0 or
+ * -ZMQSINK_ECONFIG with the message in err. */
+static int config_read(const char *config_path, zs__config_t **config,
+                       char *err, size_t errlen)
+{
+    int rc = config_path
+                 ? zs__config_load_file(config_path, config, err, errlen)
+                 : zs__config_load_string("<default>", zmqsink_default_config(),
+                                          config, err, errlen);
+    return rc == 0 ? 0 : -ZMQSINK_ECONFIG;
+}
+
 int zmqsink_check(const char *config_path, FILE *out, char *err, size_t errlen)
 {
     zs__config_t *config = NULL;
-    int rc = config_path
-                 ? zs__config_load_file(config_path, &config, err, errlen)
-                 : zs__config_load_string("<default>", zmqsink_default_config(),
-                                          &config, err, errlen);
+    int rc = config_read(config_path, &config, err, errlen);
     if (rc != 0)
-        return -ZMQSINK_ECONFIG;
+        return rc;
     /* Described into memory first: nothing is printed for a bad file. */
     char *text = NULL;
     size_t len = 0;
@@ -341,6 +405,7 @@ int zmqsink_check(const char *config_path, FILE *out, char *err, size_t errlen)
                      "  shutdown_timeout: %lld ms\n",
                 config->path, config->queue_capacity,
                 (long long)config->shutdown_timeout_ms);
+    probes_describe(config, report);
     for (size_t i = 0; i < config->nsinks && rc == 0; i++) {
         const zs__sink_config_t *sc = &config->sinks[i];
         zs__plugin_t plugin;
@@ -383,17 +448,26 @@ zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path, char *err,
         return NULL;
     }
     zs->ctx = zmq_ctx;
-    pthread_mutex_init(&zs->sinks_lock, NULL);
-    int rc = config_path
-                 ? zs__config_load_file(config_path, &zs->config, err, errlen)
-                 : zs__config_load_string("<default>", zmqsink_default_config(),
-                                          &zs->config, err, errlen);
-    if (rc != 0)
+    pthread_mutex_init(&zs->change_lock, NULL);
+    pthread_mutex_init(&zs->set_lock, NULL);
+    if (config_read(config_path, &zs->config, err, errlen) != 0)
         goto err;
-    for (size_t i = 0; i < zs->config->nsinks; i++)
-        if (sink_from_config(zs, &zs->config->sinks[i], err, errlen) != 0)
+    if (!(zs->set = set_new(NULL, zs->config))) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    /* Nothing routes yet: the sinks join the set as they open. */
+    for (size_t i = 0; i < zs->config->nsinks; i++) {
+        int rc;
+        zs__sink_t *sink =
+            sink_open(zs, zs->config, &zs->config->sinks[i], &rc, err, errlen);
+        if (!sink)
             goto err;
-    zs->collector = zs__collector_new(zs, err, errlen);
+        pthread_mutex_lock(&zs->set_lock);
+        zs->set->sinks[zs->set->n++] = sink;
+        pthread_mutex_unlock(&zs->set_lock);
+    }
+    zs->collector = zs__collector_new(zs, zs->set, err, errlen);
     if (!zs->collector)
         goto err;
     return zs;
@@ -402,10 +476,111 @@ err:
     return NULL;
 }
 
-int zmqsink_attach_ctx(zmqsink_t *zs, void *zmq_ctx, void *socket,
-                       const char *name)
+/* The sink of the running set that a new config keeps: same name, same
+ * settings. Returns its index, or -1. */
+static int set_kept(const zs__sinkset_t *set, const zs__sink_config_t *sc)
 {
-    assert(zs && zmq_ctx && socket);
+    for (size_t i = 0; i < set->n; i++)
+        if (set->sinks[i]->node && strcmp(set->sinks[i]->name, sc->name) == 0 &&
+            zs__node_equal(set->sinks[i]->node, sc->node))
+            return (int)i;
+    return -1;
+}
+
+/* Fills set from config: the sinks of old it keeps, new ones opened, then
+ * old's callback sinks. kept[i] tells which of old's stay. Returns 0, or a
+ * negated zmqsink_err_t with err (the sinks it opened are then closed). */
+static int set_fill(zmqsink_t *zs, zs__sinkset_t *set, const zs__sinkset_t *old,
+                    const zs__config_t *config, bool *kept, char *err,
+                    size_t errlen)
+{
+    zs__sink_t *opened[ZS__MAX_SINKS];
+    size_t nopened = 0;
+    int rc = 0;
+    for (size_t i = 0; i < config->nsinks && rc == 0; i++) {
+        const zs__sink_config_t *sc = &config->sinks[i];
+        int same = set_kept(old, sc);
+        if (same >= 0) {
+            kept[same] = true;
+            set->sinks[set->n++] = old->sinks[same];
+        } else if ((set->sinks[set->n] = sink_open(zs, config, sc, &rc, err,
+                                                   errlen))) {
+            opened[nopened++] = set->sinks[set->n++];
+        }
+    }
+    for (size_t i = 0; i < old->n && rc == 0; i++) {
+        if (old->sinks[i]->node)
+            continue;
+        if (set_find(set, old->sinks[i]->name) || set->n == ZS__MAX_SINKS) {
+            snprintf(err, errlen, "%s: sink '%s': %s", config->path,
+                     old->sinks[i]->name,
+                     set->n == ZS__MAX_SINKS ? "one sink too many (at most 64)"
+                                             : "the name of a callback sink");
+            rc = -ZMQSINK_ECONFIG;
+            break;
+        }
+        kept[i] = true;
+        set->sinks[set->n++] = old->sinks[i];
+    }
+    if (rc != 0)
+        sinks_discard(zs, opened, nopened);
+    return rc;
+}
+
+int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
+                   size_t errlen)
+{
+    assert(zs && err);
+    zs__config_t *config = NULL;
+    int rc = config_read(config_path, &config, err, errlen);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&zs->change_lock);
+    const zs__sinkset_t *old = zs->set;
+    bool kept[ZS__MAX_SINKS] = {false};
+    zs__sinkset_t *set = set_new(old, config);
+    rc = set ? set_fill(zs, set, old, config, kept, err, errlen)
+             : -ZMQSINK_ENOMEM;
+    if (rc != 0) {
+        if (!set)
+            snprintf(err, errlen, "out of memory");
+        free(set);
+        zs__config_free(&config);
+        pthread_mutex_unlock(&zs->change_lock);
+        return rc;
+    }
+    zs__sink_t *removed[ZS__MAX_SINKS];
+    size_t nremoved = 0, nkept = 0;
+    for (size_t i = 0; i < old->n; i++) {
+        if (!kept[i])
+            removed[nremoved++] = old->sinks[i];
+        nkept += kept[i];
+    }
+    /* Kept sinks now answer to the new file's mappings. */
+    for (size_t i = 0; i < config->nsinks; i++)
+        set->sinks[i]->node = config->sinks[i].node;
+    size_t nopened = set->n - nkept;
+    set_publish(zs, set, config);
+    sinks_stop(zs, removed, nremoved,
+               zs__now_ns() + config->shutdown_timeout_ms * 1000000, NULL);
+    zs__log(ZMQSINK_SEV_INFO,
+            "%s: reloaded: %zu sinks kept, %zu opened, %zu closed",
+            config->path, nkept, nopened, nremoved);
+    pthread_mutex_unlock(&zs->change_lock);
+    return 0;
+}
+
+size_t zmqsink_probes(const zmqsink_t *zs, const zmqsink_probe_t **probes)
+{
+    assert(zs && probes);
+    *probes = zs->config->probes;
+    return zs->config->nprobes;
+}
+
+/* Attaches under name ("" or NULL: "<type>-<n>"), delivering events. */
+static int attach(zmqsink_t *zs, void *zmq_ctx, void *socket,
+                  const char *name, uint32_t events)
+{
     char fallback[ZMQSINK_SOCKET_NAME_MAX];
     if (!name || !*name) {
         int type = -1;
@@ -419,7 +594,14 @@ int zmqsink_attach_ctx(zmqsink_t *zs, void *zmq_ctx, void *socket,
                  zmqsink_socket_type_name(type), n);
         name = fallback;
     }
-    return zs__collector_attach(zs->collector, zmq_ctx, socket, name);
+    return zs__collector_attach(zs->collector, zmq_ctx, socket, name, events);
+}
+
+int zmqsink_attach_ctx(zmqsink_t *zs, void *zmq_ctx, void *socket,
+                       const char *name)
+{
+    assert(zs && zmq_ctx && socket);
+    return attach(zs, zmq_ctx, socket, name, ZMQSINK_EVENT_ALL);
 }
 
 int zmqsink_attach(zmqsink_t *zs, void *socket, const char *name)
@@ -447,21 +629,32 @@ int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms)
     return 0;
 }
 
-const char *zmqsink_socket_rule(const zmqsink_t *zs, const char *endpoint)
+int zmqsink_attach_endpoint(zmqsink_t *zs, void *zmq_ctx, void *socket,
+                            const char *endpoint)
 {
-    assert(zs && endpoint);
-    for (size_t i = 0; i < zs->config->nrules; i++)
-        if (fnmatch(zs->config->rules[i].match, endpoint, 0) == 0)
-            return zs->config->rules[i].name;
-    return NULL;
+    assert(zs && zmq_ctx && socket && endpoint);
+    char name[ZMQSINK_SOCKET_NAME_MAX] = "";
+    uint32_t events = ZMQSINK_EVENT_ALL;
+    pthread_mutex_lock(&zs->set_lock);
+    for (size_t i = 0; i < zs->config->nrules; i++) {
+        const zs__socket_rule_t *rule = &zs->config->rules[i];
+        if (fnmatch(rule->match, endpoint, 0) == 0) {
+            snprintf(name, sizeof name, "%s", rule->name);
+            events = rule->events;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&zs->set_lock);
+    return attach(zs, zmq_ctx, socket, name, events);
 }
 
 void zmqsink_reopen(zmqsink_t *zs)
 {
     assert(zs);
-    size_t n = atomic_load_explicit(&zs->nsinks, memory_order_acquire);
-    for (size_t i = 0; i < n; i++)
-        zs__worker_reopen(zs->sinks[i]);
+    pthread_mutex_lock(&zs->set_lock);
+    for (size_t i = 0; i < zs->set->n; i++)
+        zs__worker_reopen(zs->set->sinks[i]);
+    pthread_mutex_unlock(&zs->set_lock);
 }
 
 static void sink_stats(const zs__sink_t *sink, zmqsink_sink_stats_t *out)
@@ -485,35 +678,41 @@ void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out)
     out->filtered = zs__counter_get(&zs->filtered);
     out->sockets_attached =
         zs->collector ? zs__collector_attached(zs->collector) : 0;
-    out->nsinks = atomic_load_explicit(&zs->nsinks, memory_order_acquire);
+    pthread_mutex_lock(&zs->set_lock);
+    out->nsinks = zs->set ? zs->set->n : 0;
     for (size_t i = 0; i < out->nsinks; i++)
-        sink_stats(zs->sinks[i], &out->sinks[i]);
+        sink_stats(zs->set->sinks[i], &out->sinks[i]);
+    pthread_mutex_unlock(&zs->set_lock);
 }
 
-/* Stops every worker against one deadline, so that they drain in
- * parallel, and reports what did not make it. Returns how many were left
- * running, stuck in their plugin. */
-static size_t sinks_stop(zmqsink_t *zs, int64_t deadline,
-                         zmqsink_stats_t *stats)
+static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
+                       int64_t deadline, zmqsink_sink_stats_t *stats)
 {
-    size_t stuck = 0;
-    size_t n = atomic_load(&zs->nsinks);
     int64_t started = zs__now_ns();
+    bool busy[ZS__MAX_SINKS];
     for (size_t i = 0; i < n; i++)
-        zs__worker_stop(zs->sinks[i], deadline);
+        zs__worker_stop(sinks[i], deadline);
+    /* All joined before any is freed: a flush may still ask for the
+     * others' counters (sink_drops). */
+    for (size_t i = 0; i < n; i++)
+        busy[i] = zs__worker_join(sinks[i]) != 0;
+    if (zs->set && n && zs->set->sinks == sinks) {
+        pthread_mutex_lock(&zs->set_lock);
+        zs->set->n = 0; /* the instance's own set: nothing to ask now */
+        pthread_mutex_unlock(&zs->set_lock);
+    }
     for (size_t i = 0; i < n; i++) {
-        zs__sink_t *sink = zs->sinks[i];
-        int busy = zs__worker_join(sink);
+        zs__sink_t *sink = sinks[i];
         if (stats)
-            sink_stats(sink, &stats->sinks[i]);
+            sink_stats(sink, &stats[i]);
         uint64_t lost = zs__counter_get(&sink->dropped_shutdown);
-        if (busy) {
+        if (busy[i]) {
             zs__log(ZMQSINK_SEV_ERR,
                     "sink '%s': still busy in its plugin %lld ms after "
                     "shutdown began; left running, %zu events undelivered",
                     sink->name, (long long)((zs__now_ns() - started) / 1000000),
                     zs__ring_depth(sink->ring));
-            stuck++;
+            zs->stuck[zs->nstuck++ % ZS__MAX_SINKS] = sink;
             continue; /* its thread still uses it: not freed */
         }
         if (lost)
@@ -523,7 +722,21 @@ static size_t sinks_stop(zmqsink_t *zs, int64_t deadline,
                     sink->name, (unsigned long long)lost);
         sink_free(sink);
     }
-    return stuck;
+}
+
+/* Frees the sinks left running that have finished since. Returns how many
+ * are still busy. */
+static size_t stuck_reap(zmqsink_t *zs)
+{
+    size_t busy = 0;
+    for (size_t i = 0; i < zs->nstuck && i < ZS__MAX_SINKS; i++) {
+        if (!atomic_load(&zs->stuck[i]->finished))
+            zs->stuck[busy++] = zs->stuck[i];
+        else
+            sink_free(zs->stuck[i]); /* its thread touches it no more */
+    }
+    zs->nstuck = busy;
+    return busy;
 }
 
 void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
@@ -541,12 +754,17 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
         stats->sockets_attached = 0;
     }
     *zsp = NULL;
+    if (zs->set)
+        sinks_stop(zs, zs->set->sinks, zs->set->n, deadline,
+                   stats ? stats->sinks : NULL);
     /* A sink left running may still reach the instance through its host
      * table (sink_drops): then the instance is left allocated too. */
-    if (sinks_stop(zs, deadline, stats) > 0)
+    if (stuck_reap(zs) > 0)
         return;
+    free(zs->set);
     zs__config_free(&zs->config);
-    pthread_mutex_destroy(&zs->sinks_lock);
+    pthread_mutex_destroy(&zs->change_lock);
+    pthread_mutex_destroy(&zs->set_lock);
     free(zs);
 }
 

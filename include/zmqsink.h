@@ -103,11 +103,45 @@ ZMQSINK_EXPORT int zmqsink_detach(zmqsink_t *zs, void *socket);
 ZMQSINK_EXPORT int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx,
                                   int timeout_ms);
 
-/* The name the config's `sockets:` rules give a socket that binds or
- * connects to endpoint: that of the first rule whose `match` glob fits it,
- * or NULL when none does. Owned by zs. */
-ZMQSINK_EXPORT const char *zmqsink_socket_rule(const zmqsink_t *zs,
-                                               const char *endpoint);
+/* Attaches a socket of zmq_ctx that binds or connects to endpoint as the
+ * config's `sockets:` rules say: named by the first rule whose `match`
+ * glob fits endpoint, delivering that rule's `events:`; with no rule
+ * fitting, as zmqsink_attach_ctx(zs, zmq_ctx, socket, NULL). `zmqsink run`
+ * attaches every socket so. Returns as zmqsink_attach(). */
+ZMQSINK_EXPORT int zmqsink_attach_endpoint(zmqsink_t *zs, void *zmq_ctx,
+                                           void *socket, const char *endpoint);
+
+/* Re-reads the config file (NULL: the compiled-in default) and applies it
+ * without stopping: sinks new to it are opened, sinks gone from it are
+ * flushed and closed (within its shutdown_timeout), and sinks whose
+ * settings are unchanged (same name, same mapping) keep running with
+ * their queues. A sink whose settings changed is closed and opened anew.
+ * Each event goes either to the sinks before or to the sinks after the
+ * change, never both nor neither, and the sequence goes on without a gap.
+ * Severities, `sockets:` rules and `watch:` probes follow the new file;
+ * queue.capacity applies to sinks opened from then on. Callback sinks stay.
+ * Call it from one thread at a time, not concurrently with
+ * zmqsink_attach_endpoint() or zmqsink_probes(). Returns 0, or a negated
+ * zmqsink_err_t with the reason in err ("FILE:LINE:COL: ..."), in which
+ * case the running config is left as it was. */
+ZMQSINK_EXPORT int zmqsink_reload(zmqsink_t *zs, const char *config_path,
+                                  char *err, size_t errlen);
+
+/* A probe of the config's `watch:` list, for `zmqsink watch`: a socket of
+ * the given type that connects to endpoint and is attached under name. */
+typedef struct zmqsink_probe {
+    const char *name;       /* unique among the probes */
+    const char *endpoint;
+    int type;               /* ZMQ_DEALER unless `type:` says otherwise */
+    const char *server_key; /* `curve:` keys, Z85 text; NULL without */
+    const char *public_key; /* NULL: the probe makes a key pair */
+    const char *secret_key;
+} zmqsink_probe_t;
+
+/* Points *probes at the config's `watch:` list and returns its length.
+ * The list stays valid until zmqsink_reload() or zmqsink_destroy(). */
+ZMQSINK_EXPORT size_t zmqsink_probes(const zmqsink_t *zs,
+                                     const zmqsink_probe_t **probes);
 
 /* Application callback: runs on a thread of its own, never on the socket's
  * thread, with events in sequence order. */

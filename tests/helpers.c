@@ -310,3 +310,22 @@ void th_sleep_ms(int ms)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
+
+void th_assert_json_seqs(const char *dir, const char *name, uint64_t events)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = th_read_file(path);
+    cr_assert_not_null(text, "no %s", path);
+    uint64_t seq = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "\"seq\":%llu,",
+                 (unsigned long long)++seq);
+        cr_assert_not_null(strstr(line, needle), "line %llu: %s",
+                           (unsigned long long)seq, line);
+    }
+    cr_assert_eq(seq, events, "%llu of %llu events in %s",
+                 (unsigned long long)seq, (unsigned long long)events, path);
+    free(text);
+}

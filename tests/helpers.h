@@ -25,6 +25,10 @@ char *th_write_file(const char *dir, const char *name, const char *text);
 zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Asserts that the json lines of file dir/name carry seq 1..events, each
+ * once, in order. */
+void th_assert_json_seqs(const char *dir, const char *name, uint64_t events);
+
 /* Reads a whole file; NULL if it does not exist. Caller frees. */
 char *th_read_file(const char *path);
 

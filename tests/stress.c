@@ -1,7 +1,8 @@
 /* Thread stress scenarios, without Criterion so that they run under TSan
  * (Criterion's runner cannot start under it): the ring across two threads,
  * and the whole pipeline while the application attaches, detaches, adds
- * sinks, reads stats and reopens from several threads at once.
+ * sinks, reads stats and reopens from several threads at once, and while
+ * a thread reloads the config over and over.
  * Prints a line per scenario and ends with "stress: N passed, N failed". */
 #include <errno.h>
 #include <pthread.h>
@@ -209,6 +210,100 @@ static void scenario_ctx_term_with_monitors(void)
     free(dir);
 }
 
+/* ---- reload under traffic ---- */
+
+typedef struct reload_state {
+    zmqsink_t *zs;
+    char *configs[2];
+    _Atomic int done;
+    int reloads;
+} reload_state_t;
+
+static void *reloader(void *arg)
+{
+    reload_state_t *state = arg;
+    while (!atomic_load(&state->done)) {
+        char err[1024];
+        CHECK(zmqsink_reload(state->zs, state->configs[state->reloads % 2],
+                             err, sizeof err) == 0,
+              "reload: %s", err);
+        state->reloads++;
+        zmqsink_stats_t stats;
+        zmqsink_stats(state->zs, &stats);
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static size_t lines_in(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = th_read_file(path);
+    size_t n = 0;
+    for (const char *p = text; p && (p = strchr(p, '\n')); p++)
+        n++;
+    free(text);
+    return n;
+}
+
+/* Reloads in a loop, a and b taking turns beside a kept sink, while the
+ * application churns sockets: each event reaches a or b exactly once. */
+static void scenario_reload_churn(void)
+{
+    char *dir = th_tempdir();
+    reload_state_t state = {0};
+    for (int i = 0; i < 2; i++) {
+        char yaml[4400], name[32];
+        snprintf(yaml, sizeof yaml,
+                 "sinks:\n"
+                 "  - { name: kept, type: file, path: %s/kept.log }\n"
+                 "  - { name: %s, type: file, path: %s/%s.log }\n",
+                 dir, i ? "b" : "a", dir, i ? "b" : "a");
+        snprintf(name, sizeof name, "cfg%d.yaml", i);
+        state.configs[i] = th_write_file(dir, name, yaml);
+    }
+    void *ctx = zmq_ctx_new();
+    char err[1024] = "";
+    state.zs = zmqsink_new(ctx, state.configs[0], err, sizeof err);
+    CHECK(state.zs != NULL, "zmqsink_new: %s", err);
+    if (!state.zs)
+        return;
+    pthread_t side;
+    pthread_create(&side, NULL, reloader, &state);
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    zmqsink_attach(state.zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    for (int i = 0; i < 200; i++) {
+        void *client = th_socket(ctx, ZMQ_DEALER);
+        zmqsink_attach(state.zs, client, NULL);
+        zmq_connect(client, endpoint);
+        th_close(client);
+    }
+    th_close(server);
+    CHECK(zmqsink_settle(state.zs, ctx, 20000) == 0, "settle");
+    atomic_store(&state.done, 1);
+    pthread_join(side, NULL);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&state.zs, &stats);
+    CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
+    CHECK(state.reloads > 2, "only %d reloads", state.reloads);
+    CHECK(stats.events > 400, "only %llu events",
+          (unsigned long long)stats.events);
+    size_t kept = lines_in(dir, "kept.log");
+    size_t a = lines_in(dir, "a.log"), b = lines_in(dir, "b.log");
+    CHECK(kept == stats.events, "kept sink wrote %zu of %llu", kept,
+          (unsigned long long)stats.events);
+    CHECK(a + b == stats.events, "a wrote %zu and b %zu of %llu", a, b,
+          (unsigned long long)stats.events);
+    th_remove_tree(dir);
+    free(state.configs[0]);
+    free(state.configs[1]);
+    free(dir);
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -216,6 +311,7 @@ static const struct {
     {"ring_transfer", scenario_ring_transfer},
     {"pipeline_churn", scenario_pipeline_churn},
     {"ctx_term_with_monitors", scenario_ctx_term_with_monitors},
+    {"reload_churn", scenario_reload_churn},
 };
 
 int main(void)

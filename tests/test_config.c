@@ -2,6 +2,7 @@
  * message each gives, good files and the values they give, plugin option
  * tables, and the unit parsers. */
 #include <criterion/criterion.h>
+#include <zmq.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +30,8 @@
 #define DURATION_HINT "(like 500ms, 5s, 1m, 1h)"
 /* A valid sink list, for cases about other keys. */
 #define ONE_SINK "sinks:\n  - { name: a, type: file }\n"
+/* The server key of libzmq's CURVE tests. */
+#define SERVER_KEY "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
 /* A sink whose further keys the cases append, 4 spaces in. */
 #define OUT_SINK "sinks:\n  - name: out\n    type: file\n"
 /* Never set: the cases about unset variables use it. */
@@ -116,7 +119,31 @@ static const struct bad_case bad_cases[] = {
     {"plugin_dir: [a, b]\n" ONE_SINK,
      "test.yaml:1:13: plugin_dir: expected a directory, got a list"},
     {"watch: probe\n" ONE_SINK,
-     "test.yaml:1:8: watch: expected a list of endpoints to probe, got probe"},
+     "test.yaml:1:8: watch: expected a list of probes like - { name: "
+     "billing, endpoint: \"tcp://billing:5555\" }, got probe"},
+    /* watch */
+    {"watch:\n  - { name: a }\n" ONE_SINK,
+     "test.yaml:2:5: watch: missing required key 'endpoint' (an endpoint to "
+     "connect to)"},
+    {"watch:\n  - { endpoint: e, port: 1 }\n" ONE_SINK,
+     "test.yaml:2:20: watch: unknown key 'port'; valid keys: name, endpoint, "
+     "type, curve"},
+    {"watch:\n  - { endpoint: e, type: socket }\n" ONE_SINK,
+     "test.yaml:2:26: watch.type: expected a socket type: pair, pub, sub, "
+     "req, rep, dealer, router, pull, push, xpub, xsub or stream, got socket"},
+    {"watch:\n  - { endpoint: e }\n  - { endpoint: e }\n" ONE_SINK,
+     "test.yaml:3:5: watch: duplicate probe name 'e' (name one of them with "
+     "`name:`)"},
+    {"watch:\n  - { endpoint: e, curve: { public_key: k } }\n" ONE_SINK,
+     "test.yaml:2:27: watch.curve: missing required key 'server_key' (the "
+     "server's public key)"},
+    {"watch:\n  - { endpoint: e, curve: { server_key: short } }\n" ONE_SINK,
+     "test.yaml:2:41: watch.curve.server_key: expected a CURVE key in Z85 "
+     "text, 40 characters, got short"},
+    {"watch:\n  - endpoint: e\n    curve:\n      server_key: " SERVER_KEY
+     "\n      secret_key: " SERVER_KEY "\n" ONE_SINK,
+     "test.yaml:4:7: watch.curve: public_key and secret_key go together "
+     "(without both, the probe makes a key pair)"},
     /* queue */
     {"queue:\n  capacity: 1000\n" ONE_SINK,
      "test.yaml:2:13: queue.capacity: expected a power of two between 16 and "
@@ -357,7 +384,12 @@ Test(config, every_setting)
         "plugin_dir: /opt/zmqsink\n"
         "queue: { capacity: 16 }\n"
         "shutdown_timeout: 0\n"
-        "watch: [ { endpoint: \"tcp://127.0.0.1:5555\" } ]\n"
+        "watch:\n"
+        "  - { endpoint: \"tcp://127.0.0.1:5555\" }\n"
+        "  - name: billing\n"
+        "    endpoint: \"ipc:///run/billing\"\n"
+        "    type: sub\n"
+        "    curve: { server_key: \"" SERVER_KEY "\" }\n"
         "sockets:\n"
         "  - { match: \"tcp://*:5555\", name: frontend, events: errors }\n"
         "  - { match: \"ipc://*\", name: local }\n"
@@ -375,6 +407,15 @@ Test(config, every_setting)
     cr_expect_eq(config->rules[0].events, ZMQSINK_EVENT_ERRORS);
     cr_expect_str_eq(config->rules[1].match, "ipc://*");
     cr_expect_str_eq(config->rules[1].name, "local");
+    cr_assert_eq(config->nprobes, 2);
+    cr_expect_str_eq(config->probes[0].name, "tcp://127.0.0.1:5555");
+    cr_expect_str_eq(config->probes[0].endpoint, "tcp://127.0.0.1:5555");
+    cr_expect_eq(config->probes[0].type, ZMQ_DEALER);
+    cr_expect_null(config->probes[0].server_key);
+    cr_expect_str_eq(config->probes[1].name, "billing");
+    cr_expect_eq(config->probes[1].type, ZMQ_SUB);
+    cr_expect_str_eq(config->probes[1].server_key, SERVER_KEY);
+    cr_expect_null(config->probes[1].public_key);
     cr_expect_eq(config->rules[1].events, ZMQSINK_EVENT_ALL);
     cr_assert_eq(config->nsinks, 2);
     const zs__sink_config_t *one = &config->sinks[0], *two = &config->sinks[1];

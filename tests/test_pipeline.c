@@ -141,21 +141,7 @@ Test(pipeline, destroy_delivers_everything_queued, .init = setup,
                      stats.sinks[0].failed,
                  0u);
 
-    char path[4200];
-    snprintf(path, sizeof path, "%s/events.jsonl", dir);
-    char *text = th_read_file(path);
-    cr_assert_not_null(text);
-    uint64_t expect = 1;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char needle[64];
-        snprintf(needle, sizeof needle, "\"seq\":%llu,",
-                 (unsigned long long)expect);
-        cr_assert_not_null(strstr(line, needle), "line %llu: %s",
-                           (unsigned long long)expect, line);
-        expect++;
-    }
-    cr_assert_eq(expect - 1, stats.events, "every event is in the file");
-    free(text);
+    th_assert_json_seqs(dir, "events.jsonl", stats.events);
 }
 
 Test(pipeline, failing_sink_is_counted_and_others_go_on, .init = setup,

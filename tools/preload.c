@@ -109,8 +109,7 @@ static void attach_first(void *socket, const char *endpoint)
     if (zs) {
         k->attached = true;
         inside = true;
-        int rc = zmqsink_attach_ctx(zs, k->ctx, socket,
-                                    zmqsink_socket_rule(zs, endpoint));
+        int rc = zmqsink_attach_endpoint(zs, k->ctx, socket, endpoint);
         inside = false;
         if (rc != 0)
             fprintf(stderr, "zmqsink: cannot monitor the socket of %s: %s\n",

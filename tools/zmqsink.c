@@ -1,4 +1,4 @@
-/* The zmqsink command: run, demo, check and events subcommands. */
+/* The zmqsink command: run, watch, demo, check and events subcommands. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -10,6 +10,7 @@
 #include <zmqsink.h>
 
 #include "demo.h"
+#include "watch.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -19,6 +20,8 @@ static const char usage_text[] =
     "commands:\n"
     "  run [-c FILE] -- PROGRAM [ARGS]  run PROGRAM with every ZeroMQ socket\n"
     "                               it creates monitored\n"
+    "  watch [-c FILE] [ENDPOINT...]  probe endpoints and report their\n"
+    "                               connections, until SIGTERM; SIGHUP reloads\n"
     "  demo [-c FILE] [-d SECONDS]  run a small monitored ZeroMQ scene\n"
     "  check FILE                   validate a config file, print what would run\n"
     "  events                       list every event, its value and severity\n"
@@ -75,6 +78,63 @@ static int command_demo(int argc, char **argv)
     if (optind < argc)
         return usage_error("demo: unexpected argument '%s'", argv[optind]);
     return demo_run(config, seconds);
+}
+
+static const char watch_help[] =
+    "usage: zmqsink watch [-c FILE] [ENDPOINT...]\n\n"
+    "Keeps a probe socket connected to each ENDPOINT (a DEALER named by its\n"
+    "endpoint) or, without any, to each entry of FILE's `watch:` list, and\n"
+    "reports their connects, retries, failed handshakes and disconnects to\n"
+    "FILE's sinks (default: the compiled-in config, text on stdout).\n"
+    "\nsignals:\n"
+    "  SIGTERM, SIGINT  close the probes, deliver what is queued, exit 0\n"
+    "  SIGHUP           re-read FILE (an invalid one keeps the running "
+    "config)\n"
+    "                   and reopen the sinks' files\n"
+    "  SIGUSR1          print the counters on stderr\n"
+    "\nexit status: 0 after SIGTERM or SIGINT, 1 config error or nothing "
+    "to\nwatch, 2 usage error\n";
+
+static const char run_help[] =
+    "usage: zmqsink run [-c FILE] -- PROGRAM [ARGS]\n\n"
+    "Runs PROGRAM with zmqsink attached to every ZeroMQ socket it creates,\n"
+    "through a preload library: no change to the program. A socket is named\n"
+    "by the first `sockets:` rule whose match fits an endpoint it binds or\n"
+    "connects, else <type>-<n>. Without -c, the compiled-in default config.\n"
+    "PROGRAM's exit status and signals are its own; 127 if it cannot "
+    "start.\n";
+
+/* Reads the [-c FILE] [-h] options of `zmqsink NAME` (optstring "+c:h"
+ * stops at the first operand). Returns -1 to go on, with optind at the
+ * operands, or the exit status (help printed, or a usage error). */
+static int config_options(int argc, char **argv, const char *optstring,
+                          const char *name, const char *help,
+                          const char **config)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, optstring, options, NULL)) != -1) {
+        if (opt == 'c') {
+            *config = optarg;
+        } else if (opt == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        } else {
+            return usage_error("see zmqsink %s --help", name);
+        }
+    }
+    return -1;
+}
+
+static int command_watch(int argc, char **argv)
+{
+    const char *config = NULL;
+    int rc = config_options(argc, argv, "c:h", "watch", watch_help, &config);
+    return rc >= 0 ? rc : watch_run(config, argv + optind, argc - optind);
 }
 
 static int command_check(int argc, char **argv)
@@ -151,32 +211,10 @@ static int run_environment(const char *config)
 
 static int command_run(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
     const char *config = NULL;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+c:h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'h':
-            printf("usage: zmqsink run [-c FILE] -- PROGRAM [ARGS]\n\n"
-                   "Runs PROGRAM with zmqsink attached to every ZeroMQ "
-                   "socket it creates,\nthrough a preload library: no "
-                   "change to the program. A socket is named\nby the first "
-                   "`sockets:` rule whose match fits an endpoint it binds "
-                   "or\nconnects, else <type>-<n>. Without -c, the "
-                   "compiled-in default config.\nPROGRAM's exit status "
-                   "and signals are its own; 127 if it cannot start.\n");
-            return EXIT_OK;
-        default:
-            return usage_error("run: see zmqsink run --help%s", "");
-        }
-    }
+    int rc = config_options(argc, argv, "+c:h", "run", run_help, &config);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return usage_error("run: no PROGRAM given%s", "");
     char err[2048];
@@ -211,6 +249,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "run") == 0)
         return command_run(argc - 1, argv + 1);
+    if (strcmp(command, "watch") == 0)
+        return command_watch(argc - 1, argv + 1);
     if (strcmp(command, "demo") == 0)
         return command_demo(argc - 1, argv + 1);
     if (strcmp(command, "check") == 0)

@@ -1,0 +1,409 @@
+/* Tests of `zmqsink watch` as an operator runs it: probes of real servers
+ * over tcp and ipc, a CURVE probe refused by a plain server, SIGTERM,
+ * SIGHUP reloads (kept, added and removed sinks with a gap-free sequence,
+ * an invalid file, reopened files), SIGUSR1 counters and the exit status. */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <zmq.h>
+
+#include "helpers.h"
+
+enum { WAIT_MS = 20000 };
+
+static char *dir;
+static void *ctx;
+static pid_t watch_pid = -1;
+
+static void setup(void)
+{
+    dir = th_tempdir();
+    ctx = zmq_ctx_new();
+}
+
+static void teardown(void)
+{
+    th_stop_process(&watch_pid);
+    th_close_all();
+    zmq_ctx_term(ctx);
+    th_remove_tree(dir);
+    free(dir);
+}
+
+TestSuite(watch, .init = setup, .fini = teardown, .timeout = 120);
+
+static char *path_in_dir(const char *name)
+{
+    char *path;
+    cr_assert_geq(asprintf(&path, "%s/%s", dir, name), 0);
+    return path;
+}
+
+/* Starts `zmqsink watch -c dir/watch.yaml [endpoint]`, output into
+ * dir/watch.out. */
+static void watch_start(const char *endpoint)
+{
+    char *config = path_in_dir("watch.yaml"), *out = path_in_dir("watch.out");
+    char *argv[] = {getenv("ZMQSINK_BIN"), "watch", "-c", config,
+                    (char *)endpoint, NULL};
+    watch_pid = th_spawn(argv, out);
+    free(config);
+    free(out);
+}
+
+/* Sends sig and waits for the exit; returns the wait status. */
+static int watch_end(int sig)
+{
+    int status;
+    cr_assert_eq(kill(watch_pid, sig), 0);
+    cr_assert_eq(waitpid(watch_pid, &status, 0), watch_pid);
+    watch_pid = -1;
+    return status;
+}
+
+static char *file_text(const char *name)
+{
+    char *path = path_in_dir(name);
+    char *text = th_read_file(path);
+    free(path);
+    return text;
+}
+
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* Waits until file name holds needle at least n times. */
+static bool file_wait(const char *name, const char *needle, size_t n)
+{
+    for (int waited = 0; waited < WAIT_MS; waited += 20) {
+        char *text = file_text(name);
+        size_t got = count_of(text, needle);
+        free(text);
+        if (got >= n)
+            return true;
+        th_sleep_ms(20);
+    }
+    return false;
+}
+
+/* The seq numbers of a json events file, in file order. */
+static size_t seqs_of(const char *name, uint64_t *seqs, size_t cap)
+{
+    char *text = file_text(name);
+    cr_assert_not_null(text, "no %s", name);
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, "\"seq\":")) && n < cap; p++)
+        seqs[n++] = strtoull(p + 6, NULL, 10);
+    free(text);
+    return n;
+}
+
+static void *server_bind(int type, char *endpoint, size_t cap)
+{
+    void *server = th_socket(ctx, type);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    th_last_endpoint(server, endpoint, cap);
+    return server;
+}
+
+#define JSON_SINK(name)                                                        \
+    "  - { name: " name ", type: file, path: " name ".jsonl, format: json }\n"
+
+Test(watch, probes_report_connections_and_end_on_sigterm)
+{
+    char tcp[256], ipc[300], refused[64];
+    void *server = server_bind(ZMQ_ROUTER, tcp, sizeof tcp);
+    void *local = th_socket(ctx, ZMQ_ROUTER);
+    snprintf(ipc, sizeof ipc, "ipc://%s/probe.ipc", dir);
+    cr_assert_eq(zmq_bind(local, ipc), 0);
+    snprintf(refused, sizeof refused, "tcp://127.0.0.1:%d", th_free_port());
+    free(th_write_file(dir, "watch.yaml", ""));
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "watch:\n"
+             "  - { name: billing, endpoint: \"%s\" }\n"
+             "  - { name: local, endpoint: \"%s\", type: req }\n"
+             "  - { endpoint: \"%s\" }\n"
+             "sinks:\n" JSON_SINK("events"),
+             tcp, ipc, refused);
+    free(th_write_file(dir, "watch.yaml", yaml));
+    watch_start(NULL);
+
+    cr_assert(file_wait("events.jsonl",
+                        "\"event\":\"connected\",\"severity\":\"info\","
+                        "\"socket\":\"billing\",\"socket_type\":\"dealer\"",
+                        1));
+    cr_assert(file_wait("events.jsonl",
+                        "\"event\":\"connected\",\"severity\":\"info\","
+                        "\"socket\":\"local\",\"socket_type\":\"req\"",
+                        1));
+    char retried[400];
+    snprintf(retried, sizeof retried,
+             "\"event\":\"connect_retried\",\"severity\":\"notice\","
+             "\"socket\":\"%s\"", refused);
+    cr_assert(file_wait("events.jsonl", retried, 1), "no retries reported");
+
+    th_close(server); /* the peer goes away */
+    cr_assert(file_wait("events.jsonl",
+                        "\"event\":\"disconnected\",\"severity\":\"notice\","
+                        "\"socket\":\"billing\"",
+                        1));
+
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x",
+              status);
+    char *text = file_text("events.jsonl");
+    cr_assert_eq(count_of(text, "\"event\":\"monitor_stopped\""), 3,
+                 "every probe's monitor ends before the exit:\n%s", text);
+    free(text);
+}
+
+Test(watch, endpoint_arguments_replace_the_list_and_sigint_ends)
+{
+    char tcp[256];
+    server_bind(ZMQ_ROUTER, tcp, sizeof tcp);
+    free(th_write_file(dir, "watch.yaml",
+                       "watch:\n  - { endpoint: \"tcp://127.0.0.1:1\" }\n"
+                       "sinks:\n" JSON_SINK("events")));
+    watch_start(tcp);
+    char connected[400];
+    snprintf(connected, sizeof connected,
+             "\"event\":\"connected\",\"severity\":\"info\",\"socket\":\"%s\","
+             "\"socket_type\":\"dealer\"", tcp);
+    cr_assert(file_wait("events.jsonl", connected, 1));
+    int status = watch_end(SIGINT);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *text = file_text("events.jsonl");
+    cr_assert_null(strstr(text, "tcp://127.0.0.1:1\""),
+                   "the config's list was probed too:\n%s", text);
+    free(text);
+}
+
+Test(watch, a_curve_probe_of_a_plain_server_fails_its_handshake)
+{
+    cr_assert(zmq_has("curve"), "this libzmq has no CURVE");
+    char tcp[256], public_key[41], secret_key[41];
+    server_bind(ZMQ_ROUTER, tcp, sizeof tcp);
+    cr_assert_eq(zmq_curve_keypair(public_key, secret_key), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "watch:\n"
+             "  - name: secure\n"
+             "    endpoint: \"%s\"\n"
+             "    curve: { server_key: \"%s\" }\n"
+             "sinks:\n" JSON_SINK("events"),
+             tcp, public_key);
+    free(th_write_file(dir, "watch.yaml", yaml));
+    watch_start(NULL);
+    cr_assert(file_wait("events.jsonl",
+                        "\"event\":\"handshake_failed_protocol\","
+                        "\"severity\":\"warning\",\"socket\":\"secure\"",
+                        1),
+              "the mechanism mismatch was not reported");
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The config of the reload tests: a probe of tcp, the sinks given. */
+static void config_write(const char *tcp, const char *sinks)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "watch:\n  - { name: probe, endpoint: \"%s\" }\nsinks:\n%s", tcp,
+             sinks);
+    free(th_write_file(dir, "watch.yaml", yaml));
+}
+
+/* A server on tcp, and zmqsink watch probing it with the given sinks,
+ * once the first sink has seen the probe connect. Returns the server. */
+static void *watch_connected(char *tcp, size_t cap, const char *sinks,
+                             const char *first_sink_file)
+{
+    void *server = server_bind(ZMQ_ROUTER, tcp, cap);
+    config_write(tcp, sinks);
+    watch_start(NULL);
+    cr_assert(file_wait(first_sink_file, "\"event\":\"connected\"", 1));
+    return server;
+}
+
+/* Sends SIGHUP and waits for the n-th answer containing word. */
+static void reload(const char *word, size_t n)
+{
+    cr_assert_eq(kill(watch_pid, SIGHUP), 0);
+    cr_assert(file_wait("watch.out", word, n), "no '%s' after SIGHUP", word);
+}
+
+Test(watch, sighup_keeps_adds_and_removes_sinks_without_a_gap)
+{
+    char tcp[256];
+    void *server = watch_connected(
+        tcp, sizeof tcp, JSON_SINK("kept") JSON_SINK("old"), "kept.jsonl");
+
+    config_write(tcp, JSON_SINK("kept") JSON_SINK("new"));
+    reload("zmqsink watch: reloaded", 1);
+    th_close(server); /* events after the reload: disconnect, retries */
+    cr_assert(file_wait("new.jsonl", "\"event\":\"disconnected\"", 1));
+    cr_assert(file_wait("new.jsonl", "\"event\":\"connect_retried\"", 1));
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    uint64_t kept[256], old[256], new[256];
+    size_t nkept = seqs_of("kept.jsonl", kept, 256);
+    size_t nold = seqs_of("old.jsonl", old, 256);
+    size_t nnew = seqs_of("new.jsonl", new, 256);
+    cr_assert_gt(nold, 0);
+    cr_assert_gt(nnew, 0);
+    cr_assert_eq(nkept, nold + nnew, "kept %zu, old %zu, new %zu", nkept,
+                 nold, nnew);
+    for (size_t i = 0; i < nkept; i++)
+        cr_assert_eq(kept[i], i + 1, "kept sink: seq %" PRIu64 " at %zu",
+                     kept[i], i);
+    for (size_t i = 0; i < nold; i++)
+        cr_assert_eq(old[i], i + 1, "removed sink: seq %" PRIu64 " at %zu",
+                     old[i], i);
+    for (size_t i = 0; i < nnew; i++)
+        cr_assert_eq(new[i], nold + i + 1, "added sink: seq %" PRIu64 " at %zu",
+                     new[i], i);
+    char *text = file_text("new.jsonl");
+    cr_assert_eq(count_of(text, "\"event\":\"monitor_stopped\""), 1,
+                 "the probe's monitor ends before the exit:\n%s", text);
+    free(text);
+}
+
+Test(watch, sighup_opens_and_closes_probes)
+{
+    char first[256], second[256];
+    watch_connected(first, sizeof first, JSON_SINK("events"), "events.jsonl");
+    server_bind(ZMQ_ROUTER, second, sizeof second);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "watch:\n  - { name: second, endpoint: \"%s\" }\n"
+             "sinks:\n" JSON_SINK("events"),
+             second);
+    free(th_write_file(dir, "watch.yaml", yaml));
+    reload("zmqsink watch: reloaded", 1);
+    cr_assert(file_wait("events.jsonl",
+                        "\"event\":\"monitor_stopped\",\"severity\":"
+                        "\"info\",\"socket\":\"probe\"",
+                        1),
+              "the removed probe was not closed");
+    cr_assert(file_wait("events.jsonl",
+                        "\"event\":\"connected\",\"severity\":\"info\","
+                        "\"socket\":\"second\"",
+                        1),
+              "the added probe did not connect");
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *text = file_text("events.jsonl");
+    cr_assert_eq(count_of(text, "\"event\":\"connected\""), 2, "%s", text);
+    free(text);
+}
+
+Test(watch, an_invalid_reload_keeps_the_running_config)
+{
+    char tcp[256];
+    void *server =
+        watch_connected(tcp, sizeof tcp, JSON_SINK("kept"), "kept.jsonl");
+
+    free(th_write_file(dir, "watch.yaml",
+                       "watch: []\nsinks:\n  - { name: x, type: file, "
+                       "format: yaml }\n"));
+    reload("reload failed, the running config stays: ", 1);
+    char *out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "/watch.yaml:3:"),
+                       "the error names no place:\n%s", out);
+    cr_assert_not_null(strstr(out, "format"), "%s", out);
+    free(out);
+
+    th_close(server);
+    cr_assert(file_wait("kept.jsonl", "\"event\":\"disconnected\"", 1),
+              "the running sink and probe stopped");
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+Test(watch, sighup_reopens_files_and_sigusr1_prints_counters)
+{
+    char tcp[256];
+    void *server =
+        watch_connected(tcp, sizeof tcp, JSON_SINK("kept"), "kept.jsonl");
+
+    /* As logrotate does: move the file away, then SIGHUP. */
+    char *live = path_in_dir("kept.jsonl"), *rotated = path_in_dir("kept.1");
+    cr_assert_eq(rename(live, rotated), 0);
+    reload("zmqsink watch: reloaded", 1);
+    th_close(server);
+    cr_assert(file_wait("kept.jsonl", "\"event\":\"disconnected\"", 1),
+              "no new file after SIGHUP");
+    char *old = file_text("kept.1");
+    cr_assert_null(strstr(old, "\"event\":\"disconnected\""));
+    free(old);
+
+    cr_assert_eq(kill(watch_pid, SIGUSR1), 0);
+    cr_assert(file_wait("watch.out", "sink 'kept' (file): enqueued ", 1));
+    char *out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "dropped_full 0, dropped_shutdown 0, "
+                                   "failed 0, queue "),
+                       "%s", out);
+    free(out);
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(live);
+    free(rotated);
+}
+
+/* Runs `zmqsink ARGS` to the end; returns the exit status, the output in
+ * dir/watch.out. */
+static int watch_once(char *const argv[])
+{
+    char *out = path_in_dir("watch.out");
+    pid_t pid = th_spawn(argv, out);
+    free(out);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+Test(watch, exit_status_for_nothing_to_watch_bad_files_and_usage)
+{
+    char *config = th_write_file(dir, "watch.yaml", "sinks:\n" JSON_SINK("e"));
+    char *bin = getenv("ZMQSINK_BIN");
+    cr_assert_eq(watch_once((char *[]){bin, "watch", "-c", config, NULL}), 1);
+    char *out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "nothing to watch"), "%s", out);
+    free(out);
+
+    free(th_write_file(dir, "watch.yaml",
+                       "watch:\n  - { endpoint: \"nowhere\" }\n"
+                       "sinks:\n" JSON_SINK("e")));
+    cr_assert_eq(watch_once((char *[]){bin, "watch", "-c", config, NULL}), 1);
+    out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "probe 'nowhere': nowhere connect: "),
+                       "%s", out);
+    free(out);
+
+    free(th_write_file(dir, "watch.yaml", "watch: 3\n"));
+    cr_assert_eq(watch_once((char *[]){bin, "watch", "-c", config, NULL}), 1);
+    out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "watch.yaml:1:8: watch: expected a list"),
+                       "%s", out);
+    free(out);
+
+    cr_assert_eq(watch_once((char *[]){bin, "watch", "-x", NULL}), 2);
+    cr_assert_eq(watch_once((char *[]){bin, "watch", "--help", NULL}), 0);
+    out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "usage: zmqsink watch [-c FILE]"), "%s",
+                       out);
+    free(out);
+    free(config);
+}
