@@ -16,6 +16,7 @@
 #define ZMQSINK_PLUGINDIR "/usr/local/lib/zmqsink"
 #endif
 
+/* The value of key in a mapping node, or NULL. */
 static const zs__node_t *mapping_value(const zs__node_t *mapping,
                                        const char *key)
 {
@@ -132,6 +133,31 @@ static int path_check_owner(char *path, size_t cap, char *why, size_t wcap)
     return 0;
 }
 
+/* Checks the option table the core parses config files against: a
+ * broken entry would otherwise surface as a baffling error to the user.
+ * Returns 0, or -1 with "plugin 'P' is broken: ..." in err. */
+static int options_check(const zmqsink_option_t *options, const char *path,
+                         char *err, size_t errlen)
+{
+    for (const zmqsink_option_t *opt = options; opt && opt->key; opt++) {
+        const char *why =
+            !*opt->key ? "an empty key"
+            : opt->type < ZMQSINK_OPT_STRING || opt->type > ZMQSINK_OPT_MAP
+                ? "an unknown type"
+            : opt->type == ZMQSINK_OPT_ENUM && (!opt->choices || !*opt->choices)
+                ? "no choices"
+            : opt->min > opt->max ? "a min above its max"
+                                  : NULL;
+        if (why) {
+            snprintf(err, errlen,
+                     "plugin '%s' is broken: its option '%s' has %s", path,
+                     opt->key, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
                      size_t errlen)
 {
@@ -160,9 +186,11 @@ int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
                  path, missing);
         return -1;
     }
-    return 0;
+    return options_check(desc->options, path, err, errlen);
 }
 
+/* dlopens out->path, calls its entry and checks the descriptor. Returns 0,
+ * or -1 with the reason in why (out->handle may then be set). */
 static int plugin_open_file(zs__plugin_t *out, char *why, size_t cap)
 {
     dlerror();

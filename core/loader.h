@@ -25,8 +25,10 @@ typedef struct zs__plugin {
 int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
                     zs__plugin_t *out, char *err, size_t errlen);
 
-/* Checks a descriptor as the loader does (path names it in messages).
- * Returns 0 or -1 with the reason in err. */
+/* Checks a descriptor as the loader does (path names it in messages): the
+ * ABI (same major, minor no newer than the host's), the mandatory name,
+ * open, write and close, and the option table. Returns 0 or -1 with the
+ * reason in err. */
 int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
                      size_t errlen);
 

@@ -1,5 +1,6 @@
-/* Plugin loader: lookup order, relative paths, and every way a plugin can
- * be refused, each with the exact message a user sees. */
+/* Plugin loader: lookup order, relative paths, every way a plugin can be
+ * refused, each with the exact message a user sees, and what a broken
+ * plugin does to the healthy sinks beside it. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <zmqsink/plugin.h>
 
 #include "helpers.h"
+#include "loader.h"
 
 TestSuite(loader, .timeout = 60);
 
@@ -26,6 +28,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    th_close_all();
     zmq_ctx_term(ctx);
     th_remove_tree(dir);
     free(dir);
@@ -239,4 +242,319 @@ Test(loader, env_plugin_dir_list, .init = setup, .fini = teardown)
     setenv("ZMQSINK_PLUGIN_DIR", dirs, 1);
     cr_assert_str_empty(load("    type: fail_write\n"));
     free(dirs);
+}
+
+/* ---- the descriptor checks, one case per rule of plugin.h ---- */
+
+static void *any_open(const zmqsink_host_t *host, char *err, size_t len)
+{
+    return (void *)host;
+}
+
+static zmqsink_write_result_t any_write(void *state,
+                                        const zmqsink_event_t *events,
+                                        size_t n)
+{
+    return ZMQSINK_WRITE_OK;
+}
+
+static void any_close(void *state)
+{
+}
+
+static const zmqsink_option_t no_choices[] = {
+    {.key = "mode", .type = ZMQSINK_OPT_ENUM}, {0}};
+static const zmqsink_option_t bad_type[] = {
+    {.key = "a", .type = ZMQSINK_OPT_STRING}, {.key = "b", .type = 42}, {0}};
+static const zmqsink_option_t bad_range[] = {
+    {.key = "n", .type = ZMQSINK_OPT_INT, .min = 10, .max = 5}, {0}};
+static const zmqsink_option_t empty_key[] = {
+    {.key = "", .type = ZMQSINK_OPT_STRING}, {0}};
+static const zmqsink_option_t good_options[] = {
+    {.key = "mode", .type = ZMQSINK_OPT_ENUM, .choices = "a|b"},
+    {.key = "n", .type = ZMQSINK_OPT_INT, .min = 5, .max = 5},
+    {.key = "tags", .type = ZMQSINK_OPT_MAP},
+    {0}};
+
+#define ABI_MAJOR ZMQSINK_PLUGIN_ABI_MAJOR
+#define ABI_MINOR ZMQSINK_PLUGIN_ABI_MINOR
+#define MANDATORY "in its descriptor (mandatory: name, open, write, close)"
+
+enum { NO_OPEN = 1, NO_WRITE = 2, NO_CLOSE = 4 };
+
+static const struct descriptor_case {
+    const char *what;
+    int major, minor;
+    const char *name;
+    unsigned missing; /* NO_* callbacks left NULL */
+    const zmqsink_option_t *options;
+    const char *expected; /* "" when accepted; else after "plugin 'P' " */
+} descriptor_cases[] = {
+    {"this version", ABI_MAJOR, ABI_MINOR, "x", 0, NULL, ""},
+    {"an older minor", ABI_MAJOR, 0, "x", 0, NULL, ""},
+    {"a newer minor", ABI_MAJOR, ABI_MINOR + 1, "x", 0, NULL, "abi"},
+    {"an older major", ABI_MAJOR - 1, 9, "x", 0, NULL, "abi"},
+    {"a newer major", ABI_MAJOR + 1, 0, "x", 0, NULL, "abi"},
+    {"no open", ABI_MAJOR, ABI_MINOR, "x", NO_OPEN, NULL,
+     "has no open " MANDATORY},
+    {"no write", ABI_MAJOR, ABI_MINOR, "x", NO_WRITE, NULL,
+     "has no write " MANDATORY},
+    {"no close", ABI_MAJOR, ABI_MINOR, "x", NO_CLOSE, NULL,
+     "has no close " MANDATORY},
+    {"no name", ABI_MAJOR, ABI_MINOR, NULL, 0, NULL, "has no name " MANDATORY},
+    {"an empty name", ABI_MAJOR, ABI_MINOR, "", 0, NULL,
+     "has no name " MANDATORY},
+    {"good options", ABI_MAJOR, ABI_MINOR, "x", 0, good_options, ""},
+    {"an enum without choices", ABI_MAJOR, ABI_MINOR, "x", 0, no_choices,
+     "is broken: its option 'mode' has no choices"},
+    {"an unknown option type", ABI_MAJOR, ABI_MINOR, "x", 0, bad_type,
+     "is broken: its option 'b' has an unknown type"},
+    {"min above max", ABI_MAJOR, ABI_MINOR, "x", 0, bad_range,
+     "is broken: its option 'n' has a min above its max"},
+    {"an empty key", ABI_MAJOR, ABI_MINOR, "x", 0, empty_key,
+     "is broken: its option '' has an empty key"},
+};
+
+/* The descriptor a case describes. */
+static zmqsink_plugin_t descriptor_of(const struct descriptor_case *c)
+{
+    return (zmqsink_plugin_t){
+        .abi_major = (uint16_t)c->major,
+        .abi_minor = (uint16_t)c->minor,
+        .name = c->name,
+        .options = c->options,
+        .open = c->missing & NO_OPEN ? NULL : any_open,
+        .write = c->missing & NO_WRITE ? NULL : any_write,
+        .close = c->missing & NO_CLOSE ? NULL : any_close,
+    };
+}
+
+Test(loader, descriptor_checks_follow_the_documented_policy)
+{
+    for (size_t i = 0; i < sizeof descriptor_cases / sizeof *descriptor_cases;
+         i++) {
+        const struct descriptor_case *c = &descriptor_cases[i];
+        char err[512] = "", expected[512];
+        zmqsink_plugin_t desc = descriptor_of(c);
+        int rc = zs__plugin_check(&desc, "/p/x.so", err, sizeof err);
+        if (!*c->expected) {
+            cr_expect_eq(rc, 0, "%s: refused: %s", c->what, err);
+            continue;
+        }
+        if (!strcmp(c->expected, "abi"))
+            snprintf(expected, sizeof expected,
+                     "plugin '/p/x.so' was built for plugin ABI %u.%u, this "
+                     "zmqsink provides %u.%u: rebuild it against this "
+                     "zmqsink's headers",
+                     c->major, c->minor, ABI_MAJOR, ABI_MINOR);
+        else
+            snprintf(expected, sizeof expected, "plugin '/p/x.so' %s",
+                     c->expected);
+        cr_expect_eq(rc, -1, "%s: accepted", c->what);
+        cr_expect_str_eq(err, expected, "%s", c->what);
+    }
+    char err[256];
+    cr_assert_eq(zs__plugin_check(NULL, "/p/x.so", err, sizeof err), -1);
+    cr_assert_str_eq(err, "plugin '/p/x.so' returned no descriptor");
+}
+
+/* ---- a broken plugin beside a healthy file sink ---- */
+
+/* Writes a config of top-level lines top, then a file sink "events" into
+ * dir/events.jsonl followed by the sink "broken" whose lines are given
+ * (none when NULL). Returns the config's path (caller frees). */
+static char *config_with_healthy_sink(const char *top, const char *broken)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "%s"
+             "sinks:\n"
+             "  - name: events\n"
+             "    type: file\n"
+             "    path: events.jsonl\n"
+             "    format: json\n"
+             "%s%s",
+             top, broken ? "  - name: broken\n" : "", broken ? broken : "");
+    return th_write_file(dir, "cfg.yaml", yaml);
+}
+
+/* zmqsink_new() on the config must fail with expected, and zmqsink_check()
+ * with check_expected ("" when it passes: check opens nothing). */
+static void assert_refused(const char *path, const char *expected,
+                           const char *check_expected)
+{
+    char err[2048] = "", check_err[2048] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_null(zs, "started despite the broken sink");
+    cr_assert_str_eq(err, expected);
+    int rc = zmqsink_check(path, NULL, check_err, sizeof check_err);
+    cr_assert_eq(rc != 0, *check_expected != 0, "zmqsink_check: %d %s", rc,
+                 check_err);
+    cr_assert_str_eq(check_err, check_expected);
+}
+
+/* The test plugin NAME, beside a healthy sink, stops the config, in
+ * zmqsink_new() and zmqsink_check() alike, with "plugin 'PATH' WHY". */
+static void assert_plugin_refused(const char *name, const char *why)
+{
+    char *plugin = install_plugin(name, "p", 0755);
+    char line[256], expected[4096];
+    snprintf(line, sizeof line, "    plugin: p/%s.so\n", name);
+    char *path = config_with_healthy_sink("", line);
+    snprintf(expected, sizeof expected,
+             "%s/cfg.yaml:7:13: sink 'broken': plugin '%s' %s", dir, plugin,
+             why);
+    assert_refused(path, expected, expected);
+    free(path);
+    free(plugin);
+}
+
+Test(loader, other_abi_major_stops_the_config_naming_sink_and_file,
+     .init = setup, .fini = teardown)
+{
+    char why[256];
+    snprintf(why, sizeof why,
+             "was built for plugin ABI %d.0, this zmqsink provides %d.%d: "
+             "rebuild it against this zmqsink's headers",
+             ABI_MAJOR + 1, ABI_MAJOR, ABI_MINOR);
+    assert_plugin_refused("bad_abi", why);
+}
+
+Test(loader, missing_callback_stops_the_config_naming_sink_and_file,
+     .init = setup, .fini = teardown)
+{
+    assert_plugin_refused("no_write", "has no write " MANDATORY);
+}
+
+Test(loader, failed_open_stops_the_config_and_closes_the_sinks_opened,
+     .init = setup, .fini = teardown)
+{
+    char *path = config_with_healthy_sink("", "    type: open_fails\n"
+                                          "    target: the server\n");
+    char expected[4096];
+    snprintf(expected, sizeof expected,
+             "%s/cfg.yaml:6:11: sink 'broken': cannot reach the server", dir);
+    /* `zmqsink check` opens nothing, so it cannot know. */
+    assert_refused(path, expected, "");
+    /* The file sink had opened its file before: it was closed again, and
+     * the same config without the broken sink starts. */
+    char *events;
+    cr_assert(asprintf(&events, "%s/events.jsonl", dir) > 0);
+    cr_assert_eq(access(events, F_OK), 0, "the file sink opened first");
+    free(path);
+    path = config_with_healthy_sink("", "    type: file\n"
+                                    "    path: /dev/null\n");
+    char err[1024] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_not_null(zs, "%s", err);
+    zmqsink_destroy(&zs);
+    free(events);
+    free(path);
+}
+
+/* Runs a ROUTER through `clients` connect/send/close rounds, all attached
+ * to zs, then closes it: events for every sink. */
+static void make_events(zmqsink_t *zs, int clients)
+{
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256], buf[64];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    for (int i = 0; i < clients; i++) {
+        void *client = th_socket(ctx, ZMQ_DEALER);
+        cr_assert_eq(zmqsink_attach(zs, client, "client"), 0);
+        cr_assert_eq(zmq_connect(client, endpoint), 0);
+        cr_assert_eq(zmq_send(client, "x", 1, 0), 1);
+        cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0);
+        cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 1);
+        th_close(client);
+    }
+    th_close(server);
+}
+
+/* Starts the config, makes events, stops it, and checks that the healthy
+ * sink, first, delivered every event to its file. Returns the final
+ * stats, for the broken sink's counters. */
+static zmqsink_stats_t run_beside_healthy_sink(const char *path)
+{
+    char err[1024] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_not_null(zs, "%s", err);
+    make_events(zs, 20);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    const zmqsink_sink_stats_t *events = &stats.sinks[0];
+    cr_assert_gt(stats.events, 40u, "20 clients: 2 events each at least");
+    cr_assert_eq(events->delivered, stats.events);
+    cr_assert_eq(events->failed + events->dropped_full +
+                     events->dropped_shutdown,
+                 0u);
+    th_assert_json_seqs(dir, "events.jsonl", stats.events);
+    cr_assert_str_eq(stats.sinks[1].name, "broken");
+    return stats;
+}
+
+Test(loader, failing_writes_are_counted_and_the_file_sink_gets_everything,
+     .init = setup, .fini = teardown)
+{
+    char *path = config_with_healthy_sink("", "    type: fail_write\n");
+    zmqsink_stats_t stats = run_beside_healthy_sink(path);
+    const zmqsink_sink_stats_t *broken = &stats.sinks[1];
+    cr_assert_eq(broken->failed, stats.events, "every write failed, counted");
+    cr_assert_eq(broken->delivered + broken->dropped_full +
+                     broken->dropped_shutdown,
+                 0u);
+    free(path);
+}
+
+Test(loader, writes_retried_forever_are_dropped_and_the_file_sink_goes_on,
+     .init = setup, .fini = teardown)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "    type: always_retry\n    count_file: %s/writes\n", dir);
+    char *path = config_with_healthy_sink("shutdown_timeout: 2s\n", yaml);
+    zmqsink_stats_t stats = run_beside_healthy_sink(path);
+    const zmqsink_sink_stats_t *broken = &stats.sinks[1];
+    cr_assert_eq(broken->delivered + broken->failed, 0u);
+    cr_assert_eq(broken->enqueued, stats.events);
+    cr_assert_eq(broken->dropped_shutdown, stats.events,
+                 "what never went out is counted at shutdown");
+    free(path);
+}
+
+Test(loader, broken_plugins_in_a_reload_leave_the_running_sinks_running,
+     .init = setup, .fini = teardown)
+{
+    free(install_plugin("bad_abi", "p", 0755));
+    free(install_plugin("no_write", "p", 0755));
+    char *path = config_with_healthy_sink("", NULL);
+    char err[2048] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_not_null(zs, "%s", err);
+    static const struct {
+        const char *lines, *message;
+    } broken[] = {
+        {"    plugin: p/bad_abi.so\n", "7:13: sink 'broken': plugin '"},
+        {"    plugin: p/no_write.so\n", "7:13: sink 'broken': plugin '"},
+        {"    type: open_fails\n", "6:11: sink 'broken': cannot reach the "
+                                   "moon"},
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof *broken; i++) {
+        make_events(zs, 5);
+        free(config_with_healthy_sink("", broken[i].lines));
+        char expected[4200];
+        snprintf(expected, sizeof expected, "%s:%s", path, broken[i].message);
+        cr_assert_neq(zmqsink_reload(zs, path, err, sizeof err), 0);
+        cr_assert_eq(strncmp(err, expected, strlen(expected)), 0, "%s", err);
+    }
+    make_events(zs, 5);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.nsinks, 1u, "no broken sink joined");
+    cr_assert_gt(stats.events, 40u);
+    cr_assert_eq(stats.sinks[0].delivered, stats.events);
+    th_assert_json_seqs(dir, "events.jsonl", stats.events);
+    free(path);
 }

@@ -1,32 +1,111 @@
-/* zmqsink plugin ABI: what a sink plugin exports and what the host gives it.
+/* zmqsink plugin ABI: the plugin author's manual.
  *
  * A sink plugin is a shared object that exports one function,
- * zmqsink_plugin_entry(), returning a const descriptor. The core loads it
- * with dlopen(RTLD_NOW | RTLD_LOCAL), checks the descriptor (ABI major,
- * mandatory callbacks, option table) and only then calls open().
+ * zmqsink_plugin_entry(), returning a const descriptor (zmqsink_plugin_t):
+ * the sink type it serves, the options it accepts, and its callbacks. The
+ * core calls the callbacks; the plugin reaches the core only through the
+ * zmqsink_host_t table that open() receives and the functions of
+ * zmqsink/event.h. zmqsink-plugin(7) says the same at more length, and
+ * examples/prometheus in the source tree is a complete plugin built out of
+ * tree.
  *
- * Threads: open, write, tick, flush, reopen and close of one sink instance
- * are all called on that sink's own worker thread, never concurrently. A
- * plugin may block in them (a slow network, a full disk): that delays only
- * this sink, whose events then wait in its ring and, once it is full, are
- * dropped and counted. Nothing a plugin does can stall the application.
+ * Loading. For each sink of a config file, the core:
+ *   1. finds the file: `plugin: x.so` (relative to the config file), else
+ *      `type: NAME` as NAME.so in `plugin_dir`, each directory of
+ *      $ZMQSINK_PLUGIN_DIR (':'-separated), then the installed plugin
+ *      directory (`pkg-config --variable=plugindir zmqsink`);
+ *   2. refuses it when the file or its directory (after symbolic links) is
+ *      writable by others, or belongs to neither root nor the user running
+ *      zmqsink: whoever could replace it would run code in every process;
+ *   3. dlopens it with RTLD_NOW | RTLD_LOCAL (plugins never see each
+ *      other's symbols) and calls zmqsink_plugin_entry();
+ *   4. checks the descriptor: the ABI version (below); name, open, write
+ *      and close set (tick, flush and reopen are optional); an option table
+ *      with known types, choices for every ENUM and min <= max; and, when
+ *      the sink has both `type:` and `plugin:`, that name equals `type:`;
+ *   5. validates the sink's options against the table;
+ *   6. calls open() (`zmqsink check` stops before this).
+ * A failure at any step stops the whole config (zmqsink_new() returns
+ * NULL; zmqsink_reload() leaves the running sinks as they were), with one
+ * line naming the config file, the sink and the plugin file, for instance:
+ *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/old.so' was built for
+ *   plugin ABI 2.0, this zmqsink provides 1.1: rebuild it against this
+ *   zmqsink's headers
+ *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/new.so' has no write in
+ *   its descriptor (mandatory: name, open, write, close)
+ * Nothing of the plugin runs before step 4 passes except its entry (and its
+ * constructors, if it has any: have none).
  *
- * Versions: ZMQSINK_PLUGIN_ABI_MAJOR changes when the descriptor, the host
- * table or zmqsink_event_t change incompatibly; the loader refuses a plugin
- * built for another major. ZMQSINK_PLUGIN_ABI_MINOR grows when members are
- * added at the end of zmqsink_host_t; a plugin built for a newer minor than
- * the host's is refused, an older one is accepted.
+ * ABI versions: ZMQSINK_PLUGIN_ABI_MAJOR.ZMQSINK_PLUGIN_ABI_MINOR, stamped
+ * into the descriptor by ZMQSINK_PLUGIN_DESCRIPTOR_INIT.
+ *   - The major changes when anything that exists changes: the layout or
+ *     meaning of zmqsink_plugin_t, zmqsink_host_t, zmqsink_option_t or
+ *     zmqsink_event_t, a callback's signature or contract, an enum value.
+ *   - The minor grows when things are only added: members at the end of
+ *     zmqsink_host_t or zmqsink_plugin_t, option types, event types.
+ *   - The loader accepts a plugin whose major is the host's and whose minor
+ *     is at most the host's: everything it was built against is there. It
+ *     refuses every other major, older or newer, and a newer minor (the
+ *     plugin could call a host service this zmqsink lacks). So a plugin
+ *     built against 1.0 loads in every 1.x; one that uses nothing added
+ *     since an older minor may declare that one (.abi_minor = 0) to load in
+ *     older hosts too.
+ *   - The host reads a zmqsink_plugin_t member added in minor M only from
+ *     plugins that declare M or later, and gives every plugin its own full
+ *     host table (host->abi_minor says which).
+ *   - abi_major and abi_minor stay the first members of zmqsink_plugin_t in
+ *     every major, so that any zmqsink can read them and say what is wrong.
+ *   - 1.0: the first. 1.1: sink_drops and resolve_address in the host.
+ *
+ * Instances and threads. Each sink of a config is one instance: its own
+ * state (what open() returns), host table, worker thread and ring of
+ * events. open, write, tick, flush, reopen and close of one instance run on
+ * that instance's thread, one at a time, so its state needs no lock.
+ * Several instances of one plugin (two sinks of one type, or the old and
+ * the new instance of a sink that zmqsink_reload() replaces) run at the
+ * same time: keep everything mutable in the state, nothing in globals. A
+ * callback may block (a slow network, a full disk): that delays only its
+ * own sink, whose events wait in its ring and, once it is full, are dropped
+ * and counted. Nothing a plugin does stalls the application or another
+ * sink.
+ *
+ * Lifecycle: open once; then write for each batch, tick about every 100 ms
+ * and reopen on request, in any order; at shutdown (zmqsink_destroy(), or
+ * a reload that removes or replaces the sink) the events left in the ring
+ * are written until shutdown_timeout, then flush once, then close once. A
+ * plugin still inside a callback a second past that deadline is left
+ * running on its thread, its state and host table untouched, and is never
+ * closed.
+ *
+ * What users see of a failure:
+ *   - open() returns NULL: zmqsink_new() fails with "FILE:LINE:COL: sink
+ *     'NAME': <your message>" and no sink runs (zmqsink_reload() keeps the
+ *     running config). So fail open() for what the user must fix (a bad
+ *     path, a missing directory); for a server that may come up later,
+ *     succeed, and retry from write() or tick().
+ *   - write() returns ZMQSINK_WRITE_FAILED: the events count as `failed` in
+ *     zmqsink_stats() and are discarded; the sink goes on with the next.
+ *     The core does not log them: log why yourself, once.
+ *   - write() returns ZMQSINK_WRITE_RETRY: the events stay queued, newer
+ *     ones pile up behind them and, once the ring is full, count as
+ *     `dropped`.
+ *   - events the plugin took but lost (count_failed()) count as `failed`;
+ *     those it still holds when flush() gives up count as `dropped`.
  *
  * Options: the plugin lists every option key it accepts with its type, its
  * default and its range. The core validates a sink's configuration against
- * that table before open() (and in `zmqsink check`, without calling open),
- * rejects unknown keys with the list of valid ones, and expands ${VAR} and
- * ${VAR:-default}. The keys name, type, plugin, events, sockets and
- * min_severity belong to the core and are never passed to a plugin.
+ * that table before open() (and in `zmqsink check`), rejects unknown keys
+ * with the list of valid ones, and expands ${VAR} and ${VAR:-default}. The
+ * keys name, type, plugin, events, sockets and min_severity belong to the
+ * core (it filters events before write()): never declare them.
  *
- * A complete plugin, built with
- *   cc -shared -fPIC $(pkg-config --cflags zmqsink) -o count.so count.c
+ * Building: compile with `pkg-config --cflags zmqsink`, -fPIC -shared
+ * -fvisibility=hidden, link with `pkg-config --libs zmqsink` (the
+ * functions of zmqsink/event.h live in libzmqsink), and install the file
+ * with mode 0755 in `pkg-config --variable=plugindir zmqsink`, or name it
+ * with `plugin:`. A complete plugin:
  *
+ * ---- count.c ----
  *   #include <stdlib.h>
  *   #include <zmqsink/plugin.h>
  *
@@ -46,9 +125,11 @@
  *       struct count *c = state;
  *       for (size_t i = 0; i < n; i++)
  *           if (++c->n % (uint64_t)c->every == 0)
- *               c->host->log(c->host, ZMQSINK_SEV_INFO, "%llu events, last %s",
+ *               c->host->log(c->host, ZMQSINK_SEV_NOTICE,
+ *                            "%llu events, the last %s on %s",
  *                            (unsigned long long)c->n,
- *                            zmqsink_event_name(events[i].type));
+ *                            zmqsink_event_name(events[i].type),
+ *                            events[i].socket);
  *       return ZMQSINK_WRITE_OK;
  *   }
  *   static void count_close(void *state) { free(state); }
@@ -68,10 +149,12 @@
  *   {
  *       return &count_plugin;
  *   }
+ * ---- end of count.c ----
  *
- * Note that the example calls zmqsink_event_name(): functions of
- * zmqsink/event.h resolve in libzmqsink, which is always loaded in the
- * process that loads the plugin. Everything else comes through the host.
+ * built and used with
+ *   cc -shared -fPIC -o count.so count.c $(pkg-config --cflags --libs zmqsink)
+ *   sinks:
+ *     - { name: counter, plugin: ./count.so, every: 10 }
  */
 #ifndef ZMQSINK_PLUGIN_H
 #define ZMQSINK_PLUGIN_H
@@ -97,10 +180,13 @@ extern "C" {
 
 /* What write() says about the events it was given. */
 typedef enum zmqsink_write_result {
-    ZMQSINK_WRITE_OK = 0,    /* all taken: delivered, or buffered by the
-                                plugin, which then owns them */
-    ZMQSINK_WRITE_RETRY = 1, /* none taken: offer the same events again
-                                later (the worker backs off and ticks) */
+    ZMQSINK_WRITE_OK = 0,    /* all taken: delivered, or kept by the plugin,
+                                which then owns their fate (deliver them
+                                later, or count_failed() them) */
+    ZMQSINK_WRITE_RETRY = 1, /* none taken, try again later: the worker
+                                waits (10 ms, doubling up to 2 s), calls
+                                tick() and offers them again, from the same
+                                first event */
     ZMQSINK_WRITE_FAILED = 2 /* none taken, never will be: counted as
                                 failed and discarded */
 } zmqsink_write_result_t;
@@ -109,46 +195,63 @@ typedef enum zmqsink_write_result {
 typedef enum zmqsink_option_type {
     ZMQSINK_OPT_STRING = 1, /* option_string() */
     ZMQSINK_OPT_INT,        /* option_int(), within [min, max] */
-    ZMQSINK_OPT_BOOL,       /* option_int(): 0 or 1 */
+    ZMQSINK_OPT_BOOL,       /* true|false|yes|no|on|off: option_int() 1 or 0 */
     ZMQSINK_OPT_DURATION,   /* "500ms", "2s", "1m", "1h": option_int() in
                                milliseconds, within [min, max] */
     ZMQSINK_OPT_SIZE,       /* "512", "64KiB", "100MiB", "1GiB": option_int()
                                in bytes, within [min, max] */
     ZMQSINK_OPT_ENUM,       /* one of choices ("never|batch"): option_int()
                                is its index, option_string() its text */
-    ZMQSINK_OPT_LIST,       /* a sequence of strings: option_list() */
-    ZMQSINK_OPT_MAP         /* a mapping of strings to strings: option_map() */
+    ZMQSINK_OPT_LIST,       /* a string or a sequence of strings:
+                               option_list(); a fallback is one item */
+    ZMQSINK_OPT_MAP         /* a mapping of strings to strings: option_map();
+                               takes no fallback */
 } zmqsink_option_type_t;
 
 /* One accepted option. A key with a dot ("rotate.keep") is a key inside a
  * mapping ("rotate: { keep: 5 }"). A table ends with an entry whose key is
- * NULL. */
+ * NULL. The table is read while the plugin is loaded: keep it const and
+ * static. */
 typedef struct zmqsink_option {
     const char *key;
     zmqsink_option_type_t type;
     const char *fallback; /* default, written as in the YAML file; NULL: none
-                             (option_* then return NULL, 0 or an empty list) */
-    int required;         /* 1: the config file must set it */
+                             (option_* then return NULL, 0 or no items). A
+                             fallback that does not parse is reported as
+                             the plugin's bug when a sink needs it. */
+    int required;         /* 1: the config file must set it; the error
+                             quotes help */
     int64_t min, max;     /* INT, DURATION, SIZE: inclusive range; both 0 means
-                             any value >= 0 */
-    const char *choices;  /* ENUM: the words, separated by '|' */
+                             any value >= 0; min > max is refused at load */
+    const char *choices;  /* ENUM: the words, separated by '|' (mandatory) */
     const char *help;     /* one line, shown in errors and documentation */
 } zmqsink_option_t;
 
 typedef struct zmqsink_host zmqsink_host_t;
 
-/* Services the host gives one sink instance. The table and everything it
- * points to stay valid from open() until close() returns. Callable only
- * from the sink's own thread unless said otherwise. */
+/* Services the host gives one sink instance. The table, and every string
+ * it hands out, belongs to the host and stays valid from open() until
+ * close() returns; never free or change them. Each service says from which
+ * thread it may be called: "sink's thread" means from inside a callback of
+ * this instance, "any thread" includes threads the plugin starts. */
 struct zmqsink_host {
-    uint16_t abi_major, abi_minor; /* of the host */
+    uint16_t abi_major, abi_minor; /* of the host: members added after
+                                      abi_minor do not exist */
     const char *sink_name;         /* the sink's `name:` in the config */
-    const char *config_dir;        /* directory of the config file, to
-                                      resolve relative paths against */
+    const char *config_dir;        /* absolute directory of the config file
+                                      (the working directory without one):
+                                      resolve relative paths against it */
 
-    /* The validated value of a declared option, or the fallback. Strings
-     * are owned by the host. For an option the file did not set and that
-     * has no fallback: NULL, 0, or 0 items. */
+    /* The validated value of a declared option, or its fallback; for an
+     * option the file did not set and that has no fallback: NULL, 0, or 0
+     * items. Any thread. Strings and arrays belong to the host. Asking
+     * for a key the table does not declare, or with the accessor of
+     * another type, is a bug in the plugin and aborts the process.
+     * option_string: any scalar type, as written after ${VAR} expansion
+     * (an ENUM's word, a DURATION's "500ms"). option_int: INT, BOOL,
+     * DURATION, SIZE and ENUM, as converted. option_list: LIST; sets *items
+     * and returns their count. option_map: MAP; sets *keys and *values,
+     * in file order, and returns their count. */
     const char *(*option_string)(const zmqsink_host_t *host, const char *key);
     int64_t (*option_int)(const zmqsink_host_t *host, const char *key);
     size_t (*option_list)(const zmqsink_host_t *host, const char *key,
@@ -156,73 +259,99 @@ struct zmqsink_host {
     size_t (*option_map)(const zmqsink_host_t *host, const char *key,
                          const char *const **keys,
                          const char *const **values);
-    /* Whether the config file set the option (1) or it has its default (0). */
+    /* Whether the config file set the option (1) or it has its default (0).
+     * Any thread. */
     int (*option_is_set)(const zmqsink_host_t *host, const char *key);
 
-    /* zmqsink_format_event(), reachable without linking libzmqsink. */
+    /* zmqsink_format_event(), reachable without linking libzmqsink: renders
+     * one event as one json, logfmt or text line into buf (cap bytes, NUL
+     * included) and returns the length the whole line needs, as snprintf
+     * does. Any thread. */
     size_t (*format)(zmqsink_format_t format, const zmqsink_event_t *event,
                      char *buf, size_t cap);
 
-    /* Logs through the host's log, prefixed with the sink's name. Any
-     * thread. */
+    /* Writes one line to zmqsink's log (stderr): "zmqsink: LEVEL: sink
+     * 'NAME': message", at most about 1000 bytes. Lines less severe than
+     * $ZMQSINK_LOG_LEVEL (default notice) are dropped. Any thread. */
     void (*log)(const zmqsink_host_t *host, zmqsink_severity_t severity,
                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-    /* Counts events the plugin accepted with ZMQSINK_WRITE_OK but then could
-     * not deliver (a dead letter, a buffer overflow), so that no loss goes
-     * unseen; reason is a short static word ("rejected", "overflow"). */
+    /* Counts n events the plugin took with ZMQSINK_WRITE_OK but then could
+     * not deliver (a dead letter, a buffer overflow) as `failed` in
+     * zmqsink_stats(), so that no loss goes unseen; reason is a short
+     * static word ("rejected", "overflow"), logged at debug. Sink's thread
+     * only: the counter has one writer. */
     void (*count_failed)(const zmqsink_host_t *host, uint64_t n,
                          const char *reason);
 
     /* Since ABI 1.1. The core's drop counter of every sink of this
-     * instance, for sinks that forward metrics: for index < the returned
-     * count, sets *name (valid until close) and *dropped (events that sink
-     * lost: ring full, or undelivered at shutdown). Any thread. */
+     * instance, for sinks that forward metrics: returns the number of
+     * sinks, and for index below it sets *name and *dropped (events that
+     * sink lost: ring full, or undelivered at shutdown). *name is copied
+     * into a buffer of the asking sink, valid until its next call. Sink's
+     * thread. */
     size_t (*sink_drops)(const zmqsink_host_t *host, size_t index,
                          const char **name, uint64_t *dropped);
 
-    /* Since ABI 1.1. Resolves a server address once, at open: a path
-     * containing '/' is a unix socket (relative to config_dir); otherwise
-     * "host:port" or "[ipv6]:port", or "host" alone when default_port is
-     * not NULL. socktype (SOCK_DGRAM or SOCK_STREAM) guides the lookup.
-     * Fills *addr and *addr_len and returns 0, or returns -1 with
-     * "address 'X': what was expected" in err. */
+    /* Since ABI 1.1. Resolves a server address, typically once at open: a
+     * path containing '/' is a unix socket (relative to config_dir);
+     * otherwise "host:port" or "[ipv6]:port", or "host" alone when
+     * default_port is not NULL. socktype (SOCK_DGRAM or SOCK_STREAM) guides
+     * the lookup, which may block on DNS. Fills *addr and *addr_len and
+     * returns 0, or returns -1 with "address 'X': what was expected" in
+     * err. Sink's thread. */
     int (*resolve_address)(const zmqsink_host_t *host, const char *address,
                            const char *default_port, int socktype,
                            struct sockaddr_storage *addr, socklen_t *addr_len,
                            char *err, size_t errlen);
 };
 
+/* The descriptor: const, static, the same at every call of the entry. */
 typedef struct zmqsink_plugin {
-    uint16_t abi_major, abi_minor; /* use ZMQSINK_PLUGIN_DESCRIPTOR_INIT */
-    const char *name;              /* the `type:` it serves, e.g. "file" */
+    uint16_t abi_major, abi_minor; /* use ZMQSINK_PLUGIN_DESCRIPTOR_INIT;
+                                      first in every major */
+    const char *name;              /* mandatory: the `type:` it serves, e.g.
+                                      "file"; install it as NAME.so */
     const char *description;       /* one line */
     const zmqsink_option_t *options; /* accepted keys; NULL: none */
 
-    /* Mandatory. Makes the sink ready to write. Returns its state, or NULL
-     * with a message in err (len bytes) that names what is wrong and, where
-     * it can, what to do. */
+    /* Mandatory. Makes the sink ready to write: reads options, opens
+     * files, resolves addresses. Sink's thread; zmqsink_new() waits for
+     * it. Returns the instance's state (never NULL on success: return a
+     * dummy non-NULL pointer if there is none), or NULL with a message of
+     * at most len bytes (512 today) in err that names what is wrong and,
+     * where it can, what to do; release everything first, since close()
+     * does not follow a failed open(). */
     void *(*open)(const zmqsink_host_t *host, char *err, size_t len);
 
-    /* Mandatory. Delivers n >= 1 events in sequence order. The events belong
-     * to the host: copy what is kept beyond the call. */
+    /* Mandatory. Delivers n events (1 <= n, at most 1024 today), in
+     * sequence order, those the sink's events/sockets/min_severity let
+     * through. The events belong to the host and are valid during the call
+     * only: copy what is kept. Skip event types outside the
+     * ZMQSINK_EVENT_ALL of your headers: a minor version may add some.
+     * Returns a zmqsink_write_result_t, above. */
     zmqsink_write_result_t (*write)(void *state, const zmqsink_event_t *events,
                                     size_t n);
 
-    /* Optional. Called about every 100 ms, and between retries, with the
-     * monotonic clock in ns: for batch timers, reconnects, retries. */
+    /* Optional. Called about every 100 ms, idle or not, and between
+     * retries (at shutdown: only between retries), with the monotonic
+     * clock in ns: for batch timers, reconnects, retries. */
     void (*tick)(void *state, int64_t now_ns);
 
-    /* Optional. At shutdown, after the last write: deliver what the plugin
-     * buffered, within deadline_ns (monotonic). Returns the number of events
-     * it could not deliver (0 when all went out). */
+    /* Optional. At shutdown, after the last write (also when the deadline
+     * left events in the ring, which count as dropped): deliver what the
+     * plugin holds, by deadline_ns (monotonic). Returns the number of
+     * events it could not deliver, counted as dropped (0: all went out). */
     uint64_t (*flush)(void *state, int64_t deadline_ns);
 
-    /* Optional. Reopen files (SIGHUP, logrotate). Returns 0, or -1 after
-     * logging why. */
+    /* Optional. Reopens files when the application calls zmqsink_reopen()
+     * (after logrotate, on SIGHUP), between two writes. Returns 0, or -1
+     * after logging why; the sink goes on either way. */
     int (*reopen)(void *state);
 
-    /* Mandatory. Releases everything; state is not used again. */
+    /* Mandatory. Releases everything; state is not used again. Last
+     * callback of the instance, after flush; not called after a failed
+     * open(). */
     void (*close)(void *state);
 } zmqsink_plugin_t;
 
