@@ -1314,6 +1314,9 @@ static int sinks_read(zs__config_t *c, const struct where *w,
     if (expect_kind(w, node, ZS__NODE_SEQUENCE, "sinks",
                     "a list of sinks") < 0)
         return -1;
+    if (node->nitems > ZS__MAX_SINKS)
+        return fail_at(w, node->items[ZS__MAX_SINKS],
+                       "sinks: at most %d sinks", ZS__MAX_SINKS);
     c->sinks = calloc(node->nitems, sizeof *c->sinks);
     if (!c->sinks)
         return fail_nomem(w);

@@ -35,6 +35,9 @@ typedef struct zs__socket_rule {
     uint32_t events; /* mask of ZMQSINK_EVENT_* to monitor */
 } zs__socket_rule_t;
 
+/* Sinks an instance runs at most, callback sinks included. */
+#define ZS__MAX_SINKS 64
+
 /* `watch:` probes are zmqsink_probe_t (zmqsink.h); their strings point
  * into the config's tree. */
 typedef struct zmqsink_probe zs__probe_t;

@@ -15,7 +15,6 @@
 #include "loader.h"
 #include "ring.h"
 
-#define ZS__MAX_SINKS 64
 
 /* A counter with a single writer: a relaxed load and store, no locked
  * instruction, readable from any thread. */
@@ -76,7 +75,7 @@ typedef struct zs__sink {
  * it was last handed; other threads read zmqsink.set under set_lock. */
 typedef struct zs__sinkset {
     uint64_t generation;      /* +1 at each change */
-    const zs__config_t *config;
+    zs__config_t *config;     /* owned by the instance while current */
     size_t n;
     zs__sink_t *sinks[ZS__MAX_SINKS];
 } zs__sinkset_t;

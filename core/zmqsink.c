@@ -266,7 +266,7 @@ static void sinks_discard(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n)
 /* ---- sink sets ---- */
 
 static zs__sinkset_t *set_new(const zs__sinkset_t *prev,
-                              const zs__config_t *config)
+                              zs__config_t *config)
 {
     zs__sinkset_t *set = calloc(1, sizeof *set);
     if (set) {
@@ -285,19 +285,18 @@ static const zs__sink_t *set_find(const zs__sinkset_t *set, const char *name)
 }
 
 /* Has the collector route to set from its next event on, then makes set
- * and config the instance's; frees the set and config they replace. */
-static void set_publish(zmqsink_t *zs, zs__sinkset_t *set,
-                        zs__config_t *config)
+ * and its config the instance's; frees the set and config they replace. */
+static void set_publish(zmqsink_t *zs, zs__sinkset_t *set)
 {
     zs__collector_switch(zs->collector, set);
     pthread_mutex_lock(&zs->set_lock);
     zs__sinkset_t *old = zs->set;
     zs__config_t *old_config = zs->config;
     zs->set = set;
-    zs->config = config;
+    zs->config = set->config;
     pthread_mutex_unlock(&zs->set_lock);
     free(old);
-    if (old_config != config)
+    if (old_config != set->config)
         zs__config_free(&old_config);
 }
 
@@ -325,7 +324,7 @@ int zmqsink_add_callback(zmqsink_t *zs, const char *name, uint32_t events,
         memcpy(set->sinks, old->sinks, old->n * sizeof *old->sinks);
         set->n = old->n;
         set->sinks[set->n++] = sink;
-        set_publish(zs, set, zs->config);
+        set_publish(zs, set);
     } else { /* callback_open() cannot fail: cb was never handed over */
         free(set);
         free(cb);
@@ -560,7 +559,7 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
     for (size_t i = 0; i < config->nsinks; i++)
         set->sinks[i]->node = config->sinks[i].node;
     size_t nopened = set->n - nkept;
-    set_publish(zs, set, config);
+    set_publish(zs, set);
     sinks_stop(zs, removed, nremoved,
                zs__now_ns() + config->shutdown_timeout_ms * 1000000, NULL);
     zs__log(ZMQSINK_SEV_INFO,

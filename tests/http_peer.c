@@ -464,3 +464,20 @@ void hp_make_certificates(const char *dir)
                         "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
                         "-days", "2", "-extfile", ext, NULL});
 }
+
+int hp_spool_while_down(hp_server_t *server, const char *spool, size_t count,
+                        size_t batches)
+{
+    int port = server->port;
+    hp_stop(server);
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(server));
+    hp_sink_set(&k, "spool.dir", spool, 0);
+    hp_sink_open(&k);
+    hp_sink_write_many(&k, 0, count);
+    hp_sink_run(&k, 200);
+    cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
+    cr_assert_eq(hp_files_ending(spool, ".batch"), batches);
+    cr_assert_eq(k.h.failed, 0);
+    return port;
+}

@@ -111,6 +111,12 @@ void hp_sink_run(hp_sink_t *k, int ms);
  * said was lost. */
 uint64_t hp_sink_close(hp_sink_t *k, int ms);
 
+/* Stops the server and has a sink with spool.dir spool write events
+ * 0..count-1 and close; asserts they all went to the spool, in batches
+ * .batch files. Returns the port the server had, to start it again. */
+int hp_spool_while_down(hp_server_t *server, const char *spool, size_t count,
+                        size_t batches);
+
 /* Makes, with openssl, dir/ca.pem and a server certificate dir/server.pem
  * with key dir/server.key for IP 127.0.0.1 and localhost, signed by it. */
 void hp_make_certificates(const char *dir);

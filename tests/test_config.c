@@ -378,6 +378,25 @@ Test(config, defaults)
     zs__config_free(&config);
 }
 
+Test(config, at_most_64_sinks)
+{
+    char yaml[8192] = "sinks:\n";
+    for (int i = 0; i < 65; i++)
+        snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml),
+                 "  - { name: s%d, type: file }\n", i);
+    char err[ERR_LEN] = "";
+    zs__config_t *config = NULL;
+    cr_assert_eq(zs__config_load_string("test.yaml", yaml, &config, err,
+                                        sizeof err), -1);
+    cr_assert_str_eq(err, "test.yaml:66:5: sinks: at most 64 sinks");
+    /* 64 are fine. */
+    *strstr(yaml, "  - { name: s64") = '\0';
+    cr_assert_eq(zs__config_load_string("test.yaml", yaml, &config, err,
+                                        sizeof err), 0, "%s", err);
+    cr_assert_eq(config->nsinks, 64u);
+    zs__config_free(&config);
+}
+
 Test(config, every_setting)
 {
     zs__config_t *config = load_ok(

@@ -391,18 +391,8 @@ Test(http, max_attempts_then_dead_letter)
 
 Test(http, undelivered_batches_survive_a_restart_and_go_first)
 {
-    int port = server.port;
-    hp_stop(&server);
-
+    int port = hp_spool_while_down(&server, spool_path(), 230, 5);
     hp_sink_t k;
-    hp_sink_init(&k, hp_url(&server));
-    hp_sink_set(&k, "spool.dir", spool_path(), 0);
-    hp_sink_open(&k);
-    hp_sink_write_many(&k, 0, 230);
-    hp_sink_run(&k, 200);
-    cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
-    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 5);
-    cr_assert_eq(k.h.failed, 0);
 
     hp_start(&server, tmpdir, port);
     hp_sink_init(&k, hp_url(&server));

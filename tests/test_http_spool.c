@@ -190,18 +190,7 @@ TestSuite(http_spool, .init = spool_setup, .fini = teardown, .timeout = 90);
  * server had. */
 static int spool_four_batches(void)
 {
-    int port = server.port;
-    hp_stop(&server);
-    hp_sink_t k;
-    hp_sink_init(&k, hp_url(&server));
-    hp_sink_set(&k, "spool.dir", spool_path(), 0);
-    hp_sink_open(&k);
-    hp_sink_write_many(&k, 0, 200);
-    hp_sink_run(&k, 200);
-    cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
-    cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 4);
-    cr_assert_eq(k.h.failed, 0);
-    return port;
+    return hp_spool_while_down(&server, spool_path(), 200, 4);
 }
 
 static void truncate_by(const char *name, off_t bytes)
