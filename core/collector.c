@@ -1,9 +1,8 @@
 /* The collector: one thread that drains the monitor readers of every
- * attached socket, decodes and enriches their events, and copies each into
- * the rings of the sinks that want it. It never blocks on a sink and never
- * runs plugin code. */
-#include "zmqsink-config.h"
-
+ * attached socket, decodes and enriches their events, copies each into
+ * the rings of the sinks that want it, and serves the application's own
+ * monitors (taps). It never blocks on a sink nor on the application, and
+ * never runs plugin code. */
 #include "collector.h"
 
 #include <arpa/inet.h>
@@ -17,62 +16,66 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
-#define ZMQ_BUILD_DRAFT_API 1 /* declares zmq_socket_monitor_versioned() */
-#endif
 #include <zmq.h>
 
 #include "log.h"
+#include "monitor_wire.h"
+#include "ptrmap.h"
+#include "report.h"
+#include "tap.h"
 #include "worker.h"
-
-/* Draft builds of libzmq export the v2 monitor, whose messages carry the
- * remote address: the peer is then known even for connections gone before
- * their events are read. Otherwise v1, and getpeername() on the fd. */
-#ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
-#define MONITOR_VERSION 2
-#else
-#define MONITOR_VERSION 1
-#endif
 
 /* How long destroy lets the monitors of closed sockets deliver their last
  * events before routing stops. */
 #define SETTLE_NS (250 * 1000 * 1000LL)
 
-/* One attached socket's monitor reader. Fields marked (lock) are shared
- * with application threads; the rest belong to the collector thread. */
+/* How long a failed bind waits for its bind_failed event to learn its
+ * cause; the collector reads it within microseconds. */
+#define BIND_WAIT_NS (1000 * 1000 * 1000LL)
+
+/* epoll tags: readers are registered by their pointer, taps by theirs
+ * with the low bit set, the wake-up eventfd as 0. */
+#define TAP_TAG 1u
+
+/* One monitor of an application socket: zmqsink restarts the monitor at
+ * each change of what it reports (a rename, a detach, the application's
+ * own monitor started or stopped), so that the monitor_stopped of the old
+ * one marks exactly where the change falls in the stream of events.
+ * Fields marked (lock) are shared with application threads; the others
+ * are set before the reader is published and then belong to the
+ * collector thread. */
 typedef struct reader {
-    struct reader *next; /* (lock) registry of readers not yet closed */
-    void *socket;        /* (lock) the application's socket */
-    void *ctx;           /* (lock) its context */
-    bool adopted;        /* (lock) registered with epoll by the collector */
-    bool starting;       /* (lock) its monitor is being started: not polled */
-    bool detached;       /* (lock) its monitor was asked to stop */
+    struct reader *next, *prev; /* (lock) every reader not yet ended */
+    struct reader *next_fresh;  /* (lock) readers not yet adopted */
+    struct reader *predecessor; /* (lock) the reader this one took over
+                                   from, until that one ends: this one is
+                                   not read before, so that events keep
+                                   their order */
+    void *socket;               /* (lock) the application's socket */
+    void *ctx;                  /* (lock) its context */
+    bool adopted;               /* (lock) registered with epoll */
+    bool superseded;            /* (lock) another reader took over: its
+                                   monitor_stopped is a hand-over */
+    bool report_stop;           /* (lock) report it even then */
+    bool stopping;              /* (lock) its monitor was stopped: it
+                                   reports and serves nothing more */
+    bool ended;                 /* freed at the end of the epoll round */
+    bool tap_new;               /* its tap came with it: poll the tap */
     void *pair;
     int fd;
     int socket_type;
-    char name[ZMQSINK_SOCKET_NAME_MAX];
-    char inproc[64];     /* where the monitor sends */
-    uint32_t events;     /* the event types to deliver */
-    uint64_t sink_mask;  /* sinks whose `sockets:` globs match name */
-    uint64_t set_seen;   /* generation of the set sink_mask is for */
-#if MONITOR_VERSION == 2
-    /* Local addresses this socket accepted connections on: they tell the
-     * bind side from the connect side of a connection's later events. */
-    char accept_locals[4][ZMQSINK_ENDPOINT_MAX];
-    unsigned naccept_locals;
-#endif
+    char name[ZMQSINK_SOCKET_NAME_MAX]; /* "": reported to no sink */
+    char inproc[64];            /* where the monitor sends */
+    uint32_t events;            /* the event types to deliver */
+    zs__tap_t *tap;             /* the application's monitor, or NULL */
+    uint64_t sink_mask;         /* sinks whose `sockets:` globs match name */
+    uint64_t set_seen;          /* generation of the set sink_mask is for */
+    zs__wire_sides_t sides;
 } reader_t;
-
-/* One monitor message, from either wire format. */
-typedef struct monitor_message {
-    uint32_t type;
-    uint32_t value;
-    char endpoint[ZMQSINK_ENDPOINT_MAX]; /* as v1 names it */
-    char peer[ZMQSINK_PEER_MAX];         /* from v2; "" when not given */
-} monitor_message_t;
 
 /* A connection seen opening, by fd, to give its later events a peer and a
  * duration. fds are unique in the process, so one table serves all. It is
@@ -84,6 +87,15 @@ typedef struct conn {
     char peer[ZMQSINK_PEER_MAX];
 } conn_t;
 
+/* An application thread inside a failed bind, waiting for the cause. */
+typedef struct bind_wait {
+    struct bind_wait *next;
+    const void *socket;
+    const char *address; /* the endpoint without its transport */
+    bool done;
+    int error;
+} bind_wait_t;
+
 struct zs__collector {
     zmqsink_t *zs;
     const zs__sinkset_t *set; /* (thread) the sinks routed to */
@@ -92,14 +104,21 @@ struct zs__collector {
     pthread_t thread;
     int epfd, wakefd;
     pthread_mutex_t lock;
+    pthread_cond_t bind_done; /* (lock) a bind_wait was answered */
     reader_t *readers;        /* (lock) */
-    _Atomic size_t attached;
+    reader_t *fresh;          /* (lock) newest first, via next_fresh */
+    zs__ptrmap_t current;     /* (lock) socket -> its newest reader */
+    bind_wait_t *bind_waits;  /* (lock) */
+    _Atomic size_t attached;  /* sockets reported to the sinks now */
     _Atomic int finishing;    /* destroy has begun */
     _Atomic int64_t settle_deadline_ns;
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */
     bool exited;              /* (lock) the thread has ended */
     bool orphaned;            /* (lock) destroy returned: the thread frees c */
+    reader_t *dead;           /* (thread) ended, freed after the round */
+    zs__tap_t **closing;      /* (thread) taps ended this round */
+    size_t nclosing, closing_cap;
     conn_t *conns;            /* indexed by fd */
     size_t nconns;
     uint64_t seq;
@@ -191,6 +210,14 @@ static void conn_track(zs__collector_t *c, const reader_t *r,
     }
 }
 
+/* Forgets the open connections of a socket that is gone. */
+static void conn_forget_socket(zs__collector_t *c, const void *socket)
+{
+    for (size_t fd = 0; fd < c->nconns; fd++)
+        if (c->conns[fd].socket == socket)
+            c->conns[fd].socket = NULL;
+}
+
 /* ---- routing ---- */
 
 static bool sink_wants_socket(const zs__sink_t *sink, const char *name)
@@ -216,7 +243,7 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
                 r->sink_mask |= 1ull << i;
         r->set_seen = set->generation;
     }
-    uint64_t pushed = 0, matched = 0;
+    uint64_t pushed = 0, matched = 0, first_drop = 0;
     for (size_t i = 0; i < set->n; i++) {
         zs__sink_t *sink = set->sinks[i];
         if (!(r->sink_mask >> i & 1) || !(sink->events & ev->type) ||
@@ -227,11 +254,14 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
             zs__counter_add(&sink->enqueued, 1);
             pushed |= 1ull << i;
         } else {
+            first_drop |= zs__counter_get(&sink->dropped_full) == 0;
             zs__counter_add(&sink->dropped_full, 1);
         }
     }
     if (!matched)
         zs__counter_add(&c->zs->filtered, 1);
+    if (first_drop) /* said at once, by the report thread */
+        zs__report_poke(c->zs);
     return pushed;
 }
 
@@ -239,19 +269,22 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
  * mask are tracked (their connection opens and closes give the others a
  * peer and a duration) but take no sequence number. */
 static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
-                               const monitor_message_t *m)
+                               const zs__monitor_message_t *m)
 {
-    int index = zs__event_index(m->type);
+    int index = zs__event_index((uint32_t)m->type);
     zmqsink_event_t ev;
     memset(&ev, 0, offsetof(zmqsink_event_t, socket));
     ev.time_ns = wall_clock_ns();
     ev.duration_ms = -1;
-    ev.type = m->type;
-    ev.value = m->value;
+    ev.type = (uint32_t)m->type;
+    ev.value = (uint32_t)m->value;
     ev.socket_type = r->socket_type;
     ev.severity = c->set->config->severity[index];
     memcpy(ev.socket, r->name, sizeof ev.socket);
-    memcpy(ev.endpoint, m->endpoint, sizeof ev.endpoint);
+    /* Cut to the event's size: the tap got it whole. */
+    size_t len = strnlen(m->endpoint, sizeof ev.endpoint - 1);
+    memcpy(ev.endpoint, m->endpoint, len);
+    ev.endpoint[len] = '\0';
     memcpy(ev.peer, m->peer, sizeof ev.peer);
     conn_track(c, r, &ev);
     if (!(r->events & ev.type))
@@ -261,240 +294,231 @@ static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
     return collector_route(c, r, &ev);
 }
 
-/* ---- readers ---- */
+/* ---- failed binds ---- */
 
-static reader_t *reader_find(zs__collector_t *c, void *socket);
-
-static void reader_unlink(zs__collector_t *c, reader_t *r)
+/* Answers the application threads whose bind of this address failed. */
+static void bind_waits_answer(zs__collector_t *c, const reader_t *r,
+                              const zs__monitor_message_t *m)
 {
-    for (reader_t **p = &c->readers; *p; p = &(*p)->next)
-        if (*p == r) {
-            *p = r->next;
-            break;
+    pthread_mutex_lock(&c->lock);
+    bool answered = false;
+    for (bind_wait_t *w = c->bind_waits; w; w = w->next)
+        if (!w->done && w->socket == r->socket &&
+            strcmp(w->address, m->endpoint) == 0) {
+            w->done = answered = true;
+            w->error = (int)m->value;
         }
+    if (answered)
+        pthread_cond_broadcast(&c->bind_done);
+    pthread_mutex_unlock(&c->lock);
 }
 
-/* Closes a reader whose monitor has stopped. The socket's connections stay
- * tracked if another reader took over (a rename). */
-static void reader_close(zs__collector_t *c, reader_t *r)
+/* ---- readers ---- */
+
+static bool event_known(uint64_t type)
+{
+    return type && !(type & (type - 1)) && type <= ZMQSINK_EVENT_ALL;
+}
+
+/* With the lock held. */
+static void reader_link(zs__collector_t *c, reader_t *r)
+{
+    r->prev = NULL;
+    r->next = c->readers;
+    if (c->readers)
+        c->readers->prev = r;
+    c->readers = r;
+    r->next_fresh = c->fresh;
+    c->fresh = r;
+}
+
+/* With the lock held; r is adopted (a failed change unlinks it at once,
+ * before anything adopts it). */
+static void reader_unlink(zs__collector_t *c, reader_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        c->readers = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    if (c->fresh == r)
+        c->fresh = r->next_fresh;
+}
+
+/* The reader that took over from r, or NULL. With the lock held. */
+static reader_t *reader_successor(zs__collector_t *c, const reader_t *r)
+{
+    for (reader_t *s = zs__ptrmap_get(&c->current, r->socket); s;
+         s = s->predecessor)
+        if (s->predecessor == r)
+            return s;
+    return NULL;
+}
+
+static uint64_t reader_drain(zs__collector_t *c, reader_t *r);
+
+/* Ends a tap: monitor_stopped at once (when libzmq stopped the monitor,
+ * not at context end), the close once the round is over, since an event
+ * of the round may still name it; at once when there is no memory to
+ * remember it. */
+static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
+{
+    if (stopped)
+        zs__tap_stop(tap);
+    if (c->nclosing == c->closing_cap) {
+        size_t cap = c->closing_cap ? c->closing_cap * 2 : 8;
+        zs__tap_t **bigger = realloc(c->closing, cap * sizeof *bigger);
+        if (!bigger) {
+            epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(tap), NULL);
+            zs__tap_close(&tap);
+            return;
+        }
+        c->closing = bigger;
+        c->closing_cap = cap;
+    }
+    c->closing[c->nclosing++] = tap;
+}
+
+/* Ends a reader whose monitor stopped (stopped true, its monitor_stopped
+ * in m) or whose context ended. Its monitor_stopped reaches the sinks
+ * unless it only handed the socket over to a successor; its tap ends
+ * unless the successor goes on with it. The successor is read from here
+ * on. The reader is freed after the epoll round. */
+static uint64_t reader_end(zs__collector_t *c, reader_t *r, bool stopped,
+                           const zs__monitor_message_t *m)
 {
     pthread_mutex_lock(&c->lock);
     reader_unlink(c, r);
-    bool succeeded = reader_find(c, r->socket) != NULL;
+    reader_t *successor = reader_successor(c, r);
+    if (successor)
+        successor->predecessor = NULL;
+    bool current = zs__ptrmap_get(&c->current, r->socket) == r;
+    if (current)
+        zs__ptrmap_remove(&c->current, r->socket);
+    bool report = r->name[0] && (!r->superseded || r->report_stop);
+    bool counted = current && !r->stopping && r->name[0];
+    bool resume = successor && successor->adopted;
     pthread_mutex_unlock(&c->lock);
+
+    uint64_t pushed = 0;
+    if (stopped && report && !c->discarding)
+        pushed |= collector_emit(c, r, m);
+    if (r->tap && !(successor && successor->tap == r->tap))
+        tap_end(c, r->tap, stopped);
     /* Counted out before the close: closing the last reader may let a
      * zmq_ctx_term() return, and the application may then read the count. */
-    atomic_fetch_sub(&c->attached, 1);
+    if (counted)
+        atomic_fetch_sub(&c->attached, 1);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
-    for (size_t fd = 0; fd < c->nconns && !succeeded; fd++)
-        if (c->conns[fd].socket == r->socket)
-            c->conns[fd].socket = NULL;
-    free(r);
-}
-
-/* Reads one frame; *more tells whether another follows. Returns its
- * size (which may exceed cap: the rest is cut), or -1 with errno. */
-static int frame_read(reader_t *r, void *buf, size_t cap, int *more)
-{
-    int n = zmq_recv(r->pair, buf, cap, ZMQ_DONTWAIT);
-    size_t size = sizeof *more;
-    *more = 0;
-    if (n >= 0)
-        zmq_getsockopt(r->pair, ZMQ_RCVMORE, more, &size);
-    return n;
-}
-
-enum { READ_OK = 1, READ_EMPTY = 0, READ_STOP = -1, READ_BAD = -2 };
-
-#if MONITOR_VERSION == 1
-/* v1: [u16 event, u32 value] [endpoint]. */
-static int monitor_read(reader_t *r, monitor_message_t *m)
-{
-    uint8_t head[6];
-    int more;
-    int n = frame_read(r, head, sizeof head, &more);
-    if (n < 0)
-        return errno == EAGAIN ? READ_EMPTY : READ_STOP;
-    int len = more ? frame_read(r, m->endpoint, sizeof m->endpoint - 1, &more)
-                   : -1;
-    if (n != sizeof head || len < 0)
-        return READ_BAD;
-    uint16_t type;
-    memcpy(&type, head, sizeof type);
-    memcpy(&m->value, head + 2, sizeof m->value);
-    m->type = type;
-    m->endpoint[(size_t)len < sizeof m->endpoint ? (size_t)len
-                                                 : sizeof m->endpoint - 1] = '\0';
-    m->peer[0] = '\0';
-    return more ? READ_BAD : READ_OK;
-}
-#else
-/* The address part of a URI ("tcp://10.0.0.1:5555" -> "10.0.0.1:5555");
- * "" for ipc, whose peers are unnamed (their pid comes from the fd). */
-static void peer_of_uri(const char *uri, char *out, size_t cap)
-{
-    const char *sep = strstr(uri, "://");
-    out[0] = '\0';
-    if (sep && strncmp(uri, "ipc://", 6) != 0)
-        snprintf(out, cap, "%s", sep + 3);
-}
-
-static bool uri_named(const char *uri)
-{
-    return uri[0] && strcmp(uri, "ipc://") != 0;
-}
-
-/* v1 named an event by its bind address on the accepting side and by the
- * connect address on the connecting side; v2 gives both ends, and which
- * side this is follows from the event, or for a connection's later events
- * from the local addresses the socket accepted on. */
-static void monitor_name_ends(reader_t *r, monitor_message_t *m,
-                              const char *local, const char *remote)
-{
-    bool bind_side;
-    switch (m->type) {
-    case ZMQSINK_EVENT_LISTENING:
-    case ZMQSINK_EVENT_BIND_FAILED:
-    case ZMQSINK_EVENT_ACCEPT_FAILED:
-        bind_side = true;
-        break;
-    case ZMQSINK_EVENT_ACCEPTED:
-        bind_side = true;
-        snprintf(r->accept_locals[r->naccept_locals++ % 4],
-                 sizeof r->accept_locals[0], "%s", local);
-        break;
-    case ZMQSINK_EVENT_CONNECTED:
-    case ZMQSINK_EVENT_CONNECT_DELAYED:
-    case ZMQSINK_EVENT_CONNECT_RETRIED:
-        bind_side = false;
-        break;
-    default:
-        bind_side = !uri_named(remote);
-        for (unsigned i = 0; i < 4 && uri_named(remote); i++)
-            bind_side |= strcmp(r->accept_locals[i], local) == 0;
-    }
-    if (!uri_named(bind_side ? local : remote))
-        bind_side = !bind_side;
-    snprintf(m->endpoint, sizeof m->endpoint, "%s", bind_side ? local : remote);
-    if (uri_named(local) && uri_named(remote))
-        peer_of_uri(remote, m->peer, sizeof m->peer);
-}
-
-/* v2: [u64 event] [u64 count] [u64 value]... [local] [remote]. */
-static int monitor_read(reader_t *r, monitor_message_t *m)
-{
-    uint64_t event, count, value = 0;
-    char local[ZMQSINK_ENDPOINT_MAX], remote[ZMQSINK_ENDPOINT_MAX];
-    int more;
-    int n = frame_read(r, &event, sizeof event, &more);
-    if (n < 0)
-        return errno == EAGAIN ? READ_EMPTY : READ_STOP;
-    if (n != sizeof event || !more ||
-        frame_read(r, &count, sizeof count, &more) != sizeof count || !more)
-        return READ_BAD;
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t v;
-        if (frame_read(r, &v, sizeof v, &more) != sizeof v || !more)
-            return READ_BAD;
-        if (i == 0)
-            value = v;
-    }
-    int llen = frame_read(r, local, sizeof local - 1, &more);
-    if (llen < 0 || !more)
-        return READ_BAD;
-    int rlen = frame_read(r, remote, sizeof remote - 1, &more);
-    if (rlen < 0 || more)
-        return READ_BAD;
-    local[(size_t)llen < sizeof local ? (size_t)llen : sizeof local - 1] = '\0';
-    remote[(size_t)rlen < sizeof remote ? (size_t)rlen : sizeof remote - 1] = '\0';
-    m->type = event <= UINT32_MAX ? (uint32_t)event : 0;
-    m->value = (uint32_t)value;
-    m->peer[0] = '\0';
-    if (m->type && !(m->type & (m->type - 1)) && m->type <= ZMQSINK_EVENT_ALL)
-        monitor_name_ends(r, m, local, remote);
-    return READ_OK;
-}
-#endif
-
-/* Skips the rest of a malformed message, so that the next one is read
- * from its start. */
-static void reader_skip_message(reader_t *r)
-{
-    int more = 1;
-    size_t size = sizeof more;
-    while (zmq_getsockopt(r->pair, ZMQ_RCVMORE, &more, &size) == 0 && more) {
-        char ignored[8];
-        if (zmq_recv(r->pair, ignored, sizeof ignored, ZMQ_DONTWAIT) < 0)
-            break;
-    }
+    if (!successor && current)
+        conn_forget_socket(c, r->socket);
+    r->ended = true;
+    r->next = c->dead;
+    c->dead = r;
+    if (resume)
+        pushed |= reader_drain(c, successor);
+    return pushed;
 }
 
 /* Reads every queued event of one reader (edge-triggered: until EAGAIN).
- * Closes the reader only once libzmq can no longer write to it: after
+ * Ends the reader only once libzmq can no longer write to it: after
  * monitor_stopped, or when its context ends. Once discarding, events are
- * read and dropped without touching the instance. */
+ * read and dropped without touching the instance; taps are served all
+ * along. */
 static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
 {
     uint64_t pushed = 0;
+    if (r->ended || r->predecessor) /* held: read once it ended */
+        return 0;
     for (;;) {
-        monitor_message_t m;
-        int got = monitor_read(r, &m);
-        if (got == READ_EMPTY)
+        zs__monitor_message_t m;
+        int got = zs__wire_read(r->pair, &r->sides, &m);
+        if (got == ZS__WIRE_EMPTY)
             return pushed;
-        if (got == READ_STOP) {
-            if (errno == ETERM) {
-                reader_close(c, r);
-                return pushed;
-            }
+        if (got == ZS__WIRE_STOP) {
+            if (errno == ETERM)
+                return pushed | reader_end(c, r, false, NULL);
             if (errno == EINTR)
                 continue;
             zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s", r->name,
                     zmq_strerror(errno));
             return pushed;
         }
-        if (got == READ_BAD) {
+        if (got == ZS__WIRE_BAD) {
             zs__log(ZMQSINK_SEV_WARNING,
                     "socket '%s': malformed monitor message skipped", r->name);
-            reader_skip_message(r);
+            zs__wire_skip(r->pair);
             continue;
         }
-        bool known = m.type != 0 && !(m.type & (m.type - 1)) &&
-                     m.type <= ZMQSINK_EVENT_ALL; /* else newer than us */
-        if (known && !c->discarding)
+        if (m.type == ZMQSINK_EVENT_MONITOR_STOPPED)
+            return pushed | reader_end(c, r, true, &m);
+        if (r->tap)
+            zs__tap_send(r->tap, &m);
+        if (m.type == ZMQSINK_EVENT_BIND_FAILED)
+            bind_waits_answer(c, r, &m);
+        if (event_known(m.type) && r->name[0] && !c->discarding)
             pushed |= collector_emit(c, r, &m);
-        if (m.type == ZMQSINK_EVENT_MONITOR_STOPPED) {
-            reader_close(c, r);
-            return pushed;
-        }
     }
 }
 
-/* Registers readers handed over by zs__collector_attach() and reads what
- * they queued before epoll watched them. */
+/* Registers readers handed over by a change (and the taps that came with
+ * them) and reads what they queued before epoll watched them. */
 static uint64_t collector_adopt(zs__collector_t *c)
 {
     reader_t *fresh[64];
     size_t n = 0;
     uint64_t pushed = 0;
     pthread_mutex_lock(&c->lock);
-    for (reader_t *r = c->readers; r && n < 64; r = r->next)
-        if (!r->adopted && !r->starting) {
-            r->adopted = true;
-            fresh[n++] = r;
-        }
+    /* Newest first: taken as they come, read in reverse below. */
+    for (reader_t *r = c->fresh; r && n < 64; r = r->next_fresh) {
+        r->adopted = true;
+        fresh[n++] = r;
+    }
+    c->fresh = n == 64 ? fresh[63]->next_fresh : NULL;
     pthread_mutex_unlock(&c->lock);
+    if (n == 64) /* more may be left: come back at once */
+        eventfd_write(c->wakefd, 1);
+    /* All registered before any is read: reading one may end it and go
+     * on to read its successor, which must be watched by then. */
     for (size_t i = 0; i < n; i++) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
-                                 .data.ptr = fresh[i]};
-        if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fresh[i]->fd, &ev) != 0)
-            zs__log(ZMQSINK_SEV_ERR, "socket '%s': epoll: %s", fresh[i]->name,
+        reader_t *r = fresh[i];
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = r};
+        if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, r->fd, &ev) != 0)
+            zs__log(ZMQSINK_SEV_ERR, "socket '%s': epoll: %s", r->name,
                     strerror(errno));
+        if (r->tap_new) {
+            ev.data.u64 = (uint64_t)(uintptr_t)r->tap | TAP_TAG;
+            if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, zs__tap_fd(r->tap), &ev) != 0)
+                zs__log(ZMQSINK_SEV_ERR, "socket '%s': epoll: %s", r->name,
+                        strerror(errno));
+        }
+    }
+    /* Taken newest first: read the oldest first, so that a
+     * reader is read before its successor. */
+    for (size_t i = n; i-- > 0;) {
+        if (fresh[i]->tap_new)
+            zs__tap_flush(fresh[i]->tap);
         pushed |= reader_drain(c, fresh[i]);
     }
-    if (n == 64) /* more left: come back at once */
-        eventfd_write(c->wakefd, 1);
     return pushed;
+}
+
+/* Frees what ended during the round, now that no event of the round can
+ * point at it any more. */
+static void collector_bury(zs__collector_t *c)
+{
+    for (size_t i = 0; i < c->nclosing; i++) {
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(c->closing[i]), NULL);
+        zs__tap_close(&c->closing[i]);
+    }
+    c->nclosing = 0;
+    while (c->dead) {
+        reader_t *r = c->dead;
+        c->dead = r->next;
+        free(r);
+    }
 }
 
 static bool readers_left(zs__collector_t *c)
@@ -508,8 +532,8 @@ static bool readers_left(zs__collector_t *c)
 /* Once destroy has begun and every reader stopped, or the settle time is
  * over: stop routing (the instance is about to go) and let destroy go on.
  * Readers still live belong to sockets the application keeps open; they
- * are drained and their events dropped until they stop, so that libzmq
- * never blocks on them. */
+ * are drained and their events dropped (their taps still served) until
+ * they stop, so that libzmq never blocks on them. */
 static void collector_settle(zs__collector_t *c)
 {
     if (c->discarding || !atomic_load(&c->finishing))
@@ -538,9 +562,27 @@ static void collector_free(zs__collector_t *c)
     close(c->epfd);
     sem_destroy(&c->settled);
     sem_destroy(&c->switched);
+    pthread_cond_destroy(&c->bind_done);
     pthread_mutex_destroy(&c->lock);
+    zs__ptrmap_clear(&c->current);
+    free(c->closing);
     free(c->conns);
     free(c);
+}
+
+/* One epoll event: the wake-up eventfd, a tap or a reader. */
+static uint64_t collector_serve(zs__collector_t *c, const struct epoll_event *e)
+{
+    if (e->data.u64 == 0) {
+        eventfd_t ignored;
+        eventfd_read(c->wakefd, &ignored);
+        return collector_adopt(c);
+    }
+    if (e->data.u64 & TAP_TAG) {
+        zs__tap_flush((zs__tap_t *)(uintptr_t)(e->data.u64 & ~(uint64_t)TAP_TAG));
+        return 0;
+    }
+    return reader_drain(c, e->data.ptr);
 }
 
 static void *collector_main(void *arg)
@@ -553,15 +595,9 @@ static void *collector_main(void *arg)
         uint64_t pushed = 0;
         if (!c->discarding)
             collector_take_set(c);
-        for (int i = 0; i < n; i++) {
-            if (events[i].data.ptr == NULL) {
-                eventfd_t ignored;
-                eventfd_read(c->wakefd, &ignored);
-                pushed |= collector_adopt(c);
-            } else {
-                pushed |= reader_drain(c, events[i].data.ptr);
-            }
-        }
+        for (int i = 0; i < n; i++)
+            pushed |= collector_serve(c, &events[i]);
+        collector_bury(c);
         if (!c->discarding)
             zs__worker_wake(c->set->sinks, c->set->n, pushed);
         collector_settle(c);
@@ -579,7 +615,7 @@ static void *collector_main(void *arg)
 
 int zmqsink_monitor_version(void)
 {
-    return MONITOR_VERSION;
+    return zs__wire_version();
 }
 
 zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
@@ -594,6 +630,7 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
     c->set = set;
     c->wakefd = -1;
     pthread_mutex_init(&c->lock, NULL);
+    zs__cond_init_monotonic(&c->bind_done);
     sem_init(&c->settled, 0, 0);
     sem_init(&c->switched, 0, 0);
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -602,7 +639,7 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
     c->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->wakefd < 0)
         goto err;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
     if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev) != 0)
         goto err;
     errno = zs__thread_create(&c->thread, collector_main, c);
@@ -617,21 +654,36 @@ err:
         close(c->epfd);
     sem_destroy(&c->settled);
     sem_destroy(&c->switched);
+    pthread_cond_destroy(&c->bind_done);
     pthread_mutex_destroy(&c->lock);
     free(c);
     return NULL;
 }
 
-static reader_t *reader_find(zs__collector_t *c, void *socket)
+/* Raises the soft limit on open files when a reader's fd comes near it:
+ * each monitored socket costs two fds, which must not be the ones the
+ * application counted on. Returns false when there is no room left. */
+static bool fd_room(int fd)
 {
-    for (reader_t *r = c->readers; r; r = r->next)
-        if (r->socket == socket && !r->detached)
-            return r;
-    return NULL;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return true;
+    rlim_t headroom = limit.rlim_cur / 8 > 64 ? limit.rlim_cur / 8 : 64;
+    if ((rlim_t)fd + headroom < limit.rlim_cur)
+        return true;
+    rlim_t want = limit.rlim_cur * 2;
+    if (limit.rlim_max != RLIM_INFINITY && want > limit.rlim_max)
+        want = limit.rlim_max;
+    if (want > limit.rlim_cur) {
+        limit.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+            return true;
+    }
+    return (rlim_t)fd + headroom / 2 < limit.rlim_cur;
 }
 
-static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
-                            const char *name, uint32_t events)
+static reader_t *reader_new(void *ctx, void *socket, const char *name,
+                            uint32_t events)
 {
     reader_t *r = calloc(1, sizeof *r);
     if (!r)
@@ -654,7 +706,8 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
         zmq_setsockopt(r->pair, ZMQ_RCVHWM, &unlimited, sizeof unlimited) ||
         zmq_setsockopt(r->pair, ZMQ_LINGER, &linger, sizeof linger) ||
         zmq_connect(r->pair, r->inproc) != 0 ||
-        zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0) {
+        zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0 ||
+        (!fd_room(r->fd) && (errno = EMFILE))) {
         int saved = errno;
         if (r->pair)
             zmq_close(r->pair);
@@ -665,66 +718,197 @@ static reader_t *reader_new(zs__collector_t *c, void *ctx, void *socket,
     return r;
 }
 
-static int monitor_start(void *socket, const char *inproc)
-{
-#if MONITOR_VERSION == 2
-    return zmq_socket_monitor_versioned(socket, inproc, ZMQSINK_EVENT_ALL, 2,
-                                        ZMQ_PAIR);
-#else
-    return zmq_socket_monitor(socket, inproc, ZMQSINK_EVENT_ALL);
-#endif
-}
+/* A change of what a socket's monitor reports: its name and events (name
+ * "": to no sink), its tap. */
+typedef struct change {
+    bool set_name;
+    const char *name;
+    uint32_t events;
+    bool set_tap;
+    zs__tap_t *tap;
+    bool report_stop; /* the old reader's monitor_stopped is reported */
+} change_t;
 
-int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
-                         const char *name, uint32_t events)
+/* Restarts the socket's monitor with a new reader for what it reports
+ * after the change, or stops it when nothing is left to report or serve.
+ * The old reader ends at the monitor_stopped this queues, and the new one
+ * is read only from then on. With the lock held: the collector ends the
+ * old reader only once the change is complete. On the thread that owns
+ * the socket (libzmq's rule for zmq_socket_monitor). Returns 0 or a
+ * negated zmqsink_err_t with errno set; the new tap, if any, then stays
+ * the caller's. */
+static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
+                                   const change_t *ch)
 {
-    reader_t *r = reader_new(c, ctx, socket, name, events);
+    reader_t *old = zs__ptrmap_get(&c->current, socket);
+    bool old_live = old && !old->stopping;
+    const char *name = ch->set_name ? ch->name : old_live ? old->name : "";
+    uint32_t events = ch->set_name ? ch->events
+                      : old_live   ? old->events
+                                   : ZMQSINK_EVENT_ALL;
+    zs__tap_t *tap = ch->set_tap ? ch->tap : old_live ? old->tap : NULL;
+    bool was_counted = old_live && old->name[0];
+    if (old_live && !ch->set_name && tap == old->tap)
+        return 0; /* no monitor of the application to stop: nothing to do */
+    if (!name[0] && !tap) {
+        if (!old_live) {
+            errno = ENOENT;
+            return -ZMQSINK_ENOTFOUND;
+        }
+        old->stopping = true;
+        if (was_counted)
+            atomic_fetch_sub(&c->attached, 1);
+        zmq_socket_monitor(socket, NULL, 0);
+        return 0;
+    }
+    reader_t *r = reader_new(ctx ? ctx : old ? old->ctx : NULL, socket, name,
+                             events);
     if (!r)
         return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
-    /* Registered before its monitor starts: starting it stops the socket's
-     * previous monitor (a rename, or a closed socket whose address libzmq
-     * reused), whose reader may then close at once and must see that this
-     * one took over. The mutex also hands the reader socket to the
-     * collector thread with the full barrier libzmq asks for when a socket
-     * changes threads. */
-    r->starting = true;
-    pthread_mutex_lock(&c->lock);
-    reader_t *old = reader_find(c, socket);
-    if (old)
-        old->detached = true;
-    r->next = c->readers;
-    c->readers = r;
-    pthread_mutex_unlock(&c->lock);
-
-    int rc = monitor_start(socket, r->inproc);
-    int saved = errno;
-    pthread_mutex_lock(&c->lock);
-    r->starting = false;
-    if (rc != 0)
+    r->tap = tap;
+    r->tap_new = ch->set_tap && tap;
+    r->predecessor = old;
+    if (zs__ptrmap_put(&c->current, socket, r) != 0) {
+        zmq_close(r->pair);
+        free(r);
+        errno = ENOMEM;
+        return -ZMQSINK_ENOMEM;
+    }
+    reader_link(c, r);
+    if (old_live) {
+        old->superseded = true;
+        old->report_stop = ch->report_stop;
+    }
+    if (zs__wire_monitor(socket, r->inproc) != 0) {
+        /* libzmq may have stopped the old monitor already: it then ends
+         * for real, as if the socket had been detached. */
+        int saved = errno;
         reader_unlink(c, r);
-    pthread_mutex_unlock(&c->lock);
-    if (rc != 0) {
+        if (old)
+            zs__ptrmap_put(&c->current, socket, old); /* its slot is there */
+        else
+            zs__ptrmap_remove(&c->current, socket);
+        if (old_live)
+            old->superseded = false;
         zmq_close(r->pair);
         free(r);
         errno = saved;
         return -ZMQSINK_EZMQ;
     }
-    atomic_fetch_add(&c->attached, 1);
+    if (name[0] && !was_counted)
+        atomic_fetch_add(&c->attached, 1);
+    else if (!name[0] && was_counted)
+        atomic_fetch_sub(&c->attached, 1);
     eventfd_write(c->wakefd, 1);
     return 0;
 }
 
-int zs__collector_detach(zs__collector_t *c, void *socket)
+static int collector_change(zs__collector_t *c, void *ctx, void *socket,
+                            const change_t *ch)
 {
     pthread_mutex_lock(&c->lock);
-    reader_t *r = reader_find(c, socket);
-    if (r)
-        r->detached = true;
+    int rc = collector_change_locked(c, ctx, socket, ch);
+    int saved = errno;
     pthread_mutex_unlock(&c->lock);
-    if (!r)
-        return -ZMQSINK_ENOTFOUND;
-    zmq_socket_monitor(socket, NULL, 0);
-    return 0;
+    errno = saved;
+    return rc;
+}
+
+int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
+                         const char *name, uint32_t events)
+{
+    change_t ch = {.set_name = true, .name = name, .events = events,
+                   .report_stop = true};
+    return collector_change(c, ctx, socket, &ch);
+}
+
+int zs__collector_detach(zs__collector_t *c, void *socket)
+{
+    change_t ch = {.set_name = true, .name = "", .events = ZMQSINK_EVENT_ALL,
+                   .report_stop = true};
+    pthread_mutex_lock(&c->lock);
+    reader_t *r = zs__ptrmap_get(&c->current, socket);
+    int rc = r && !r->stopping && r->name[0]
+                 ? collector_change_locked(c, NULL, socket, &ch)
+                 : -ZMQSINK_ENOTFOUND;
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
+                          const char *endpoint, uint64_t events, int version,
+                          int type)
+{
+    if (zs__tap_check(socket, endpoint, events, version) != 0)
+        return -ZMQSINK_EZMQ;
+    if (version == 2 && zs__wire_version() == 1) {
+        errno = EINVAL; /* the v1 monitor zmqsink reads has no both ends */
+        return -ZMQSINK_EZMQ;
+    }
+    change_t stop = {.set_tap = true, .tap = NULL};
+    if (!endpoint) {
+        int rc = collector_change(c, ctx, socket, &stop);
+        return rc == -ZMQSINK_ENOTFOUND ? 0 : rc; /* none: nothing to stop */
+    }
+    pthread_mutex_lock(&c->lock);
+    reader_t *r = zs__ptrmap_get(&c->current, socket);
+    void *tap_ctx = r ? r->ctx : ctx;
+    pthread_mutex_unlock(&c->lock);
+    zs__tap_t *tap = zs__tap_open(tap_ctx, endpoint, events, version, type);
+    int rc;
+    if (!tap) { /* libzmq stops the old monitor before it fails */
+        int saved = errno;
+        collector_change(c, ctx, socket, &stop);
+        errno = saved;
+        return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
+    }
+    change_t start = {.set_tap = true, .tap = tap};
+    rc = collector_change(c, ctx, socket, &start);
+    if (rc != 0) {
+        int saved = errno;
+        zs__tap_close(&tap);
+        errno = saved;
+    }
+    return rc;
+}
+
+int zs__collector_bind(zs__collector_t *c, void *socket, const char *endpoint)
+{
+    const char *sep = strstr(endpoint, "://");
+    bind_wait_t wait = {.socket = socket, .address = sep ? sep + 3 : endpoint};
+    pthread_mutex_lock(&c->lock);
+    reader_t *r = zs__ptrmap_get(&c->current, socket);
+    bool monitored = r && !r->stopping;
+    if (monitored) {
+        wait.next = c->bind_waits;
+        c->bind_waits = &wait;
+    }
+    pthread_mutex_unlock(&c->lock);
+    int rc = zmq_bind(socket, endpoint);
+    if (!monitored)
+        return rc;
+    int error = errno;
+    pthread_mutex_lock(&c->lock);
+    /* libzmq's send of bind_failed to the monitor leaves EAGAIN in errno;
+     * the event's value holds the cause. */
+    if (rc != 0 && error == EAGAIN) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += BIND_WAIT_NS / 1000000000;
+        while (!wait.done &&
+               pthread_cond_timedwait(&c->bind_done, &c->lock, &deadline) == 0)
+            ;
+        if (wait.done)
+            error = wait.error;
+    }
+    for (bind_wait_t **p = &c->bind_waits; *p; p = &(*p)->next)
+        if (*p == &wait) {
+            *p = wait.next;
+            break;
+        }
+    pthread_mutex_unlock(&c->lock);
+    errno = error;
+    return rc;
 }
 
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)

@@ -1,7 +1,8 @@
 /* The collector: one thread that drains the monitor readers of every
- * attached socket, decodes and enriches their events, and copies each into
- * the rings of the sinks that want it. It never blocks on a sink and never
- * runs plugin code. */
+ * attached socket, decodes and enriches their events, copies each into
+ * the rings of the sinks that want it, and serves the application's own
+ * monitors (taps). It never blocks on a sink nor on the application, and
+ * never runs plugin code. */
 #ifndef ZS_COLLECTOR_H
 #define ZS_COLLECTOR_H
 
@@ -16,20 +17,41 @@ typedef struct zs__collector zs__collector_t;
 zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
                                    char *err, size_t errlen);
 
-/* Creates a reader PAIR in ctx, connects it, starts the monitor of socket
- * and hands the reader to the collector, which delivers the event types in
- * events. On the socket's thread. Returns 0 or a negated zmqsink_err_t. */
+/* Reports the events of socket (of ctx) under name, delivering the event
+ * types in events: creates a reader PAIR in ctx, connects it, and
+ * (re)starts the socket's monitor. A socket already reported is renamed:
+ * its old name's monitor_stopped is reported. On the socket's thread.
+ * Returns 0 or a negated zmqsink_err_t with errno set. */
 int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
                          const char *name, uint32_t events);
 
-/* Stops the monitor of socket (on its thread). 0 or -ZMQSINK_ENOTFOUND. */
+/* Stops reporting socket (on its thread); its last events, up to
+ * monitor_stopped, are reported. The application's own monitor of it, if
+ * any, goes on. 0 or -ZMQSINK_ENOTFOUND. */
 int zs__collector_detach(zs__collector_t *c, void *socket);
+
+/* zmq_socket_monitor_versioned() for the application: serves its monitor
+ * at endpoint (NULL: stops it) with what libzmq would send there, while
+ * zmqsink keeps the socket's one libzmq monitor. ctx: the socket's
+ * context, needed when zmqsink does not monitor it yet. On the socket's
+ * thread. Returns 0, or a negated zmqsink_err_t with errno as libzmq
+ * would set it. */
+int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
+                          const char *endpoint, uint64_t events, int version,
+                          int type);
+
+/* zmq_bind() on a socket this collector may monitor, with the errno libzmq
+ * would give without a monitor: on a monitored socket, a failure that
+ * libzmq reports as bind_failed leaves EAGAIN, and the cause is taken from
+ * the event (waiting for the collector to read it: microseconds, at most a
+ * second). Returns what zmq_bind() returns. */
+int zs__collector_bind(zs__collector_t *c, void *socket, const char *endpoint);
 
 /* Routes the events read from now on to set, and returns once the
  * collector no longer uses the set it had. Not during destroy. */
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set);
 
-/* Sockets monitored now. Any thread. */
+/* Sockets reported to the sinks now. Any thread. */
 size_t zs__collector_attached(zs__collector_t *c);
 
 /* Readers of ctx's sockets not yet closed: their monitors have not

@@ -24,6 +24,7 @@
 #define SHUTDOWN_DEFAULT_MS 5000
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 #define SHUTDOWN_MAX_MS (3600 * 1000)
+#define STATS_INTERVAL_DEFAULT_MS 5000
 #define NAME_MAX_LEN 63
 #define NAME_CHARS                                                             \
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
@@ -32,9 +33,10 @@
 #define OPTION_PATH_MAX 256
 
 static const char *const top_keys[] = {
-    "plugin_dir", "queue", "shutdown_timeout", "severity",
-    "sockets",    "sinks", "watch",            NULL};
+    "plugin_dir", "queue", "shutdown_timeout", "severity", "sockets",
+    "sinks",      "watch", "stats",            NULL};
 static const char *const queue_keys[] = {"capacity", NULL};
+static const char *const stats_keys[] = {"path", "interval", NULL};
 static const char *const rule_keys[] = {"match", "name", "events", NULL};
 static const char *const probe_keys[] = {"name", "endpoint", "type", "curve",
                                          NULL};
@@ -1017,6 +1019,33 @@ static int shutdown_read(zs__config_t *c, const struct where *w,
     return 0;
 }
 
+/* `stats: { path, interval }`: the counters file, and how often losses
+ * may be logged. */
+static int stats_read(zs__config_t *c, const struct where *w,
+                      const zs__node_t *node)
+{
+    static const zmqsink_option_t interval = {
+        .key = "stats.interval", .type = ZMQSINK_OPT_DURATION, .min = 100,
+        .max = SHUTDOWN_MAX_MS};
+    c->stats_interval_ms = STATS_INTERVAL_DEFAULT_MS;
+    if (!node)
+        return 0;
+    if (expect_kind(w, node, ZS__NODE_MAPPING, "stats",
+                    "a mapping like { path: stats.json, interval: 5s }") < 0 ||
+        keys_check(w, node, stats_keys, "stats") < 0)
+        return -1;
+    const zs__node_t *path = map_get(node, "path");
+    if (path && !(c->stats_path = expect_text(w, path, "stats.path",
+                                              "a file name")))
+        return -1;
+    const zs__node_t *every = map_get(node, "interval");
+    if (every && (every->kind != ZS__NODE_SCALAR ||
+                  scalar_parse(&interval, every->text,
+                               &c->stats_interval_ms) < 0))
+        return value_error(w, every, interval.key, &interval);
+    return 0;
+}
+
 /* `severity: { event-or-glob: level }` over the default severities. */
 static int severities_read(zs__config_t *c, const struct where *w,
                            const zs__node_t *node)
@@ -1345,6 +1374,7 @@ static int config_build(zs__config_t *c, const struct where *w)
         return -1;
     if (queue_read(c, w, map_get(root, "queue")) < 0 ||
         shutdown_read(c, w, map_get(root, "shutdown_timeout")) < 0 ||
+        stats_read(c, w, map_get(root, "stats")) < 0 ||
         severities_read(c, w, map_get(root, "severity")) < 0 ||
         rules_read(c, w, map_get(root, "sockets")) < 0 ||
         watch_read(c, w, map_get(root, "watch")) < 0 ||

@@ -60,6 +60,9 @@ typedef struct zs__config {
     uint32_t queue_capacity;      /* `queue: {capacity}`, a power of two in
                                      [16, 16777216]; default 65536 */
     int64_t shutdown_timeout_ms;  /* default 5000 */
+    const char *stats_path;       /* `stats.path` as written (relative to
+                                     dir), or NULL */
+    int64_t stats_interval_ms;    /* `stats.interval`; default 5000 */
     uint8_t severity[ZMQSINK_EVENT_TYPES]; /* per type index, after
                                      `severity: {event: level}` overrides */
     zs__socket_rule_t *rules;

@@ -50,18 +50,19 @@ static const struct {
 
 /* ---- the walk ---- */
 
-/* Process facts read once: the host name rarely changes, and getpid() is a
- * system call on glibc. The pid is read again in the child of a fork. */
+/* Process facts read once, when the library loads: the host name rarely
+ * changes, and getpid() is a system call on glibc. The pid is read again
+ * in the child of a fork; its handler is registered at load, before any
+ * thread of zmqsink runs, so that no fork can come between the two. */
 static char host_name_buf[256];
 static pid_t process_id;
-static pthread_once_t process_once = PTHREAD_ONCE_INIT;
 
 static void read_process_id(void)
 {
     process_id = getpid();
 }
 
-static void read_process_facts(void)
+__attribute__((constructor)) static void read_process_facts(void)
 {
     if (gethostname(host_name_buf, sizeof host_name_buf - 1) != 0)
         host_name_buf[0] = '\0';
@@ -71,13 +72,11 @@ static void read_process_facts(void)
 
 static const char *host_name(void)
 {
-    pthread_once(&process_once, read_process_facts);
     return host_name_buf;
 }
 
 static pid_t current_pid(void)
 {
-    pthread_once(&process_once, read_process_facts);
     return process_id;
 }
 
@@ -425,6 +424,13 @@ size_t zmqsink_format_event(zmqsink_format_t format,
     zs__event_fields(event, &fields);
     out_t o = {.buf = buf, .cap = cap, .len = 0};
     renderers[format](&o, &fields);
+    return out_finish(&o);
+}
+
+size_t zs__json_quote(const char *text, char *buf, size_t cap)
+{
+    out_t o = {.buf = buf, .cap = cap, .len = 0};
+    out_quoted(&o, text, strlen(text));
     return out_finish(&o);
 }
 

@@ -56,4 +56,9 @@ typedef struct zs__event_fields {
  * thread-safe. */
 void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out);
 
+/* Writes text as a quoted json string into buf (cap bytes, NUL included),
+ * escaped as the json format escapes strings; returns the length the
+ * whole string needs, as snprintf does. */
+size_t zs__json_quote(const char *text, char *buf, size_t cap);
+
 #endif

@@ -3,6 +3,7 @@
 #ifndef ZS_INTERNAL_H
 #define ZS_INTERNAL_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -59,7 +60,15 @@ typedef struct zs__sink {
     /* Worker (core/worker.c). */
     pthread_t thread;
     sem_t opened;             /* posted once open() has returned */
-    char open_error[512];     /* why open() failed, when it did */
+    char open_error[1024];    /* why open() failed, when it did */
+    /* Started in the background: the worker itself loads the plugin and
+     * checks the options (prepare) before open(), from this config, which
+     * stays valid until opening is over. */
+    int (*prepare)(struct zs__sink *sink, char *err, size_t errlen);
+    const zs__config_t *config;
+    const zs__sink_config_t *sink_config;
+    char origin[PATH_MAX + 96]; /* "FILE:LINE:COL: sink 'NAME'" for logs */
+    _Atomic int opening;      /* 1 until open() returned or failed */
     _Atomic uint32_t sleeping;/* futex word: 1 while idle-waiting */
     _Atomic uint32_t control; /* futex word: ZS__WORKER_STOP | _REOPEN */
     _Atomic int64_t deadline_ns;
@@ -81,6 +90,7 @@ typedef struct zs__sinkset {
 } zs__sinkset_t;
 
 struct zs__collector;
+struct zs__report;
 
 struct zmqsink {
     void *ctx;
@@ -91,10 +101,25 @@ struct zmqsink {
     zs__sink_t *stuck[ZS__MAX_SINKS]; /* removed, but busy in their plugin */
     size_t nstuck;
     struct zs__collector *collector;
+    struct zs__report *report;
+    _Atomic uint32_t report_wake; /* futex word: 1 asks the report thread
+                                     to look now (a sink's first loss) */
+    char *stats_file;            /* $ZMQSINK_STATS_FILE at start, or NULL */
     zs__counter_t events;       /* written by the collector */
     zs__counter_t filtered;
     _Atomic uint32_t type_counts[16]; /* for default names "router-1" */
 };
+
+/* Nonzero in a child (forked or executed) of the process `zmqsink run`
+ * started; see zmqsink_host_t.child_process. */
+int zs__child_process(void);
+
+/* Fills the sink's host table (core/host.c). */
+void zs__host_init(zs__sink_t *sink);
+
+/* Makes the sink the built-in callback sink calling fn(event, arg).
+ * Returns 0, or -1 when out of memory. */
+int zs__callback_bind(zs__sink_t *sink, zmqsink_callback_fn *fn, void *arg);
 
 /* The sink a host table belongs to. */
 static inline zs__sink_t *zs__sink_of_host(const zmqsink_host_t *host)

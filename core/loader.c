@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,9 +190,31 @@ int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
     return options_check(desc->options, path, err, errlen);
 }
 
-/* dlopens out->path, calls its entry and checks the descriptor. Returns 0,
- * or -1 with the reason in why (out->handle may then be set). */
-static int plugin_open_file(zs__plugin_t *out, char *why, size_t cap)
+/* dlopen(), the plugin's entry and dlclose() happen under this lock,
+ * which fork() takes too, and plugins through fork_hold(): sinks load their plugins on threads of their
+ * own, and a fork while another thread is inside dlopen() leaves the
+ * child's dynamic loader half-updated (glibc resets its lock in the child,
+ * not its data), so that the child's next dlopen() fails or crashes. The
+ * handlers are registered when the library loads, before any thread of
+ * zmqsink runs, so that no fork can slip in before them. */
+static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
+
+void zs__fork_hold(void)
+{
+    pthread_mutex_lock(&loading);
+}
+
+void zs__fork_release(void)
+{
+    pthread_mutex_unlock(&loading);
+}
+
+__attribute__((constructor)) static void loading_fork_handlers(void)
+{
+    pthread_atfork(zs__fork_hold, zs__fork_release, zs__fork_release);
+}
+
+static int plugin_open_file_locked(zs__plugin_t *out, char *why, size_t cap)
 {
     dlerror();
     out->handle = dlopen(out->path, RTLD_NOW | RTLD_LOCAL);
@@ -211,7 +234,18 @@ static int plugin_open_file(zs__plugin_t *out, char *why, size_t cap)
         return -1;
     }
     out->desc = entry();
-    return zs__plugin_check(out->desc, out->path, why, cap);
+    return 0;
+}
+
+/* dlopens out->path and calls its entry with fork() held off, then checks
+ * the descriptor. Returns 0, or -1 with the reason in why (out->handle may
+ * then be set). */
+static int plugin_open_file(zs__plugin_t *out, char *why, size_t cap)
+{
+    zs__fork_hold();
+    int rc = plugin_open_file_locked(out, why, cap);
+    zs__fork_release();
+    return rc != 0 ? rc : zs__plugin_check(out->desc, out->path, why, cap);
 }
 
 int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
@@ -257,8 +291,11 @@ err:
 
 void zs__plugin_unload(zs__plugin_t *plugin)
 {
-    if (plugin->handle)
+    if (plugin->handle) {
+        zs__fork_hold();
         dlclose(plugin->handle);
+        zs__fork_release();
+    }
     plugin->handle = NULL;
     plugin->desc = NULL;
 }

@@ -32,6 +32,11 @@ int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
 int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
                      size_t errlen);
 
+/* Holds off fork() of the application until zs__fork_release(), and the
+ * loading of plugins: around dlopen() and for plugins' fork_hold(). */
+void zs__fork_hold(void);
+void zs__fork_release(void);
+
 /* dlcloses the plugin; NULL handle is a no-op. */
 void zs__plugin_unload(zs__plugin_t *plugin);
 

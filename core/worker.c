@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,9 +41,17 @@ int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg)
     return rc;
 }
 
-/* Sleeps while *word == expected, at most timeout_ns. */
-static void futex_wait(_Atomic uint32_t *word, uint32_t expected,
-                       int64_t timeout_ns)
+void zs__cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                    int64_t timeout_ns)
 {
     if (timeout_ns <= 0)
         return;
@@ -52,7 +61,7 @@ static void futex_wait(_Atomic uint32_t *word, uint32_t expected,
             NULL, 0);
 }
 
-static void futex_wake(_Atomic uint32_t *word)
+void zs__futex_wake(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -66,7 +75,7 @@ static void worker_idle(zs__sink_t *sink, int64_t timeout_ns)
     atomic_thread_fence(memory_order_seq_cst);
     if (zs__ring_depth(sink->ring) == 0 &&
         atomic_load_explicit(&sink->control, memory_order_relaxed) == 0)
-        futex_wait(&sink->sleeping, 1, timeout_ns);
+        zs__futex_wait(&sink->sleeping, 1, timeout_ns);
     atomic_store_explicit(&sink->sleeping, 0, memory_order_relaxed);
 }
 
@@ -79,16 +88,16 @@ void zs__worker_wake(zs__sink_t *const *sinks, size_t nsinks, uint64_t mask)
         if ((mask >> i & 1) &&
             atomic_load_explicit(&sinks[i]->sleeping, memory_order_relaxed)) {
             atomic_store_explicit(&sinks[i]->sleeping, 0, memory_order_relaxed);
-            futex_wake(&sinks[i]->sleeping);
+            zs__futex_wake(&sinks[i]->sleeping);
         }
 }
 
 static void worker_signal(zs__sink_t *sink, uint32_t bit)
 {
     atomic_fetch_or(&sink->control, bit);
-    futex_wake(&sink->control);
+    zs__futex_wake(&sink->control);
     atomic_store(&sink->sleeping, 0);
-    futex_wake(&sink->sleeping);
+    zs__futex_wake(&sink->sleeping);
 }
 
 void zs__worker_reopen(zs__sink_t *sink)
@@ -151,7 +160,7 @@ static void worker_backoff(zs__sink_t *sink, int64_t *backoff_ns,
             nanosleep(&pause, NULL);
         }
     } else {
-        futex_wait(&sink->control, 0, wait);
+        zs__futex_wait(&sink->control, 0, wait);
     }
     *backoff_ns = *backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS
                                                    : *backoff_ns * 2;
@@ -197,13 +206,65 @@ static void worker_drain(zs__sink_t *sink)
     zs__counter_add(&sink->dropped_shutdown, lost);
 }
 
+/* The stand-in for a sink started in the background whose plugin could
+ * not be loaded or opened: it fails every event, so that each is counted. */
+static void *unopened_open(const zmqsink_host_t *host, char *err, size_t len)
+{
+    return NULL;
+}
+
+static zmqsink_write_result_t unopened_write(void *state,
+                                             const zmqsink_event_t *events,
+                                             size_t n)
+{
+    return ZMQSINK_WRITE_FAILED;
+}
+
+static void unopened_close(void *state)
+{
+}
+
+static const zmqsink_plugin_t unopened_plugin = {
+    ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
+    .name = "unopened",
+    .open = unopened_open,
+    .write = unopened_write,
+    .close = unopened_close,
+};
+
+/* Loads (in the background) and opens the plugin. Returns its state, or
+ * NULL with the reason in sink->open_error. */
+static void *worker_open(zs__sink_t *sink)
+{
+    sink->open_error[0] = '\0';
+    if (sink->prepare &&
+        sink->prepare(sink, sink->open_error, sizeof sink->open_error) != 0)
+        return NULL;
+    void *state = sink->plugin.desc->open(&sink->host, sink->open_error,
+                                          sizeof sink->open_error);
+    if (!state && !sink->open_error[0])
+        snprintf(sink->open_error, sizeof sink->open_error, "open() failed");
+    return state;
+}
+
 static void *worker_main(void *arg)
 {
     zs__sink_t *sink = arg;
-    sink->state = sink->plugin.desc->open(&sink->host, sink->open_error,
-                                          sizeof sink->open_error);
+    bool background = atomic_load(&sink->opening);
+    sink->state = worker_open(sink);
+    if (!sink->state && background) {
+        bool placed = strncmp(sink->open_error, sink->origin,
+                              strlen(sink->origin)) == 0;
+        zs__log(ZMQSINK_SEV_ERR, "%s%s%s; its events are counted as failed",
+                placed ? "" : sink->origin, placed ? "" : ": ",
+                sink->open_error);
+        sink->plugin.desc = &unopened_plugin;
+        sink->state = (void *)&unopened_plugin;
+    }
     void *state = sink->state;
-    sem_post(&sink->opened);
+    atomic_store(&sink->opening, 0);
+    if (!background)
+        sem_post(&sink->opened);
     if (!state)
         return NULL;
     worker_run(sink);
@@ -216,7 +277,6 @@ static void *worker_main(void *arg)
 
 int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen)
 {
-    sink->open_error[0] = '\0';
     int rc = sem_init(&sink->opened, 0, 0) != 0
                  ? errno
                  : zs__thread_create(&sink->thread, worker_main, sink);
@@ -230,9 +290,20 @@ int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen)
     if (sink->state)
         return 0;
     pthread_join(sink->thread, NULL);
-    snprintf(err, errlen, "%s",
-             sink->open_error[0] ? sink->open_error : "open() failed");
+    snprintf(err, errlen, "%s", sink->open_error);
     return -1;
+}
+
+int zs__worker_start_background(zs__sink_t *sink, char *err, size_t errlen)
+{
+    atomic_store(&sink->opening, 1);
+    int rc = zs__thread_create(&sink->thread, worker_main, sink);
+    if (rc != 0) {
+        atomic_store(&sink->opening, 0);
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+        return -1;
+    }
+    return 0;
 }
 
 void zs__worker_stop(zs__sink_t *sink, int64_t deadline_ns)

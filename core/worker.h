@@ -12,6 +12,13 @@
  * Returns 0, or -1 with open()'s message in err (the thread has ended). */
 int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen);
 
+/* Starts the sink's thread and returns at once: the thread runs
+ * sink->prepare (when set) and open(), while the collector already
+ * queues events in the ring. A sink that cannot open says why in the log
+ * and counts every event routed to it as failed. Returns 0, or -1 with
+ * the reason in err (no thread). */
+int zs__worker_start_background(zs__sink_t *sink, char *err, size_t errlen);
+
 /* Producer side, after a round of pushes: wakes the workers of the sinks
  * whose bit is set in mask if they sleep. One fence for the whole round. */
 void zs__worker_wake(zs__sink_t *const *sinks, size_t nsinks, uint64_t mask);
@@ -33,6 +40,17 @@ int zs__worker_join(zs__sink_t *sink);
  * closed pipe gets EPIPE instead of a SIGPIPE that ends the process.
  * Returns 0 or an errno value. */
 int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg);
+
+/* Initialises a condition variable whose timed waits take deadlines of
+ * the monotonic clock. */
+void zs__cond_init_monotonic(pthread_cond_t *cond);
+
+/* Sleeps while *word == expected, at most timeout_ns (<= 0: no wait). */
+void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                    int64_t timeout_ns);
+
+/* Wakes one thread sleeping on word. */
+void zs__futex_wake(_Atomic uint32_t *word);
 
 /* The monotonic clock in ns. */
 int64_t zs__now_ns(void);

@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "address.h"
 #include "collector.h"
 #include "internal.h"
 #include "log.h"
+#include "report.h"
 #include "worker.h"
 
 static const char *const error_texts[] = {
@@ -38,118 +40,6 @@ const char *zmqsink_default_config(void)
            "    path: \"-\"\n"
            "    format: text\n";
 }
-
-/* ---- host services handed to plugins ---- */
-
-static const zs__options_t *host_options(const zmqsink_host_t *host)
-{
-    return zs__sink_of_host(host)->options;
-}
-
-static const char *host_option_string(const zmqsink_host_t *host,
-                                      const char *key)
-{
-    return zs__options_string(host_options(host), key);
-}
-
-static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
-{
-    return zs__options_int(host_options(host), key);
-}
-
-static size_t host_option_list(const zmqsink_host_t *host, const char *key,
-                               const char *const **items)
-{
-    return zs__options_list(host_options(host), key, items);
-}
-
-static size_t host_option_map(const zmqsink_host_t *host, const char *key,
-                              const char *const **keys,
-                              const char *const **values)
-{
-    return zs__options_map(host_options(host), key, keys, values);
-}
-
-static int host_option_is_set(const zmqsink_host_t *host, const char *key)
-{
-    return zs__options_is_set(host_options(host), key);
-}
-
-static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
-                     const char *fmt, ...)
-{
-    char prefix[96];
-    snprintf(prefix, sizeof prefix, "sink '%s'", host->sink_name);
-    va_list args;
-    va_start(args, fmt);
-    zs__logv(severity, prefix, fmt, args);
-    va_end(args);
-}
-
-static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
-                              const char *reason)
-{
-    zs__counter_add(&zs__sink_of_host(host)->failed, n);
-    zs__log(ZMQSINK_SEV_DEBUG, "sink '%s': %llu events failed: %s",
-            host->sink_name, (unsigned long long)n, reason);
-}
-
-/* Answers from the instance's current sinks; the name is copied into the
- * asking sink, so that it outlives a reload that frees the one named. */
-static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
-                              const char **name, uint64_t *dropped)
-{
-    zs__sink_t *self = zs__sink_of_host(host);
-    zmqsink_t *zs = self->owner;
-    pthread_mutex_lock(&zs->set_lock);
-    const zs__sinkset_t *set = zs->set;
-    size_t n = set ? set->n : 0;
-    if (index < n) {
-        const zs__sink_t *sink = set->sinks[index];
-        snprintf(self->drops_name, sizeof self->drops_name, "%s", sink->name);
-        *name = self->drops_name;
-        *dropped = zs__counter_get(&sink->dropped_full) +
-                   zs__counter_get(&sink->dropped_shutdown);
-    }
-    pthread_mutex_unlock(&zs->set_lock);
-    return n;
-}
-
-/* ---- the callback sink, built in ---- */
-
-typedef struct callback {
-    zmqsink_callback_fn *fn;
-    void *arg;
-} callback_t;
-
-static void *callback_open(const zmqsink_host_t *host, char *err, size_t len)
-{
-    return zs__sink_of_host(host)->builtin_arg;
-}
-
-static zmqsink_write_result_t callback_write(void *state,
-                                             const zmqsink_event_t *events,
-                                             size_t n)
-{
-    const callback_t *cb = state;
-    for (size_t i = 0; i < n; i++)
-        cb->fn(&events[i], cb->arg);
-    return ZMQSINK_WRITE_OK;
-}
-
-static void callback_close(void *state)
-{
-    free(state);
-}
-
-static const zmqsink_plugin_t callback_plugin = {
-    ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
-    .name = "callback",
-    .description = "calls an application function",
-    .open = callback_open,
-    .write = callback_write,
-    .close = callback_close,
-};
 
 /* ---- sinks ---- */
 
@@ -182,31 +72,43 @@ static zs__sink_t *sink_new(zmqsink_t *zs, const zs__config_t *config,
         free(sink);
         return NULL;
     }
-    sink->host = (zmqsink_host_t){
-        .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
-        .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
-        .sink_name = sink->name,
-        .config_dir = sink->config_dir,
-        .option_string = host_option_string,
-        .option_int = host_option_int,
-        .option_list = host_option_list,
-        .option_map = host_option_map,
-        .option_is_set = host_option_is_set,
-        .format = zmqsink_format_event,
-        .log = host_log,
-        .count_failed = host_count_failed,
-        .sink_drops = host_sink_drops,
-        .resolve_address = zs__resolve_address,
-    };
+    zs__host_init(sink);
     return sink;
 }
 
-/* Loads, checks and opens the sink a config describes (its worker runs,
- * but nothing routes to it yet). Returns it, or NULL with
- * "FILE:LINE:COL: sink 'NAME': ..." in err and *rc set. */
+/* Loads the sink's plugin and checks its options, from the config
+ * remembered in the sink. Returns 0, or -1 with "FILE:LINE:COL: sink
+ * 'NAME': ..." in err. On the caller's thread, or on the sink's own when
+ * started in the background. */
+static int sink_prepare(zs__sink_t *sink, char *err, size_t errlen)
+{
+    const zs__config_t *config = sink->config;
+    const zs__sink_config_t *sc = sink->sink_config;
+    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0 ||
+        zs__options_parse(config, sc, sink->plugin.desc->name,
+                          sink->plugin.desc->options, &sink->options, err,
+                          errlen) != 0)
+        return -1;
+    return 0;
+}
+
+/* The `type:` of a sink before its plugin is loaded: its type, or the
+ * name of its plugin file. */
+static void sink_type_guess(const zs__sink_config_t *sc, char *out, size_t cap)
+{
+    const char *base = sc->type ? sc->type : strrchr(sc->plugin, '/');
+    base = base && *base == '/' ? base + 1 : base ? base : sc->plugin;
+    size_t len = strcspn(base, ".");
+    snprintf(out, cap, "%.*s", (int)len, base);
+}
+
+/* Makes the sink a config describes and starts it (its worker runs, but
+ * nothing routes to it yet): loaded, checked and opened before this
+ * returns, or, in the background, by its own thread. Returns it, or NULL
+ * with "FILE:LINE:COL: sink 'NAME': ..." in err and *rc set. */
 static zs__sink_t *sink_open(zmqsink_t *zs, const zs__config_t *config,
-                             const zs__sink_config_t *sc, int *rc, char *err,
-                             size_t errlen)
+                             const zs__sink_config_t *sc, bool background,
+                             int *rc, char *err, size_t errlen)
 {
     char why[1024];
     zs__sink_t *sink = sink_new(zs, config, sc->name, sc->events);
@@ -217,15 +119,8 @@ static zs__sink_t *sink_open(zmqsink_t *zs, const zs__config_t *config,
     }
     sink->node = sc->node;
     sink->min_severity = sc->min_severity;
-    *rc = -ZMQSINK_EPLUGIN;
-    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0)
-        goto err;
-    snprintf(sink->type, sizeof sink->type, "%s", sink->plugin.desc->name);
-    *rc = -ZMQSINK_ECONFIG;
-    if (zs__options_parse(config, sc, sink->type, sink->plugin.desc->options,
-                          &sink->options, err, errlen) != 0)
-        goto err;
-    *rc = -ZMQSINK_ENOMEM;
+    sink->config = config;
+    sink->sink_config = sc;
     if (sc->nsockets) {
         sink->socket_globs = calloc(sc->nsockets, sizeof *sink->socket_globs);
         if (!sink->socket_globs)
@@ -235,10 +130,32 @@ static zs__sink_t *sink_open(zmqsink_t *zs, const zs__config_t *config,
                       strdup(sc->sockets[sink->nsocket_globs])))
                 goto err;
     }
+    char where[PATH_MAX + 32];
+    zs__node_where(config, sc->node, "name", where, sizeof where);
+    snprintf(sink->origin, sizeof sink->origin, "%s: sink '%s'", where,
+             sc->name);
+    if (background) {
+        sink_type_guess(sc, sink->type, sizeof sink->type);
+        sink->prepare = sink_prepare;
+        *rc = -ZMQSINK_EOPEN;
+        if (zs__worker_start_background(sink, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s: sink '%s': %s", where, sc->name, why);
+            goto err;
+        }
+        *rc = 0;
+        return sink;
+    }
+    *rc = -ZMQSINK_EPLUGIN;
+    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0)
+        goto err;
+    *rc = -ZMQSINK_ECONFIG;
+    if (zs__options_parse(config, sc, sink->plugin.desc->name,
+                          sink->plugin.desc->options, &sink->options, err,
+                          errlen) != 0)
+        goto err;
+    snprintf(sink->type, sizeof sink->type, "%s", sink->plugin.desc->name);
     *rc = -ZMQSINK_EOPEN;
     if (zs__worker_start(sink, why, sizeof why) != 0) {
-        char where[PATH_MAX + 32];
-        zs__node_where(config, sc->node, "name", where, sizeof where);
         snprintf(err, errlen, "%s: sink '%s': %s", where, sc->name, why);
         goto err;
     }
@@ -303,31 +220,28 @@ static void set_publish(zmqsink_t *zs, zs__sinkset_t *set)
 int zmqsink_add_callback(zmqsink_t *zs, const char *name, uint32_t events,
                          zmqsink_callback_fn *fn, void *arg)
 {
-    assert(zs && name && fn);
+    if (!zs || !name || !fn)
+        return -ZMQSINK_EINVAL;
     char err[256];
     pthread_mutex_lock(&zs->change_lock);
     const zs__sinkset_t *old = zs->set;
     int rc = set_find(old, name)             ? -ZMQSINK_EEXISTS
              : old->n == ZS__MAX_SINKS       ? -ZMQSINK_ELIMIT
                                              : -ZMQSINK_ENOMEM;
-    callback_t *cb = rc == -ZMQSINK_ENOMEM ? malloc(sizeof *cb) : NULL;
-    zs__sink_t *sink = cb ? sink_new(zs, zs->config, name, events) : NULL;
+    zs__sink_t *sink =
+        rc == -ZMQSINK_ENOMEM ? sink_new(zs, zs->config, name, events) : NULL;
     zs__sinkset_t *set = sink ? set_new(old, zs->config) : NULL;
-    if (set) {
-        *cb = (callback_t){fn, arg};
-        sink->builtin_arg = cb;
-        sink->plugin.desc = &callback_plugin;
-        snprintf(sink->type, sizeof sink->type, "callback");
+    if (set && zs__callback_bind(sink, fn, arg) == 0)
         rc = zs__worker_start(sink, err, sizeof err) != 0 ? -ZMQSINK_EOPEN : 0;
-    }
     if (rc == 0) {
         memcpy(set->sinks, old->sinks, old->n * sizeof *old->sinks);
         set->n = old->n;
         set->sinks[set->n++] = sink;
         set_publish(zs, set);
-    } else { /* callback_open() cannot fail: cb was never handed over */
+    } else { /* the callback's open() cannot fail: no thread took it */
         free(set);
-        free(cb);
+        if (sink)
+            free(sink->builtin_arg);
         sink_free(sink);
     }
     pthread_mutex_unlock(&zs->change_lock);
@@ -404,6 +318,9 @@ int zmqsink_check(const char *config_path, FILE *out, char *err, size_t errlen)
                      "  shutdown_timeout: %lld ms\n",
                 config->path, config->queue_capacity,
                 (long long)config->shutdown_timeout_ms);
+    if (config->stats_path)
+        fprintf(report, "  stats: %s every %lld ms\n", config->stats_path,
+                (long long)config->stats_interval_ms);
     probes_describe(config, report);
     for (size_t i = 0; i < config->nsinks && rc == 0; i++) {
         const zs__sink_config_t *sc = &config->sinks[i];
@@ -432,47 +349,71 @@ int zmqsink_check(const char *config_path, FILE *out, char *err, size_t errlen)
 
 /* ---- instance ---- */
 
-zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path, char *err,
-                       size_t errlen)
+int zmqsink_start(zmqsink_t **out, void *zmq_ctx, const char *config_path,
+                  unsigned flags, char *err, size_t errlen)
 {
-    assert(zmq_ctx);
     char scratch[8];
-    if (!err) {
+    if (!err || !errlen) {
         err = scratch;
         errlen = sizeof scratch;
     }
+    if (!out || !zmq_ctx || (flags & ~ZMQSINK_START_BACKGROUND)) {
+        snprintf(err, errlen, "zmqsink_start: invalid argument");
+        return -ZMQSINK_EINVAL;
+    }
+    *out = NULL;
     zmqsink_t *zs = calloc(1, sizeof *zs);
     if (!zs) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        return -ZMQSINK_ENOMEM;
     }
     zs->ctx = zmq_ctx;
     pthread_mutex_init(&zs->change_lock, NULL);
     pthread_mutex_init(&zs->set_lock, NULL);
-    if (config_read(config_path, &zs->config, err, errlen) != 0)
+    /* Read here, on the caller's thread: reading the environment races
+     * with a setenv() of the application on another. */
+    const char *stats_file = getenv("ZMQSINK_STATS_FILE");
+    if (stats_file && *stats_file && !(zs->stats_file = strdup(stats_file))) {
+        snprintf(err, errlen, "out of memory");
+        zmqsink_destroy(&zs);
+        return -ZMQSINK_ENOMEM;
+    }
+    int rc = config_read(config_path, &zs->config, err, errlen);
+    if (rc != 0)
         goto err;
+    rc = -ZMQSINK_ENOMEM;
     if (!(zs->set = set_new(NULL, zs->config))) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
     /* Nothing routes yet: the sinks join the set as they open. */
     for (size_t i = 0; i < zs->config->nsinks; i++) {
-        int rc;
-        zs__sink_t *sink =
-            sink_open(zs, zs->config, &zs->config->sinks[i], &rc, err, errlen);
+        zs__sink_t *sink = sink_open(zs, zs->config, &zs->config->sinks[i],
+                                     flags & ZMQSINK_START_BACKGROUND, &rc,
+                                     err, errlen);
         if (!sink)
             goto err;
         pthread_mutex_lock(&zs->set_lock);
         zs->set->sinks[zs->set->n++] = sink;
         pthread_mutex_unlock(&zs->set_lock);
     }
-    zs->collector = zs__collector_new(zs, zs->set, err, errlen);
-    if (!zs->collector)
+    rc = -ZMQSINK_ESYSTEM;
+    if (!(zs->collector = zs__collector_new(zs, zs->set, err, errlen)) ||
+        !(zs->report = zs__report_new(zs, err, errlen)))
         goto err;
-    return zs;
+    *out = zs;
+    return 0;
 err:
     zmqsink_destroy(&zs);
-    return NULL;
+    return rc;
+}
+
+zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path, char *err,
+                       size_t errlen)
+{
+    zmqsink_t *zs = NULL;
+    zmqsink_start(&zs, zmq_ctx, config_path, 0, err, errlen);
+    return zs;
 }
 
 /* The sink of the running set that a new config keeps: same name, same
@@ -502,8 +443,8 @@ static int set_fill(zmqsink_t *zs, zs__sinkset_t *set, const zs__sinkset_t *old,
         if (same >= 0) {
             kept[same] = true;
             set->sinks[set->n++] = old->sinks[same];
-        } else if ((set->sinks[set->n] = sink_open(zs, config, sc, &rc, err,
-                                                   errlen))) {
+        } else if ((set->sinks[set->n] =
+                        sink_open(zs, config, sc, false, &rc, err, errlen))) {
             opened[nopened++] = set->sinks[set->n++];
         }
     }
@@ -526,6 +467,17 @@ static int set_fill(zmqsink_t *zs, zs__sinkset_t *set, const zs__sinkset_t *old,
     return rc;
 }
 
+/* Waits until the sinks started in the background are open (or failed):
+ * until then they read the config that a reload would free. */
+static void sinks_wait_opened(const zs__sinkset_t *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        while (atomic_load(&set->sinks[i]->opening)) {
+            struct timespec pause = {0, 2 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+}
+
 int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
                    size_t errlen)
 {
@@ -536,6 +488,7 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
         return rc;
     pthread_mutex_lock(&zs->change_lock);
     const zs__sinkset_t *old = zs->set;
+    sinks_wait_opened(old);
     bool kept[ZS__MAX_SINKS] = {false};
     zs__sinkset_t *set = set_new(old, config);
     rc = set ? set_fill(zs, set, old, config, kept, err, errlen)
@@ -647,6 +600,37 @@ int zmqsink_attach_endpoint(zmqsink_t *zs, void *zmq_ctx, void *socket,
     return attach(zs, zmq_ctx, socket, name, events);
 }
 
+int zmqsink_socket_monitor_versioned(zmqsink_t *zs, void *zmq_ctx,
+                                     void *socket, const char *endpoint,
+                                     uint64_t events, int event_version,
+                                     int type)
+{
+    if (!zs || !socket) {
+        errno = EINVAL;
+        return -ZMQSINK_EINVAL;
+    }
+    return zs__collector_monitor(zs->collector, zmq_ctx ? zmq_ctx : zs->ctx,
+                                 socket, endpoint, events, event_version,
+                                 type);
+}
+
+int zmqsink_socket_monitor(zmqsink_t *zs, void *socket, const char *endpoint,
+                           int events)
+{
+    return zmqsink_socket_monitor_versioned(zs, NULL, socket, endpoint,
+                                            (uint64_t)events, 1,
+                                            ZMQ_PAIR);
+}
+
+int zmqsink_bind(zmqsink_t *zs, void *socket, const char *endpoint)
+{
+    if (!zs || !socket || !endpoint) {
+        errno = EINVAL;
+        return -1;
+    }
+    return zs__collector_bind(zs->collector, socket, endpoint);
+}
+
 void zmqsink_reopen(zmqsink_t *zs)
 {
     assert(zs);
@@ -706,6 +690,9 @@ static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
             sink_stats(sink, &stats[i]);
         uint64_t lost = zs__counter_get(&sink->dropped_shutdown);
         if (busy[i]) {
+            /* What it still holds will not be delivered by this instance. */
+            if (stats)
+                stats[i].dropped_shutdown += stats[i].queue_depth;
             zs__log(ZMQSINK_SEV_ERR,
                     "sink '%s': still busy in its plugin %lld ms after "
                     "shutdown began; left running, %zu events undelivered",
@@ -714,7 +701,7 @@ static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
             zs->stuck[zs->nstuck++ % ZS__MAX_SINKS] = sink;
             continue; /* its thread still uses it: not freed */
         }
-        if (lost)
+        if (lost && !stats) /* at destroy, the report sums up */
             zs__log(ZMQSINK_SEV_WARNING,
                     "sink '%s': %llu events not delivered within "
                     "shutdown_timeout",
@@ -743,24 +730,27 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     zmqsink_t *zs = zsp ? *zsp : NULL;
     if (!zs)
         return;
+    *zsp = NULL;
+    if (zs->report)
+        zs__report_stop(zs->report);
     /* One deadline for the whole shutdown: the collector's settling and
      * the sinks' draining both count against shutdown_timeout. */
     int64_t timeout_ms = zs->config ? zs->config->shutdown_timeout_ms : 0;
     int64_t deadline = zs__now_ns() + timeout_ms * 1000000;
     zs__collector_destroy(&zs->collector, deadline);
-    if (stats) {
-        zmqsink_stats(zs, stats);
-        stats->sockets_attached = 0;
-    }
-    *zsp = NULL;
+    zmqsink_stats_t final;
+    zmqsink_stats(zs, &final);
     if (zs->set)
-        sinks_stop(zs, zs->set->sinks, zs->set->n, deadline,
-                   stats ? stats->sinks : NULL);
+        sinks_stop(zs, zs->set->sinks, zs->set->n, deadline, final.sinks);
+    zs__report_destroy(&zs->report, &final);
+    if (stats)
+        *stats = final;
     /* A sink left running may still reach the instance through its host
      * table (sink_drops): then the instance is left allocated too. */
     if (stuck_reap(zs) > 0)
         return;
     free(zs->set);
+    free(zs->stats_file);
     zs__config_free(&zs->config);
     pthread_mutex_destroy(&zs->change_lock);
     pthread_mutex_destroy(&zs->set_lock);

@@ -51,12 +51,39 @@ ZMQSINK_EXPORT const char *zmqsink_strerror(int err);
 
 typedef struct zmqsink zmqsink_t;
 
+/* Which calls wait, and for how long. zmqsink_new() and zmqsink_reload()
+ * wait for the open() of the sinks they start (a DNS lookup, a spool to
+ * scan: as long as a plugin takes); zmqsink_start() with
+ * ZMQSINK_START_BACKGROUND does not. zmqsink_destroy() waits at most
+ * shutdown_timeout plus a second; zmqsink_settle() at most its timeout;
+ * zmqsink_bind() at most a second, and only after a failed bind.
+ * zmqsink_reload() also waits for removed sinks to deliver (at most
+ * shutdown_timeout). Every other call returns at once: attaching,
+ * detaching and monitoring take a lock that nothing holds across a wait,
+ * and no call waits on a sink. */
+
+/* Flags of zmqsink_start(). */
+#define ZMQSINK_START_BACKGROUND 1u /* open the sinks on their own threads */
+
 /* Loads the config (NULL: the compiled-in default of
  * zmqsink_default_config(): every event as text on stdout), opens every
- * sink and starts the threads.
- * zmq_ctx is the context of the sockets that zmqsink_attach() will take.
- * Returns the new instance (caller owns it: zmqsink_destroy()), or NULL
- * with a message in err ("FILE:LINE:COL: ..." for config errors). */
+ * sink and starts the threads; *out receives the new instance (caller
+ * owns it: zmqsink_destroy()). zmq_ctx is the context of the sockets that
+ * zmqsink_attach() will take. Without flags, each sink's plugin is loaded,
+ * checked and opened before this returns, and a failure stops the start.
+ * With ZMQSINK_START_BACKGROUND it returns once the file is read: each
+ * sink loads and opens its plugin on its own thread while the events
+ * meant for it wait in its queue, and a sink that cannot open logs why
+ * ("FILE:LINE:COL: sink 'NAME': ...") and counts its events as failed;
+ * the file is then best checked first with zmqsink_check(). Returns 0, or
+ * a negated zmqsink_err_t with a message in err ("FILE:LINE:COL: ..." for
+ * config errors) and *out NULL. */
+ZMQSINK_EXPORT int zmqsink_start(zmqsink_t **out, void *zmq_ctx,
+                                 const char *config_path, unsigned flags,
+                                 char *err, size_t errlen);
+
+/* zmqsink_start() without flags: returns the new instance, or NULL with a
+ * message in err. */
 ZMQSINK_EXPORT zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path,
                                       char *err, size_t errlen);
 
@@ -91,9 +118,44 @@ ZMQSINK_EXPORT int zmqsink_attach_ctx(zmqsink_t *zs, void *zmq_ctx,
 
 /* Stops monitoring a socket (on its owning thread). Its last events, up to
  * monitor_stopped, still reach the sinks. Closing the socket with
- * zmq_close() ends its monitoring as well, and needs no detach. Returns 0 or
- * -ZMQSINK_ENOTFOUND. */
+ * zmq_close() ends its monitoring as well, and needs no detach. The
+ * application's own monitor of it (zmqsink_socket_monitor()) goes on.
+ * Returns 0 or -ZMQSINK_ENOTFOUND. */
 ZMQSINK_EXPORT int zmqsink_detach(zmqsink_t *zs, void *socket);
+
+/* libzmq keeps one monitor per socket: a zmq_socket_monitor() of the
+ * application would replace zmqsink's, and zmqsink's replaces the
+ * application's. So an application that monitors a socket itself calls
+ * this instead, with the same arguments and results: zmqsink keeps the
+ * one libzmq monitor and serves the application's endpoint with exactly
+ * what libzmq would send there (the events of its mask, in v1 frames;
+ * monitor_stopped when it is replaced, disabled with a NULL endpoint, or
+ * the socket closes), whether zmqsink reports the socket yet or not, and
+ * never waits on it: while the application does not read, up to 1024
+ * events wait beyond libzmq's queue, the rest are lost and logged. Call it
+ * on the socket's thread. Returns 0, or a negated zmqsink_err_t
+ * (-ZMQSINK_EZMQ, -ZMQSINK_ENOMEM) with errno as zmq_socket_monitor()
+ * would set it. */
+ZMQSINK_EXPORT int zmqsink_socket_monitor(zmqsink_t *zs, void *socket,
+                                          const char *endpoint, int events);
+
+/* The same as zmq_socket_monitor_versioned(): event_version 1, or 2 where
+ * libzmq exports the v2 monitor (zmqsink_monitor_version() == 2), and
+ * type ZMQ_PAIR, ZMQ_PUB or ZMQ_PUSH. zmq_ctx is the socket's context
+ * (NULL: that of its attach, else the one given to zmqsink_new()).
+ * zmqsink_socket_monitor() is this with v1 and ZMQ_PAIR. */
+ZMQSINK_EXPORT int zmqsink_socket_monitor_versioned(
+    zmqsink_t *zs, void *zmq_ctx, void *socket, const char *endpoint,
+    uint64_t events, int event_version, int type);
+
+/* zmq_bind() for a monitored socket. When a bind fails, libzmq sends
+ * bind_failed to the socket's monitor, and that send leaves EAGAIN in
+ * errno in place of the cause (ENODEV, EADDRINUSE...). This binds, and
+ * on such a failure takes the cause from the event (waiting for it,
+ * microseconds, at most a second). Returns what zmq_bind() returns: 0, or
+ * -1 with errno as libzmq sets it on a socket nobody monitors. */
+ZMQSINK_EXPORT int zmqsink_bind(zmqsink_t *zs, void *socket,
+                                const char *endpoint);
 
 /* Waits until every attached socket of zmq_ctx has been closed and its
  * monitor's last events were read, at most timeout_ms. Call it after
@@ -157,7 +219,11 @@ ZMQSINK_EXPORT int zmqsink_add_callback(zmqsink_t *zs, const char *name,
 /* Asks every sink to reopen its files (after logrotate). Any thread. */
 ZMQSINK_EXPORT void zmqsink_reopen(zmqsink_t *zs);
 
-/* Counters of one sink. */
+/* Counters of one sink. Each is also said: a sink's first loss is logged
+ * at once, later ones at most once per `stats.interval` with the counts
+ * since the last line, and at destroy one line per sink that lost
+ * anything; with `stats.path` (or $ZMQSINK_STATS_FILE) all of them are
+ * written as json every `stats.interval`. */
 typedef struct zmqsink_sink_stats {
     char name[64];
     char type[32];

@@ -45,7 +45,7 @@ typedef struct th_plugin_host {
 /* Loads NAME.so from $ZMQSINK_PLUGIN_DIR; *handle is for dlclose(). */
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle);
 
-/* Fills h with every service of ABI 1.1 (format: zmqsink_format_event,
+/* Fills h with every service of ABI 1.2 (format: zmqsink_format_event,
  * resolve_address: the core's) and the options, ended by a NULL key; or,
  * when options is NULL, every option the plugin declares, with its
  * fallback parsed as the core parses it (set false). */

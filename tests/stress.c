@@ -2,7 +2,8 @@
  * (Criterion's runner cannot start under it): the ring across two threads,
  * and the whole pipeline while the application attaches, detaches, adds
  * sinks, reads stats and reopens from several threads at once, and while
- * a thread reloads the config over and over.
+ * a thread reloads the config over and over; and the application's own
+ * monitors started, replaced and stopped from several threads.
  * Prints a line per scenario and ends with "stress: N passed, N failed". */
 #include <errno.h>
 #include <pthread.h>
@@ -107,6 +108,22 @@ static void *side_thread(void *arg)
     return logs;
 }
 
+/* zmqsink on ctx with yaml written to dir/cfg.yaml (*config, the caller
+ * frees), and a callback sink into *log; NULL after a failed check. */
+static zmqsink_t *start_logged(void *ctx, const char *dir, const char *yaml,
+                               char **config, th_log_t *log)
+{
+    char err[1024] = "";
+    *config = th_write_file(dir, "cfg.yaml", yaml);
+    zmqsink_t *zs = zmqsink_new(ctx, *config, err, sizeof err);
+    CHECK(zs != NULL, "zmqsink_new: %s", err);
+    th_log_init(log);
+    if (zs)
+        zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL, th_log_callback,
+                             log);
+    return zs;
+}
+
 static void scenario_pipeline_churn(void)
 {
     char *dir = th_tempdir();
@@ -120,16 +137,12 @@ static void scenario_pipeline_churn(void)
              "  - name: broken\n"
              "    type: fail_write\n",
              dir);
-    char *config = th_write_file(dir, "cfg.yaml", yaml);
     void *ctx = zmq_ctx_new();
-    char err[1024] = "";
-    zmqsink_t *zs = zmqsink_new(ctx, config, err, sizeof err);
-    CHECK(zs != NULL, "zmqsink_new: %s", err);
+    char *config;
+    th_log_t log;
+    zmqsink_t *zs = start_logged(ctx, dir, yaml, &config, &log);
     if (!zs)
         return;
-    th_log_t log;
-    th_log_init(&log);
-    zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL, th_log_callback, &log);
 
     churn_state_t state = {.zs = zs};
     pthread_t side;
@@ -205,6 +218,137 @@ static void scenario_ctx_term_with_monitors(void)
     CHECK(stats.sockets_attached == 0, "%llu readers left open",
           (unsigned long long)stats.sockets_attached);
     zmqsink_destroy(&zs);
+    th_remove_tree(dir);
+    free(config);
+    free(dir);
+}
+
+/* ---- the application's own monitors, from several threads ---- */
+
+enum { TAP_THREADS = 4, TAP_ROUNDS = 60 };
+
+typedef struct tap_state {
+    zmqsink_t *zs;
+    void *ctx;
+    char endpoint[256];
+    int thread;
+    int stops_missed, errnos_wrong;
+} tap_state_t;
+
+/* Waits (2 s at most) for monitor_stopped on an application monitor. */
+static int monitor_stopped_seen(void *monitor)
+{
+    zmq_pollitem_t item = {monitor, 0, ZMQ_POLLIN, 0};
+    while (zmq_poll(&item, 1, 2000) == 1) {
+        uint8_t head[6];
+        char rest[256];
+        int more = 0;
+        size_t size = sizeof more;
+        int n = zmq_recv(monitor, head, sizeof head, 0);
+        zmq_getsockopt(monitor, ZMQ_RCVMORE, &more, &size);
+        if (more)
+            zmq_recv(monitor, rest, sizeof rest, 0);
+        uint16_t event;
+        memcpy(&event, head, sizeof event);
+        if (n == 6 && event == ZMQ_EVENT_MONITOR_STOPPED)
+            return 1;
+    }
+    return 0;
+}
+
+/* One application thread: its sockets are monitored by itself and by
+ * zmqsink, renamed, detached, their monitors replaced and disabled. */
+static void *tap_thread(void *arg)
+{
+    tap_state_t *t = arg;
+    for (int i = 0; i < TAP_ROUNDS; i++) {
+        char name[64], first[64], second[64];
+        snprintf(name, sizeof name, "t%d-%d", t->thread, i);
+        snprintf(first, sizeof first, "inproc://tap-%d-%d-a", t->thread, i);
+        snprintf(second, sizeof second, "inproc://tap-%d-%d-b", t->thread, i);
+        void *s = zmq_socket(t->ctx, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        zmqsink_socket_monitor(t->zs, s, first, ZMQ_EVENT_ALL);
+        void *own = zmq_socket(t->ctx, ZMQ_PAIR);
+        zmq_connect(own, first);
+        zmqsink_attach(t->zs, s, name);
+        zmq_connect(s, t->endpoint);
+        errno = 0;
+        if (zmqsink_bind(t->zs, s, "tcp://nosuchif0:5555") != -1 ||
+            errno != ENODEV)
+            t->errnos_wrong++;
+        void *own2 = NULL;
+        if (i % 3 == 0) { /* replaced: the first one stops */
+            zmqsink_socket_monitor(t->zs, s, second, ZMQ_EVENT_ALL);
+            t->stops_missed += !monitor_stopped_seen(own);
+            own2 = zmq_socket(t->ctx, ZMQ_PAIR);
+            zmq_connect(own2, second);
+        }
+        if (i % 4 == 0)
+            zmqsink_detach(t->zs, s);
+        if (i % 5 == 0) { /* disabled: the current one stops */
+            zmqsink_socket_monitor(t->zs, s, NULL, 0);
+            t->stops_missed += !monitor_stopped_seen(own2 ? own2 : own);
+        } else {
+            zmq_close(s);
+            s = NULL;
+            t->stops_missed += !monitor_stopped_seen(own2 ? own2 : own);
+        }
+        if (s)
+            zmq_close(s);
+        zmq_close(own);
+        if (own2)
+            zmq_close(own2);
+    }
+    return NULL;
+}
+
+static void scenario_tap_churn(void)
+{
+    char *dir = th_tempdir();
+    char yaml[4400];
+    snprintf(yaml, sizeof yaml, "sinks:\n  - name: out\n    type: file\n"
+                                "    path: %s/out.jsonl\n", dir);
+    void *ctx = zmq_ctx_new();
+    char *config;
+    th_log_t log;
+    zmqsink_t *zs = start_logged(ctx, dir, yaml, &config, &log);
+    if (!zs)
+        return;
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    zmqsink_attach(zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    tap_state_t states[TAP_THREADS];
+    pthread_t threads[TAP_THREADS];
+    for (int i = 0; i < TAP_THREADS; i++) {
+        states[i] = (tap_state_t){.zs = zs, .ctx = ctx, .thread = i};
+        th_last_endpoint(server, states[i].endpoint,
+                         sizeof states[i].endpoint);
+        pthread_create(&threads[i], NULL, tap_thread, &states[i]);
+    }
+    for (int i = 0; i < TAP_THREADS; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(states[i].stops_missed == 0, "thread %d: %d monitor_stopped "
+              "never came", i, states[i].stops_missed);
+        CHECK(states[i].errnos_wrong == 0, "thread %d: %d binds without "
+              "their ENODEV", i, states[i].errnos_wrong);
+    }
+    th_close(server);
+    zmqsink_settle(zs, ctx, 5000);
+    zmqsink_stats_t stats;
+    zmqsink_destroy_stats(&zs, &stats);
+    CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
+    CHECK(th_log_count(&log, 0) == stats.events, "callback got %zu of %llu",
+          th_log_count(&log, 0), (unsigned long long)stats.events);
+    /* One monitor_stopped per socket: none from the application's own
+     * monitors coming and going. */
+    CHECK(th_log_count(&log, ZMQSINK_EVENT_MONITOR_STOPPED) ==
+              TAP_THREADS * TAP_ROUNDS + 1,
+          "%zu monitor_stopped reported for %d sockets",
+          th_log_count(&log, ZMQSINK_EVENT_MONITOR_STOPPED),
+          TAP_THREADS * TAP_ROUNDS + 1);
+    th_log_free(&log);
     th_remove_tree(dir);
     free(config);
     free(dir);
@@ -312,6 +456,7 @@ static const struct {
     {"pipeline_churn", scenario_pipeline_churn},
     {"ctx_term_with_monitors", scenario_ctx_term_with_monitors},
     {"reload_churn", scenario_reload_churn},
+    {"tap_churn", scenario_tap_churn},
 };
 
 int main(void)

@@ -26,7 +26,8 @@
 #define SEVERITY_NAMES "emerg, alert, crit, err, warning, notice, info, debug"
 #define NAME_RULE "1 to 63 characters among A-Z a-z 0-9 _ . -"
 #define TOP_KEYS                                                               \
-    "plugin_dir, queue, shutdown_timeout, severity, sockets, sinks, watch"
+    "plugin_dir, queue, shutdown_timeout, severity, sockets, sinks, watch, "  \
+    "stats"
 #define DURATION_HINT "(like 500ms, 5s, 1m, 1h)"
 /* A valid sink list, for cases about other keys. */
 #define ONE_SINK "sinks:\n  - { name: a, type: file }\n"
@@ -161,6 +162,17 @@ static const struct bad_case bad_cases[] = {
      "test.yaml:1:10: queue: unknown key 'size'; valid keys: capacity"},
     {"queue: 64\n" ONE_SINK, "test.yaml:1:8: queue: expected a mapping like "
                              "{ capacity: 65536 }, got 64"},
+    /* stats */
+    {"stats: { interval: 10ms }\n" ONE_SINK,
+     "test.yaml:1:20: stats.interval: expected a duration between 100ms and "
+     "1h " DURATION_HINT ", got 10ms"},
+    {"stats: { file: x.json }\n" ONE_SINK,
+     "test.yaml:1:10: stats: unknown key 'file'; valid keys: path, interval"},
+    {"stats: x.json\n" ONE_SINK,
+     "test.yaml:1:8: stats: expected a mapping like { path: stats.json, "
+     "interval: 5s }, got x.json"},
+    {"stats: { path: \"\" }\n" ONE_SINK,
+     "test.yaml:1:16: stats.path: expected a file name, got an empty value"},
     /* shutdown_timeout */
     {"shutdown_timeout: 5 seconds\n" ONE_SINK,
      "test.yaml:1:19: shutdown_timeout: expected a duration between 0 and 1h "
@@ -348,6 +360,15 @@ Test(config, example_file_loads)
     cr_expect_null(config);
 }
 
+Test(config, stats_section)
+{
+    zs__config_t *config =
+        load_ok("stats: { path: \"run/{pid}.json\", interval: 2s }\n" ONE_SINK);
+    cr_expect_str_eq(config->stats_path, "run/{pid}.json");
+    cr_expect_eq(config->stats_interval_ms, 2000);
+    zs__config_free(&config);
+}
+
 Test(config, defaults)
 {
     zs__config_t *config = load_ok(ONE_SINK);
@@ -359,6 +380,8 @@ Test(config, defaults)
     cr_expect_null(config->plugin_dir);
     cr_expect_eq(config->queue_capacity, 65536);
     cr_expect_eq(config->shutdown_timeout_ms, 5000);
+    cr_expect_null(config->stats_path);
+    cr_expect_eq(config->stats_interval_ms, 5000);
     for (int i = 0; i < ZMQSINK_EVENT_TYPES; i++)
         cr_expect_eq(config->severity[i],
                      zmqsink_event_default_severity(1u << i), "type %d", i);

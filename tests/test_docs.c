@@ -487,6 +487,12 @@ Test(docs, queue_keys_are_documented)
                            "queue: { zz_unknown: 1 }\n");
 }
 
+Test(docs, stats_keys_are_documented)
+{
+    nested_keys_documented("CORE OPTIONS", "stats.",
+                           "stats: { zz_unknown: 1 }\n");
+}
+
 Test(docs, socket_rule_keys_are_documented)
 {
     core_section_documented("Socket rules",

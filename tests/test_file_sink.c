@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -171,19 +172,35 @@ static void write_ok(void *state, uint64_t first, size_t n)
                  (unsigned long long)(first + n - 1));
 }
 
+typedef struct seq_range {
+    uint64_t first, last;
+} seq_range_t;
+
+/* The file holds exactly the lines of the events of the n ranges, in
+ * order. */
+static void check_seq_ranges(const char *path, const seq_range_t *ranges,
+                             size_t n)
+{
+    lines_t l = read_lines(path);
+    size_t i = 0;
+    for (size_t r = 0; r < n; r++) {
+        for (uint64_t seq = ranges[r].first; seq <= ranges[r].last; seq++) {
+            char want[512];
+            cr_assert_lt(i, l.n, "%s: %zu lines, want more", path, l.n);
+            make_events(seq, 1);
+            line_format(ZMQSINK_FORMAT_JSON, &events[0], want, sizeof want);
+            cr_assert_str_eq(l.line[i], want, "%s line %zu", path, i + 1);
+            i++;
+        }
+    }
+    cr_assert_eq(l.n, i, "%s: %zu lines, want %zu", path, l.n, i);
+    free_lines(&l);
+}
+
 /* The file holds exactly the lines of events first..last, in order. */
 static void check_seq_lines(const char *path, uint64_t first, uint64_t last)
 {
-    lines_t l = read_lines(path);
-    cr_assert_eq(l.n, last - first + 1, "%s: %zu lines, want %llu..%llu", path,
-                 l.n, (unsigned long long)first, (unsigned long long)last);
-    for (size_t i = 0; i < l.n; i++) {
-        char want[512];
-        make_events(first + i, 1);
-        line_format(ZMQSINK_FORMAT_JSON, &events[0], want, sizeof want);
-        cr_assert_str_eq(l.line[i], want, "%s line %zu", path, i + 1);
-    }
-    free_lines(&l);
+    check_seq_ranges(path, &(seq_range_t){ first, last }, 1);
 }
 
 Test(direct, descriptor)
@@ -379,7 +396,7 @@ Test(direct, partial_write_keeps_the_tail_and_retries_it)
 {
     limit_file_size(250);
     void *s = th_plugin_open(&th);
-    write_ok(s, 1, 5); /* taken: two lines and a half went out */
+    write_ok(s, 1, 5); /* taken: two lines went out, the cut third is kept */
     cr_assert_eq(plugin->write(s, make_events(6, 1), 1), ZMQSINK_WRITE_RETRY,
                  "a new batch must wait for the tail");
     cr_assert_eq(th.logs, 1);
@@ -468,6 +485,309 @@ Test(direct, open_errors_name_the_path_and_the_fix)
         snprintf(want, sizeof want, cases[c].message, tmpdir);
         cr_assert_str_eq(err, want);
     }
+}
+
+/* ---- several processes on one file ---- */
+
+/* Waits for the children (at most a minute in all: one stuck on the lock
+ * is killed then) and fails the test unless each exited with 0. A child
+ * says why it did not on stderr. */
+static void wait_children(const pid_t *pids, size_t n)
+{
+    int status[8];
+    cr_assert_leq(n, sizeof status / sizeof status[0]);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (size_t i = 0; i < n; i++) {
+        pid_t got;
+        do {
+            got = waitpid(pids[i], &status[i], WNOHANG);
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (got == 0 && now.tv_sec - start.tv_sec >= 60) {
+                kill(pids[i], SIGKILL);
+                got = waitpid(pids[i], &status[i], 0);
+            } else if (got == 0) {
+                th_sleep_ms(10);
+            }
+        } while (got == 0 || (got < 0 && errno == EINTR));
+        cr_assert_eq(got, pids[i], "waitpid: %s", strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++)
+        cr_assert(WIFEXITED(status[i]) && WEXITSTATUS(status[i]) == 0,
+                  "child %zu: %s %d", i,
+                  WIFEXITED(status[i]) ? "exit status" : "killed by signal",
+                  WIFEXITED(status[i]) ? WEXITSTATUS(status[i])
+                                       : WTERMSIG(status[i]));
+}
+
+/* In a child process: its own instance of the plugin, on the options of
+ * th, as the process of a pre-fork server has. NULL after saying why on
+ * stderr. No cr_assert in a child: it would report into the parent's
+ * test. */
+static void *child_open(const char *who)
+{
+    th.logs = 0;
+    th.last_log[0] = '\0';
+    th.failed = 0;
+    char err[512] = "";
+    void *s = plugin->open(&th.host, err, sizeof err);
+    if (!s)
+        fprintf(stderr, "%s: open: %s\n", who, err);
+    return s;
+}
+
+/* In a child process: closes the instance; returns the exit status, 0 when
+ * nothing was logged or lost. */
+static int child_close(const char *who, void *s)
+{
+    uint64_t lost = plugin->flush(s, 0);
+    plugin->close(s);
+    if (!lost && !th.failed && !th.logs)
+        return 0;
+    fprintf(stderr, "%s: %llu lost, %llu failed, %d logged, the last: %s\n",
+            who, (unsigned long long)lost, (unsigned long long)th.failed,
+            th.logs, th.last_log);
+    return 1;
+}
+
+/* Another process, with its own instance on the same path, writes events
+ * first..first+n-1 in one batch; the test fails unless all went well. */
+static void write_in_another_process(uint64_t first, size_t n)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        void *s = child_open("child");
+        if (!s)
+            _exit(1);
+        bool refused =
+            plugin->write(s, make_events(first, n), n) != ZMQSINK_WRITE_OK;
+        if (refused)
+            fprintf(stderr, "child: write refused\n");
+        int status = child_close("child", s);
+        _exit(refused ? 1 : status);
+    }
+    wait_children(&pid, 1);
+}
+
+/* 100-byte lines, 1 KiB files: the other process writes 7 lines after our
+ * 3, rotates the file at its 8th, and our next lines must follow it into
+ * the new file rather than go on into the rotated one. */
+Test(direct, file_rotated_by_another_process_is_followed)
+{
+    th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
+    void *s = th_plugin_open(&th);
+    write_ok(s, 1, 3);
+    write_in_another_process(101, 8);
+    write_ok(s, 4, 2);
+    plugin->close(s);
+    check_seq_ranges(in_tmp(0, "out.log.1"),
+                     (seq_range_t[]){ { 1, 3 }, { 101, 107 } }, 2);
+    check_seq_ranges(in_tmp(0, "out.log"),
+                     (seq_range_t[]){ { 108, 108 }, { 4, 5 } }, 2);
+    cr_assert(!exists(in_tmp(0, "out.log.2")), "rotated once");
+    cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
+}
+
+/* With rotation, a rename by logrotate without SIGHUP is seen at the next
+ * batch too (without rotation the sink waits for reopen: see
+ * reopen_follows_a_rename). */
+Test(direct, file_renamed_away_is_followed_when_rotating)
+{
+    th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
+    void *s = th_plugin_open(&th);
+    write_ok(s, 1, 2);
+    cr_assert_eq(rename(in_tmp(0, "out.log"), in_tmp(1, "out.log.old")), 0);
+    write_ok(s, 3, 2);
+    plugin->close(s);
+    check_seq_lines(in_tmp(1, "out.log.old"), 1, 2);
+    check_seq_lines(in_tmp(0, "out.log"), 3, 4);
+    cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
+}
+
+/* A write that stops inside a line (RLIMIT_FSIZE here, a full disk in
+ * life) takes the line's first part back out of the file: another
+ * process's line then follows whole lines, and the cut line comes later,
+ * whole. */
+Test(direct, cut_line_is_taken_back_before_another_process_appends)
+{
+    limit_file_size(250);
+    void *s = th_plugin_open(&th);
+    write_ok(s, 1, 5); /* taken: two lines went out, the third was cut */
+    struct stat st;
+    cr_assert_eq(stat(in_tmp(0, "out.log"), &st), 0);
+    cr_assert_eq(st.st_size, 200, "%lld bytes: the cut line is not taken back",
+                 (long long)st.st_size);
+    limit_file_size(RLIM_INFINITY);
+    write_in_another_process(50, 1);
+    plugin->tick(s, 0);
+    plugin->close(s);
+    check_seq_ranges(in_tmp(0, "out.log"),
+                     (seq_range_t[]){ { 1, 2 }, { 50, 50 }, { 3, 5 } }, 3);
+    cr_assert_eq(th.failed, 0);
+}
+
+#define WRITERS 4
+#define WRITER_LINES 1500
+#define SHARED_MAX_SIZE 4096
+/* The longest shared_format() line with its newline, 215 bytes, rounded
+ * up. */
+#define SHARED_LINE_MAX 220
+
+static size_t payload_length(uint32_t writer, uint64_t seq)
+{
+    return 20 + (size_t)((seq * 37 + writer * 11) % 181);
+}
+
+static char payload_letter(uint32_t writer, uint64_t seq)
+{
+    return (char)('a' + (seq + writer) % 26);
+}
+
+/* "w<writer> <seq, 6 digits> <payload> <payload length>", 34 to 215 bytes
+ * with the newline: the writer is the event's value, the payload a run of
+ * one letter in its endpoint. Every part follows from writer and seq, so a
+ * line cut short, or with a piece of another in it, does not parse. */
+static size_t shared_format(zmqsink_format_t format,
+                            const zmqsink_event_t *event, char *buf,
+                            size_t cap)
+{
+    (void)format;
+    size_t len = payload_length(event->value, event->seq);
+    return (size_t)snprintf(buf, cap, "w%u %06llu %.*s %zu", event->value,
+                            (unsigned long long)event->seq, (int)len,
+                            event->endpoint, len);
+}
+
+/* Events first..first+n-1 of the writer, for shared_format(). */
+static const zmqsink_event_t *writer_events(uint32_t writer, uint64_t first,
+                                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t seq = first + i;
+        events[i] = (zmqsink_event_t){ .seq = seq, .value = writer };
+        memset(events[i].endpoint, payload_letter(writer, seq),
+               payload_length(writer, seq));
+    }
+    return events;
+}
+
+/* A shared_format() line: true with its writer and seq, false when it is
+ * not one whole line. */
+static bool parse_shared_line(const char *line, uint32_t *writer,
+                              uint64_t *seq)
+{
+    char *end, letter[2] = "", length[16];
+    if (line[0] != 'w' || !isdigit((unsigned char)line[1]))
+        return false;
+    unsigned long w = strtoul(line + 1, &end, 10);
+    if (*end != ' ' || w >= WRITERS || strspn(end + 1, "0123456789") != 6 ||
+        end[7] != ' ')
+        return false;
+    unsigned long long s = strtoull(end + 1, NULL, 10);
+    const char *payload = end + 8;
+    size_t len = payload_length((uint32_t)w, s);
+    letter[0] = payload_letter((uint32_t)w, s);
+    snprintf(length, sizeof length, "%zu", len);
+    if (strspn(payload, letter) != len || payload[len] != ' ' ||
+        strcmp(payload + len + 1, length) != 0)
+        return false;
+    *writer = (uint32_t)w;
+    *seq = s;
+    return true;
+}
+
+/* In a writer process: once the parent closes start_fd, lines 1 to
+ * WRITER_LINES in batches of 1 to 13. Returns the exit status. */
+static int shared_writer(uint32_t writer, int start_fd)
+{
+    char who[32], c;
+    snprintf(who, sizeof who, "writer %u", writer);
+    while (read(start_fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    void *s = child_open(who);
+    if (!s)
+        return 1;
+    for (uint64_t seq = 1; seq <= WRITER_LINES;) {
+        size_t n = 1 + (size_t)((seq * 7 + writer) % 13);
+        if (n > WRITER_LINES + 1 - seq)
+            n = WRITER_LINES + 1 - seq;
+        if (plugin->write(s, writer_events(writer, seq, n), n) !=
+            ZMQSINK_WRITE_OK) {
+            fprintf(stderr, "%s: lines from %llu refused: %s\n", who,
+                    (unsigned long long)seq, th.last_log);
+            return 1;
+        }
+        seq += n;
+    }
+    return child_close(who, s);
+}
+
+/* path.N (the oldest) .. path.1, path: every writer's lines 1 to
+ * WRITER_LINES, each once, whole and in order. No file is over max_size,
+ * and each rotated one is within a line of it: two processes that
+ * rotated the same file would have left a short one. */
+static void check_shared_files(const char *name)
+{
+    size_t nfiles = 1;
+    while (exists(in_tmp(0, "%s.%zu", name, nfiles)))
+        nfiles++;
+    cr_assert_geq(nfiles, 100, "%zu files: too few rotations", nfiles);
+    cr_assert_lt(nfiles, 1000, "keep 1000 deleted some");
+    uint64_t next[WRITERS];
+    for (size_t w = 0; w < WRITERS; w++)
+        next[w] = 1;
+    for (size_t k = nfiles; k-- > 0;) {
+        const char *path = k ? in_tmp(0, "%s.%zu", name, k)
+                             : in_tmp(0, "%s", name);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0);
+        cr_assert_leq(st.st_size, SHARED_MAX_SIZE, "%s", path);
+        if (k)
+            cr_assert_gt(st.st_size, SHARED_MAX_SIZE - SHARED_LINE_MAX,
+                         "%s: %lld bytes, rotated early", path,
+                         (long long)st.st_size);
+        lines_t l = read_lines(path);
+        for (size_t i = 0; i < l.n; i++) {
+            uint32_t w;
+            uint64_t seq;
+            cr_assert(parse_shared_line(l.line[i], &w, &seq),
+                      "%s line %zu is not whole: %s", path, i + 1, l.line[i]);
+            cr_assert_eq(seq, next[w], "%s line %zu: line %llu of writer %u "
+                         "where %llu was due", path, i + 1,
+                         (unsigned long long)seq, w,
+                         (unsigned long long)next[w]);
+            next[w]++;
+        }
+        free_lines(&l);
+    }
+    for (uint32_t w = 0; w < WRITERS; w++)
+        cr_assert_eq(next[w], WRITER_LINES + 1, "writer %u: %llu lines", w,
+                     (unsigned long long)(next[w] - 1));
+}
+
+/* Processes of a pre-fork server, each with its own instance, write one
+ * file, rotated at 4 KiB some 190 times. */
+Test(direct, processes_sharing_a_rotated_file_keep_every_line_in_order)
+{
+    th.host.format = shared_format;
+    th_plugin_set_option(&th, "rotate.max_size", "4KiB", SHARED_MAX_SIZE);
+    th_plugin_set_option(&th, "rotate.keep", "1000", 1000);
+    int start[2];
+    cr_assert_eq(pipe(start), 0);
+    pid_t pids[WRITERS];
+    for (uint32_t w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        cr_assert_neq(pids[w], -1, "fork: %s", strerror(errno));
+        if (pids[w] == 0) {
+            close(start[1]);
+            _exit(shared_writer(w, start[0]));
+        }
+    }
+    close(start[0]);
+    close(start[1]); /* all start together */
+    wait_children(pids, WRITERS);
+    check_shared_files("out.log");
 }
 
 /* ---- through the pipeline ---- */

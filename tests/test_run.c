@@ -3,7 +3,6 @@
  * Python with pyzmq); their events and socket names reach a file sink, and
  * their exit status and signals are their own. */
 #include <criterion/criterion.h>
-#include <dlfcn.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,20 +11,12 @@
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "run_peer.h"
 
-/* A program the tests run as PROGRAM PORT EXIT_CODE [SIGNAL]. */
-typedef struct app {
-    const char *interpreter;  /* NULL: an executable built here */
-    const char *dir_variable; /* the environment variable of its directory */
-    const char *file;         /* its path in that directory */
-} app_t;
-
-static const app_t c_app = {NULL, "ZMQSINK_TEST_BUILDDIR", "run/app"};
-static const app_t czmq_app = {NULL, "ZMQSINK_TEST_BUILDDIR", "run/czmq_app"};
-/* Debian's interpreter, which has python3-zmq: the first python3 on PATH
- * may not. */
-static const app_t python_app = {"/usr/bin/python3", "ZMQSINK_TEST_SRCDIR",
-                                 "run/app.py"};
+/* The programs the tests run as PROGRAM PORT EXIT_CODE [SIGNAL]. */
+static const rp_program_t c_app = RP_C("run/app");
+static const rp_program_t czmq_app = RP_C("run/czmq_app");
+static const rp_program_t python_app = RP_PYTHON("run/app.py");
 
 static char *tmpdir;
 
@@ -42,68 +33,28 @@ static void teardown(void)
 
 TestSuite(run, .init = setup, .fini = teardown, .timeout = 60);
 
-/* In an ASan build the preload library is instrumented. A program not
- * built here (the Python interpreter) can load it only with the ASan
- * runtime in LD_PRELOAD, ahead of libc, whose malloc would otherwise win
- * (zmqsink run puts its own library before it, hence the link order
- * check is off); and CPython leaks by design at exit, so leak detection is
- * off for it. Sets that up for the programs this test starts; nothing in
- * other builds. */
-static void preload_asan_runtime(void)
+/* Where the program's output goes. Static storage. */
+static const char *output_path(void)
 {
-    void *asan_init = dlsym(RTLD_DEFAULT, "__asan_init");
-    Dl_info info;
-    if (!asan_init || !dladdr(asan_init, &info) || !info.dli_fname ||
-        !strstr(info.dli_fname, "libasan"))
-        return;
-    const char *old = getenv("ASAN_OPTIONS");
-    char options[1024];
-    snprintf(options, sizeof options,
-             "%s%sverify_asan_link_order=0:detect_leaks=0", old ? old : "",
-             old && *old ? ":" : "");
-    cr_assert_eq(setenv("LD_PRELOAD", info.dli_fname, 1), 0);
-    cr_assert_eq(setenv("ASAN_OPTIONS", options, 1), 0);
-}
-
-/* What the program wrote to stdout and stderr, for failure messages.
- * Caller frees. */
-static char *run_output(void)
-{
-    char path[600];
+    static char path[600];
     snprintf(path, sizeof path, "%s/run.out", tmpdir);
-    char *text = th_read_file(path);
-    return text ? text : strdup("(no output)");
+    return path;
 }
 
 /* Runs app under `zmqsink run -c config` with a free port, exit_code and
  * signal_number (NULL: none); returns its wait status. */
-static int run_with(const app_t *app, const char *config,
+static int run_with(const rp_program_t *app, const char *config,
                     const char *exit_code, const char *signal_number)
 {
-    char path[600], port[16], out[600];
-    snprintf(path, sizeof path, "%s/%s", getenv(app->dir_variable), app->file);
+    char port[16];
     snprintf(port, sizeof port, "%d", th_free_port());
-    snprintf(out, sizeof out, "%s/run.out", tmpdir);
-    char *argv[12] = {getenv("ZMQSINK_BIN"), "run", "-c", (char *)config,
-                      "--"};
-    size_t n = 5;
-    if (app->interpreter) {
-        preload_asan_runtime();
-        argv[n++] = (char *)app->interpreter;
-    }
-    argv[n++] = path;
-    argv[n++] = port;
-    argv[n++] = (char *)exit_code;
-    argv[n++] = (char *)signal_number;
-    pid_t pid = th_spawn(argv, out);
-    int status;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    return status;
+    const char *args[] = {port, exit_code, signal_number, NULL};
+    return rp_run(app, config, NULL, args, output_path());
 }
 
 /* The same with a config naming every socket on 127.0.0.1 "frontend", or
  * with no `sockets:` rule at all. */
-static int run_app(const app_t *app, bool named, const char *exit_code,
+static int run_app(const rp_program_t *app, bool named, const char *exit_code,
                    const char *signal_number)
 {
     char yaml[1024];
@@ -120,17 +71,6 @@ static int run_app(const app_t *app, bool named, const char *exit_code,
     int status = run_with(app, config, exit_code, signal_number);
     free(config);
     return status;
-}
-
-/* Fails unless the program exited with exit_code. */
-static void assert_exited_with(int status, int exit_code)
-{
-    char *output = run_output();
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == exit_code,
-              "the program's exit status passes through: want %d, wait "
-              "status %#x; its output:\n%s",
-              exit_code, status, output);
-    free(output);
 }
 
 /* The events file of the sink. Caller frees. */
@@ -181,9 +121,9 @@ static size_t count_events(const char *text, const char *socket,
  * dealer are both seen under that name, through to the end of both
  * monitors when the context terminates, and its exit status passes
  * through. */
-static void check_named_sockets(const app_t *app)
+static void check_named_sockets(const rp_program_t *app)
 {
-    assert_exited_with(run_app(app, true, "3", NULL), 3);
+    rp_assert_exited(run_app(app, true, "3", NULL), 3, output_path());
     char *text = events_text();
     /* The dealer connects to an endpoint that the rule matches too. */
     static const char *const router[] = {"listening", "accepted",
@@ -199,9 +139,9 @@ static void check_named_sockets(const app_t *app)
 }
 
 /* Runs app without rules: its sockets are named "<type>-<n>". */
-static void check_sockets_named_by_type(const app_t *app)
+static void check_sockets_named_by_type(const rp_program_t *app)
 {
-    assert_exited_with(run_app(app, false, "0", NULL), 0);
+    rp_assert_exited(run_app(app, false, "0", NULL), 0, output_path());
     char *text = events_text();
     static const char *const router[] = {"listening", "accepted",
                                          "monitor_stopped"};

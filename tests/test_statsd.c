@@ -6,7 +6,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 
 #include "helpers.h"
 #include "plugin_host.h"
+#include "statsd_peer.h"
 
 /* Longest a bounded wait in these tests lasts. */
 #define WAIT_MS 15000
@@ -37,43 +37,6 @@ static int64_t monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- datagrams ---- */
-
-/* A UDP socket bound to 127.0.0.1 on a port the kernel picks. */
-static int udp_bound(int *port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
-    struct sockaddr_in addr = { .sin_family = AF_INET,
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-    int size = 4 << 20; /* room for every datagram of a big flush */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
-static int udp_free_port(void)
-{
-    int port;
-    close(udp_bound(&port));
-    return port;
-}
-
-static void udp_send(int port, const char *text)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    cr_assert_eq(sendto(fd, text, strlen(text), 0, (struct sockaddr *)&addr,
-                        sizeof addr),
-                 (ssize_t)strlen(text));
-    close(fd);
 }
 
 static struct sockaddr_un unix_address(const char *path)
@@ -179,7 +142,7 @@ static void direct_setup(void)
 {
     tmpdir = th_tempdir();
     plugin = th_plugin_load("statsd", &plugin_handle);
-    listener = udp_bound(&listener_port);
+    listener = sp_udp_bound(&listener_port);
     snprintf(address, sizeof address, "127.0.0.1:%d", listener_port);
     const th_option_t options[] = {
         { "address", address, 0, true },
@@ -187,6 +150,7 @@ static void direct_setup(void)
         { "flush_interval", "1s", 1000, false },
         { "max_packet", "1432", 1432, false },
         { "tags", "none", 0, false },
+        { "per_process", "auto", 0, false },
         { 0 },
     };
     th_plugin_host_init(&th, plugin, "metrics", tmpdir, options);
@@ -237,7 +201,7 @@ static void write_many(void *state, zmqsink_event_t ev, size_t n)
 static received_t flush_and_receive(void *state)
 {
     cr_assert_eq(plugin->flush(state, monotonic_ns() + 1000000000LL), 0u);
-    udp_send(listener_port, MARKER);
+    sp_udp_send(listener_port, MARKER);
     return receive_until_marker(listener);
 }
 
@@ -248,7 +212,7 @@ Test(direct, descriptor)
     cr_assert(plugin->open && plugin->write && plugin->tick &&
               plugin->flush && plugin->close);
     const char *keys[] = { "address", "prefix", "flush_interval",
-                           "max_packet", "tags" };
+                           "max_packet", "tags", "per_process" };
     size_t n = 0;
     for (const zmqsink_option_t *o = plugin->options; o->key; o++, n++)
         cr_assert_str_eq(o->key, keys[n]);
@@ -258,6 +222,8 @@ Test(direct, descriptor)
     cr_assert_eq(plugin->options[3].min, 64);
     cr_assert_eq(plugin->options[3].max, 65507);
     cr_assert_str_eq(plugin->options[4].choices, "none|dogstatsd");
+    cr_assert_str_eq(plugin->options[5].choices, "auto|true|false");
+    cr_assert_str_eq(plugin->options[5].fallback, "auto");
 }
 
 Test(direct, ten_thousand_events_leave_as_one_counter_line)
@@ -272,14 +238,14 @@ Test(direct, ten_thousand_events_leave_as_one_counter_line)
     /* Before flush_interval has passed, tick sends nothing. */
     int64_t opened = monotonic_ns();
     plugin->tick(s, opened);
-    udp_send(listener_port, MARKER);
+    sp_udp_send(listener_port, MARKER);
     received_t r = receive_until_marker(listener);
     cr_assert_eq(r.npackets, 0u, "sent early: %s",
                  r.npackets ? r.packet[0] : "");
     free_received(&r);
 
     plugin->tick(s, opened + 1000 * 1000000LL);
-    udp_send(listener_port, MARKER);
+    sp_udp_send(listener_port, MARKER);
     r = receive_until_marker(listener);
     cr_assert_eq(r.nlines, 4u);
     cr_assert_eq(count_prefixed(&r, "zmq.front.accepted:"), 1u);
@@ -466,6 +432,87 @@ Test(direct, dogstatsd_tags)
     plugin->close(s);
 }
 
+/* Which lines one process sends, by per_process, the host's
+ * child_process and ABI minor, and tags; "PID" stands for the pid. Only
+ * the gauge names the process: counters and timers add up across
+ * processes. */
+typedef struct per_process_case {
+    const char *per_process;
+    int64_t index; /* of per_process among its choices */
+    int child_process;
+    uint16_t abi_minor;
+    bool dogstatsd;
+    const char *lines[4];
+} per_process_case_t;
+
+#define PLAIN_LINES(gauge)                                                     \
+    { gauge, "zmq.w.accepted:3|c", "zmq.w.disconnected:1|c",                   \
+      "zmq.w.connection_ms:5|ms" }
+#define TAGGED_LINES(gauge)                                                    \
+    { gauge, "zmq.events:3|c|#socket:w,event:accepted",                        \
+      "zmq.events:1|c|#socket:w,event:disconnected",                           \
+      "zmq.connection_ms:5|ms|#socket:w" }
+
+static const per_process_case_t per_process_cases[] = {
+    { "auto", 0, 0, 2, false, PLAIN_LINES("zmq.w.connections:2|g") },
+    { "auto", 0, 1, 2, false, PLAIN_LINES("zmq.w.connections.PID:2|g") },
+    /* A 1.1 host has no child_process: what lies there is not read. */
+    { "auto", 0, 1, 1, false, PLAIN_LINES("zmq.w.connections:2|g") },
+    { "true", 1, 0, 2, false, PLAIN_LINES("zmq.w.connections.PID:2|g") },
+    { "false", 2, 1, 2, false, PLAIN_LINES("zmq.w.connections:2|g") },
+    { "auto", 0, 0, 2, true, TAGGED_LINES("zmq.connections:2|g|#socket:w") },
+    { "auto", 0, 1, 2, true,
+      TAGGED_LINES("zmq.connections:2|g|#socket:w,pid:PID") },
+    { "true", 1, 0, 2, true,
+      TAGGED_LINES("zmq.connections:2|g|#socket:w,pid:PID") },
+    { "false", 2, 1, 2, true, TAGGED_LINES("zmq.connections:2|g|#socket:w") },
+};
+
+/* text with "PID" replaced by pid. */
+static void with_pid(char *buf, size_t cap, const char *text, pid_t pid)
+{
+    const char *at = strstr(text, "PID");
+    if (at)
+        snprintf(buf, cap, "%.*s%ld%s", (int)(at - text), text, (long)pid,
+                 at + 3);
+    else
+        snprintf(buf, cap, "%s", text);
+}
+
+Test(direct, per_process_names_only_the_gauge_by_pid)
+{
+    for (size_t c = 0; c < sizeof per_process_cases / sizeof per_process_cases[0];
+         c++) {
+        const per_process_case_t *pc = &per_process_cases[c];
+        th_plugin_set_option(&th, "per_process", pc->per_process, pc->index);
+        th_plugin_set_option(&th, "tags", pc->dogstatsd ? "dogstatsd" : "none",
+                             pc->dogstatsd);
+        th.host.child_process = pc->child_process;
+        th.host.abi_minor = pc->abi_minor;
+        void *s = th_plugin_open(&th);
+        zmqsink_event_t events[] = {
+            event("w", ZMQSINK_EVENT_ACCEPTED, -1),
+            event("w", ZMQSINK_EVENT_ACCEPTED, -1),
+            event("w", ZMQSINK_EVENT_ACCEPTED, -1),
+            event("w", ZMQSINK_EVENT_DISCONNECTED, 5),
+        };
+        write_ok(s, events, 4);
+        received_t r = flush_and_receive(s);
+        cr_assert_eq(r.nlines, 4u, "case %zu: %zu lines", c, r.nlines);
+        for (size_t i = 0; i < 4; i++) {
+            char line[128];
+            with_pid(line, sizeof line, pc->lines[i], getpid());
+            cr_assert_eq(count_lines(&r, line), 1u,
+                         "case %zu (per_process: %s, child_process %d, ABI "
+                         "1.%u): missing %s",
+                         c, pc->per_process, pc->child_process, pc->abi_minor,
+                         line);
+        }
+        free_received(&r);
+        plugin->close(s);
+    }
+}
+
 Test(direct, timer_samples_past_the_reservoir_carry_a_sample_rate)
 {
     th_plugin_set_option(&th, "max_packet", "65507", 65507);
@@ -586,155 +633,21 @@ Test(direct, open_errors_say_what_is_wrong)
 
 /* ---- the statsd daemon ---- */
 
-static pid_t statsd_pid = -1;
-static int statsd_port, mgmt_port;
+static sp_daemon_t statsd = { .pid = -1 };
 static void *ctx;
-
-/* A command's answer on the admin port: a dump that ends in "END\n\n".
- * Returns NULL when the port does not answer. Caller frees. */
-static char *admin(const char *command)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)mgmt_port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    struct timeval timeout = { 5, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return NULL;
-    }
-    char line[64];
-    snprintf(line, sizeof line, "%s\n", command);
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-    if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
-        goto fail;
-    for (;;) {
-        if (cap - len < 2048)
-            text = realloc(text, cap *= 2);
-        ssize_t n = read(fd, text + len, cap - len - 1);
-        if (n <= 0)
-            goto fail;
-        len += (size_t)n;
-        text[len] = '\0';
-        if (len >= 5 && strcmp(text + len - 5, "END\n\n") == 0)
-            break;
-    }
-    close(fd);
-    return text;
-fail:
-    close(fd);
-    free(text);
-    return NULL;
-}
-
-/* The number after "'key': " in a dump, or false when the key is absent. */
-static bool dump_number(const char *dump, const char *key, double *value)
-{
-    char pattern[256];
-    snprintf(pattern, sizeof pattern, "'%s': ", key);
-    const char *at = strstr(dump, pattern);
-    if (!at)
-        return false;
-    char *end;
-    *value = strtod(at + strlen(pattern), &end);
-    return end != at + strlen(pattern);
-}
-
-/* The numbers of the array after "'key': [" in a timers dump; returns how
- * many, or -1 when the key is absent. */
-static int dump_array(const char *dump, const char *key, double *values,
-                      int cap)
-{
-    char pattern[256];
-    snprintf(pattern, sizeof pattern, "'%s': [", key);
-    const char *p = strstr(dump, pattern);
-    if (!p)
-        return -1;
-    p += strlen(pattern);
-    int n = 0;
-    for (;;) {
-        p += strspn(p, " \n,");
-        if (*p == ']')
-            return n;
-        char *end;
-        double v = strtod(p, &end);
-        cr_assert_neq(end, p, "unexpected timers dump at: %.40s", p);
-        cr_assert_lt(n, cap);
-        values[n++] = v;
-        p = end;
-    }
-}
-
-/* Sends a marker counter and waits until statsd has counted it: every
- * datagram sent before it to the same port has been read then. */
-static bool statsd_caught_up(const char *marker)
-{
-    char line[128];
-    snprintf(line, sizeof line, "%s:1|c", marker);
-    for (int waited = 0; waited < WAIT_MS; waited += 50) {
-        udp_send(statsd_port, line);
-        char *dump = admin("counters");
-        double v;
-        bool seen = dump && dump_number(dump, marker, &v);
-        free(dump);
-        if (seen)
-            return true;
-        th_sleep_ms(50);
-    }
-    return false;
-}
-
-static void statsd_start(void)
-{
-    const char *srcdir = getenv("ZMQSINK_TEST_SRCDIR");
-    cr_assert_not_null(srcdir, "ZMQSINK_TEST_SRCDIR is not set (run it "
-                               "through make check)");
-    char script[1024];
-    snprintf(script, sizeof script,
-             "%s/statsd/node_modules/statsd/stats.js", srcdir);
-    cr_assert_eq(access(script, R_OK), 0,
-                 "%s: %s (run scripts/setup, or npm ci in tests/statsd)",
-                 script, strerror(errno));
-    statsd_port = udp_free_port();
-    mgmt_port = th_free_port();
-    char config[512];
-    snprintf(config, sizeof config,
-             "{ port: %d, address: \"127.0.0.1\", mgmt_port: %d, "
-             "mgmt_address: \"127.0.0.1\", backends: [], "
-             "flushInterval: 3600000, deleteIdleStats: false, "
-             "automaticConfigReload: false }\n",
-             statsd_port, mgmt_port);
-    char *config_path = th_write_file(tmpdir, "statsd-config.js", config);
-    char log_path[512];
-    snprintf(log_path, sizeof log_path, "%s/statsd.log", tmpdir);
-
-    char *argv[] = { "node", script, config_path, NULL };
-    statsd_pid = th_spawn(argv, log_path);
-    free(config_path);
-    if (!statsd_caught_up("test.ready")) {
-        char *log = th_read_file(log_path);
-        cr_assert_fail("statsd did not answer on 127.0.0.1:%d; its log:\n%s",
-                       mgmt_port, log ? log : "(none)");
-    }
-}
-
-static void statsd_stop(void)
-{
-    th_stop_process(&statsd_pid);
-}
 
 static void daemon_setup(void)
 {
     tmpdir = th_tempdir();
     ctx = zmq_ctx_new();
-    statsd_start();
+    sp_start(&statsd, tmpdir);
 }
 
 static void daemon_teardown(void)
 {
-    statsd_stop();
+    sp_stop(&statsd);
+    if (plugin_handle)
+        dlclose(plugin_handle);
     th_close_all();
     if (ctx)
         zmq_ctx_term(ctx);
@@ -744,61 +657,6 @@ static void daemon_teardown(void)
 
 TestSuite(daemon, .init = daemon_setup, .fini = daemon_teardown,
           .timeout = 180);
-
-/* The metric names statsd stores, for plain names or DogStatsD tags
- * (statsd 0.9 folds tags into the name as ";key=value"). */
-static void counter_key(bool tags, char *key, size_t cap, const char *socket,
-                        const char *event_name)
-{
-    if (tags)
-        snprintf(key, cap, "zmq.events;socket=%s;event=%s", socket,
-                 event_name);
-    else
-        snprintf(key, cap, "zmq.%s.%s", socket, event_name);
-}
-
-static void socket_key(bool tags, char *key, size_t cap, const char *socket,
-                       const char *metric)
-{
-    if (tags)
-        snprintf(key, cap, "zmq.%s;socket=%s", metric, socket);
-    else
-        snprintf(key, cap, "zmq.%s.%s", socket, metric);
-}
-
-static void drops_key(bool tags, char *key, size_t cap, const char *sink)
-{
-    if (tags)
-        snprintf(key, cap, "zmq.zmqsink.dropped;sink=%s", sink);
-    else
-        snprintf(key, cap, "zmq.zmqsink.%s.dropped", sink);
-}
-
-static double admin_number(const char *command, const char *key)
-{
-    char *dump = admin(command);
-    cr_assert_not_null(dump, "statsd's admin port did not answer");
-    double v;
-    bool found = dump_number(dump, key, &v);
-    cr_assert(found, "'%s' missing from statsd's %s:\n%s", key, command, dump);
-    free(dump);
-    return v;
-}
-
-/* Waits until the statsd gauge equals want; returns the last value. */
-static double wait_gauge(const char *key, double want)
-{
-    double v = -1;
-    for (int waited = 0; waited < WAIT_MS; waited += 50) {
-        char *dump = admin("gauges");
-        bool found = dump && dump_number(dump, key, &v);
-        free(dump);
-        if (found && v == want)
-            break;
-        th_sleep_ms(50);
-    }
-    return v;
-}
 
 /* What the callback log says statsd must hold for one socket: events per
  * type, the gauge by the sink's rule, the durations of its timer. */
@@ -851,9 +709,9 @@ static void check_socket(bool tags, th_log_t *log, const char *socket,
     char key[256];
     for (int i = 0; i < ZMQSINK_EVENT_TYPES; i++) {
         const char *name = zmqsink_event_name(1u << i);
-        counter_key(tags, key, sizeof key, socket, name);
+        sp_counter_key(tags, key, sizeof key, socket, name);
         double v = 0;
-        bool found = dump_number(counters, key, &v);
+        bool found = sp_dump_number(counters, key, &v);
         if (e.counts[i]) {
             cr_assert(found, "%s missing:\n%s", key, counters);
             cr_assert_eq(v, (double)e.counts[i], "%s: %g, the log has %llu",
@@ -862,16 +720,16 @@ static void check_socket(bool tags, th_log_t *log, const char *socket,
             cr_assert(!found, "%s is %g, the log has none", key, v);
         }
     }
-    socket_key(tags, key, sizeof key, socket, "connections");
+    sp_socket_key(tags, key, sizeof key, socket, "connections");
     double gauge = -1;
-    cr_assert(dump_number(gauges, key, &gauge), "%s missing:\n%s", key,
+    cr_assert(sp_dump_number(gauges, key, &gauge), "%s missing:\n%s", key,
               gauges);
     cr_assert_eq(gauge, (double)e.gauge, "%s: %g, want %lld", key, gauge,
                  (long long)e.gauge);
 
-    socket_key(tags, key, sizeof key, socket, "connection_ms");
+    sp_socket_key(tags, key, sizeof key, socket, "connection_ms");
     double samples[256];
-    int n = dump_array(timers, key, samples, 256);
+    int n = sp_dump_array(timers, key, samples, 256);
     if (e.ndurations == 0) {
         cr_assert_eq(n, -1, "%s has %d samples, the log none", key, n);
         return;
@@ -918,7 +776,7 @@ static void real_sockets_give_exact_metrics(bool tags)
                           "    address: 127.0.0.1:%d\n"
                           "    flush_interval: 50ms\n"
                           "    tags: %s\n",
-                          statsd_port, tags ? "dogstatsd" : "none");
+                          statsd.port, tags ? "dogstatsd" : "none");
     th_log_t log;
     th_log_init(&log);
     cr_assert_eq(zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL,
@@ -942,10 +800,10 @@ static void real_sockets_give_exact_metrics(bool tags)
 
     /* While they are connected, a later flush shows them all. */
     char key[256];
-    socket_key(tags, key, sizeof key, "server", "connections");
-    cr_assert_eq(wait_gauge(key, CLIENTS), CLIENTS, "%s", key);
-    socket_key(tags, key, sizeof key, "client", "connections");
-    cr_assert_eq(wait_gauge(key, CLIENTS), CLIENTS, "%s", key);
+    sp_socket_key(tags, key, sizeof key, "server", "connections");
+    cr_assert_eq(sp_wait_gauge(&statsd, key, CLIENTS), CLIENTS, "%s", key);
+    sp_socket_key(tags, key, sizeof key, "client", "connections");
+    cr_assert_eq(sp_wait_gauge(&statsd, key, CLIENTS), CLIENTS, "%s", key);
 
     for (int i = 0; i < CLIENTS; i++)
         th_close(clients[i]);
@@ -960,38 +818,41 @@ static void real_sockets_give_exact_metrics(bool tags)
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.sinks[0].dropped_full, 0u);
     cr_assert_eq(stats.sinks[0].failed, 0u);
-    cr_assert(statsd_caught_up("test.done"), "statsd did not catch up");
+    cr_assert(sp_caught_up(&statsd, "test.done"), "statsd did not catch up");
 
-    char *counters = admin("counters"), *gauges = admin("gauges"),
-         *timers = admin("timers");
+    char *counters = sp_admin(&statsd, "counters");
+    char *gauges = sp_admin(&statsd, "gauges");
+    char *timers = sp_admin(&statsd, "timers");
     cr_assert(counters && gauges && timers);
     /* Fixed points first, so that a log that lost events cannot make the
      * comparison below pass. */
     double v;
-    counter_key(tags, key, sizeof key, "server", "accepted");
-    cr_assert(dump_number(counters, key, &v) && v == CLIENTS, "%s:\n%s", key,
+    sp_counter_key(tags, key, sizeof key, "server", "accepted");
+    cr_assert(sp_dump_number(counters, key, &v) && v == CLIENTS, "%s:\n%s", key,
               counters);
-    counter_key(tags, key, sizeof key, "server", "disconnected");
-    cr_assert(dump_number(counters, key, &v) && v == CLIENTS, "%s", key);
-    counter_key(tags, key, sizeof key, "client", "connected");
-    cr_assert(dump_number(counters, key, &v) && v == CLIENTS, "%s", key);
-    socket_key(tags, key, sizeof key, "server", "connections");
-    cr_assert(dump_number(gauges, key, &v) && v == 0, "%s:\n%s", key, gauges);
-    socket_key(tags, key, sizeof key, "client", "connections");
-    cr_assert(dump_number(gauges, key, &v) && v == 0, "%s:\n%s", key, gauges);
-    socket_key(tags, key, sizeof key, "server", "connection_ms");
+    sp_counter_key(tags, key, sizeof key, "server", "disconnected");
+    cr_assert(sp_dump_number(counters, key, &v) && v == CLIENTS, "%s", key);
+    sp_counter_key(tags, key, sizeof key, "client", "connected");
+    cr_assert(sp_dump_number(counters, key, &v) && v == CLIENTS, "%s", key);
+    sp_socket_key(tags, key, sizeof key, "server", "connections");
+    cr_assert(sp_dump_number(gauges, key, &v) && v == 0, "%s:\n%s", key,
+              gauges);
+    sp_socket_key(tags, key, sizeof key, "client", "connections");
+    cr_assert(sp_dump_number(gauges, key, &v) && v == 0, "%s:\n%s", key,
+              gauges);
+    sp_socket_key(tags, key, sizeof key, "server", "connection_ms");
     double samples[256];
-    cr_assert_eq(dump_array(timers, key, samples, 256), CLIENTS, "%s:\n%s",
+    cr_assert_eq(sp_dump_array(timers, key, samples, 256), CLIENTS, "%s:\n%s",
                  key, timers);
 
     check_socket(tags, &log, "server", counters, gauges, timers);
     check_socket(tags, &log, "client", counters, gauges, timers);
-    drops_key(tags, key, sizeof key, "metrics");
-    cr_assert(dump_number(counters, key, &v) && v == 0, "%s:\n%s", key,
+    sp_drops_key(tags, key, sizeof key, "metrics");
+    cr_assert(sp_dump_number(counters, key, &v) && v == 0, "%s:\n%s", key,
               counters);
-    drops_key(tags, key, sizeof key, "log");
-    cr_assert(dump_number(counters, key, &v) && v == 0, "%s", key);
-    cr_assert(dump_number(counters, "statsd.bad_lines_seen", &v) && v == 0,
+    sp_drops_key(tags, key, sizeof key, "log");
+    cr_assert(sp_dump_number(counters, key, &v) && v == 0, "%s", key);
+    cr_assert(sp_dump_number(counters, "statsd.bad_lines_seen", &v) && v == 0,
               "statsd saw bad lines:\n%s", counters);
     free(counters);
     free(gauges);
@@ -1023,7 +884,7 @@ Test(daemon, drop_counters_match_the_core)
                           "  - name: stuck\n"
                           "    type: blocking\n"
                           "    release_file: %s/release\n",
-                          statsd_port, tmpdir);
+                          statsd.port, tmpdir);
     void *server = th_socket(ctx, ZMQ_ROUTER);
     cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
     cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
@@ -1046,8 +907,8 @@ Test(daemon, drop_counters_match_the_core)
     /* Flushes while the sinks run carry the drops already. */
     double early = 0;
     for (int waited = 0; waited < WAIT_MS && early == 0; waited += 50) {
-        char *dump = admin("counters");
-        if (!dump || !dump_number(dump, "zmq.zmqsink.stuck.dropped", &early))
+        char *dump = sp_admin(&statsd, "counters");
+        if (!dump || !sp_dump_number(dump, "zmq.zmqsink.stuck.dropped", &early))
             early = 0;
         free(dump);
         th_sleep_ms(50);
@@ -1069,16 +930,160 @@ Test(daemon, drop_counters_match_the_core)
     cr_assert_str_eq(stats.sinks[1].name, "stuck");
     cr_assert_eq(stats.sinks[0].dropped_shutdown, 0u);
     cr_assert_eq(stats.sinks[1].dropped_shutdown, 0u);
-    cr_assert(statsd_caught_up("test.done"), "statsd did not catch up");
+    cr_assert(sp_caught_up(&statsd, "test.done"), "statsd did not catch up");
 
     double v;
-    double stuck = admin_number("counters", "zmq.zmqsink.stuck.dropped");
+    double stuck = sp_admin_number(&statsd, "counters",
+                                   "zmq.zmqsink.stuck.dropped");
     cr_assert_eq(stuck, (double)stats.sinks[1].dropped_full,
                  "statsd has %g drops for 'stuck', the core %llu", stuck,
                  (unsigned long long)stats.sinks[1].dropped_full);
-    v = admin_number("counters", "zmq.zmqsink.metrics.dropped");
+    v = sp_admin_number(&statsd, "counters", "zmq.zmqsink.metrics.dropped");
     cr_assert_eq(v, (double)stats.sinks[0].dropped_full,
                  "statsd has %g drops for 'metrics', the core %llu", v,
                  (unsigned long long)stats.sinks[0].dropped_full);
-    cr_assert_eq(admin_number("counters", "statsd.bad_lines_seen"), 0);
+    cr_assert_eq(
+        sp_admin_number(&statsd, "counters", "statsd.bad_lines_seen"), 0);
+}
+
+/* ---- pre-fork servers: one gauge per process ---- */
+
+/* What one process of a pre-fork server does with its own instance of the
+ * sink: `connections` live connections on socket "worker", then the flush
+ * of its shutdown. No assertions, since it also runs in forked children:
+ * returns 0, or -1 with what went wrong in err. */
+static int report_connections(th_plugin_host_t *h, int connections,
+                              char *err, size_t cap)
+{
+    char open_err[512] = "";
+    void *s = plugin->open(&h->host, open_err, sizeof open_err);
+    if (!s) {
+        snprintf(err, cap, "pid %ld: open: %s", (long)getpid(), open_err);
+        return -1;
+    }
+    zmqsink_event_t ev = event("worker", ZMQSINK_EVENT_ACCEPTED, -1);
+    int result = 0;
+    for (int i = 0; i < connections && result == 0; i++)
+        if (plugin->write(s, &ev, 1) != ZMQSINK_WRITE_OK) {
+            snprintf(err, cap, "pid %ld: write refused", (long)getpid());
+            result = -1;
+        }
+    plugin->flush(s, monotonic_ns() + 1000000000LL);
+    plugin->close(s);
+    if (result == 0 && h->failed) {
+        snprintf(err, cap, "pid %ld: %llu events failed (%s)", (long)getpid(),
+                 (unsigned long long)h->failed, h->failed_reason);
+        result = -1;
+    }
+    return result;
+}
+
+#define CHILDREN 3
+#define PARENT_CONNECTIONS 5
+
+/* Waits (at most WAIT_MS) until the n (at most CHILDREN) children have
+ * exited; kills those still running then. Returns how many did not exit
+ * with status 0. */
+static int wait_children(const pid_t *children, int n)
+{
+    int failed = 0, left = n;
+    bool done[CHILDREN] = { false };
+    cr_assert_leq(n, CHILDREN);
+    for (int waited = 0; left > 0 && waited < WAIT_MS; waited += 10) {
+        for (int i = 0; i < n; i++) {
+            int status;
+            if (done[i] || waitpid(children[i], &status, WNOHANG) != children[i])
+                continue;
+            done[i] = true;
+            left--;
+            failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
+        if (left > 0)
+            th_sleep_ms(10);
+    }
+    for (int i = 0; i < n; i++)
+        if (!done[i]) {
+            kill(children[i], SIGKILL);
+            waitpid(children[i], NULL, 0);
+            failed++;
+        }
+    return failed;
+}
+
+/* A pre-fork server under `zmqsink run`, per_process: auto: the process
+ * run started has PARENT_CONNECTIONS live connections on socket "worker",
+ * each of CHILDREN forked children (child_process set) 1, 2, 3 on its
+ * "worker". statsd must hold each child's gauge under its pid and the
+ * parent's under the plain name, each with its own value, and the counter
+ * of all their connections. */
+static void children_keep_their_own_gauges(bool tags)
+{
+    plugin = th_plugin_load("statsd", &plugin_handle);
+    th_plugin_host_init(&th, plugin, "metrics", tmpdir, NULL);
+    snprintf(address, sizeof address, "127.0.0.1:%d", statsd.port);
+    th_plugin_set_option(&th, "address", address, 0);
+    th_plugin_set_option(&th, "tags", tags ? "dogstatsd" : "none", tags);
+    int report[2];
+    cr_assert_eq(pipe(report), 0, "pipe: %s", strerror(errno));
+    pid_t children[CHILDREN];
+    for (int i = 0; i < CHILDREN; i++) {
+        children[i] = fork();
+        cr_assert_geq(children[i], 0, "fork: %s", strerror(errno));
+        if (children[i] == 0) {
+            close(report[0]);
+            th.host.child_process = 1;
+            char err[512];
+            if (report_connections(&th, i + 1, err, sizeof err) == 0)
+                _exit(0);
+            dprintf(report[1], "%s\n", err); /* one write: not interleaved */
+            _exit(1);
+        }
+    }
+    close(report[1]);
+    char err[512] = "";
+    int parent = report_connections(&th, PARENT_CONNECTIONS, err, sizeof err);
+    int failed = wait_children(children, CHILDREN);
+    char reports[4096];
+    ssize_t n = read(report[0], reports, sizeof reports - 1);
+    reports[n > 0 ? n : 0] = '\0';
+    close(report[0]);
+    cr_assert_eq(parent, 0, "%s", err);
+    cr_assert_eq(failed, 0, "%d of %d children failed: %s", failed, CHILDREN,
+                 reports);
+    cr_assert(sp_caught_up(&statsd, "test.done"), "statsd did not catch up");
+
+    char *gauges = sp_admin(&statsd, "gauges");
+    char *counters = sp_admin(&statsd, "counters");
+    cr_assert(gauges && counters);
+    char key[256];
+    double v;
+    sp_socket_key(tags, key, sizeof key, "worker", "connections");
+    cr_assert(sp_dump_number(gauges, key, &v) && v == PARENT_CONNECTIONS,
+              "%s:\n%s", key, gauges);
+    for (int i = 0; i < CHILDREN; i++) {
+        sp_process_gauge_key(tags, key, sizeof key, "worker", children[i]);
+        cr_assert(sp_dump_number(gauges, key, &v) && v == i + 1,
+                  "%s, want %d:\n%s", key, i + 1, gauges);
+    }
+    /* Nothing else: no process wrote another's gauge. */
+    sp_socket_key(tags, key, sizeof key, "worker", "connections");
+    cr_assert_eq(sp_count_keys(gauges, key), CHILDREN + 1, "%s", gauges);
+    sp_counter_key(tags, key, sizeof key, "worker", "accepted");
+    cr_assert(sp_dump_number(counters, key, &v) &&
+                  v == PARENT_CONNECTIONS + CHILDREN * (CHILDREN + 1) / 2,
+              "%s:\n%s", key, counters);
+    cr_assert(sp_dump_number(counters, "statsd.bad_lines_seen", &v) && v == 0,
+              "statsd saw bad lines:\n%s", counters);
+    free(gauges);
+    free(counters);
+}
+
+Test(daemon, forked_children_keep_a_gauge_per_pid)
+{
+    children_keep_their_own_gauges(false);
+}
+
+Test(daemon, forked_children_keep_a_tagged_gauge_per_pid)
+{
+    children_keep_their_own_gauges(true);
 }

@@ -1,186 +1,539 @@
 /* The preload library of `zmqsink run`: attaches zmqsink to every ZeroMQ
- * socket an unmodified program creates.
+ * socket an unmodified program creates, without changing what the program
+ * sees of libzmq.
  *
- * It interposes libzmq's socket creation, bind and connect, close and
- * context termination. A socket is attached at its first bind or connect
- * (so that `listening` is seen), named by the first `sockets:` rule whose
- * match glob fits that endpoint, else "<type>-<n>". Before a context is
- * terminated, the monitors of its closed sockets are drained, since
- * zmq_ctx_term() would discard their last events; the program then exits
- * as it would without zmqsink. zmqsink starts at the first attach, with the
- * config named by $ZMQSINK_CONFIG (none: the compiled-in default), and is
- * destroyed at exit, which delivers what the sinks still hold.
+ * - A socket is attached at its first bind or connect to an endpoint that
+ *   is not inproc (inproc has no connections to report), named by the
+ *   first `sockets:` rule whose match fits that endpoint, else
+ *   "<type>-<n>". zmqsink starts there, with the config of
+ *   $ZMQSINK_CONFIG (none: the compiled-in default), its sinks opening on
+ *   their own threads: the bind or connect does not wait for them.
+ * - The program's own monitors (zmq_socket_monitor[_versioned]) are served
+ *   by zmqsink, which keeps the socket's one libzmq monitor; a failed
+ *   bind reports its real errno, not the EAGAIN that libzmq's monitor
+ *   leaves behind.
+ * - Each monitored socket costs libzmq two more sockets: the program's
+ *   ZMQ_MAX_SOCKETS is kept as its own limit, and the context's real one
+ *   raised to leave room.
+ * - Before a context is terminated, the monitors of its closed sockets are
+ *   drained, since zmq_ctx_term() would discard their last events; at exit
+ *   (exit() or _exit()) the sinks deliver what they hold.
+ * - A forked child leaves its parent's zmqsink alone (its threads did not
+ *   survive the fork) and starts its own at its first attach.
  *
- * zmqsink's own libzmq calls (its monitor readers) come through these same
+ * Nothing here waits on a sink, and the lock is never held across a call
+ * that can block. zmqsink's own libzmq calls come through these same
  * functions; a thread-local flag lets them pass straight through. Nothing
  * here may fail the program: when zmqsink cannot start, that is said once
  * on stderr and the program runs unmonitored. */
+#include "zmqsink-config.h"
+
 #include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
+#define ZMQ_BUILD_DRAFT_API 1 /* declares zmq_socket_monitor_versioned() */
+#endif
 #include <zmq.h>
 #include <zmqsink.h>
 
+#include "ptrmap.h"
+
 /* How long context termination waits for closed sockets' last events. */
 #define SETTLE_MS 2000
+/* Sockets libzmq needs per socket of the program: its own, the monitor
+ * zmqsink keeps, the reader, and the program's monitor, if any. */
+#define SOCKETS_PER_SOCKET 4
+/* Attach failures said on stderr; the rest are counted. */
+#define FAILURES_SAID 3
 
+/* A socket of the program. */
 typedef struct known {
-    void *socket, *ctx;
-    bool attached;
+    void *ctx;
+    bool attached; /* zmqsink reports it (or tried to) */
 } known_t;
 
+/* A context of the program: the socket limit it asked for, and how many
+ * sockets it has, to fail the one past the limit as libzmq would. */
+typedef struct context {
+    int max_sockets; /* ZMQ_MAX_SOCKETS as the program set it */
+    int limit;       /* max_sockets when its first socket was made */
+    int sockets;
+} context_t;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static zmqsink_t *instance;  /* (lock) */
-static bool start_failed;    /* (lock) */
-static known_t *sockets;     /* (lock) created and not yet closed */
-static size_t nsockets, cap;
+static zs__ptrmap_t sockets;  /* (lock) void * -> known_t */
+static zs__ptrmap_t contexts; /* (lock) void * -> context_t */
+static unsigned failures;     /* (lock) attach failures */
+
+/* The instance is started once per process, under start_lock, which only
+ * threads that need it wait for. */
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static zmqsink_t *_Atomic instance;
+static pid_t instance_pid;    /* the process that started it */
+static bool start_failed;     /* (start_lock) */
+/* Instances of the parents of a forked child: never touched again (their
+ * threads are gone), but kept reachable. */
+static zmqsink_t *abandoned[8];
+static unsigned nabandoned;
+
 static __thread bool inside; /* this thread is in a zmqsink call */
 
-/* libzmq's own definitions, found past this library. */
+/* libzmq's (or libc's) own definitions, found past this library. */
 static void *real(const char *name)
 {
     void *fn = dlsym(RTLD_NEXT, name);
     if (!fn) {
-        fprintf(stderr, "zmqsink: %s not found in libzmq\n", name);
+        fprintf(stderr, "zmqsink: %s not found past the preload library\n",
+                name);
         abort();
     }
     return fn;
 }
 
-#define REAL(name, type) ((type)real(#name))
+/* The definition past this library, looked up once per call site. */
+#define REAL(name, type)                                                       \
+    ({                                                                         \
+        static _Atomic(void *) found;                                          \
+        void *fn = atomic_load_explicit(&found, memory_order_relaxed);         \
+        if (!fn) {                                                             \
+            fn = real(#name);                                                  \
+            atomic_store_explicit(&found, fn, memory_order_relaxed);           \
+        }                                                                      \
+        (type)fn;                                                              \
+    })
 
-/* The instance, started on first use. With the lock held. */
+/* ---- the instance ---- */
+
 static zmqsink_t *instance_get(void *ctx)
 {
-    if (instance || start_failed)
-        return instance;
-    char err[512];
-    const char *config = getenv("ZMQSINK_CONFIG");
-    inside = true;
-    instance = zmqsink_new(ctx, config && *config ? config : NULL, err,
-                           sizeof err);
-    inside = false;
-    if (!instance) {
-        start_failed = true;
-        fprintf(stderr, "zmqsink: %s; the program runs unmonitored\n", err);
+    zmqsink_t *zs = atomic_load(&instance);
+    if (zs)
+        return zs;
+    pthread_mutex_lock(&start_lock);
+    zs = atomic_load(&instance);
+    if (!zs && !start_failed) {
+        char err[1024];
+        const char *config = getenv("ZMQSINK_CONFIG");
+        inside = true;
+        int rc = zmqsink_start(&zs, ctx, config && *config ? config : NULL,
+                               ZMQSINK_START_BACKGROUND, err, sizeof err);
+        inside = false;
+        if (rc == 0) {
+            instance_pid = getpid();
+            atomic_store(&instance, zs);
+        } else {
+            start_failed = true;
+            fprintf(stderr, "zmqsink: %s; the program runs unmonitored\n", err);
+        }
     }
-    return instance;
+    pthread_mutex_unlock(&start_lock);
+    return zs;
 }
 
-static known_t *known_find(void *socket)
+/* Delivers what the sinks hold, in the process that started them, once.
+ * Anywhere else (a vfork child sharing this memory until it execs or
+ * exits) it touches nothing. */
+static void instance_end(void)
 {
-    for (size_t i = 0; i < nsockets; i++)
-        if (sockets[i].socket == socket)
-            return &sockets[i];
-    return NULL;
+    if (instance_pid != getpid())
+        return;
+    pthread_mutex_lock(&start_lock);
+    zmqsink_t *zs = atomic_exchange(&instance, NULL);
+    start_failed = true; /* no new instance during exit */
+    pthread_mutex_unlock(&start_lock);
+    if (zs) {
+        inside = true;
+        zmqsink_destroy(&zs);
+    }
 }
+
+/* ---- fork ---- */
+
+/* Frees a map and the values it holds. */
+static void map_free(zs__ptrmap_t *map)
+{
+    for (size_t i = 0; i < map->cap; i++)
+        free(map->values[i]);
+    zs__ptrmap_clear(map);
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&start_lock);
+    pthread_mutex_lock(&lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&start_lock);
+}
+
+/* The child has the parent's memory but none of its threads: zmqsink's
+ * collector and sinks stayed behind, and the parent's sockets and
+ * contexts are not the child's to use. It starts afresh. */
+static void fork_child(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    pthread_mutex_init(&start_lock, NULL);
+    zmqsink_t *zs = atomic_exchange(&instance, NULL);
+    if (zs)
+        abandoned[nabandoned++ % 8] = zs;
+    instance_pid = 0;
+    start_failed = false;
+    failures = 0;
+    map_free(&sockets);
+    map_free(&contexts);
+}
+
+/* Leaves the children that PROGRAM executes unmonitored when `zmqsink run
+ * --no-children` asked for it: this library leaves LD_PRELOAD. */
+static void leave_environment(void)
+{
+    const char *no_children = getenv("ZMQSINK_NO_CHILDREN");
+    const char *preload = getenv("LD_PRELOAD");
+    Dl_info self;
+    if (!no_children || !*no_children || !preload ||
+        !dladdr((void *)leave_environment, &self) || !self.dli_fname)
+        return;
+    char kept[PATH_MAX * 4] = "";
+    size_t len = 0;
+    for (const char *p = preload; *p;) {
+        size_t n = strcspn(p, ": ");
+        if (n && (strncmp(p, self.dli_fname, n) != 0 ||
+                  self.dli_fname[n] != '\0') &&
+            len + n + 2 < sizeof kept)
+            len += (size_t)snprintf(kept + len, sizeof kept - len, "%s%.*s",
+                                    len ? ":" : "", (int)n, p);
+        p += n + (p[n] != '\0');
+    }
+    if (len)
+        setenv("LD_PRELOAD", kept, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+__attribute__((constructor)) static void preload_begin(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    leave_environment();
+}
+
+__attribute__((destructor)) static void preload_end(void)
+{
+    instance_end();
+}
+
+void _exit(int status)
+{
+    if (!inside)
+        instance_end();
+    REAL(_exit, void (*)(int))(status);
+    __builtin_unreachable();
+}
+
+void _Exit(int status)
+{
+    if (!inside)
+        instance_end();
+    REAL(_Exit, void (*)(int))(status);
+    __builtin_unreachable();
+}
+
+/* ---- contexts and their socket limit ---- */
+
+static context_t *context_of(void *ctx)
+{
+    context_t *c = zs__ptrmap_get(&contexts, ctx);
+    if (!c && (c = calloc(1, sizeof *c))) {
+        c->max_sockets = ZMQ_MAX_SOCKETS_DFLT;
+        if (zs__ptrmap_put(&contexts, ctx, c) != 0) {
+            free(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+
+/* Gives the context room for zmqsink's sockets beside max_sockets of the
+ * program's (libzmq reads the limit when the first socket is made). */
+static void context_make_room(void *ctx, int max_sockets)
+{
+    int room = REAL(zmq_ctx_get, int (*)(void *, int))(ctx, ZMQ_SOCKET_LIMIT);
+    int want = max_sockets <= (room - 8) / SOCKETS_PER_SOCKET
+                   ? max_sockets * SOCKETS_PER_SOCKET + 8
+                   : room;
+    if (want > max_sockets)
+        REAL(zmq_ctx_set, int (*)(void *, int, int))(ctx, ZMQ_MAX_SOCKETS, want);
+}
+
+static void context_new(void *ctx)
+{
+    if (!ctx || inside)
+        return;
+    pthread_mutex_lock(&lock);
+    context_of(ctx);
+    pthread_mutex_unlock(&lock);
+    context_make_room(ctx, ZMQ_MAX_SOCKETS_DFLT);
+}
+
+void *zmq_ctx_new(void)
+{
+    void *ctx = REAL(zmq_ctx_new, void *(*)(void))();
+    context_new(ctx);
+    return ctx;
+}
+
+void *zmq_init(int io_threads)
+{
+    void *ctx = REAL(zmq_init, void *(*)(int))(io_threads);
+    context_new(ctx);
+    return ctx;
+}
+
+int zmq_ctx_set(void *ctx, int option, int value)
+{
+    int (*set)(void *, int, int) = REAL(zmq_ctx_set, int (*)(void *, int, int));
+    int rc = set(ctx, option, value);
+    if (rc != 0 || option != ZMQ_MAX_SOCKETS || inside)
+        return rc;
+    int saved = errno;
+    pthread_mutex_lock(&lock);
+    context_t *c = context_of(ctx);
+    if (c)
+        c->max_sockets = value;
+    pthread_mutex_unlock(&lock);
+    context_make_room(ctx, value);
+    errno = saved;
+    return rc;
+}
+
+int zmq_ctx_get(void *ctx, int option)
+{
+    int rc = REAL(zmq_ctx_get, int (*)(void *, int))(ctx, option);
+    if (rc < 0 || option != ZMQ_MAX_SOCKETS || inside)
+        return rc;
+    pthread_mutex_lock(&lock);
+    const context_t *c = zs__ptrmap_get(&contexts, ctx);
+    if (c)
+        rc = c->max_sockets;
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* ---- sockets ---- */
 
 void *zmq_socket(void *ctx, int type)
 {
-    void *socket = REAL(zmq_socket, void *(*)(void *, int))(ctx, type);
-    if (!socket || inside)
-        return socket;
+    void *(*make)(void *, int) = REAL(zmq_socket, void *(*)(void *, int));
+    if (inside)
+        return make(ctx, type);
     pthread_mutex_lock(&lock);
-    if (nsockets == cap) {
-        size_t more = cap ? cap * 2 : 16;
-        known_t *grown = realloc(sockets, more * sizeof *grown);
-        if (grown) {
-            sockets = grown;
-            cap = more;
+    context_t *c = zs__ptrmap_get(&contexts, ctx);
+    if (c && c->sockets == 0 && c->limit == 0)
+        c->limit = c->max_sockets;
+    bool full = c && c->sockets >= c->limit;
+    pthread_mutex_unlock(&lock);
+    if (full) {
+        errno = EMFILE; /* as libzmq says when its slots are taken */
+        return NULL;
+    }
+    void *socket = make(ctx, type);
+    if (!socket)
+        return NULL;
+    int saved = errno;
+    known_t *k = malloc(sizeof *k);
+    pthread_mutex_lock(&lock);
+    if (k) {
+        *k = (known_t){ctx, false};
+        if (zs__ptrmap_put(&sockets, socket, k) != 0) {
+            free(k);
+            k = NULL;
         }
     }
-    if (nsockets < cap)
-        sockets[nsockets++] = (known_t){socket, ctx, false};
+    if ((c = zs__ptrmap_get(&contexts, ctx)))
+        c->sockets++;
     pthread_mutex_unlock(&lock);
+    errno = saved;
     return socket;
 }
 
-/* Attaches a socket at its first bind or connect. */
-static void attach_first(void *socket, const char *endpoint)
+/* Says why a socket cannot be monitored, the first few times. */
+static void attach_failed(const char *endpoint, int rc)
+{
+    pthread_mutex_lock(&lock);
+    unsigned n = ++failures;
+    pthread_mutex_unlock(&lock);
+    if (n <= FAILURES_SAID)
+        fprintf(stderr, "zmqsink: cannot monitor the socket of %s: %s%s%s\n",
+                endpoint, zmqsink_strerror(rc),
+                rc == -ZMQSINK_EZMQ ? ": " : "",
+                rc == -ZMQSINK_EZMQ ? zmq_strerror(errno) : "");
+    if (n == FAILURES_SAID)
+        fprintf(stderr, "zmqsink: further sockets that cannot be monitored "
+                        "are not said\n");
+}
+
+/* Attaches a socket at its first endpoint that is not inproc. Returns the
+ * instance when zmqsink monitors the socket, else NULL. */
+static zmqsink_t *attach_first(void *socket, const char *endpoint)
 {
     if (inside || !endpoint)
-        return;
+        return NULL;
+    bool network = strncmp(endpoint, "inproc://", 9) != 0;
     pthread_mutex_lock(&lock);
-    known_t *k = known_find(socket);
-    zmqsink_t *zs = k && !k->attached ? instance_get(k->ctx) : NULL;
-    if (zs) {
+    known_t *k = zs__ptrmap_get(&sockets, socket);
+    void *ctx = k ? k->ctx : NULL;
+    bool first = k && network && !k->attached;
+    if (first)
         k->attached = true;
+    bool attached = k && k->attached;
+    pthread_mutex_unlock(&lock);
+    if (!attached)
+        return NULL;
+    zmqsink_t *zs = instance_get(ctx);
+    if (zs && first) {
         inside = true;
-        int rc = zmqsink_attach_endpoint(zs, k->ctx, socket, endpoint);
+        int rc = zmqsink_attach_endpoint(zs, ctx, socket, endpoint);
         inside = false;
         if (rc != 0)
-            fprintf(stderr, "zmqsink: cannot monitor the socket of %s: %s\n",
-                    endpoint, zmqsink_strerror(rc));
+            attach_failed(endpoint, rc);
     }
-    pthread_mutex_unlock(&lock);
+    return zs;
 }
 
 int zmq_bind(void *socket, const char *endpoint)
 {
-    attach_first(socket, endpoint);
-    return REAL(zmq_bind, int (*)(void *, const char *))(socket, endpoint);
+    int (*bind)(void *, const char *) =
+        REAL(zmq_bind, int (*)(void *, const char *));
+    int saved = errno;
+    zmqsink_t *zs = attach_first(socket, endpoint);
+    errno = saved;
+    if (!zs) /* not attached, but zmqsink may serve its program's monitor */
+        zs = atomic_load(&instance);
+    if (!zs || inside)
+        return bind(socket, endpoint);
+    inside = true;
+    int rc = zmqsink_bind(zs, socket, endpoint);
+    inside = false;
+    return rc;
 }
 
 int zmq_connect(void *socket, const char *endpoint)
 {
+    int saved = errno;
     attach_first(socket, endpoint);
+    errno = saved;
     return REAL(zmq_connect, int (*)(void *, const char *))(socket, endpoint);
 }
 
 int zmq_close(void *socket)
 {
     if (!inside) {
+        int saved = errno;
         pthread_mutex_lock(&lock);
-        known_t *k = known_find(socket);
-        if (k)
-            *k = sockets[--nsockets];
+        known_t *k = zs__ptrmap_remove(&sockets, socket);
+        context_t *c = k ? zs__ptrmap_get(&contexts, k->ctx) : NULL;
+        if (c && c->sockets > 0)
+            c->sockets--;
         pthread_mutex_unlock(&lock);
+        free(k);
+        errno = saved;
     }
     return REAL(zmq_close, int (*)(void *))(socket);
 }
+
+/* ---- the program's own monitors ---- */
+
+static int monitor(void *socket, const char *endpoint, uint64_t events,
+                   int version, int type)
+{
+    pthread_mutex_lock(&lock);
+    const known_t *k = zs__ptrmap_get(&sockets, socket);
+    void *ctx = k ? k->ctx : NULL;
+    pthread_mutex_unlock(&lock);
+    zmqsink_t *zs = ctx ? instance_get(ctx) : NULL;
+    if (!zs)
+        return -2; /* zmqsink has no part in it: libzmq's own */
+    inside = true;
+    int rc = zmqsink_socket_monitor_versioned(zs, ctx, socket, endpoint,
+                                              events, version, type);
+    inside = false;
+    return rc == 0 ? 0 : -1;
+}
+
+int zmq_socket_monitor(void *socket, const char *endpoint, int events)
+{
+    int rc = inside ? -2 : monitor(socket, endpoint, (uint64_t)events, 1,
+                                   ZMQ_PAIR);
+    if (rc != -2)
+        return rc;
+    return REAL(zmq_socket_monitor, int (*)(void *, const char *, int))(
+        socket, endpoint, events);
+}
+
+#ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
+int zmq_socket_monitor_versioned(void *socket, const char *endpoint,
+                                 uint64_t events, int event_version, int type)
+{
+    int rc = inside ? -2 : monitor(socket, endpoint, events, event_version,
+                                   type);
+    if (rc != -2)
+        return rc;
+    return REAL(zmq_socket_monitor_versioned,
+                int (*)(void *, const char *, uint64_t, int, int))(
+        socket, endpoint, events, event_version, type);
+}
+#endif
+
+/* ---- context termination ---- */
 
 /* Lets the monitors of the context's closed sockets deliver their last
  * events before the context ends. */
 static void settle(void *ctx)
 {
-    pthread_mutex_lock(&lock);
-    zmqsink_t *zs = instance;
-    pthread_mutex_unlock(&lock);
-    if (zs && !inside)
+    zmqsink_t *zs = atomic_load(&instance);
+    if (zs && !inside) {
+        int saved = errno;
         zmqsink_settle(zs, ctx, SETTLE_MS);
+        errno = saved;
+    }
+}
+
+static int terminated(void *ctx, int rc)
+{
+    if (rc == 0 && !inside) {
+        int saved = errno;
+        pthread_mutex_lock(&lock);
+        free(zs__ptrmap_remove(&contexts, ctx));
+        pthread_mutex_unlock(&lock);
+        errno = saved;
+    }
+    return rc;
 }
 
 int zmq_ctx_term(void *ctx)
 {
     settle(ctx);
-    return REAL(zmq_ctx_term, int (*)(void *))(ctx);
+    return terminated(ctx, REAL(zmq_ctx_term, int (*)(void *))(ctx));
 }
 
 int zmq_ctx_destroy(void *ctx)
 {
     settle(ctx);
-    return REAL(zmq_ctx_destroy, int (*)(void *))(ctx);
+    return terminated(ctx, REAL(zmq_ctx_destroy, int (*)(void *))(ctx));
 }
 
 int zmq_term(void *ctx)
 {
     settle(ctx);
-    return REAL(zmq_term, int (*)(void *))(ctx);
-}
-
-__attribute__((destructor)) static void preload_end(void)
-{
-    pthread_mutex_lock(&lock);
-    zmqsink_t *zs = instance;
-    instance = NULL;
-    start_failed = true; /* no new instance during exit */
-    free(sockets);
-    sockets = NULL;
-    nsockets = cap = 0;
-    pthread_mutex_unlock(&lock);
-    inside = true;
-    zmqsink_destroy(&zs);
+    return terminated(ctx, REAL(zmq_term, int (*)(void *))(ctx));
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,24 +97,41 @@ static const char watch_help[] =
     "to\nwatch, 2 usage error\n";
 
 static const char run_help[] =
-    "usage: zmqsink run [-c FILE] -- PROGRAM [ARGS]\n\n"
+    "usage: zmqsink run [-c FILE] [--stats FILE] [--no-children] -- PROGRAM "
+    "[ARGS]\n\n"
     "Runs PROGRAM with zmqsink attached to every ZeroMQ socket it creates,\n"
     "through a preload library: no change to the program. A socket is named\n"
-    "by the first `sockets:` rule whose match fits an endpoint it binds or\n"
-    "connects, else <type>-<n>. Without -c, the compiled-in default config.\n"
-    "PROGRAM's exit status and signals are its own; 127 if it cannot "
+    "by the first `sockets:` rule whose match fits the first endpoint it\n"
+    "binds or connects that is not inproc, else <type>-<n>. Without -c, the\n"
+    "compiled-in default config. Processes the program forks, and programs\n"
+    "it executes, are monitored too, each with its own zmqsink.\n"
+    "\noptions:\n"
+    "  -c, --config FILE   the config (default: the compiled-in one)\n"
+    "  -s, --stats FILE    write the counters as json to FILE every\n"
+    "                      stats.interval ({pid} stands for the process id)\n"
+    "  -n, --no-children   do not monitor the programs PROGRAM executes\n"
+    "\nPROGRAM's exit status and signals are its own; 127 if it cannot "
     "start.\n";
 
-/* Reads the [-c FILE] [-h] options of `zmqsink NAME` (optstring "+c:h"
- * stops at the first operand). Returns -1 to go on, with optind at the
- * operands, or the exit status (help printed, or a usage error). */
+/* Options of `zmqsink run` beyond -c. */
+typedef struct run_options {
+    const char *stats;
+    bool no_children;
+} run_options_t;
+
+/* Reads the [-c FILE] [-h] options of `zmqsink NAME`, and for run its
+ * own (optstring "+..." stops at the first operand). Returns -1 to go on,
+ * with optind at the operands, or the exit status (help printed, or a
+ * usage error). */
 static int config_options(int argc, char **argv, const char *optstring,
                           const char *name, const char *help,
-                          const char **config)
+                          const char **config, run_options_t *run)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
+        {"stats", required_argument, NULL, 's'},
+        {"no-children", no_argument, NULL, 'n'},
         {0},
     };
     int opt;
@@ -123,6 +141,10 @@ static int config_options(int argc, char **argv, const char *optstring,
         } else if (opt == 'h') {
             fputs(help, stdout);
             return EXIT_OK;
+        } else if (opt == 's' && run) {
+            run->stats = optarg;
+        } else if (opt == 'n' && run) {
+            run->no_children = true;
         } else {
             return usage_error("see zmqsink %s --help", name);
         }
@@ -133,7 +155,8 @@ static int config_options(int argc, char **argv, const char *optstring,
 static int command_watch(int argc, char **argv)
 {
     const char *config = NULL;
-    int rc = config_options(argc, argv, "c:h", "watch", watch_help, &config);
+    int rc = config_options(argc, argv, "c:h", "watch", watch_help, &config,
+                            NULL);
     return rc >= 0 ? rc : watch_run(config, argv + optind, argc - optind);
 }
 
@@ -183,14 +206,28 @@ static const char *preload_path(void)
     return path && *path ? path : ZMQSINK_PLUGINDIR "/zmqsink-preload.so";
 }
 
-/* Puts the preload library first in LD_PRELOAD and names the config for
- * it. Returns 0, or -1 after saying why. */
-static int run_environment(const char *config)
+/* Sets what the preload library reads: LD_PRELOAD (it comes first), the
+ * config, this process's pid (PROGRAM keeps it: its children know they
+ * are children), the stats file and whether children are monitored.
+ * Returns 0, or -1 after saying why. */
+static int run_environment(const char *config, const run_options_t *run)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], stats[PATH_MAX], pid[32];
     if (config && !realpath(config, path)) {
         fprintf(stderr, "zmqsink: %s: %s\n", config, strerror(errno));
         return -1;
+    }
+    /* Absolute: the program may change its directory. */
+    if (run->stats && run->stats[0] != '/') {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd) ||
+            snprintf(stats, sizeof stats, "%s/%s", cwd, run->stats) >=
+                (int)sizeof stats) {
+            fprintf(stderr, "zmqsink: --stats %s: path too long\n", run->stats);
+            return -1;
+        }
+    } else if (run->stats) {
+        snprintf(stats, sizeof stats, "%s", run->stats);
     }
     const char *preload = preload_path(), *old = getenv("LD_PRELOAD");
     if (access(preload, R_OK) != 0) {
@@ -202,9 +239,15 @@ static int run_environment(const char *config)
     if (asprintf(&value, "%s%s%s", preload, old && *old ? ":" : "",
                  old ? old : "") < 0)
         return -1;
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
     int rc = setenv("LD_PRELOAD", value, 1) ||
+             setenv("ZMQSINK_RUN_PID", pid, 1) ||
              (config ? setenv("ZMQSINK_CONFIG", path, 1)
-                     : unsetenv("ZMQSINK_CONFIG"));
+                     : unsetenv("ZMQSINK_CONFIG")) ||
+             (run->stats ? setenv("ZMQSINK_STATS_FILE", stats, 1)
+                         : unsetenv("ZMQSINK_STATS_FILE")) ||
+             (run->no_children ? setenv("ZMQSINK_NO_CHILDREN", "1", 1)
+                               : unsetenv("ZMQSINK_NO_CHILDREN"));
     free(value);
     return rc;
 }
@@ -212,7 +255,9 @@ static int run_environment(const char *config)
 static int command_run(int argc, char **argv)
 {
     const char *config = NULL;
-    int rc = config_options(argc, argv, "+c:h", "run", run_help, &config);
+    run_options_t run = {0};
+    int rc = config_options(argc, argv, "+c:hs:n", "run", run_help, &config,
+                            &run);
     if (rc >= 0)
         return rc;
     if (optind >= argc)
@@ -222,7 +267,7 @@ static int command_run(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EXIT_RUNTIME;
     }
-    if (run_environment(config) != 0)
+    if (run_environment(config, &run) != 0)
         return EXIT_RUNTIME;
     execvp(argv[optind], argv + optind);
     fprintf(stderr, "zmqsink: %s: %s\n", argv[optind], strerror(errno));

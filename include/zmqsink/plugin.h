@@ -29,12 +29,22 @@
  * NULL; zmqsink_reload() leaves the running sinks as they were), with one
  * line naming the config file, the sink and the plugin file, for instance:
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/old.so' was built for
- *   plugin ABI 2.0, this zmqsink provides 1.1: rebuild it against this
+ *   plugin ABI 2.0, this zmqsink provides 1.2: rebuild it against this
  *   zmqsink's headers
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/new.so' has no write in
  *   its descriptor (mandatory: name, open, write, close)
  * Nothing of the plugin runs before step 4 passes except its entry (and its
  * constructors, if it has any: have none).
+ *
+ * fork(). The application may fork at any moment, also while a sink
+ * opens on its own thread. Loading and unloading a plugin run with fork()
+ * held off, and so does what a plugin does between fork_hold() and
+ * fork_release(): the place for changes to state it keeps for the whole
+ * process. (pthread_atfork() from a plugin cannot do it: handlers
+ * registered while a fork is under way are not run for that fork.) A
+ * forked child never calls the instances of its parent: it starts zmqsink
+ * afresh (see child_process), with a copy of that state as the fork found
+ * it.
  *
  * ABI versions: ZMQSINK_PLUGIN_ABI_MAJOR.ZMQSINK_PLUGIN_ABI_MINOR, stamped
  * into the descriptor by ZMQSINK_PLUGIN_DESCRIPTOR_INIT.
@@ -56,6 +66,7 @@
  *   - abi_major and abi_minor stay the first members of zmqsink_plugin_t in
  *     every major, so that any zmqsink can read them and say what is wrong.
  *   - 1.0: the first. 1.1: sink_drops and resolve_address in the host.
+ *     1.2: child_process, fork_hold and fork_release in the host.
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -172,7 +183,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 1
+#define ZMQSINK_PLUGIN_ABI_MINOR 2
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -304,6 +315,24 @@ struct zmqsink_host {
                            const char *default_port, int socktype,
                            struct sockaddr_storage *addr, socklen_t *addr_len,
                            char *err, size_t errlen);
+
+    /* Since ABI 1.2. Nonzero when this instance runs in a child of the
+     * process that `zmqsink run` started (forked, or executed by it),
+     * which shares the config with its parent and siblings: state that
+     * stands for one process (a gauge, a lock) must then say which
+     * process it is, as the pid. 0 in that process itself and for
+     * library users. */
+    int child_process;
+
+    /* Since ABI 1.2. Hold off the application's fork() until release:
+     * take it around a change to state the plugin keeps for the whole
+     * process (a library's global init, a list of its open files, the
+     * fds of its locks), so that no child is forked from the middle of the
+     * change or inherits it locked. Hold it briefly, never across a wait
+     * on the network or a slow disk, and never twice at once. Any
+     * thread. */
+    void (*fork_hold)(const zmqsink_host_t *host);
+    void (*fork_release)(const zmqsink_host_t *host);
 };
 
 /* The descriptor: const, static, the same at every call of the entry. */
@@ -358,7 +387,8 @@ typedef struct zmqsink_plugin {
 #define ZMQSINK_PLUGIN_DESCRIPTOR_INIT                                         \
     .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR, .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR
 
-/* The entry point every plugin defines and exports. */
+/* The entry point every plugin defines and exports: returns the
+ * descriptor, and does nothing else. */
 typedef const zmqsink_plugin_t *(*zmqsink_plugin_entry_fn)(void);
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void);
 

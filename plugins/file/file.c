@@ -8,6 +8,18 @@
  * before anything else; until then new batches are refused with RETRY, so
  * the ring absorbs them and nothing is written twice or out of order.
  *
+ * Several processes may append to one file: the workers of a pre-fork
+ * server under `zmqsink run`, each with its own zmqsink and the same
+ * config. Every write(2) starts at a line and O_APPEND lands it at the end
+ * of the file in one piece. Each batch is written under an exclusive
+ * flock(2) (see lock_file()), so that a write stopped inside a line (a
+ * full disk) can take that line back before anyone appends after it, and
+ * so that a process decides on rotation knowing the file's true size.
+ * With rotation, a process also checks under the lock that the path still
+ * names its file, and follows the path when another process (or logrotate)
+ * renamed the file away: it never writes into a rotated file, which `keep`
+ * would at last delete. Each process keeps its own lines in order.
+ *
  * Files are created with mode 0640 minus the process umask. */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,19 +49,27 @@ struct file_sink {
     char *path;          /* resolved against config_dir; NULL: stdout */
     const char *display; /* path, or "stdout", for messages */
     int fd;
+    int lock_fd;  /* PATH.lock when rotating; -1: fd itself is locked */
+    bool regular; /* fd is a regular file: locked, cut lines taken back */
+    bool locked;  /* holds the flock; only inside a callback */
+    bool at_path; /* path named the open file when last checked */
     zmqsink_format_t format;
     uint64_t max_size; /* 0: no rotation */
     int keep;
     bool fsync_batch;
-    uint64_t size; /* of the current file, as far as this sink wrote it */
+    uint64_t size;      /* of the current file; exact while locked */
+    uint64_t uncounted; /* not counted against max_size: the size at a
+                           failed rotation */
 
     /* Formatted lines; buf[off..len) is not written yet. */
     char *buf;
     size_t len, off, cap;
-    bool wrote;         /* some byte of the current write() went out */
+    bool wrote;         /* some of the current batch is in the file */
     bool write_failing; /* in a streak of write errors, already logged */
     bool rotate_failing;
     bool sync_failing;
+    bool lock_failing;
+    bool follow_failing;
 };
 
 static int64_t monotonic_ns(void)
@@ -75,11 +96,13 @@ static const char *open_hint(int err)
     }
 }
 
-/* Opens path for appending and learns its size. Returns the fd, or -1 with
- * errno set. */
-static int open_append(const char *path, uint64_t *size)
+/* Opens path for appending and makes it the sink's file; the caller
+ * closes the old one. Returns 0, or -1 with errno set and the sink
+ * unchanged. */
+static int open_append(struct file_sink *f)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+    int fd = open(f->path,
+                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
                   FILE_MODE);
     if (fd < 0)
         return -1;
@@ -90,22 +113,124 @@ static int open_append(const char *path, uint64_t *size)
         errno = saved;
         return -1;
     }
-    *size = (uint64_t)st.st_size;
-    return fd;
+    f->fd = fd;
+    f->regular = S_ISREG(st.st_mode);
+    f->size = (uint64_t)st.st_size;
+    f->uncounted = 0;
+    f->at_path = true;
+    return 0;
 }
 
-/* Opens the file anew (reopen, rotation) and closes the old descriptor only
- * once the new one is there, so that writing can go on either way. */
+/* Takes the exclusive lock that every zmqsink writing this file takes for
+ * each batch, waiting while another process writes one (the plugin ABI
+ * lets a callback block; a process stopped while it holds the lock holds
+ * up the others' file sinks until it goes on).
+ *
+ * With rotation the lock is on PATH.lock, a file beside the log that stays
+ * while the files it stands for are renamed. A lock on the log file itself
+ * would have to be taken anew on each new file, and a process waiting for
+ * it could find, once it had it, that the file had been rotated meanwhile,
+ * again and again: 4 writers on 4 KiB files did so. The lock file is never
+ * removed, since removing one safely is a race of its own. Without
+ * rotation the log file itself is locked, which adds nothing to the
+ * directory. flock(2), unlike fcntl(2) record locks, belongs to the open
+ * file, so two instances in one process (two sinks, or a reload's old and
+ * new instance) exclude each other too. Where flock(2) fails (some network
+ * file systems), the sink writes on without it. */
+static void lock_file(struct file_sink *f)
+{
+    if (!f->regular || f->locked)
+        return;
+    int rc;
+    while ((rc = flock(f->lock_fd >= 0 ? f->lock_fd : f->fd, LOCK_EX)) < 0 &&
+           errno == EINTR)
+        ;
+    if (rc == 0) {
+        f->locked = true;
+        f->lock_failing = false;
+        return;
+    }
+    if (!f->lock_failing)
+        f->host->log(f->host, ZMQSINK_SEV_ERR,
+                     "cannot lock '%s': %s; writing on without the lock, so "
+                     "processes that share the file may cut each other's "
+                     "lines or rotate it twice",
+                     f->display, strerror(errno));
+    f->lock_failing = true;
+}
+
+static void unlock_file(struct file_sink *f)
+{
+    if (f->locked)
+        flock(f->lock_fd >= 0 ? f->lock_fd : f->fd, LOCK_UN);
+    f->locked = false;
+}
+
+/* Opens the file anew (reopen, rotation, a file renamed away) and closes
+ * the old descriptor only once the new one is there, so that writing can
+ * go on either way. A sink that held the lock holds it on the new file
+ * too. */
 static int reopen_path(struct file_sink *f)
 {
-    uint64_t size;
-    int fd = open_append(f->path, &size);
-    if (fd < 0)
+    int old = f->fd;
+    bool relock = f->locked && f->lock_fd < 0; /* the old file's own lock */
+    if (open_append(f) < 0)
         return -1;
-    close(f->fd);
-    f->fd = fd;
-    f->size = size;
+    if (relock) {
+        flock(old, LOCK_UN); /* a forked child may hold the file open */
+        f->locked = false;
+    }
+    close(old);
+    if (relock)
+        lock_file(f);
     return 0;
+}
+
+/* Whether the path names the open file, which fstat(2) gave as file. A
+ * path that cannot be looked up for another reason than its absence is
+ * taken to: the sink cannot tell, and writes on. */
+static bool path_names_file(const struct file_sink *f, const struct stat *file)
+{
+    struct stat st;
+    if (stat(f->path, &st) < 0)
+        return errno != ENOENT;
+    return st.st_dev == file->st_dev && st.st_ino == file->st_ino;
+}
+
+/* Opens the path again after the open file was renamed away; on failure
+ * logs once per streak and writes on into the renamed file. */
+static void follow_path(struct file_sink *f)
+{
+    if (reopen_path(f) == 0) {
+        f->follow_failing = false;
+        return;
+    }
+    if (!f->follow_failing)
+        f->host->log(f->host, ZMQSINK_SEV_ERR,
+                     "cannot reopen '%s', which another process or logrotate "
+                     "renamed: %s%s; writing on into the renamed file",
+                     f->display, strerror(errno), open_hint(errno));
+    f->follow_failing = true;
+    f->at_path = false; /* no rotation: the path is not this file */
+}
+
+/* Readies the sink to write: takes the lock and learns the file's true
+ * size, which only lock holders change. With rotation, it then makes sure
+ * that the path still names the open file, and follows the path when not:
+ * a stat(2) per batch, which sees a rename by another process or by
+ * logrotate before the first line of the batch, where a cheaper trigger
+ * (inotify, a check every few seconds) would let lines go into a file that
+ * `keep` may delete. */
+static void lock_output(struct file_sink *f)
+{
+    lock_file(f);
+    struct stat st;
+    if (!f->regular || fstat(f->fd, &st) < 0)
+        return;
+    f->size = (uint64_t)st.st_size;
+    f->at_path = !f->max_size || path_names_file(f, &st);
+    if (!f->at_path)
+        follow_path(f);
 }
 
 static void sync_file(struct file_sink *f)
@@ -145,16 +270,20 @@ static int shift_rotated_files(struct file_sink *f)
     return 0;
 }
 
-/* Moves the current file aside and starts a new one. On failure the sink
- * keeps writing into the file it has; its size counts from zero so that the
- * next attempt comes after another max_size bytes, not at every line. */
+/* Moves the current file aside and starts a new one, with the lock held
+ * and the path known to name the file: so no other process rotates it at
+ * the same time, and it is over max_size by its true size. On failure the
+ * sink keeps writing into the file it has; its bytes so far are not counted
+ * so that the next attempt comes after another max_size bytes, not at
+ * every line. When the new file cannot be made, the next batches try
+ * to open it again. */
 static void rotate(struct file_sink *f)
 {
     if (f->fsync_batch)
         sync_file(f);
     if (shift_rotated_files(f) < 0) {
         f->rotate_failing = true;
-        f->size = 0;
+        f->uncounted = f->size;
         return;
     }
     if (reopen_path(f) < 0) {
@@ -164,7 +293,8 @@ static void rotate(struct file_sink *f)
                          "on into '%s.1'",
                          f->display, strerror(errno), f->path);
         f->rotate_failing = true;
-        f->size = 0;
+        f->follow_failing = true; /* said: retried quietly from now on */
+        f->at_path = false;
         return;
     }
     f->rotate_failing = false;
@@ -175,30 +305,59 @@ static void rotate(struct file_sink *f)
 static bool rotation_due(const struct file_sink *f, size_t line_start,
                          size_t line_len)
 {
-    if (!f->max_size || !f->path)
+    if (!f->max_size || !f->path || !f->at_path)
         return false;
-    uint64_t before = f->size + (line_start - f->off);
+    uint64_t counted = f->size > f->uncounted ? f->size - f->uncounted : 0;
+    uint64_t before = counted + (line_start - f->off);
     return before > 0 && before + line_len > f->max_size;
 }
 
-/* Writes buf[off..end), advancing off across partial writes and EINTR.
- * Returns 0, or -1 with errno set. */
+/* After a write(2) that stopped inside a line and could not go on (a full
+ * disk, a file size limit): cuts the line's first part off the end of the
+ * file and keeps the whole line to write again, so that no other process
+ * appends into the middle of it. Only under the lock, and only when the
+ * file still ends where this sink's bytes end. Otherwise (no lock, or a
+ * program that appends without it) the rest of the line follows later
+ * and may find another line before it. first: where the write began. */
+static void take_back_cut_line(struct file_sink *f, size_t first)
+{
+    size_t line_start = f->off;
+    while (line_start > first && f->buf[line_start - 1] != '\n')
+        line_start--;
+    uint64_t cut = f->off - line_start;
+    struct stat st;
+    if (!cut || !f->locked || fstat(f->fd, &st) < 0 ||
+        (uint64_t)st.st_size != f->size)
+        return;
+    if (ftruncate(f->fd, (off_t)(f->size - cut)) < 0)
+        return;
+    f->off = line_start;
+    f->size -= cut;
+}
+
+/* Writes buf[off..end), which starts at a line, advancing off across
+ * partial writes and EINTR. The rest of a partial write is written at
+ * once; when that fails, the cut line is taken back. Returns 0, or -1 with
+ * errno set. */
 static int write_range(struct file_sink *f, size_t end)
 {
+    size_t first = f->off;
+    int err = 0;
     while (f->off < end) {
         ssize_t n = write(f->fd, f->buf + f->off, end - f->off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            if (n == 0)
-                errno = EIO; /* a file that takes nothing: do not spin */
-            return -1;
+            err = n == 0 ? EIO : errno; /* 0: a file that takes nothing */
+            take_back_cut_line(f, first);
+            break;
         }
         f->off += (size_t)n;
         f->size += (uint64_t)n;
-        f->wrote = true;
     }
-    return 0;
+    f->wrote |= f->off > first;
+    errno = err;
+    return err ? -1 : 0;
 }
 
 /* Writes the buffer up to end and keeps what follows end at its start.
@@ -305,11 +464,11 @@ static zmqsink_write_result_t batch_failed(struct file_sink *f,
     return ZMQSINK_WRITE_RETRY;
 }
 
-static zmqsink_write_result_t file_write(void *state,
-                                         const zmqsink_event_t *events,
-                                         size_t n)
+/* The batch, with the lock held. */
+static zmqsink_write_result_t write_locked(struct file_sink *f,
+                                           const zmqsink_event_t *events,
+                                           size_t n)
 {
-    struct file_sink *f = state;
     if (pending(f) && drain(f) < 0)
         return ZMQSINK_WRITE_RETRY;
     f->wrote = false;
@@ -329,9 +488,30 @@ static zmqsink_write_result_t file_write(void *state,
     }
     if (drain(f) < 0)
         return batch_failed(f, events, n, n);
-    if (f->fsync_batch)
-        sync_file(f);
     return ZMQSINK_WRITE_OK;
+}
+
+/* The sync, which may be slow, comes after the lock is given back. */
+static zmqsink_write_result_t file_write(void *state,
+                                         const zmqsink_event_t *events,
+                                         size_t n)
+{
+    struct file_sink *f = state;
+    lock_output(f);
+    zmqsink_write_result_t result = write_locked(f, events, n);
+    unlock_file(f);
+    if (result == ZMQSINK_WRITE_OK && !pending(f) && f->fsync_batch)
+        sync_file(f);
+    return result;
+}
+
+/* Writes the pending tail under the lock. Returns 0, or -1 as drain(). */
+static int drain_locked(struct file_sink *f)
+{
+    lock_output(f);
+    int rc = drain(f);
+    unlock_file(f);
+    return rc;
 }
 
 /* Retries the pending tail between batches, so that it does not wait for
@@ -340,14 +520,14 @@ static void file_tick(void *state, int64_t now_ns)
 {
     struct file_sink *f = state;
     (void)now_ns;
-    if (pending(f) && drain(f) == 0 && f->fsync_batch)
+    if (pending(f) && drain_locked(f) == 0 && f->fsync_batch)
         sync_file(f);
 }
 
 static uint64_t file_flush(void *state, int64_t deadline_ns)
 {
     struct file_sink *f = state;
-    while (pending(f) && drain(f) < 0 &&
+    while (pending(f) && drain_locked(f) < 0 &&
            monotonic_ns() + FLUSH_RETRY_NS < deadline_ns) {
         struct timespec pause = { 0, FLUSH_RETRY_NS };
         nanosleep(&pause, NULL);
@@ -370,6 +550,7 @@ static int file_reopen(void *state)
                      f->display, strerror(errno), open_hint(errno));
         return -1;
     }
+    f->follow_failing = false;
     return 0;
 }
 
@@ -382,9 +563,30 @@ static void file_close(void *state)
         f->host->count_failed(f->host, pending_events(f), "unwritten");
     if (f->path && f->fd >= 0)
         close(f->fd);
+    if (f->lock_fd >= 0)
+        close(f->lock_fd);
     free(f->path);
     free(f->buf);
     free(f);
+}
+
+/* Opens PATH.lock (see lock_file()). Where it cannot be, the log file
+ * itself is locked: enough when rotation cannot happen either (a
+ * directory the sink cannot write), but a process that waits for the lock
+ * of a file being rotated may then write one batch into the new file
+ * while another does. */
+static void open_lock_file(struct file_sink *f)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s.lock", f->path);
+    f->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY,
+                      FILE_MODE);
+    if (f->lock_fd < 0)
+        f->host->log(f->host, ZMQSINK_SEV_WARNING,
+                     "cannot open '%s', where processes that share '%s' "
+                     "take turns: %s%s; locking '%s' itself instead",
+                     path, f->display, strerror(errno), open_hint(errno),
+                     f->display);
 }
 
 /* The path to open: relative ones are relative to the config file. */
@@ -412,12 +614,13 @@ static int open_output(struct file_sink *f, const char *path, char *err,
         return -1;
     }
     f->display = f->path;
-    f->fd = open_append(f->path, &f->size);
-    if (f->fd < 0) {
+    if (open_append(f) < 0) {
         snprintf(err, len, "cannot open '%s': %s%s", f->path, strerror(errno),
                  open_hint(errno));
         return -1;
     }
+    if (f->max_size && f->regular)
+        open_lock_file(f);
     return 0;
 }
 
@@ -430,6 +633,7 @@ static void *file_open(const zmqsink_host_t *host, char *err, size_t len)
     }
     f->host = host;
     f->fd = -1;
+    f->lock_fd = -1;
     f->format = (zmqsink_format_t)host->option_int(host, "format");
     f->max_size = (uint64_t)host->option_int(host, "rotate.max_size");
     f->keep = (int)host->option_int(host, "rotate.keep");

@@ -25,7 +25,8 @@
  * With spool.dir, the failing batch and every batch after it go to the
  * spool (see spool.c) until the endpoint answers again; batches are then
  * replayed oldest first. What is not delivered at shutdown stays there for
- * the next run, which sends it before anything new. Without a spool, up to
+ * the next run, which sends it before anything new. Processes that share a
+ * config share spool.dir, each in a slot of its own. Without a spool, up to
  * MEMORY_BATCHES closed batches wait in memory; past that write() says
  * RETRY, and the core's ring holds the events, counting drops once full.
  *
@@ -38,7 +39,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,27 +115,29 @@ static int64_t monotonic_ns(void)
 /* ---- libcurl's process-wide state: set up by the first open sink,
  * released by the last one ---- */
 
-static pthread_mutex_t curl_users_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned curl_users;
+static unsigned curl_users; /* under fork_hold */
 
-static int curl_use(void)
+/* With fork() held off, so that no child is forked from the middle of
+ * curl_global_init() (which sets up the TLS library too); the hold also
+ * serialises the sinks of this process. */
+static int curl_use(const zmqsink_host_t *host)
 {
-    pthread_mutex_lock(&curl_users_lock);
+    host->fork_hold(host);
     int rc = curl_users > 0 || curl_global_init(CURL_GLOBAL_DEFAULT) == 0
                  ? 0
                  : -1;
     if (rc == 0)
         curl_users++;
-    pthread_mutex_unlock(&curl_users_lock);
+    host->fork_release(host);
     return rc;
 }
 
-static void curl_release(void)
+static void curl_release(const zmqsink_host_t *host)
 {
-    pthread_mutex_lock(&curl_users_lock);
+    host->fork_hold(host);
     if (--curl_users == 0)
         curl_global_cleanup();
-    pthread_mutex_unlock(&curl_users_lock);
+    host->fork_release(host);
 }
 
 /* ---- randomness: idempotency keys and jitter ---- */
@@ -665,7 +667,7 @@ static void http_close(void *state)
     spool_close(&s->spool);
     gzip_destroy(&s->gzip);
     if (s->curl_used)
-        curl_release();
+        curl_release(s->host);
     free(s);
 }
 
@@ -859,7 +861,7 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
     s->queue_tail = &s->queue;
     s->random = (uint64_t)monotonic_ns() | 1;
     options_read(s);
-    if (curl_use() != 0) {
+    if (curl_use(host) != 0) {
         snprintf(err, len, "libcurl cannot be initialised");
         free(s);
         return NULL;

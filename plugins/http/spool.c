@@ -9,8 +9,19 @@
  * whole batch or a .tmp file. At open, a .tmp file, or a batch whose header
  * does not parse or whose size does not match it, is torn: it is renamed to
  * NAME.corrupt, logged and counted. The body's checksum and line count are
- * checked again when the batch is loaded to be sent. A lock file keeps a
- * second process (or sink) from sharing the directory. */
+ * checked again when the batch is loaded to be sent.
+ *
+ * Slots. Processes that share a config (a pre-fork server's workers) share
+ * spool.dir, so each takes a slot of it: slot 0 is the directory itself,
+ * slot N its subdirectory slot-N, each with its own lock file, batches and
+ * dead-letter file. A process takes the first slot whose lock it can take,
+ * and replays what an earlier holder left there. The lock is flock(), which
+ * belongs to the open file description: a forked child shares its parent's,
+ * so it closes its copies (the first time it opens a spool of its own) and
+ * takes a slot of its own.
+ * Batches in a slot that nobody holds are moved, keys and all, into the slot
+ * of the next process that opens the spool (slot_adopt). Within one process,
+ * two sinks on one directory are a mistake in the config and refused. */
 #include "spool.h"
 
 #include <dirent.h>
@@ -32,6 +43,8 @@
 #define HEADER_MAX 128
 #define NAME_MAX_LEN 32 /* "0123456789abcdef.batch.corrupt" */
 #define ID_DIGITS 16
+#define SLOTS 64        /* slot 0, the directory, and slot-1 .. slot-63 */
+#define SLOT_NAME_LEN 16
 
 /* What the index knows of one batch file. */
 typedef struct entry {
@@ -49,15 +62,26 @@ typedef struct header {
 
 struct spool {
     const zmqsink_host_t *host;
-    char dir[PATH_MAX];
-    int dir_fd, lock_fd;
+    char dir[PATH_MAX];  /* of its slot */
+    int dir_fd, lock_fd; /* lock_fd changes under fork_hold */
     uint64_t max_size, total;
     entry_t *entries; /* oldest first: live ones are [head, n) */
     size_t head, n, cap;
     bool loaded;      /* spool_load_oldest() handed out loaded_id */
     uint64_t loaded_id;
     bool full_logged; /* the current streak of evictions was logged */
+    bool claims_base; /* serves a sink: holds a slot of base_dev/base_ino */
+    dev_t base_dev;   /* spool.dir, the directory of slot 0 */
+    ino_t base_ino;
+    pid_t pid;        /* of the process that opened it */
+    struct spool *next_live;
 };
+
+/* Every spool object of this process: to refuse a second sink on a
+ * directory that one sink of this process spools in. A forked child finds
+ * its parent's here too, told apart by their pid. Changed under the host's
+ * fork_hold, which also keeps sinks of one process from racing. */
+static spool_t *live_spools;
 
 static void batch_file(char name[NAME_MAX_LEN], uint64_t id, const char *ext)
 {
@@ -216,13 +240,25 @@ static int entry_compare(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Opens name in dir_fd for readdir(), or returns NULL with errno. */
+static DIR *dir_open_at(int dir_fd, const char *name)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir && fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return dir;
+}
+
+/* Indexes the batch files; the slot directories (slot-N) are not batches
+ * and so are passed over. */
 static int spool_scan(spool_t *s, char *err, size_t errlen)
 {
-    int fd = dup(s->dir_fd);
-    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    DIR *dir = dir_open_at(s->dir_fd, ".");
     if (!dir) {
-        if (fd >= 0)
-            close(fd);
         snprintf(err, errlen, "spool.dir '%s': %s", s->dir, strerror(errno));
         return -1;
     }
@@ -238,76 +274,6 @@ static int spool_scan(spool_t *s, char *err, size_t errlen)
     if (s->n > 1)
         qsort(s->entries, s->n, sizeof *s->entries, entry_compare);
     return 0;
-}
-
-static int spool_lock(spool_t *s, char *err, size_t errlen)
-{
-    s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (s->lock_fd < 0) {
-        snprintf(err, errlen, "spool.dir '%s': cannot create its lock file: %s",
-                 s->dir, strerror(errno));
-        return -1;
-    }
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        snprintf(err, errlen,
-                 errno == EWOULDBLOCK
-                     ? "spool.dir '%s' is in use by another sink or process: "
-                       "give each http sink its own directory"
-                     : "spool.dir '%s': cannot lock it: %s",
-                 s->dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
-                    uint64_t max_size, char *err, size_t errlen)
-{
-    spool_t *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    s->host = host;
-    s->max_size = max_size;
-    s->dir_fd = s->lock_fd = -1;
-    int n = dir[0] == '/' || !host->config_dir
-                ? snprintf(s->dir, sizeof s->dir, "%s", dir)
-                : snprintf(s->dir, sizeof s->dir, "%s/%s", host->config_dir, dir);
-    if (n < 0 || (size_t)n >= sizeof s->dir) {
-        snprintf(err, errlen, "spool.dir '%s': path too long", dir);
-        goto fail;
-    }
-    if (mkdir(s->dir, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "spool.dir '%s': cannot create it: %s", s->dir,
-                 strerror(errno));
-        goto fail;
-    }
-    s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (s->dir_fd < 0) {
-        snprintf(err, errlen, "spool.dir '%s': %s", s->dir, strerror(errno));
-        goto fail;
-    }
-    if (spool_lock(s, err, errlen) != 0 || spool_scan(s, err, errlen) != 0)
-        goto fail;
-    return s;
-fail:
-    spool_close(&s);
-    return NULL;
-}
-
-void spool_close(spool_t **spool)
-{
-    spool_t *s = *spool;
-    if (!s)
-        return;
-    if (s->lock_fd >= 0)
-        close(s->lock_fd); /* releases the lock */
-    if (s->dir_fd >= 0)
-        close(s->dir_fd);
-    free(s->entries);
-    free(s);
-    *spool = NULL;
 }
 
 size_t spool_count(const spool_t *s)
@@ -577,4 +543,339 @@ int spool_dead_letter(spool_t *s, const batch_t *batch, const char *reason)
         close(fd);
     bytes_free(&line);
     return rc;
+}
+
+/* ---- this process's spools, and fork ---- */
+
+/* Forgets the spools a forked child inherited from its parent, closing its
+ * copies of their locks: kept, they would hold the parent's slots after
+ * the parent is gone. Under fork_hold. */
+static void live_forget_inherited(void)
+{
+    pid_t self = getpid();
+    for (spool_t **p = &live_spools; *p;) {
+        spool_t *o = *p;
+        if (o->pid == self) {
+            p = &o->next_live;
+            continue;
+        }
+        if (o->lock_fd >= 0)
+            close(o->lock_fd);
+        o->lock_fd = -1;
+        *p = o->next_live; /* the parent's memory: left as it is */
+    }
+}
+
+/* A spool object with no slot yet, known to this process's list. */
+static spool_t *spool_new(const zmqsink_host_t *host, uint64_t max_size)
+{
+    spool_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->host = host;
+    s->max_size = max_size;
+    s->dir_fd = s->lock_fd = -1;
+    s->pid = getpid();
+    host->fork_hold(host);
+    live_forget_inherited();
+    s->next_live = live_spools;
+    live_spools = s;
+    host->fork_release(host);
+    return s;
+}
+
+static void spool_forget(spool_t *s)
+{
+    s->host->fork_hold(s->host);
+    spool_t **p = &live_spools;
+    while (*p && *p != s)
+        p = &(*p)->next_live;
+    if (*p)
+        *p = s->next_live;
+    s->host->fork_release(s->host);
+}
+
+/* Makes s the sink of base in this process. Returns 0, or -1 with err
+ * when another sink of this process spools there. */
+static int base_claim(spool_t *s, int base_fd, const char *base, char *err,
+                      size_t errlen)
+{
+    struct stat st;
+    if (fstat(base_fd, &st) != 0) {
+        snprintf(err, errlen, "spool.dir '%s': %s", base, strerror(errno));
+        return -1;
+    }
+    bool taken = false;
+    s->host->fork_hold(s->host);
+    for (const spool_t *o = live_spools; o && !taken; o = o->next_live)
+        taken = o->claims_base && o->base_dev == st.st_dev &&
+                o->base_ino == st.st_ino;
+    if (!taken) {
+        s->claims_base = true;
+        s->base_dev = st.st_dev;
+        s->base_ino = st.st_ino;
+    }
+    s->host->fork_release(s->host);
+    if (taken)
+        snprintf(err, errlen,
+                 "spool.dir '%s' is in use by another sink or process (an "
+                 "http sink of this process): give each http sink its own "
+                 "directory",
+                 base);
+    return taken ? -1 : 0;
+}
+
+/* ---- slots ---- */
+
+/* The directory of a slot, relative to spool.dir. */
+static void slot_name(char name[SLOT_NAME_LEN], int slot)
+{
+    if (slot == 0)
+        snprintf(name, SLOT_NAME_LEN, ".");
+    else
+        snprintf(name, SLOT_NAME_LEN, "slot-%d", slot);
+}
+
+/* Releases the slot s has, or tried to take. */
+static void slot_leave(spool_t *s)
+{
+    s->host->fork_hold(s->host);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the lock */
+    s->lock_fd = -1;
+    s->host->fork_release(s->host);
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
+    s->dir_fd = -1;
+}
+
+/* Takes the lock of the slot whose directory s has open. Returns 0, 1 when
+ * another process holds it, or -1 with err. */
+static int slot_lock(spool_t *s, char *err, size_t errlen)
+{
+    /* With fork() held off, so that a child finds the fd in s->lock_fd. */
+    s->host->fork_hold(s->host);
+    s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    int fd = s->lock_fd;
+    s->host->fork_release(s->host);
+    if (fd < 0) {
+        snprintf(err, errlen, "spool.dir '%s': cannot create its lock file: %s",
+                 s->dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        return 1;
+    snprintf(err, errlen, "spool.dir '%s': cannot lock it: %s", s->dir,
+             strerror(errno));
+    return -1;
+}
+
+/* Opens a slot of base (making its directory) and tries its lock. Returns
+ * 0 when s holds the slot, 1 when another process does, or -1 with err. */
+static int slot_open(spool_t *s, int base_fd, const char *base, int slot,
+                     char *err, size_t errlen)
+{
+    char name[SLOT_NAME_LEN];
+    slot_name(name, slot);
+    int n = snprintf(s->dir, sizeof s->dir, "%s%s%s", base, slot ? "/" : "",
+                     slot ? name : "");
+    if (n < 0 || (size_t)n >= sizeof s->dir) {
+        snprintf(err, errlen, "spool.dir '%s': path too long", base);
+        return -1;
+    }
+    if (mkdirat(base_fd, name, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "spool.dir '%s': cannot create it: %s", s->dir,
+                 strerror(errno));
+        return -1;
+    }
+    s->dir_fd = openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dir_fd < 0) {
+        snprintf(err, errlen, "spool.dir '%s': %s", s->dir, strerror(errno));
+        return -1;
+    }
+    return slot_lock(s, err, errlen);
+}
+
+/* Takes the first slot that no other process holds. Returns its number, or
+ * -1 with err. */
+static int slot_take(spool_t *s, int base_fd, const char *base, char *err,
+                     size_t errlen)
+{
+    for (int slot = 0; slot < SLOTS; slot++) {
+        int rc = slot_open(s, base_fd, base, slot, err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            if (slot > 0)
+                s->host->log(s->host, ZMQSINK_SEV_NOTICE,
+                             "spool.dir '%s' is in use by another process: "
+                             "this one spools in %s",
+                             base, s->dir);
+            return slot;
+        }
+        slot_leave(s);
+    }
+    snprintf(err, errlen,
+             "spool.dir '%s' is in use by %d other processes, as many as may "
+             "share it (in it and in slot-1 to slot-%d): give some of them "
+             "their own spool.dir",
+             base, SLOTS, SLOTS - 1);
+    return -1;
+}
+
+/* Whether a slot's directory holds batches, by a look without its lock. */
+static bool slot_has_batches(int base_fd, int slot)
+{
+    char name[SLOT_NAME_LEN];
+    slot_name(name, slot);
+    DIR *dir = dir_open_at(base_fd, name);
+    bool found = false;
+    struct dirent *d;
+    while (dir && !found && (d = readdir(dir))) {
+        uint64_t id;
+        found = name_id(d->d_name, ".batch", &id) == 0 ||
+                name_id(d->d_name, ".tmp", &id) == 0;
+    }
+    if (dir)
+        closedir(dir);
+    return found;
+}
+
+/* Copies one batch into s as its newest, under its own key. Returns 0, or
+ * -1 when it does not fit or cannot be written (after logging). */
+static int batch_adopt(spool_t *s, batch_t *b)
+{
+    b->id = spool_last_id(s) + 1;
+    char header[HEADER_MAX];
+    size_t header_len = (size_t)header_format(header, b);
+    uint64_t size = header_len + b->body.len;
+    if (s->total + size > s->max_size) {
+        s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                     "spool %s is full (max_size %" PRIu64 " bytes): it "
+                     "cannot take the batches of a process that is gone",
+                     s->dir, s->max_size);
+        return -1;
+    }
+    if (batch_write(s, b, header, header_len) != 0) {
+        s->host->log(s->host, ZMQSINK_SEV_ERR,
+                     "spool %s: cannot write a batch: %s", s->dir,
+                     strerror(errno));
+        return -1;
+    }
+    if (index_add(s, (entry_t){b->id, size, b->events}) != 0) {
+        char name[NAME_MAX_LEN];
+        batch_file(name, b->id, ".batch");
+        unlinkat(s->dir_fd, name, 0); /* its id would be given again */
+        s->host->log(s->host, ZMQSINK_SEV_ERR, "spool %s: out of memory",
+                     s->dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves the batches of a slot that no process holds into s, oldest first
+ * and under their keys, while they fit. A crash between the copy and the
+ * deletion leaves a batch in both: sent twice under one key, which the
+ * receiver can drop. */
+static void slot_adopt(spool_t *s, spool_t *orphan)
+{
+    batch_t b = {0};
+    size_t moved = 0;
+    while (spool_load_oldest(orphan, &b) == 1) {
+        uint64_t id = b.id;
+        if (batch_adopt(s, &b) != 0)
+            break;
+        spool_remove(orphan, id);
+        moved++;
+    }
+    bytes_free(&b.body);
+    if (moved)
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE,
+                     "%zu batches left in %s by a process that is gone are "
+                     "moved to %s",
+                     moved, orphan->dir, s->dir);
+    if (spool_count(orphan) > 0)
+        s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                     "%zu batches stay in %s for the next process that "
+                     "opens this spool",
+                     spool_count(orphan), orphan->dir);
+}
+
+void spool_close(spool_t **spool)
+{
+    spool_t *s = *spool;
+    if (!s)
+        return;
+    spool_forget(s);
+    slot_leave(s);
+    free(s->entries);
+    free(s);
+    *spool = NULL;
+}
+
+/* Adopts the batches of every other slot that no process holds. */
+static void slots_adopt(spool_t *s, int base_fd, const char *base, int mine)
+{
+    for (int slot = 0; slot < SLOTS; slot++) {
+        if (slot == mine || !slot_has_batches(base_fd, slot))
+            continue;
+        char err[PATH_MAX + 128] = "out of memory";
+        spool_t *orphan = spool_new(s->host, 0);
+        int rc = orphan ? slot_open(orphan, base_fd, base, slot, err,
+                                    sizeof err)
+                        : -1;
+        if (rc == 0)
+            rc = spool_scan(orphan, err, sizeof err);
+        if (rc == 0)
+            slot_adopt(s, orphan);
+        else if (rc < 0)
+            s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                         "batches left by a process that is gone stay in "
+                         "slot %d: %s",
+                         slot, err);
+        spool_close(&orphan);
+    }
+}
+
+spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
+                    uint64_t max_size, char *err, size_t errlen)
+{
+    spool_t *s = spool_new(host, max_size);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    char base[PATH_MAX];
+    int base_fd = -1, slot;
+    int n = dir[0] == '/' || !host->config_dir
+                ? snprintf(base, sizeof base, "%s", dir)
+                : snprintf(base, sizeof base, "%s/%s", host->config_dir, dir);
+    if (n < 0 || (size_t)n >= sizeof base) {
+        snprintf(err, errlen, "spool.dir '%s': path too long", dir);
+        goto fail;
+    }
+    if (mkdir(base, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "spool.dir '%s': cannot create it: %s", base,
+                 strerror(errno));
+        goto fail;
+    }
+    base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (base_fd < 0) {
+        snprintf(err, errlen, "spool.dir '%s': %s", base, strerror(errno));
+        goto fail;
+    }
+    if (base_claim(s, base_fd, base, err, errlen) != 0 ||
+        (slot = slot_take(s, base_fd, base, err, errlen)) < 0 ||
+        spool_scan(s, err, errlen) != 0)
+        goto fail;
+    slots_adopt(s, base_fd, base, slot);
+    close(base_fd);
+    return s;
+fail:
+    if (base_fd >= 0)
+        close(base_fd);
+    spool_close(&s);
+    return NULL;
 }

@@ -27,14 +27,16 @@ typedef struct batch {
 typedef struct spool spool_t;
 
 /* Opens the spool in dir (made if missing; relative to the host's
- * config_dir), locks it against a second process, and indexes its batches.
- * Files that are torn or not batches are renamed to NAME.corrupt, logged
- * and counted as failed. Returns NULL with a message in err. Caller owns
- * the result. */
+ * config_dir): takes the first slot of it that no other process holds (dir
+ * itself, or dir/slot-1 .. slot-63) and indexes its batches, then moves in
+ * the batches of slots that no process holds. Files that are torn or not
+ * batches are renamed to NAME.corrupt, logged and counted as failed.
+ * max_size bounds the slot. Returns NULL with a message in err, also when
+ * another sink of this process has dir. Caller owns the result. */
 spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
                     uint64_t max_size, char *err, size_t errlen);
 
-/* Releases the lock and the index; the files stay for the next run. Takes
+/* Releases the slot and the index; the files stay for the next run. Takes
  * NULL and nulls the pointer. */
 void spool_close(spool_t **spool);
 
@@ -48,7 +50,7 @@ uint64_t spool_oldest_id(const spool_t *spool);
  * batches are dropped for room (as spool_load_oldest() does). */
 void spool_hold(spool_t *spool, uint64_t id);
 
-/* The resolved directory, for messages. */
+/* The resolved directory of its slot, for messages. */
 const char *spool_dir(const spool_t *spool);
 
 /* Writes the batch as a file, durably (fsync, rename). When the

@@ -10,6 +10,16 @@
  * With `tags: dogstatsd` the socket, event and sink become tags:
  *   zmq.events:N|c|#socket:S,event:E   zmq.connections:N|g|#socket:S
  *   zmq.connection_ms:N|ms|#socket:S   zmq.zmqsink.dropped:N|c|#sink:K
+ * With per_process in effect, the gauge also names its process:
+ *   zmq.<socket>.connections.<pid>:N|g zmq.connections:N|g|#socket:S,pid:P
+ * because processes that share a config (the workers of a pre-fork server)
+ * share socket names, and statsd keeps only the last value written to a
+ * gauge, while counters and timers add up across processes. `auto` (the
+ * default) puts it in effect in a child of the process `zmqsink run`
+ * started (host->child_process), so that process keeps the plain name and
+ * every other has a series of its own; `true` always, `false` never. The
+ * series of a process that has ended keeps its last value (0 if it closed
+ * its sockets first) until statsd deletes idle gauges (deleteGauges).
  *
  * write() only counts, in a table keyed by socket name; tick() flushes once
  * flush_interval has passed since the last flush (tick comes about every
@@ -64,6 +74,7 @@
 #define TABLE_INITIAL 16
 
 enum { TAGS_NONE = 0, TAGS_DOGSTATSD = 1 };
+enum { PER_PROCESS_AUTO = 0, PER_PROCESS_TRUE = 1, PER_PROCESS_FALSE = 2 };
 
 /* What one socket name adds up to. */
 struct socket_metrics {
@@ -83,6 +94,8 @@ struct statsd_sink {
     socklen_t addrlen;
     char prefix[PREFIX_MAX + 2]; /* sanitised, with its '.'; or "" */
     bool dogstatsd;
+    char process[32]; /* added to the gauge to name this process: ".<pid>"
+                         to the name, ",pid:<pid>" to the tags; or "" */
     int64_t interval_ns, last_flush_ns;
 
     struct socket_metrics *sockets; /* open addressing, power-of-two size */
@@ -326,10 +339,11 @@ static void emit_gauge(struct statsd_sink *s, const char *socket,
     char line[LINE_MAX_LEN];
     int len = s->dogstatsd
                   ? snprintf(line, sizeof line,
-                             "%sconnections:%lld|g|#socket:%s", s->prefix,
-                             (long long)connections, socket)
-                  : snprintf(line, sizeof line, "%s%s.connections:%lld|g",
-                             s->prefix, socket, (long long)connections);
+                             "%sconnections:%lld|g|#socket:%s%s", s->prefix,
+                             (long long)connections, socket, s->process)
+                  : snprintf(line, sizeof line, "%s%s.connections%s:%lld|g",
+                             s->prefix, socket, s->process,
+                             (long long)connections);
     emit(s, line, len, 0);
 }
 
@@ -482,6 +496,19 @@ static int read_prefix(struct statsd_sink *s, char *err, size_t len)
     return 0;
 }
 
+/* Whether the gauge names its process (see the top of the file). */
+static bool per_process(const zmqsink_host_t *host)
+{
+    switch (host->option_int(host, "per_process")) {
+    case PER_PROCESS_TRUE:
+        return true;
+    case PER_PROCESS_FALSE:
+        return false;
+    default: /* auto; a host older than ABI 1.2 has no child_process */
+        return host->abi_minor >= 2 && host->child_process;
+    }
+}
+
 static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
 {
     struct statsd_sink *s = calloc(1, sizeof *s);
@@ -493,6 +520,9 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
     s->fd = -1;
     s->address = host->option_string(host, "address");
     s->dogstatsd = host->option_int(host, "tags") == TAGS_DOGSTATSD;
+    if (per_process(host))
+        snprintf(s->process, sizeof s->process,
+                 s->dogstatsd ? ",pid:%ld" : ".%ld", (long)getpid());
     s->interval_ns = host->option_int(host, "flush_interval") * 1000000;
     s->max_packet = (size_t)host->option_int(host, "max_packet");
     s->last_flush_ns = monotonic_ns();
@@ -530,6 +560,11 @@ static const zmqsink_option_t statsd_options[] = {
       .choices = "none|dogstatsd",
       .help = "none: socket and event in the metric name; dogstatsd: as "
               "tags" },
+    /* The choices are in the order of PER_PROCESS_*. */
+    { .key = "per_process", .type = ZMQSINK_OPT_ENUM, .fallback = "auto",
+      .choices = "auto|true|false",
+      .help = "whether the connections gauge names its process by pid (auto: "
+              "in the children of the process `zmqsink run` started)" },
     { 0 }
 };
 

@@ -1,7 +1,8 @@
 /* An ordinary ZeroMQ program, linked with libzmq alone, that the tests run
  * under `zmqsink run`: a ROUTER bound on 127.0.0.1:PORT and a DEALER that
  * connects, says hello and gets an answer; both closed, the context
- * terminated. Exits with EXIT_CODE, or dies of SIGNAL when given one. */
+ * terminated; prints "done". Exits with EXIT_CODE, or dies of SIGNAL when
+ * given one. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ int main(int argc, char **argv)
     zmq_close(dealer);
     zmq_close(router);
     zmq_ctx_term(ctx);
+    /* Said before exit, where zmqsink delivers what its sinks hold. */
+    printf("done\n");
+    fflush(stdout);
     if (argc > 3)
         raise(atoi(argv[3]));
     return atoi(argv[2]);

@@ -1,0 +1,175 @@
+/* The services the core hands each sink's plugin (its zmqsink_host_t),
+ * and the built-in callback sink of zmqsink_add_callback(). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "internal.h"
+#include "log.h"
+
+static const zs__options_t *host_options(const zmqsink_host_t *host)
+{
+    return zs__sink_of_host(host)->options;
+}
+
+static const char *host_option_string(const zmqsink_host_t *host,
+                                      const char *key)
+{
+    return zs__options_string(host_options(host), key);
+}
+
+static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
+{
+    return zs__options_int(host_options(host), key);
+}
+
+static size_t host_option_list(const zmqsink_host_t *host, const char *key,
+                               const char *const **items)
+{
+    return zs__options_list(host_options(host), key, items);
+}
+
+static size_t host_option_map(const zmqsink_host_t *host, const char *key,
+                              const char *const **keys,
+                              const char *const **values)
+{
+    return zs__options_map(host_options(host), key, keys, values);
+}
+
+static int host_option_is_set(const zmqsink_host_t *host, const char *key)
+{
+    return zs__options_is_set(host_options(host), key);
+}
+
+static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
+                     const char *fmt, ...)
+{
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "sink '%s'", host->sink_name);
+    va_list args;
+    va_start(args, fmt);
+    zs__logv(severity, prefix, fmt, args);
+    va_end(args);
+}
+
+static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
+                              const char *reason)
+{
+    zs__counter_add(&zs__sink_of_host(host)->failed, n);
+    zs__log(ZMQSINK_SEV_DEBUG, "sink '%s': %llu events failed: %s",
+            host->sink_name, (unsigned long long)n, reason);
+}
+
+/* Answers from the instance's current sinks; the name is copied into the
+ * asking sink, so that it outlives a reload that frees the one named. */
+static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
+                              const char **name, uint64_t *dropped)
+{
+    zs__sink_t *self = zs__sink_of_host(host);
+    zmqsink_t *zs = self->owner;
+    pthread_mutex_lock(&zs->set_lock);
+    const zs__sinkset_t *set = zs->set;
+    size_t n = set ? set->n : 0;
+    if (index < n) {
+        const zs__sink_t *sink = set->sinks[index];
+        snprintf(self->drops_name, sizeof self->drops_name, "%s", sink->name);
+        *name = self->drops_name;
+        *dropped = zs__counter_get(&sink->dropped_full) +
+                   zs__counter_get(&sink->dropped_shutdown);
+    }
+    pthread_mutex_unlock(&zs->set_lock);
+    return n;
+}
+
+
+/* Whether this process is a child (forked or executed) of the one that
+ * `zmqsink run` started: run names that one in $ZMQSINK_RUN_PID. */
+int zs__child_process(void)
+{
+    const char *run_pid = getenv("ZMQSINK_RUN_PID");
+    return run_pid && *run_pid && atol(run_pid) != (long)getpid();
+}
+
+static void host_fork_hold(const zmqsink_host_t *host)
+{
+    zs__fork_hold();
+}
+
+static void host_fork_release(const zmqsink_host_t *host)
+{
+    zs__fork_release();
+}
+
+void zs__host_init(zs__sink_t *sink)
+{
+    sink->host = (zmqsink_host_t){
+        .abi_major = ZMQSINK_PLUGIN_ABI_MAJOR,
+        .abi_minor = ZMQSINK_PLUGIN_ABI_MINOR,
+        .sink_name = sink->name,
+        .config_dir = sink->config_dir,
+        .option_string = host_option_string,
+        .option_int = host_option_int,
+        .option_list = host_option_list,
+        .option_map = host_option_map,
+        .option_is_set = host_option_is_set,
+        .format = zmqsink_format_event,
+        .log = host_log,
+        .count_failed = host_count_failed,
+        .sink_drops = host_sink_drops,
+        .resolve_address = zs__resolve_address,
+        .child_process = zs__child_process(),
+        .fork_hold = host_fork_hold,
+        .fork_release = host_fork_release,
+    };
+}
+
+/* ---- the callback sink, built in ---- */
+
+typedef struct callback {
+    zmqsink_callback_fn *fn;
+    void *arg;
+} callback_t;
+
+static void *callback_open(const zmqsink_host_t *host, char *err, size_t len)
+{
+    return zs__sink_of_host(host)->builtin_arg;
+}
+
+static zmqsink_write_result_t callback_write(void *state,
+                                             const zmqsink_event_t *events,
+                                             size_t n)
+{
+    const callback_t *cb = state;
+    for (size_t i = 0; i < n; i++)
+        cb->fn(&events[i], cb->arg);
+    return ZMQSINK_WRITE_OK;
+}
+
+static void callback_close(void *state)
+{
+    free(state);
+}
+
+static const zmqsink_plugin_t callback_plugin = {
+    ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
+    .name = "callback",
+    .description = "calls an application function",
+    .open = callback_open,
+    .write = callback_write,
+    .close = callback_close,
+};
+
+
+int zs__callback_bind(zs__sink_t *sink, zmqsink_callback_fn *fn, void *arg)
+{
+    callback_t *cb = malloc(sizeof *cb);
+    if (!cb)
+        return -1;
+    *cb = (callback_t){fn, arg};
+    sink->builtin_arg = cb;
+    sink->plugin.desc = &callback_plugin;
+    snprintf(sink->type, sizeof sink->type, "callback");
+    return 0;
+}

@@ -1,0 +1,297 @@
+/* What zmqsink says of itself while it runs: losses in the log, the
+ * counters in a json file, and a last word per sink at shutdown. Nothing
+ * is lost silently: every drop and failure is counted by the collector and
+ * the workers, and this thread makes sure the counts are said. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "log.h"
+#include "worker.h"
+
+#define TICK_MS 1000
+
+/* What was last said of one sink, found again by name across reloads. */
+typedef struct said {
+    char name[ZMQSINK_SOCKET_NAME_MAX];
+    uint64_t dropped, failed; /* counts when last said */
+    int64_t when_ns;          /* when last said; 0: never */
+} said_t;
+
+struct zs__report {
+    zmqsink_t *zs;
+    pthread_t thread;
+    _Atomic int stop;
+    _Atomic int joined; /* stop has joined, or is joining, the thread */
+    said_t said[ZS__MAX_SINKS];
+    size_t nsaid;
+    int64_t next_file_ns;
+    bool file_failing;  /* the last write of the stats file failed */
+};
+
+/* The settings that can change with a reload: read under set_lock. */
+typedef struct settings {
+    char path[PATH_MAX];
+    char dir[PATH_MAX];
+    int64_t interval_ms;
+} settings_t;
+
+static void settings_read(zmqsink_t *zs, settings_t *s)
+{
+    const char *env = zs->stats_file;
+    pthread_mutex_lock(&zs->set_lock);
+    const zs__config_t *config = zs->config;
+    s->interval_ms = config->stats_interval_ms;
+    snprintf(s->dir, sizeof s->dir, "%s", env && *env ? "." : config->dir);
+    snprintf(s->path, sizeof s->path, "%s",
+             env && *env           ? env
+             : config->stats_path ? config->stats_path
+                                   : "");
+    pthread_mutex_unlock(&zs->set_lock);
+}
+
+/* ---- the stats file ---- */
+
+/* path with "{pid}" replaced, made absolute against dir. */
+static int stats_path(const char *path, const char *dir, char *out,
+                      size_t cap)
+{
+    char expanded[PATH_MAX];
+    const char *at = strstr(path, "{pid}");
+    int n = at ? snprintf(expanded, sizeof expanded, "%.*s%ld%s",
+                          (int)(at - path), path, (long)getpid(), at + 5)
+               : snprintf(expanded, sizeof expanded, "%s", path);
+    if (n < 0 || (size_t)n >= sizeof expanded)
+        return -1;
+    n = expanded[0] == '/' ? snprintf(out, cap, "%s", expanded)
+                           : snprintf(out, cap, "%s/%s", dir, expanded);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static void stats_json(FILE *f, const zmqsink_stats_t *st)
+{
+    char name[2 * ZMQSINK_SOCKET_NAME_MAX], type[96];
+    struct timespec now;
+    struct tm tm;
+    char ts[32];
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(f,
+            "{\"ts\":\"%s\",\"pid\":%ld,\"events\":%llu,\"filtered\":%llu,"
+            "\"sockets_attached\":%llu,\"sinks\":[",
+            ts, (long)getpid(), (unsigned long long)st->events,
+            (unsigned long long)st->filtered,
+            (unsigned long long)st->sockets_attached);
+    for (size_t i = 0; i < st->nsinks; i++) {
+        const zmqsink_sink_stats_t *s = &st->sinks[i];
+        zs__json_quote(s->name, name, sizeof name);
+        zs__json_quote(s->type, type, sizeof type);
+        fprintf(f,
+                "%s\n {\"name\":%s,\"type\":%s,\"enqueued\":%llu,"
+                "\"delivered\":%llu,\"dropped_full\":%llu,"
+                "\"dropped_shutdown\":%llu,\"failed\":%llu,"
+                "\"queue_depth\":%llu,\"queue_capacity\":%llu}",
+                i ? "," : "", name, type, (unsigned long long)s->enqueued,
+                (unsigned long long)s->delivered,
+                (unsigned long long)s->dropped_full,
+                (unsigned long long)s->dropped_shutdown,
+                (unsigned long long)s->failed,
+                (unsigned long long)s->queue_depth,
+                (unsigned long long)s->queue_capacity);
+    }
+    fputs("\n]}\n", f);
+}
+
+int zs__report_write_stats(const zmqsink_stats_t *stats, const char *path,
+                           const char *dir, char *err, size_t errlen)
+{
+    char final[PATH_MAX], tmp[PATH_MAX + 32];
+    if (stats_path(path, dir, final, sizeof final) != 0) {
+        snprintf(err, errlen, "stats file '%s': path too long", path);
+        return -1;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", final, (long)getpid());
+    FILE *f = fopen(tmp, "we");
+    if (!f) {
+        snprintf(err, errlen, "stats file '%s': %s", final, strerror(errno));
+        return -1;
+    }
+    stats_json(f, stats);
+    int failed = ferror(f);
+    if (fclose(f) != 0 || failed || rename(tmp, final) != 0) {
+        snprintf(err, errlen, "stats file '%s': %s", final,
+                 strerror(errno ? errno : EIO));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the file when it is due; says a failure once, and the recovery. */
+static void report_file(zs__report_t *r, const zmqsink_stats_t *st,
+                        const settings_t *s, bool now)
+{
+    int64_t t = zs__now_ns();
+    if (!s->path[0] || (!now && t < r->next_file_ns))
+        return;
+    r->next_file_ns = t + s->interval_ms * 1000000;
+    char err[PATH_MAX + 128];
+    if (zs__report_write_stats(st, s->path, s->dir, err, sizeof err) != 0) {
+        if (!r->file_failing)
+            zs__log(ZMQSINK_SEV_ERR, "%s (retried every %lld ms)", err,
+                    (long long)s->interval_ms);
+        r->file_failing = true;
+    } else if (r->file_failing) {
+        zs__log(ZMQSINK_SEV_NOTICE, "stats file '%s' written again", s->path);
+        r->file_failing = false;
+    }
+}
+
+/* ---- losses ---- */
+
+static said_t *said_of(zs__report_t *r, const char *name)
+{
+    for (size_t i = 0; i < r->nsaid; i++)
+        if (strcmp(r->said[i].name, name) == 0)
+            return &r->said[i];
+    if (r->nsaid == ZS__MAX_SINKS) /* names of sinks long gone: start over */
+        r->nsaid = 0;
+    said_t *s = &r->said[r->nsaid++];
+    *s = (said_t){0};
+    snprintf(s->name, sizeof s->name, "%s", name);
+    return s;
+}
+
+/* A sink's first loss at once; later ones at most once per interval,
+ * with the counts since the last line. */
+static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
+                          const settings_t *s)
+{
+    int64_t now = zs__now_ns();
+    for (size_t i = 0; i < st->nsinks; i++) {
+        const zmqsink_sink_stats_t *sink = &st->sinks[i];
+        said_t *said = said_of(r, sink->name);
+        uint64_t dropped = sink->dropped_full, failed = sink->failed;
+        if (dropped < said->dropped || failed < said->failed)
+            said->dropped = said->failed = 0; /* a new sink of that name */
+        uint64_t new_dropped = dropped - said->dropped;
+        uint64_t new_failed = failed - said->failed;
+        if (new_dropped + new_failed == 0)
+            continue;
+        if (said->when_ns == 0)
+            zs__log(ZMQSINK_SEV_WARNING,
+                    "sink '%s': lost %llu events: %llu dropped (queue of %llu "
+                    "full), %llu failed; further losses are logged at most "
+                    "every %lld ms",
+                    sink->name, (unsigned long long)(new_dropped + new_failed),
+                    (unsigned long long)new_dropped,
+                    (unsigned long long)sink->queue_capacity,
+                    (unsigned long long)new_failed, (long long)s->interval_ms);
+        else if (now - said->when_ns >= s->interval_ms * 1000000)
+            zs__log(ZMQSINK_SEV_WARNING,
+                    "sink '%s': lost %llu more events: %llu dropped (queue "
+                    "full), %llu failed; %llu dropped and %llu failed in all",
+                    sink->name, (unsigned long long)(new_dropped + new_failed),
+                    (unsigned long long)new_dropped,
+                    (unsigned long long)new_failed,
+                    (unsigned long long)dropped, (unsigned long long)failed);
+        else
+            continue;
+        said->dropped = dropped;
+        said->failed = failed;
+        said->when_ns = now;
+    }
+}
+
+void zs__report_poke(zmqsink_t *zs)
+{
+    if (atomic_exchange(&zs->report_wake, 1) == 0)
+        zs__futex_wake(&zs->report_wake);
+}
+
+static void *report_main(void *arg)
+{
+    zs__report_t *r = arg;
+    while (!atomic_load(&r->stop)) {
+        zs__futex_wait(&r->zs->report_wake, 0, TICK_MS * 1000000LL);
+        atomic_store(&r->zs->report_wake, 0);
+        if (atomic_load(&r->stop))
+            break;
+        zmqsink_stats_t st;
+        settings_t s;
+        zmqsink_stats(r->zs, &st);
+        settings_read(r->zs, &s);
+        report_losses(r, &st, &s);
+        report_file(r, &st, &s, false);
+    }
+    return NULL;
+}
+
+zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen)
+{
+    zs__report_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->zs = zs;
+    int rc = zs__thread_create(&r->thread, report_main, r);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* One line for each sink that lost anything. */
+static void report_summary(const zmqsink_stats_t *st)
+{
+    for (size_t i = 0; i < st->nsinks; i++) {
+        const zmqsink_sink_stats_t *s = &st->sinks[i];
+        if (s->dropped_full + s->dropped_shutdown + s->failed == 0)
+            continue;
+        zs__log(ZMQSINK_SEV_WARNING,
+                "sink '%s': %llu events delivered, %llu dropped (queue full), "
+                "%llu not delivered within shutdown_timeout, %llu failed",
+                s->name, (unsigned long long)s->delivered,
+                (unsigned long long)s->dropped_full,
+                (unsigned long long)s->dropped_shutdown,
+                (unsigned long long)s->failed);
+    }
+}
+
+void zs__report_stop(zs__report_t *r)
+{
+    atomic_store(&r->stop, 1);
+    atomic_store(&r->zs->report_wake, 1);
+    zs__futex_wake(&r->zs->report_wake);
+    if (atomic_exchange(&r->joined, 1) == 0)
+        pthread_join(r->thread, NULL);
+}
+
+void zs__report_destroy(zs__report_t **rp, const zmqsink_stats_t *final)
+{
+    zs__report_t *r = rp ? *rp : NULL;
+    if (!r)
+        return;
+    *rp = NULL;
+    zs__report_stop(r);
+    if (final) {
+        settings_t s;
+        settings_read(r->zs, &s);
+        report_file(r, final, &s, true);
+        report_summary(final);
+    }
+    free(r);
+}

@@ -1,0 +1,36 @@
+/* What zmqsink says of itself while it runs: losses logged as they happen
+ * (a sink's first at once, then at most one line per stats.interval with
+ * the counts since the last), a json file of the counters rewritten every
+ * stats.interval, and at shutdown one line per sink that lost anything.
+ * One thread per instance, which wakes once a second. */
+#ifndef ZS_REPORT_H
+#define ZS_REPORT_H
+
+#include <stddef.h>
+
+#include "internal.h"
+
+typedef struct zs__report zs__report_t;
+
+/* Starts reporting on zs. Returns NULL with a message in err. */
+zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen);
+
+/* Has the report thread look at the counters now, to say a first loss at
+ * once. Never waits: the collector calls it. */
+void zs__report_poke(zmqsink_t *zs);
+
+/* Stops the thread (the instance is being destroyed). Idempotent. */
+void zs__report_stop(zs__report_t *r);
+
+/* Stops the thread, then says the last word with the final counters:
+ * the stats file once more, and a line per sink that dropped or failed
+ * anything. Sets *r to NULL; NULL is a no-op. */
+void zs__report_destroy(zs__report_t **r, const zmqsink_stats_t *final);
+
+/* Writes the counters as json to path ("{pid}" stands for the process id;
+ * relative to dir unless absolute), whole under a temporary name renamed
+ * over it. Returns 0, or -1 with the reason in err. */
+int zs__report_write_stats(const zmqsink_stats_t *stats, const char *path,
+                           const char *dir, char *err, size_t errlen);
+
+#endif

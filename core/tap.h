@@ -1,0 +1,57 @@
+/* Taps: the application's own monitors of its sockets, served by zmqsink.
+ * libzmq keeps one monitor per socket, so zmqsink keeps that one for
+ * itself and re-delivers to the application's endpoint what libzmq would
+ * have sent there: the events of its mask, in the format it asked for,
+ * and monitor_stopped when the monitor ends. A tap never waits: what finds
+ * no room waits in a bounded backlog. */
+#ifndef ZS_TAP_H
+#define ZS_TAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "monitor_wire.h"
+
+typedef struct zs__tap zs__tap_t;
+
+/* Messages a tap holds while its application does not read (beyond the
+ * about 2000 that libzmq's own queue holds); the rest are lost, counted. */
+#define ZS__TAP_BACKLOG 1024
+
+/* Checks a zmq_socket_monitor_versioned(socket, endpoint, events, version)
+ * call as libzmq checks it before it stops the socket's current monitor:
+ * the socket (ENOTSOCK, ETERM), the mask of version 1 (EINVAL), and a
+ * non-NULL endpoint, which must be inproc (EINVAL, EPROTONOSUPPORT).
+ * Returns 0, or -1 with errno as libzmq would set it. */
+int zs__tap_check(void *socket, const char *endpoint, uint64_t events,
+                  int version);
+
+/* Opens the application's monitor: a socket of type (ZMQ_PAIR, ZMQ_PUB or
+ * ZMQ_PUSH, else EINVAL) bound at endpoint in ctx. On the application's
+ * thread; the collector thread owns it once handed over. Returns the tap,
+ * or NULL with errno as libzmq would set it (bind's errno, ENOMEM). */
+zs__tap_t *zs__tap_open(void *ctx, const char *endpoint, uint64_t events,
+                        int version, int type);
+
+/* The fd (ZMQ_FD) that wakes the collector when the tap may take more. */
+int zs__tap_fd(const zs__tap_t *t);
+
+/* Sends m if the application's mask has its event, or keeps it for later
+ * when there is no room or no peer yet. Never waits. Collector thread. */
+void zs__tap_send(zs__tap_t *t, const zs__monitor_message_t *m);
+
+/* Sends what waits, as far as there is room. Collector thread. */
+void zs__tap_flush(zs__tap_t *t);
+
+/* Sends monitor_stopped when the application's mask has it: the last
+ * message of a monitor that libzmq stops (not of one whose context
+ * ended). Collector thread. */
+void zs__tap_stop(zs__tap_t *t);
+
+/* Sends what waits, as far as there is room, and closes the socket (what
+ * still waits is dropped, as libzmq drops a closed monitor's queue); logs
+ * how many events were lost to a full backlog. Sets *t NULL; NULL is a
+ * no-op. */
+void zs__tap_close(zs__tap_t **t);
+
+#endif
