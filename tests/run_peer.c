@@ -10,6 +10,16 @@
 
 #include "helpers.h"
 
+const char *rp_asan_runtime(void)
+{
+    void *asan_init = dlsym(RTLD_DEFAULT, "__asan_init");
+    Dl_info info;
+    if (!asan_init || !dladdr(asan_init, &info) || !info.dli_fname ||
+        !strstr(info.dli_fname, "libasan"))
+        return NULL;
+    return info.dli_fname;
+}
+
 /* In an ASan build the preload library is instrumented. A program not
  * built here (the Python interpreter) can load it only with the ASan
  * runtime in LD_PRELOAD, ahead of libc, whose malloc would otherwise win
@@ -19,10 +29,8 @@
  * other builds. */
 static void preload_asan_runtime(void)
 {
-    void *asan_init = dlsym(RTLD_DEFAULT, "__asan_init");
-    Dl_info info;
-    if (!asan_init || !dladdr(asan_init, &info) || !info.dli_fname ||
-        !strstr(info.dli_fname, "libasan"))
+    const char *runtime = rp_asan_runtime();
+    if (!runtime)
         return;
     const char *old = getenv("ASAN_OPTIONS");
     if (old && strstr(old, "verify_asan_link_order=0:detect_leaks=0"))
@@ -31,7 +39,7 @@ static void preload_asan_runtime(void)
     snprintf(options, sizeof options,
              "%s%sverify_asan_link_order=0:detect_leaks=0", old ? old : "",
              old && *old ? ":" : "");
-    cr_assert_eq(setenv("LD_PRELOAD", info.dli_fname, 1), 0);
+    cr_assert_eq(setenv("LD_PRELOAD", runtime, 1), 0);
     cr_assert_eq(setenv("ASAN_OPTIONS", options, 1), 0);
 }
 

@@ -31,6 +31,10 @@ int rp_run(const rp_program_t *program, const char *config,
            const char *const options[], const char *const args[],
            const char *out_path);
 
+/* The path of the AddressSanitizer runtime this test runs with, or NULL
+ * outside an ASan build. */
+const char *rp_asan_runtime(void);
+
 /* Fails unless status says the program exited with code; shows its
  * output (out_path) when not. */
 void rp_assert_exited(int status, int code, const char *out_path);
