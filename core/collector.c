@@ -51,10 +51,12 @@
 typedef struct reader {
     struct reader *next, *prev; /* (lock) every reader not yet ended */
     struct reader *next_fresh;  /* (lock) readers not yet adopted */
-    struct reader *predecessor; /* (lock) the reader this one took over
-                                   from, until that one ends: this one is
-                                   not read before, so that events keep
-                                   their order */
+    struct reader *predecessor; /* the reader this one took over from,
+                                   until that one ends: this one is not
+                                   read before, so that events keep their
+                                   order. Set before the reader is
+                                   published, then changed only by the
+                                   collector thread (under the lock) */
     void *socket;               /* (lock) the application's socket */
     void *ctx;                  /* (lock) its context */
     bool adopted;               /* (lock) registered with epoll */
@@ -63,8 +65,12 @@ typedef struct reader {
     bool report_stop;           /* (lock) report it even then */
     bool stopping;              /* (lock) its monitor was stopped: it
                                    reports and serves nothing more */
+    bool closed;                /* (lock) the application closes its
+                                   socket (zs__collector_closed) */
+    struct reader *successor;   /* (lock) the reader that took over */
     bool ended;                 /* freed at the end of the epoll round */
     bool tap_new;               /* its tap came with it: poll the tap */
+    uint64_t lineage;           /* the socket's, across its readers */
     void *pair;
     int fd;
     int socket_type;
@@ -79,10 +85,11 @@ typedef struct reader {
 
 /* A connection seen opening, by fd, to give its later events a peer and a
  * duration. fds are unique in the process, so one table serves all. It is
- * keyed by the application socket, not the reader, so that it outlives a
- * rename (a new monitor, a new reader). */
+ * keyed by the socket's lineage, not the reader, so that it outlives a
+ * rename (a new monitor, a new reader), and not by the socket's address,
+ * which libzmq gives the next socket as soon as one is closed. */
 typedef struct conn {
-    const void *socket;
+    uint64_t lineage; /* 0: free */
     int64_t opened_ns;
     char peer[ZMQSINK_PEER_MAX];
 } conn_t;
@@ -117,8 +124,10 @@ struct zs__collector {
     bool exited;              /* (lock) the thread has ended */
     bool orphaned;            /* (lock) destroy returned: the thread frees c */
     reader_t *dead;           /* (thread) ended, freed after the round */
-    zs__tap_t **closing;      /* (thread) taps ended this round */
-    size_t nclosing, closing_cap;
+    zs__tap_t **ending;       /* (thread) taps ended, closed at the end
+                                 of a round once all they hold is sent */
+    size_t nending, ending_cap;
+    uint64_t lineages;        /* (lock) the last socket lineage given */
     conn_t *conns;            /* indexed by fd */
     size_t nconns;
     uint64_t seq;
@@ -194,28 +203,28 @@ static void conn_track(zs__collector_t *c, const reader_t *r,
         if (!ev->peer[0])
             peer_of_fd(fd, ev->peer, sizeof ev->peer);
         if (conn) {
-            conn->socket = r->socket;
+            conn->lineage = r->lineage;
             conn->opened_ns = now_ns;
             memcpy(conn->peer, ev->peer, sizeof conn->peer);
         }
     } else if (ev->type == ZMQSINK_EVENT_DISCONNECTED ||
                ev->type == ZMQSINK_EVENT_CLOSED) {
         conn_t *conn = conn_slot(c, fd, false);
-        if (conn && conn->socket == r->socket) {
+        if (conn && conn->lineage == r->lineage) {
             if (!ev->peer[0])
                 memcpy(ev->peer, conn->peer, sizeof ev->peer);
             ev->duration_ms = (now_ns - conn->opened_ns) / 1000000;
-            conn->socket = NULL;
+            conn->lineage = 0;
         }
     }
 }
 
 /* Forgets the open connections of a socket that is gone. */
-static void conn_forget_socket(zs__collector_t *c, const void *socket)
+static void conn_forget(zs__collector_t *c, uint64_t lineage)
 {
     for (size_t fd = 0; fd < c->nconns; fd++)
-        if (c->conns[fd].socket == socket)
-            c->conns[fd].socket = NULL;
+        if (c->conns[fd].lineage == lineage)
+            c->conns[fd].lineage = 0;
 }
 
 /* ---- routing ---- */
@@ -315,10 +324,6 @@ static void bind_waits_answer(zs__collector_t *c, const reader_t *r,
 
 /* ---- readers ---- */
 
-static bool event_known(uint64_t type)
-{
-    return type && !(type & (type - 1)) && type <= ZMQSINK_EVENT_ALL;
-}
 
 /* With the lock held. */
 static void reader_link(zs__collector_t *c, reader_t *r)
@@ -346,51 +351,41 @@ static void reader_unlink(zs__collector_t *c, reader_t *r)
         c->fresh = r->next_fresh;
 }
 
-/* The reader that took over from r, or NULL. With the lock held. */
-static reader_t *reader_successor(zs__collector_t *c, const reader_t *r)
-{
-    for (reader_t *s = zs__ptrmap_get(&c->current, r->socket); s;
-         s = s->predecessor)
-        if (s->predecessor == r)
-            return s;
-    return NULL;
-}
-
-static uint64_t reader_drain(zs__collector_t *c, reader_t *r);
-
 /* Ends a tap: monitor_stopped at once (when libzmq stopped the monitor,
- * not at context end), the close once the round is over, since an event
- * of the round may still name it; at once when there is no memory to
- * remember it. */
+ * not at context end); the close once the application took what the tap
+ * holds (or its context ended), and never within a round, since an event
+ * of the round may still name it. Closed at once when there is no memory
+ * to remember it. */
 static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
 {
     if (stopped)
         zs__tap_stop(tap);
-    if (c->nclosing == c->closing_cap) {
-        size_t cap = c->closing_cap ? c->closing_cap * 2 : 8;
-        zs__tap_t **bigger = realloc(c->closing, cap * sizeof *bigger);
+    if (c->nending == c->ending_cap) {
+        size_t cap = c->ending_cap ? c->ending_cap * 2 : 8;
+        zs__tap_t **bigger = realloc(c->ending, cap * sizeof *bigger);
         if (!bigger) {
             epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(tap), NULL);
             zs__tap_close(&tap);
             return;
         }
-        c->closing = bigger;
-        c->closing_cap = cap;
+        c->ending = bigger;
+        c->ending_cap = cap;
     }
-    c->closing[c->nclosing++] = tap;
+    c->ending[c->nending++] = tap;
 }
 
 /* Ends a reader whose monitor stopped (stopped true, its monitor_stopped
  * in m) or whose context ended. Its monitor_stopped reaches the sinks
  * unless it only handed the socket over to a successor; its tap ends
- * unless the successor goes on with it. The successor is read from here
- * on. The reader is freed after the epoll round. */
-static uint64_t reader_end(zs__collector_t *c, reader_t *r, bool stopped,
-                           const zs__monitor_message_t *m)
+ * unless the successor goes on with it. The reader is freed after the
+ * epoll round. Returns the successor to read from here on (adopted, so
+ * held until now), or NULL; the sinks that got an event go in *pushed. */
+static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
+                            const zs__monitor_message_t *m, uint64_t *pushed)
 {
     pthread_mutex_lock(&c->lock);
     reader_unlink(c, r);
-    reader_t *successor = reader_successor(c, r);
+    reader_t *successor = r->successor;
     if (successor)
         successor->predecessor = NULL;
     bool current = zs__ptrmap_get(&c->current, r->socket) == r;
@@ -401,9 +396,8 @@ static uint64_t reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     bool resume = successor && successor->adopted;
     pthread_mutex_unlock(&c->lock);
 
-    uint64_t pushed = 0;
     if (stopped && report && !c->discarding)
-        pushed |= collector_emit(c, r, m);
+        *pushed |= collector_emit(c, r, m);
     if (r->tap && !(successor && successor->tap == r->tap))
         tap_end(c, r->tap, stopped);
     /* Counted out before the close: closing the last reader may let a
@@ -412,14 +406,12 @@ static uint64_t reader_end(zs__collector_t *c, reader_t *r, bool stopped,
         atomic_fetch_sub(&c->attached, 1);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
-    if (!successor && current)
-        conn_forget_socket(c, r->socket);
+    if (!successor)
+        conn_forget(c, r->lineage);
     r->ended = true;
     r->next = c->dead;
     c->dead = r;
-    if (resume)
-        pushed |= reader_drain(c, successor);
-    return pushed;
+    return resume ? successor : NULL;
 }
 
 /* Reads every queued event of one reader (edge-triggered: until EAGAIN).
@@ -430,21 +422,23 @@ static uint64_t reader_end(zs__collector_t *c, reader_t *r, bool stopped,
 static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
 {
     uint64_t pushed = 0;
-    if (r->ended || r->predecessor) /* held: read once it ended */
-        return 0;
-    for (;;) {
+    /* A reader that ends hands over to its successor, read on in this
+     * loop (not by recursion: a chain of them can be long). */
+    while (r && !r->ended && !r->predecessor) { /* else held, or done */
         zs__monitor_message_t m;
         int got = zs__wire_read(r->pair, &r->sides, &m);
         if (got == ZS__WIRE_EMPTY)
-            return pushed;
+            break;
         if (got == ZS__WIRE_STOP) {
-            if (errno == ETERM)
-                return pushed | reader_end(c, r, false, NULL);
+            if (errno == ETERM) {
+                r = reader_end(c, r, false, NULL, &pushed);
+                continue;
+            }
             if (errno == EINTR)
                 continue;
             zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s", r->name,
                     zmq_strerror(errno));
-            return pushed;
+            break;
         }
         if (got == ZS__WIRE_BAD) {
             zs__log(ZMQSINK_SEV_WARNING,
@@ -452,15 +446,18 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
             zs__wire_skip(r->pair);
             continue;
         }
-        if (m.type == ZMQSINK_EVENT_MONITOR_STOPPED)
-            return pushed | reader_end(c, r, true, &m);
+        if (m.type == ZMQSINK_EVENT_MONITOR_STOPPED) {
+            r = reader_end(c, r, true, &m, &pushed);
+            continue;
+        }
         if (r->tap)
             zs__tap_send(r->tap, &m);
         if (m.type == ZMQSINK_EVENT_BIND_FAILED)
             bind_waits_answer(c, r, &m);
-        if (event_known(m.type) && r->name[0] && !c->discarding)
+        if (zs__wire_event_known(m.type) && r->name[0] && !c->discarding)
             pushed |= collector_emit(c, r, &m);
     }
+    return pushed;
 }
 
 /* Registers readers handed over by a change (and the taps that came with
@@ -509,11 +506,17 @@ static uint64_t collector_adopt(zs__collector_t *c)
  * point at it any more. */
 static void collector_bury(zs__collector_t *c)
 {
-    for (size_t i = 0; i < c->nclosing; i++) {
-        epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(c->closing[i]), NULL);
-        zs__tap_close(&c->closing[i]);
+    size_t kept = 0;
+    for (size_t i = 0; i < c->nending; i++) {
+        zs__tap_t *tap = c->ending[i];
+        if (zs__tap_flush(tap) > 0) { /* the application has yet to read */
+            c->ending[kept++] = tap;
+            continue;
+        }
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(tap), NULL);
+        zs__tap_close(&tap);
     }
-    c->nclosing = 0;
+    c->nending = kept;
     while (c->dead) {
         reader_t *r = c->dead;
         c->dead = r->next;
@@ -521,12 +524,13 @@ static void collector_bury(zs__collector_t *c)
     }
 }
 
+/* Readers not yet ended, or taps still holding something. */
 static bool readers_left(zs__collector_t *c)
 {
     pthread_mutex_lock(&c->lock);
     bool left = c->readers != NULL;
     pthread_mutex_unlock(&c->lock);
-    return left;
+    return left || c->nending > 0;
 }
 
 /* Once destroy has begun and every reader stopped, or the settle time is
@@ -565,7 +569,9 @@ static void collector_free(zs__collector_t *c)
     pthread_cond_destroy(&c->bind_done);
     pthread_mutex_destroy(&c->lock);
     zs__ptrmap_clear(&c->current);
-    free(c->closing);
+    for (size_t i = 0; i < c->nending; i++)
+        zs__tap_close(&c->ending[i]);
+    free(c->ending);
     free(c->conns);
     free(c);
 }
@@ -768,6 +774,7 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
     r->tap = tap;
     r->tap_new = ch->set_tap && tap;
     r->predecessor = old;
+    r->lineage = old ? old->lineage : ++c->lineages;
     if (zs__ptrmap_put(&c->current, socket, r) != 0) {
         zmq_close(r->pair);
         free(r);
@@ -775,6 +782,8 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
         return -ZMQSINK_ENOMEM;
     }
     reader_link(c, r);
+    if (old) /* a stopping one too: the new reader waits for its end */
+        old->successor = r;
     if (old_live) {
         old->superseded = true;
         old->report_stop = ch->report_stop;
@@ -784,10 +793,12 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
          * for real, as if the socket had been detached. */
         int saved = errno;
         reader_unlink(c, r);
-        if (old)
+        if (old) {
             zs__ptrmap_put(&c->current, socket, old); /* its slot is there */
-        else
+            old->successor = NULL;
+        } else {
             zs__ptrmap_remove(&c->current, socket);
+        }
         if (old_live)
             old->superseded = false;
         zmq_close(r->pair);
@@ -911,6 +922,18 @@ int zs__collector_bind(zs__collector_t *c, void *socket, const char *endpoint)
     return rc;
 }
 
+void zs__collector_closed(zs__collector_t *c, void *socket)
+{
+    pthread_mutex_lock(&c->lock);
+    reader_t *r = zs__ptrmap_remove(&c->current, socket);
+    if (r) {
+        r->closed = true;
+        if (!r->stopping && r->name[0])
+            atomic_fetch_sub(&c->attached, 1);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)
 {
     atomic_store(&c->next_set, set);
@@ -924,12 +947,14 @@ size_t zs__collector_attached(zs__collector_t *c)
     return atomic_load(&c->attached);
 }
 
-size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx)
+size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx,
+                                bool ending_only)
 {
     size_t n = 0;
     pthread_mutex_lock(&c->lock);
     for (reader_t *r = c->readers; r; r = r->next)
-        n += r->ctx == ctx;
+        n += r->ctx == ctx &&
+             (!ending_only || r->closed || r->stopping || r->superseded);
     pthread_mutex_unlock(&c->lock);
     return n;
 }

@@ -6,6 +6,7 @@
 #ifndef ZS_COLLECTOR_H
 #define ZS_COLLECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "internal.h"
@@ -55,8 +56,17 @@ void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set);
 size_t zs__collector_attached(zs__collector_t *c);
 
 /* Readers of ctx's sockets not yet closed: their monitors have not
- * stopped, or their last events are still being read. Any thread. */
-size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx);
+ * stopped, or their last events are still being read; with ending_only,
+ * only those that are sure to end soon: of sockets announced closed, of
+ * monitors stopped or replaced. Any thread. */
+size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx,
+                                bool ending_only);
+
+/* The application closes socket (on its thread, before zmq_close()): its
+ * reader ends at its last events as before, but the socket is forgotten at
+ * once, so that a new socket libzmq makes at the same address starts
+ * afresh. Unknown sockets: no-op. */
+void zs__collector_closed(zs__collector_t *c, void *socket);
 
 /* Lets the readers of sockets being closed deliver their last events
  * (briefly, and before deadline_ns, monotonic), then stops routing: after

@@ -69,6 +69,7 @@ typedef struct zs__sink {
     const zs__sink_config_t *sink_config;
     char origin[PATH_MAX + 96]; /* "FILE:LINE:COL: sink 'NAME'" for logs */
     _Atomic int opening;      /* 1 until open() returned or failed */
+    _Atomic int unopened;     /* it could not open: its events fail */
     _Atomic uint32_t sleeping;/* futex word: 1 while idle-waiting */
     _Atomic uint32_t control; /* futex word: ZS__WORKER_STOP | _REOPEN */
     _Atomic int64_t deadline_ns;

@@ -190,13 +190,16 @@ int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
     return options_check(desc->options, path, err, errlen);
 }
 
-/* dlopen(), the plugin's entry and dlclose() happen under this lock,
- * which fork() takes too, and plugins through fork_hold(): sinks load their plugins on threads of their
- * own, and a fork while another thread is inside dlopen() leaves the
- * child's dynamic loader half-updated (glibc resets its lock in the child,
- * not its data), so that the child's next dlopen() fails or crashes. The
- * handlers are registered when the library loads, before any thread of
- * zmqsink runs, so that no fork can slip in before them. */
+/* dlopen(), the plugin's entry and dlclose() happen under this lock, and
+ * so do plugins' changes to process-wide state (fork_hold()); fork()
+ * takes it too. Sinks load their plugins on threads of their own, and a
+ * fork while another thread is inside dlopen() leaves the child's dynamic
+ * loader half-updated (glibc resets its lock in the child, not its data),
+ * so that the child's next dlopen() fails or crashes. The fork handlers
+ * are registered when the library loads, before any thread of zmqsink
+ * runs, so that no fork can slip in before them. (glibc before 2.36
+ * holds its own fork lock across every prepare handler, which a dlopen()
+ * that registers handlers would wait for: zmqsink needs 2.36.) */
 static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
 
 void zs__fork_hold(void)

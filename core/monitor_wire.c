@@ -26,6 +26,11 @@
 #define MONITOR_VERSION 1
 #endif
 
+bool zs__wire_event_known(uint64_t type)
+{
+    return type && !(type & (type - 1)) && type <= ZMQSINK_EVENT_ALL;
+}
+
 int zs__wire_version(void)
 {
     return MONITOR_VERSION;
@@ -99,10 +104,6 @@ int zs__wire_read(void *reader, zs__wire_sides_t *sides,
     return more ? ZS__WIRE_BAD : ZS__WIRE_OK;
 }
 #else
-static bool event_known(uint64_t type)
-{
-    return type && !(type & (type - 1)) && type <= ZMQSINK_EVENT_ALL;
-}
 
 /* The address part of a URI ("tcp://10.0.0.1:5555" -> "10.0.0.1:5555");
  * "" for ipc, whose peers are unnamed (their pid comes from the fd). */
@@ -185,7 +186,7 @@ int zs__wire_read(void *reader, zs__wire_sides_t *sides,
     m->type = event;
     m->value = value;
     m->endpoint[0] = m->peer[0] = '\0';
-    if (event_known(event))
+    if (zs__wire_event_known(event))
         name_ends(sides, m);
     return ZS__WIRE_OK;
 }

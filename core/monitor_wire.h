@@ -5,6 +5,7 @@
 #ifndef ZS_MONITOR_WIRE_H
 #define ZS_MONITOR_WIRE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <zmqsink/event.h>
@@ -37,6 +38,10 @@ enum {
     ZS__WIRE_STOP = -1, /* the reader failed: errno (ETERM: context ended) */
     ZS__WIRE_BAD = -2   /* a malformed message: skip its rest */
 };
+
+/* Whether type is one event zmqsink knows (a single ZMQSINK_EVENT_* bit),
+ * not a newer one. */
+bool zs__wire_event_known(uint64_t type);
 
 /* The monitor version this build reads: 2 or 1. */
 int zs__wire_version(void);

@@ -32,6 +32,7 @@ struct zs__report {
     pthread_t thread;
     _Atomic int stop;
     _Atomic int joined; /* stop has joined, or is joining, the thread */
+    _Atomic int last_asked, last_said; /* zs__report_last() */
     said_t said[ZS__MAX_SINKS];
     size_t nsaid;
     int64_t next_file_ns;
@@ -213,6 +214,27 @@ static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
     }
 }
 
+/* One line for each sink that lost anything. What a sink still holds (one
+ * stuck in its plugin) will not be delivered either. */
+static void report_summary(const zmqsink_stats_t *st)
+{
+    for (size_t i = 0; i < st->nsinks; i++) {
+        const zmqsink_sink_stats_t *s = &st->sinks[i];
+        uint64_t undelivered = s->dropped_shutdown > s->queue_depth
+                                   ? s->dropped_shutdown
+                                   : s->queue_depth;
+        if (s->dropped_full + undelivered + s->failed == 0)
+            continue;
+        zs__log(ZMQSINK_SEV_WARNING,
+                "sink '%s': %llu events delivered, %llu dropped (queue full), "
+                "%llu not delivered within shutdown_timeout, %llu failed",
+                s->name, (unsigned long long)s->delivered,
+                (unsigned long long)s->dropped_full,
+                (unsigned long long)undelivered,
+                (unsigned long long)s->failed);
+    }
+}
+
 void zs__report_poke(zmqsink_t *zs)
 {
     if (atomic_exchange(&zs->report_wake, 1) == 0)
@@ -231,8 +253,14 @@ static void *report_main(void *arg)
         settings_t s;
         zmqsink_stats(r->zs, &st);
         settings_read(r->zs, &s);
+        bool last = atomic_load(&r->last_asked);
         report_losses(r, &st, &s);
-        report_file(r, &st, &s, false);
+        report_file(r, &st, &s, last);
+        if (last) {
+            report_summary(&st);
+            atomic_store(&r->last_said, 1);
+            break;
+        }
     }
     return NULL;
 }
@@ -254,20 +282,13 @@ zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen)
     return r;
 }
 
-/* One line for each sink that lost anything. */
-static void report_summary(const zmqsink_stats_t *st)
+void zs__report_last(zs__report_t *r, int64_t deadline_ns)
 {
-    for (size_t i = 0; i < st->nsinks; i++) {
-        const zmqsink_sink_stats_t *s = &st->sinks[i];
-        if (s->dropped_full + s->dropped_shutdown + s->failed == 0)
-            continue;
-        zs__log(ZMQSINK_SEV_WARNING,
-                "sink '%s': %llu events delivered, %llu dropped (queue full), "
-                "%llu not delivered within shutdown_timeout, %llu failed",
-                s->name, (unsigned long long)s->delivered,
-                (unsigned long long)s->dropped_full,
-                (unsigned long long)s->dropped_shutdown,
-                (unsigned long long)s->failed);
+    atomic_store(&r->last_asked, 1);
+    zs__report_poke(r->zs);
+    while (!atomic_load(&r->last_said) && zs__now_ns() < deadline_ns) {
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
 }
 

@@ -19,6 +19,12 @@ zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen);
  * once. Never waits: the collector calls it. */
 void zs__report_poke(zmqsink_t *zs);
 
+/* Has the thread say the last word (the stats file, a line per sink that
+ * lost anything) with the counters as they are, and end; waits for it
+ * until deadline_ns (monotonic) at most, polling: no lock is taken on the
+ * calling thread, which may be in a signal handler. */
+void zs__report_last(zs__report_t *r, int64_t deadline_ns);
+
 /* Stops the thread (the instance is being destroyed). Idempotent. */
 void zs__report_stop(zs__report_t *r);
 

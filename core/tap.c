@@ -110,7 +110,7 @@ static bool backlog_push(zs__tap_t *t, const zs__monitor_message_t *m)
     return true;
 }
 
-void zs__tap_flush(zs__tap_t *t)
+int zs__tap_flush(zs__tap_t *t)
 {
     /* Reading ZMQ_EVENTS lets libzmq take the commands that woke the fd
      * (a peer connected, room made), so that the next change wakes it
@@ -118,14 +118,19 @@ void zs__tap_flush(zs__tap_t *t)
     int events = 0;
     size_t size = sizeof events;
     do {
-        while (t->count > 0 &&
-               zs__wire_send(t->socket, t->version, &t->backlog[t->head]) == 0) {
+        while (t->count > 0) {
+            if (zs__wire_send(t->socket, t->version, &t->backlog[t->head]) != 0) {
+                if (errno != EAGAIN)
+                    return -1; /* its context ended */
+                break;
+            }
             t->head = (t->head + 1) % t->cap;
             t->count--;
         }
         if (zmq_getsockopt(t->socket, ZMQ_EVENTS, &events, &size) != 0)
-            return;
+            return -1;
     } while (t->count > 0 && (events & ZMQ_POLLOUT));
+    return t->count > 0;
 }
 
 void zs__tap_send(zs__tap_t *t, const zs__monitor_message_t *m)
@@ -145,6 +150,15 @@ void zs__tap_send(zs__tap_t *t, const zs__monitor_message_t *m)
 void zs__tap_stop(zs__tap_t *t)
 {
     zs__monitor_message_t stop = {.type = ZMQSINK_EVENT_MONITOR_STOPPED};
+    if (!(t->events & stop.type))
+        return;
+    /* The last message, whatever is lost before it: the oldest waiting
+     * makes room. */
+    if (t->count > 0 && t->count == t->cap && t->cap >= ZS__TAP_BACKLOG) {
+        t->head = (t->head + 1) % t->cap;
+        t->count--;
+        t->lost++;
+    }
     zs__tap_send(t, &stop);
 }
 
@@ -154,8 +168,6 @@ void zs__tap_close(zs__tap_t **tp)
     if (!t)
         return;
     *tp = NULL;
-    /* What still waits goes with the socket, as libzmq's own monitor's
-     * queue does when it closes with linger 0. */
     zs__tap_flush(t);
     if (t->lost)
         zs__log(ZMQSINK_SEV_WARNING,

@@ -40,18 +40,20 @@ int zs__tap_fd(const zs__tap_t *t);
  * when there is no room or no peer yet. Never waits. Collector thread. */
 void zs__tap_send(zs__tap_t *t, const zs__monitor_message_t *m);
 
-/* Sends what waits, as far as there is room. Collector thread. */
-void zs__tap_flush(zs__tap_t *t);
+/* Sends what waits, as far as there is room. Returns 0 when nothing waits
+ * any more, 1 when something does, -1 when the tap is dead (its context
+ * ended). Collector thread. */
+int zs__tap_flush(zs__tap_t *t);
 
 /* Sends monitor_stopped when the application's mask has it: the last
  * message of a monitor that libzmq stops (not of one whose context
- * ended). Collector thread. */
+ * ended), kept even when the backlog is full. Collector thread. */
 void zs__tap_stop(zs__tap_t *t);
 
 /* Sends what waits, as far as there is room, and closes the socket (what
- * still waits is dropped, as libzmq drops a closed monitor's queue); logs
- * how many events were lost to a full backlog. Sets *t NULL; NULL is a
- * no-op. */
+ * still waits is dropped: close a tap once zs__tap_flush() says nothing
+ * waits, or that it is dead); logs how many events were lost to a full
+ * backlog. Sets *t NULL; NULL is a no-op. */
 void zs__tap_close(zs__tap_t **t);
 
 #endif

@@ -260,6 +260,7 @@ static void *worker_main(void *arg)
                 sink->open_error);
         sink->plugin.desc = &unopened_plugin;
         sink->state = (void *)&unopened_plugin;
+        atomic_store(&sink->unopened, 1);
     }
     void *state = sink->state;
     atomic_store(&sink->opening, 0);

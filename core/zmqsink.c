@@ -386,7 +386,7 @@ int zmqsink_start(zmqsink_t **out, void *zmq_ctx, const char *config_path,
         snprintf(err, errlen, "out of memory");
         goto err;
     }
-    /* Nothing routes yet: the sinks join the set as they open. */
+    /* The collector starts after the sinks: nothing routes yet. */
     for (size_t i = 0; i < zs->config->nsinks; i++) {
         zs__sink_t *sink = sink_open(zs, zs->config, &zs->config->sinks[i],
                                      flags & ZMQSINK_START_BACKGROUND, &rc,
@@ -417,12 +417,14 @@ zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path, char *err,
 }
 
 /* The sink of the running set that a new config keeps: same name, same
- * settings. Returns its index, or -1. */
+ * settings, and open (one that could not open is tried anew). Returns its
+ * index, or -1. */
 static int set_kept(const zs__sinkset_t *set, const zs__sink_config_t *sc)
 {
     for (size_t i = 0; i < set->n; i++)
         if (set->sinks[i]->node && strcmp(set->sinks[i]->name, sc->name) == 0 &&
-            zs__node_equal(set->sinks[i]->node, sc->node))
+            zs__node_equal(set->sinks[i]->node, sc->node) &&
+            !atomic_load(&set->sinks[i]->unopened))
             return (int)i;
     return -1;
 }
@@ -568,17 +570,37 @@ int zmqsink_detach(zmqsink_t *zs, void *socket)
     return zs__collector_detach(zs->collector, socket);
 }
 
-int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms)
+/* Waits until ctx has no reader left (of those ending soon only, with
+ * ending_only), at most timeout_ms. */
+static int settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms,
+                  bool ending_only)
 {
-    assert(zs && zmq_ctx);
     int64_t deadline = zs__now_ns() + (int64_t)timeout_ms * 1000000;
-    while (zs__collector_readers_of(zs->collector, zmq_ctx) > 0) {
+    while (zs__collector_readers_of(zs->collector, zmq_ctx, ending_only) > 0) {
         if (zs__now_ns() >= deadline)
             return -ZMQSINK_ELIMIT;
         struct timespec pause = {0, 2 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
     return 0;
+}
+
+int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms)
+{
+    assert(zs && zmq_ctx);
+    return settle(zs, zmq_ctx, timeout_ms, false);
+}
+
+int zmqsink_settle_closed(zmqsink_t *zs, void *zmq_ctx, int timeout_ms)
+{
+    assert(zs && zmq_ctx);
+    return settle(zs, zmq_ctx, timeout_ms, true);
+}
+
+void zmqsink_socket_closed(zmqsink_t *zs, void *socket)
+{
+    if (zs && socket)
+        zs__collector_closed(zs->collector, socket);
 }
 
 int zmqsink_attach_endpoint(zmqsink_t *zs, void *zmq_ctx, void *socket,
@@ -755,6 +777,29 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     pthread_mutex_destroy(&zs->change_lock);
     pthread_mutex_destroy(&zs->set_lock);
     free(zs);
+}
+
+void zmqsink_exit_flush(zmqsink_t *zs)
+{
+    if (!zs || !zs->set)
+        return;
+    /* Atomics, futex wakes and sleeps only: this may run in a signal
+     * handler that interrupted a thread holding any lock. */
+    const zs__sinkset_t *set = zs->set;
+    int64_t deadline =
+        zs__now_ns() + zs->config->shutdown_timeout_ms * 1000000;
+    int64_t give_up = deadline + 1000 * 1000 * 1000LL;
+    for (size_t i = 0; i < set->n; i++)
+        zs__worker_stop(set->sinks[i], deadline);
+    for (size_t i = 0; i < set->n; i++)
+        while (!atomic_load(&set->sinks[i]->finished) &&
+               zs__now_ns() < give_up) {
+            struct timespec pause = {0, 2 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    /* The last word even when a sink is stuck: a second more for it. */
+    if (zs->report)
+        zs__report_last(zs->report, zs__now_ns() + 1000 * 1000 * 1000LL);
 }
 
 void zmqsink_destroy(zmqsink_t **zsp)

@@ -160,10 +160,26 @@ ZMQSINK_EXPORT int zmqsink_bind(zmqsink_t *zs, void *socket,
 /* Waits until every attached socket of zmq_ctx has been closed and its
  * monitor's last events were read, at most timeout_ms. Call it after
  * closing the sockets and before zmq_ctx_term(), which would discard the
- * events still queued (`zmqsink run` does). Returns 0, or -ZMQSINK_ELIMIT
- * when sockets of the context are still open at the timeout. */
+ * events still queued. Returns 0, or -ZMQSINK_ELIMIT when sockets of the
+ * context are still open at the timeout. */
 ZMQSINK_EXPORT int zmqsink_settle(zmqsink_t *zs, void *zmq_ctx,
                                   int timeout_ms);
+
+/* Tells zmqsink that socket is about to be closed: call it on the
+ * socket's thread right before zmq_close(). Its last events still arrive,
+ * zmqsink_settle_closed() waits for them, and a new socket that libzmq
+ * makes at the same address (it reuses the memory at once) is not taken
+ * for this one. A socket zmqsink does not monitor: no-op. `zmqsink run`
+ * does it for every zmq_close() of the program. */
+ZMQSINK_EXPORT void zmqsink_socket_closed(zmqsink_t *zs, void *socket);
+
+/* zmqsink_settle() for the sockets of zmq_ctx announced with
+ * zmqsink_socket_closed() (and monitors being replaced or stopped) only:
+ * sockets still open may stay so, as when one thread terminates the
+ * context to wake the others' calls with ETERM (`zmqsink run` does this
+ * before each zmq_ctx_term()). Returns as zmqsink_settle(). */
+ZMQSINK_EXPORT int zmqsink_settle_closed(zmqsink_t *zs, void *zmq_ctx,
+                                         int timeout_ms);
 
 /* Attaches a socket of zmq_ctx that binds or connects to endpoint as the
  * config's `sockets:` rules say: named by the first rule whose `match`
@@ -257,6 +273,17 @@ ZMQSINK_EXPORT void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out);
  * drained and discarded by a leftover thread until they are closed or
  * their context ends (detach them first if their last events matter), so
  * that libzmq never blocks on a monitor nobody reads. */
+/* For the exit of the process, where other threads may still use zs, or
+ * from a signal handler (as _exit() may be called): has every sink
+ * deliver what it holds, flush and close (within shutdown_timeout, plus a
+ * second for a sink stuck in its plugin), says the last word (the stats
+ * file, a line per sink that lost anything), and returns, taking no lock
+ * on the calling thread and freeing nothing. The instance is spent: only
+ * the end of the process may follow (its memory is left to it). Not
+ * concurrently with zmqsink_reload(). `zmqsink run` calls it when the
+ * program exits. */
+ZMQSINK_EXPORT void zmqsink_exit_flush(zmqsink_t *zs);
+
 ZMQSINK_EXPORT void zmqsink_destroy_stats(zmqsink_t **zs,
                                           zmqsink_stats_t *stats);
 ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);

@@ -260,6 +260,60 @@ Test(monitor, rename_and_detach_keep_the_applications_monitor,
                  "reported after the detach");
 }
 
+/* libzmq gives a new socket the address of the one just closed: once
+ * announced closed, the old one's monitor ends as it should, and the new
+ * one starts with nothing of it, whenever the collector reads the old
+ * one's last events. */
+Test(monitor, a_new_socket_where_a_closed_one_was_starts_afresh,
+     .init = setup, .fini = teardown)
+{
+    for (int i = 0; i < 20; i++) {
+        char first[64], second[64];
+        snprintf(first, sizeof first, "inproc://old-%d", i);
+        snprintf(second, sizeof second, "inproc://new-%d", i);
+        void *old = zmq_socket(ctx, ZMQ_ROUTER);
+        cr_assert_eq(zmqsink_attach(zs, old, "old"), 0);
+        cr_assert_eq(zmqsink_socket_monitor(zs, old, first, ZMQ_EVENT_ALL), 0);
+        void *own_old = monitor_reader(first);
+        zmqsink_socket_closed(zs, old);
+        cr_assert_eq(zmq_close(old), 0);
+        void *fresh = zmq_socket(ctx, ZMQ_ROUTER);
+        cr_assert_eq(zmqsink_socket_monitor(zs, fresh, second,
+                                            ZMQ_EVENT_ALL), 0);
+        void *own_new = monitor_reader(second);
+        cr_assert_eq(zmq_bind(fresh, "tcp://127.0.0.1:*"), 0);
+        frames_until(own_new, ZMQ_EVENT_LISTENING, NULL);
+        frames_until(own_old, ZMQ_EVENT_MONITOR_STOPPED, NULL);
+        assert_quiet(own_old); /* nothing of the new socket */
+        zmqsink_socket_closed(zs, fresh);
+        zmq_close(fresh);
+        frames_until(own_new, ZMQ_EVENT_MONITOR_STOPPED, NULL);
+        th_close(own_old);
+        th_close(own_new);
+    }
+    /* The new sockets were never attached: only the old ones reported. */
+    wait_reported("old", ZMQSINK_EVENT_MONITOR_STOPPED, 20);
+    cr_expect_eq(reported("old", ZMQSINK_EVENT_LISTENING), 0);
+}
+
+/* A context terminated while a socket is open (to wake its thread with
+ * ETERM) does not wait for that socket: only for those announced closed. */
+Test(monitor, settling_waits_for_closed_sockets_only, .init = setup,
+     .fini = teardown)
+{
+    void *open_one = th_socket(ctx, ZMQ_PULL);
+    void *closed_one = th_socket(ctx, ZMQ_PULL);
+    cr_assert_eq(zmqsink_attach(zs, open_one, "open"), 0);
+    cr_assert_eq(zmqsink_attach(zs, closed_one, "closed"), 0);
+    zmqsink_socket_closed(zs, closed_one);
+    th_close(closed_one);
+    cr_expect_eq(zmqsink_settle_closed(zs, ctx, WAIT_MS), 0);
+    cr_expect_eq(reported("closed", ZMQSINK_EVENT_MONITOR_STOPPED), 1,
+                 "returned before the closed socket's last event");
+    cr_expect_eq(zmqsink_settle(zs, ctx, 100), -ZMQSINK_ELIMIT,
+                 "zmqsink_settle() waits for every socket");
+}
+
 /* zmq_socket_monitor()'s answer on a socket zmqsink does not know, and
  * zmqsink_socket_monitor()'s on one it monitors, for the same call. */
 static void compare_refusal(const char *endpoint, int mask)

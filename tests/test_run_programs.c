@@ -35,6 +35,7 @@ static const rp_program_t many_sockets = RP_C("run/many_sockets");
 static const rp_program_t app = RP_C("run/app");
 static const rp_program_t prefork = RP_PYTHON("run/prefork.py");
 static const rp_program_t exec_child = RP_PYTHON("run/exec_child.py");
+static const rp_program_t exit_paths = RP_C("run/exit_paths");
 
 static char *tmpdir;
 /* The peers of a test, stopped by the teardown whatever happened. */
@@ -503,6 +504,54 @@ Test(programs, a_czmq_monitor_actor)
     /* The actor's pipes and its monitor's reader are inproc PAIRs. */
     assert_count(&list, (match_t){.socket_type = "pair"}, 0);
     free(list.at);
+    free(config);
+}
+
+/* ---- how programs end ---- */
+
+/* exit_paths MODE under zmqsink run, ROUNDS times: it ends with code, in
+ * time, every time. */
+static void check_exit_path(const char *mode, int code, int rounds)
+{
+    char *config = file_sink_config("events.jsonl");
+    char *out = temp_path("exit.out");
+    const char *args[] = {mode, NULL};
+    for (int i = 0; i < rounds; i++) {
+        pid_t pid = rp_start(&exit_paths, config, NULL, args, out);
+        rp_assert_exited(wait_bounded(pid, out), code, out);
+    }
+    free(out);
+    free(config);
+}
+
+/* _exit() is what signal handlers call: zmqsink's last word there takes
+ * no lock that the interrupted thread may hold. */
+Test(programs, exit_from_a_signal_handler)
+{
+    check_exit_path("signal", 3, 8);
+}
+
+/* Other threads may be inside zmqsink while the process exits. */
+Test(programs, exit_while_another_thread_terminates_a_context)
+{
+    check_exit_path("race", 0, 4);
+}
+
+/* However far behind the program's own monitor is, its last message is
+ * monitor_stopped, as with libzmq alone. */
+Test(programs, a_monitor_far_behind_still_ends_with_monitor_stopped)
+{
+    char *config = file_sink_config("events.jsonl");
+    const char *args[] = {"behind", NULL};
+    char *alone = run_ok(&exit_paths, NULL, NULL, args, "alone.out");
+    cr_assert_str_eq(alone, "monitor_stopped last\n");
+    /* zmqsink also says on stderr that events were lost to the monitor,
+     * where libzmq alone would have held the program's networking. */
+    char *with = run_ok(&exit_paths, config, NULL, args, "with.out");
+    cr_assert(strstr(with, "monitor_stopped last\n"), "%s", with);
+    cr_assert_null(strstr(with, "no monitor_stopped"), "%s", with);
+    free(with);
+    free(alone);
     free(config);
 }
 

@@ -77,8 +77,9 @@ static unsigned failures;     /* (lock) attach failures */
  * threads that need it wait for. */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static zmqsink_t *_Atomic instance;
-static pid_t instance_pid;    /* the process that started it */
+static _Atomic pid_t instance_pid; /* the process that started it */
 static bool start_failed;     /* (start_lock) */
+static _Atomic bool ending;   /* the process exits: no new instance */
 /* Instances of the parents of a forked child: never touched again (their
  * threads are gone), but kept reachable. */
 static zmqsink_t *abandoned[8];
@@ -119,7 +120,7 @@ static zmqsink_t *instance_get(void *ctx)
         return zs;
     pthread_mutex_lock(&start_lock);
     zs = atomic_load(&instance);
-    if (!zs && !start_failed) {
+    if (!zs && !start_failed && !atomic_load(&ending)) {
         char err[1024];
         const char *config = getenv("ZMQSINK_CONFIG");
         inside = true;
@@ -140,19 +141,21 @@ static zmqsink_t *instance_get(void *ctx)
 
 /* Delivers what the sinks hold, in the process that started them, once.
  * Anywhere else (a vfork child sharing this memory until it execs or
- * exits) it touches nothing. */
+ * exits) it touches nothing. It takes no lock: _exit() may come from a
+ * signal handler. The instance is never freed: other threads of the
+ * program may still be inside zmqsink while the process ends. */
 static void instance_end(void)
 {
-    if (instance_pid != getpid())
+    static zmqsink_t *spent; /* kept reachable */
+    if (instance_pid == getpid())
+        atomic_store(&ending, true);
+    zmqsink_t *zs = atomic_load(&instance);
+    if (!zs || instance_pid != getpid() || spent ||
+        !atomic_compare_exchange_strong(&instance, &zs, NULL))
         return;
-    pthread_mutex_lock(&start_lock);
-    zmqsink_t *zs = atomic_exchange(&instance, NULL);
-    start_failed = true; /* no new instance during exit */
-    pthread_mutex_unlock(&start_lock);
-    if (zs) {
-        inside = true;
-        zmqsink_destroy(&zs);
-    }
+    spent = zs;
+    inside = true;
+    zmqsink_exit_flush(zs);
 }
 
 /* ---- fork ---- */
@@ -189,6 +192,7 @@ static void fork_child(void)
         abandoned[nabandoned++ % 8] = zs;
     instance_pid = 0;
     start_failed = false;
+    atomic_store(&ending, false);
     failures = 0;
     map_free(&sockets);
     map_free(&contexts);
@@ -336,21 +340,23 @@ void *zmq_socket(void *ctx, int type)
     void *(*make)(void *, int) = REAL(zmq_socket, void *(*)(void *, int));
     if (inside)
         return make(ctx, type);
+    /* The slot is taken before the socket is made, so that two threads
+     * at the limit cannot both pass it. */
     pthread_mutex_lock(&lock);
     context_t *c = zs__ptrmap_get(&contexts, ctx);
     if (c && c->sockets == 0 && c->limit == 0)
         c->limit = c->max_sockets;
     bool full = c && c->sockets >= c->limit;
+    if (c && !full)
+        c->sockets++;
     pthread_mutex_unlock(&lock);
     if (full) {
         errno = EMFILE; /* as libzmq says when its slots are taken */
         return NULL;
     }
     void *socket = make(ctx, type);
-    if (!socket)
-        return NULL;
     int saved = errno;
-    known_t *k = malloc(sizeof *k);
+    known_t *k = socket ? malloc(sizeof *k) : NULL;
     pthread_mutex_lock(&lock);
     if (k) {
         *k = (known_t){ctx, false};
@@ -359,8 +365,8 @@ void *zmq_socket(void *ctx, int type)
             k = NULL;
         }
     }
-    if ((c = zs__ptrmap_get(&contexts, ctx)))
-        c->sockets++;
+    if (!socket && (c = zs__ptrmap_get(&contexts, ctx)) && c->sockets > 0)
+        c->sockets--; /* the slot it took back */
     pthread_mutex_unlock(&lock);
     errno = saved;
     return socket;
@@ -414,12 +420,18 @@ int zmq_bind(void *socket, const char *endpoint)
 {
     int (*bind)(void *, const char *) =
         REAL(zmq_bind, int (*)(void *, const char *));
+    if (inside)
+        return bind(socket, endpoint);
     int saved = errno;
     zmqsink_t *zs = attach_first(socket, endpoint);
+    if (!zs) { /* not attached, but zmqsink may serve its own monitor */
+        pthread_mutex_lock(&lock);
+        bool known = zs__ptrmap_get(&sockets, socket) != NULL;
+        pthread_mutex_unlock(&lock);
+        zs = known ? atomic_load(&instance) : NULL;
+    }
     errno = saved;
-    if (!zs) /* not attached, but zmqsink may serve its program's monitor */
-        zs = atomic_load(&instance);
-    if (!zs || inside)
+    if (!zs)
         return bind(socket, endpoint);
     inside = true;
     int rc = zmqsink_bind(zs, socket, endpoint);
@@ -445,6 +457,12 @@ int zmq_close(void *socket)
         if (c && c->sockets > 0)
             c->sockets--;
         pthread_mutex_unlock(&lock);
+        zmqsink_t *zs = k ? atomic_load(&instance) : NULL;
+        if (zs) {
+            inside = true;
+            zmqsink_socket_closed(zs, socket);
+            inside = false;
+        }
         free(k);
         errno = saved;
     }
@@ -497,20 +515,21 @@ int zmq_socket_monitor_versioned(void *socket, const char *endpoint,
 /* ---- context termination ---- */
 
 /* Lets the monitors of the context's closed sockets deliver their last
- * events before the context ends. */
+ * events before the context ends; sockets still open (other threads' to
+ * be woken by the termination) are not waited for. */
 static void settle(void *ctx)
 {
     zmqsink_t *zs = atomic_load(&instance);
     if (zs && !inside) {
         int saved = errno;
-        zmqsink_settle(zs, ctx, SETTLE_MS);
+        zmqsink_settle_closed(zs, ctx, SETTLE_MS);
         errno = saved;
     }
 }
 
 static int terminated(void *ctx, int rc)
 {
-    if (rc == 0 && !inside) {
+    if (rc == 0) {
         int saved = errno;
         pthread_mutex_lock(&lock);
         free(zs__ptrmap_remove(&contexts, ctx));
@@ -522,18 +541,30 @@ static int terminated(void *ctx, int rc)
 
 int zmq_ctx_term(void *ctx)
 {
+    if (inside) /* zmqsink's own, or zmq_ctx_destroy()'s */
+        return REAL(zmq_ctx_term, int (*)(void *))(ctx);
     settle(ctx);
     return terminated(ctx, REAL(zmq_ctx_term, int (*)(void *))(ctx));
 }
 
-int zmq_ctx_destroy(void *ctx)
+/* libzmq's zmq_ctx_destroy() and zmq_term() call zmq_ctx_term(), which
+ * comes back here: the settling is done once, outside. */
+static int terminate_once(void *ctx, int (*term)(void *))
 {
     settle(ctx);
-    return terminated(ctx, REAL(zmq_ctx_destroy, int (*)(void *))(ctx));
+    bool was_inside = inside;
+    inside = true;
+    int rc = term(ctx);
+    inside = was_inside;
+    return terminated(ctx, rc);
+}
+
+int zmq_ctx_destroy(void *ctx)
+{
+    return terminate_once(ctx, REAL(zmq_ctx_destroy, int (*)(void *)));
 }
 
 int zmq_term(void *ctx)
 {
-    settle(ctx);
-    return terminated(ctx, REAL(zmq_term, int (*)(void *))(ctx));
+    return terminate_once(ctx, REAL(zmq_term, int (*)(void *)));
 }
