@@ -116,7 +116,6 @@ struct zs__collector {
     reader_t *fresh;          /* (lock) newest first, via next_fresh */
     zs__ptrmap_t current;     /* (lock) socket -> its newest reader */
     bind_wait_t *bind_waits;  /* (lock) */
-    _Atomic size_t attached;  /* sockets reported to the sinks now */
     _Atomic int finishing;    /* destroy has begun */
     _Atomic int64_t settle_deadline_ns;
     sem_t settled;            /* posted once the thread stopped routing */
@@ -392,7 +391,6 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     if (current)
         zs__ptrmap_remove(&c->current, r->socket);
     bool report = r->name[0] && (!r->superseded || r->report_stop);
-    bool counted = current && !r->stopping && r->name[0];
     bool resume = successor && successor->adopted;
     pthread_mutex_unlock(&c->lock);
 
@@ -400,10 +398,6 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
         *pushed |= collector_emit(c, r, m);
     if (r->tap && !(successor && successor->tap == r->tap))
         tap_end(c, r->tap, stopped);
-    /* Counted out before the close: closing the last reader may let a
-     * zmq_ctx_term() return, and the application may then read the count. */
-    if (counted)
-        atomic_fetch_sub(&c->attached, 1);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
     if (!successor)
@@ -636,7 +630,11 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
     c->set = set;
     c->wakefd = -1;
     pthread_mutex_init(&c->lock, NULL);
-    zs__cond_init_monotonic(&c->bind_done);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->bind_done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     sem_init(&c->settled, 0, 0);
     sem_init(&c->switched, 0, 0);
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -753,7 +751,6 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
                       : old_live   ? old->events
                                    : ZMQSINK_EVENT_ALL;
     zs__tap_t *tap = ch->set_tap ? ch->tap : old_live ? old->tap : NULL;
-    bool was_counted = old_live && old->name[0];
     if (old_live && !ch->set_name && tap == old->tap)
         return 0; /* no monitor of the application to stop: nothing to do */
     if (!name[0] && !tap) {
@@ -762,8 +759,6 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
             return -ZMQSINK_ENOTFOUND;
         }
         old->stopping = true;
-        if (was_counted)
-            atomic_fetch_sub(&c->attached, 1);
         zmq_socket_monitor(socket, NULL, 0);
         return 0;
     }
@@ -806,10 +801,6 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
         errno = saved;
         return -ZMQSINK_EZMQ;
     }
-    if (name[0] && !was_counted)
-        atomic_fetch_add(&c->attached, 1);
-    else if (!name[0] && was_counted)
-        atomic_fetch_sub(&c->attached, 1);
     eventfd_write(c->wakefd, 1);
     return 0;
 }
@@ -926,11 +917,8 @@ void zs__collector_closed(zs__collector_t *c, void *socket)
 {
     pthread_mutex_lock(&c->lock);
     reader_t *r = zs__ptrmap_remove(&c->current, socket);
-    if (r) {
+    if (r)
         r->closed = true;
-        if (!r->stopping && r->name[0])
-            atomic_fetch_sub(&c->attached, 1);
-    }
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -944,7 +932,16 @@ void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)
 
 size_t zs__collector_attached(zs__collector_t *c)
 {
-    return atomic_load(&c->attached);
+    /* The readers of sockets reported now: the newest of each socket, one
+     * whose monitor goes on and that has a name. Counted under the lock,
+     * which a reader leaves before its pair closes: a zmq_ctx_term() that
+     * returns once the last one closed never reads a stale count. */
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (const reader_t *r = c->readers; r; r = r->next)
+        n += !r->successor && !r->closed && !r->stopping && r->name[0];
+    pthread_mutex_unlock(&c->lock);
+    return n;
 }
 
 size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx,

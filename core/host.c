@@ -92,16 +92,6 @@ int zs__child_process(void)
     return run_pid && *run_pid && atol(run_pid) != (long)getpid();
 }
 
-static void host_fork_hold(const zmqsink_host_t *host)
-{
-    zs__fork_hold();
-}
-
-static void host_fork_release(const zmqsink_host_t *host)
-{
-    zs__fork_release();
-}
-
 void zs__host_init(zs__sink_t *sink)
 {
     sink->host = (zmqsink_host_t){
@@ -120,8 +110,8 @@ void zs__host_init(zs__sink_t *sink)
         .sink_drops = host_sink_drops,
         .resolve_address = zs__resolve_address,
         .child_process = zs__child_process(),
-        .fork_hold = host_fork_hold,
-        .fork_release = host_fork_release,
+        .fork_hold = zs__host_fork_hold,
+        .fork_release = zs__host_fork_release,
     };
 }
 

@@ -212,6 +212,16 @@ void zs__fork_release(void)
     pthread_mutex_unlock(&loading);
 }
 
+void zs__host_fork_hold(const zmqsink_host_t *host)
+{
+    zs__fork_hold();
+}
+
+void zs__host_fork_release(const zmqsink_host_t *host)
+{
+    zs__fork_release();
+}
+
 __attribute__((constructor)) static void loading_fork_handlers(void)
 {
     pthread_atfork(zs__fork_hold, zs__fork_release, zs__fork_release);

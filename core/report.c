@@ -286,10 +286,8 @@ void zs__report_last(zs__report_t *r, int64_t deadline_ns)
 {
     atomic_store(&r->last_asked, 1);
     zs__report_poke(r->zs);
-    while (!atomic_load(&r->last_said) && zs__now_ns() < deadline_ns) {
-        struct timespec pause = {0, 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
+    while (!atomic_load(&r->last_said) && zs__now_ns() < deadline_ns)
+        zs__pause();
 }
 
 void zs__report_stop(zs__report_t *r)

@@ -41,13 +41,10 @@ int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg)
     return rc;
 }
 
-void zs__cond_init_monotonic(pthread_cond_t *cond)
+void zs__pause(void)
 {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
+    struct timespec pause = {0, 2 * 1000 * 1000};
+    nanosleep(&pause, NULL);
 }
 
 void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,
@@ -319,10 +316,8 @@ int zs__worker_join(zs__sink_t *sink)
      * the thread a little past the deadline (flush may use it all), then
      * leave it behind. */
     int64_t give_up = atomic_load(&sink->deadline_ns) + 1000 * 1000 * 1000LL;
-    while (!atomic_load(&sink->finished) && zs__now_ns() < give_up) {
-        struct timespec pause = {0, 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
+    while (!atomic_load(&sink->finished) && zs__now_ns() < give_up)
+        zs__pause();
     if (!atomic_load(&sink->finished)) {
         pthread_detach(sink->thread);
         return -1;

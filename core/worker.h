@@ -41,9 +41,9 @@ int zs__worker_join(zs__sink_t *sink);
  * Returns 0 or an errno value. */
 int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg);
 
-/* Initialises a condition variable whose timed waits take deadlines of
- * the monotonic clock. */
-void zs__cond_init_monotonic(pthread_cond_t *cond);
+/* Sleeps a moment (2 ms) between two looks at a condition that another
+ * thread changes. Async-signal-safe. */
+void zs__pause(void);
 
 /* Sleeps while *word == expected, at most timeout_ns (<= 0: no wait). */
 void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,

@@ -77,18 +77,19 @@ static zs__sink_t *sink_new(zmqsink_t *zs, const zs__config_t *config,
 }
 
 /* Loads the sink's plugin and checks its options, from the config
- * remembered in the sink. Returns 0, or -1 with "FILE:LINE:COL: sink
- * 'NAME': ..." in err. On the caller's thread, or on the sink's own when
- * started in the background. */
+ * remembered in the sink. Returns 0, or -ZMQSINK_EPLUGIN or
+ * -ZMQSINK_ECONFIG with "FILE:LINE:COL: sink 'NAME': ..." in err. On the
+ * caller's thread, or on the sink's own when started in the background. */
 static int sink_prepare(zs__sink_t *sink, char *err, size_t errlen)
 {
     const zs__config_t *config = sink->config;
     const zs__sink_config_t *sc = sink->sink_config;
-    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0 ||
-        zs__options_parse(config, sc, sink->plugin.desc->name,
+    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0)
+        return -ZMQSINK_EPLUGIN;
+    if (zs__options_parse(config, sc, sink->plugin.desc->name,
                           sink->plugin.desc->options, &sink->options, err,
                           errlen) != 0)
-        return -1;
+        return -ZMQSINK_ECONFIG;
     return 0;
 }
 
@@ -145,13 +146,7 @@ static zs__sink_t *sink_open(zmqsink_t *zs, const zs__config_t *config,
         *rc = 0;
         return sink;
     }
-    *rc = -ZMQSINK_EPLUGIN;
-    if (zs__plugin_load(config, sc, &sink->plugin, err, errlen) != 0)
-        goto err;
-    *rc = -ZMQSINK_ECONFIG;
-    if (zs__options_parse(config, sc, sink->plugin.desc->name,
-                          sink->plugin.desc->options, &sink->options, err,
-                          errlen) != 0)
+    if ((*rc = sink_prepare(sink, err, errlen)) != 0)
         goto err;
     snprintf(sink->type, sizeof sink->type, "%s", sink->plugin.desc->name);
     *rc = -ZMQSINK_EOPEN;
@@ -474,10 +469,8 @@ static int set_fill(zmqsink_t *zs, zs__sinkset_t *set, const zs__sinkset_t *old,
 static void sinks_wait_opened(const zs__sinkset_t *set)
 {
     for (size_t i = 0; i < set->n; i++)
-        while (atomic_load(&set->sinks[i]->opening)) {
-            struct timespec pause = {0, 2 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
+        while (atomic_load(&set->sinks[i]->opening))
+            zs__pause();
 }
 
 int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
@@ -579,8 +572,7 @@ static int settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms,
     while (zs__collector_readers_of(zs->collector, zmq_ctx, ending_only) > 0) {
         if (zs__now_ns() >= deadline)
             return -ZMQSINK_ELIMIT;
-        struct timespec pause = {0, 2 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        zs__pause();
     }
     return 0;
 }
@@ -793,10 +785,8 @@ void zmqsink_exit_flush(zmqsink_t *zs)
         zs__worker_stop(set->sinks[i], deadline);
     for (size_t i = 0; i < set->n; i++)
         while (!atomic_load(&set->sinks[i]->finished) &&
-               zs__now_ns() < give_up) {
-            struct timespec pause = {0, 2 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
+               zs__now_ns() < give_up)
+            zs__pause();
     /* The last word even when a sink is stuck: a second more for it. */
     if (zs->report)
         zs__report_last(zs->report, zs__now_ns() + 1000 * 1000 * 1000LL);

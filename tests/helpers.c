@@ -39,11 +39,17 @@ void th_remove_tree(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-char *th_write_file(const char *dir, const char *name, const char *text)
+char *th_path(const char *dir, const char *name)
 {
     char *path;
     if (asprintf(&path, "%s/%s", dir, name) < 0)
         abort();
+    return path;
+}
+
+char *th_write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = th_path(dir, name);
     FILE *f = fopen(path, "w");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
         perror(path);

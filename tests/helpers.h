@@ -16,6 +16,9 @@
 char *th_tempdir(void);
 void th_remove_tree(const char *dir);
 
+/* "dir/name". Caller frees. */
+char *th_path(const char *dir, const char *name);
+
 /* Writes text to dir/name; returns the path (caller frees). */
 char *th_write_file(const char *dir, const char *name, const char *text);
 

@@ -22,9 +22,7 @@
 
 static char *path_in(const hp_server_t *s, const char *name)
 {
-    char *path;
-    cr_assert_geq(asprintf(&path, "%s/%s", s->dir, name), 0);
-    return path;
+    return th_path(s->dir, name);
 }
 
 void hp_start(hp_server_t *s, const char *dir, int port)

@@ -173,17 +173,6 @@ static int64_t fallback_number(const zmqsink_option_t *o)
     }
 }
 
-/* The core's own fork hold, as the real host hands it out. */
-static void host_fork_hold(const zmqsink_host_t *host)
-{
-    zs__fork_hold();
-}
-
-static void host_fork_release(const zmqsink_host_t *host)
-{
-    zs__fork_release();
-}
-
 void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
                          const char *sink_name, const char *config_dir,
                          const th_option_t *options)
@@ -204,8 +193,8 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
             .count_failed = host_count_failed,
             .sink_drops = host_sink_drops,
             .resolve_address = zs__resolve_address,
-            .fork_hold = host_fork_hold,
-            .fork_release = host_fork_release,
+            .fork_hold = zs__host_fork_hold,
+            .fork_release = zs__host_fork_release,
         },
         .plugin = plugin,
     };

@@ -100,9 +100,7 @@ static void free_names(struct dirent **names, size_t n)
 
 static char *path_in_spool(const char *name)
 {
-    char *path;
-    cr_assert_geq(asprintf(&path, "%s/%s", spool_path(), name), 0);
-    return path;
+    return th_path(spool_path(), name);
 }
 
 /* ---- TLS against a CA made for the test ---- */

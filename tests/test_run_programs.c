@@ -62,9 +62,7 @@ TestSuite(programs, .init = setup, .fini = teardown, .timeout = 120);
 /* tmpdir/name. Caller frees. */
 static char *temp_path(const char *name)
 {
-    char *path;
-    cr_assert_geq(asprintf(&path, "%s/%s", tmpdir, name), 0);
-    return path;
+    return th_path(tmpdir, name);
 }
 
 /* Writes the YAML (a printf format) to tmpdir/name; returns its path.

@@ -38,9 +38,7 @@ TestSuite(watch, .init = setup, .fini = teardown, .timeout = 120);
 
 static char *path_in_dir(const char *name)
 {
-    char *path;
-    cr_assert_geq(asprintf(&path, "%s/%s", dir, name), 0);
-    return path;
+    return th_path(dir, name);
 }
 
 /* Starts `zmqsink watch -c dir/watch.yaml [endpoint]`, output into

@@ -84,6 +84,8 @@ static _Atomic bool ending;   /* the process exits: no new instance */
  * threads are gone), but kept reachable. */
 static zmqsink_t *abandoned[8];
 static unsigned nabandoned;
+/* The instance at exit, flushed but never freed: kept reachable. */
+static zmqsink_t *spent;
 
 static __thread bool inside; /* this thread is in a zmqsink call */
 
@@ -146,12 +148,11 @@ static zmqsink_t *instance_get(void *ctx)
  * program may still be inside zmqsink while the process ends. */
 static void instance_end(void)
 {
-    static zmqsink_t *spent; /* kept reachable */
-    if (instance_pid == getpid())
-        atomic_store(&ending, true);
+    if (instance_pid != getpid())
+        return;
+    atomic_store(&ending, true);
     zmqsink_t *zs = atomic_load(&instance);
-    if (!zs || instance_pid != getpid() || spent ||
-        !atomic_compare_exchange_strong(&instance, &zs, NULL))
+    if (!zs || !atomic_compare_exchange_strong(&instance, &zs, NULL))
         return;
     spent = zs;
     inside = true;
