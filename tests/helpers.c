@@ -12,10 +12,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,17 +158,56 @@ char *th_plugin_path(const char *name)
     return found;
 }
 
+/* Whether 127.0.0.1:port can be bound now with this socket type. */
+static bool port_bindable(int port, int type)
+{
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* The first port of the kernel's ephemeral range, where port 0 binds. */
+static int ephemeral_low(void)
+{
+    char *text = th_read_file("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = text ? atoi(text) : 0;
+    free(text);
+    return low > 9000 ? low : 32768;
+}
+
+/* Ports are taken below the ephemeral range, where no bind to port 0 and
+ * no outgoing connection lands, and each is locked (flock on a file named
+ * after it) for the life of the test process, so that two tests running at
+ * once never share one. A port a test stops listening on therefore stays
+ * refused until it listens again. */
 int th_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+    const char *dir = "/tmp/zmqsink-test-ports";
+    if (mkdir(dir, 0777) == 0)
+        chmod(dir, 01777); /* shared by every user who runs the tests */
+    else if (errno != EEXIST)
         abort();
-    close(fd);
-    return ntohs(addr.sin_port);
+    int high = ephemeral_low() - 1, range = 8000;
+    int start = (int)(((unsigned)getpid() * 2654435761u) % (unsigned)range);
+    for (int i = 0; i < range; i++) {
+        int port = high - (start + i) % range;
+        char path[64];
+        snprintf(path, sizeof path, "%s/%d", dir, port);
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            abort();
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+            port_bindable(port, SOCK_STREAM) &&
+            port_bindable(port, SOCK_DGRAM))
+            return port; /* fd stays open: the lock lasts the process */
+        close(fd);
+    }
+    abort();
 }
 
 void th_last_endpoint(void *socket, char *buf, size_t cap)

@@ -47,7 +47,10 @@ void th_close_all(void);
  * when absent. Caller frees. */
 char *th_plugin_path(const char *name);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
+/* A port on 127.0.0.1, free for TCP and UDP, that no other test process
+ * and no bind to port 0 will take while this process lives: for servers
+ * the test starts on a port of its choosing, and for endpoints that must
+ * refuse connections. */
 int th_free_port(void);
 
 /* The socket's ZMQ_LAST_ENDPOINT into buf. */

@@ -31,6 +31,8 @@ void hp_start(hp_server_t *s, const char *dir, int port)
     cr_assert_not_null(srcdir, "ZMQSINK_TEST_SRCDIR is not set (run it "
                                "through make check)");
     snprintf(s->dir, sizeof s->dir, "%s", dir);
+    if (port == 0)
+        port = th_free_port(); /* one that stays refused while it is down */
     char *script, *log = path_in(s, "requests.log"),
                   *ready = path_in(s, "ready"), *out = path_in(s, "server.out");
     cr_assert_geq(asprintf(&script, "%s/http/server.py", srcdir), 0);

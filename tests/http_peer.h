@@ -35,9 +35,9 @@ typedef struct hp_request {
     char *headers;      /* "name:value\n..." */
 } hp_request_t;
 
-/* Starts the server in dir on port (0: any free one; a given port is how a
- * test restarts the server where the sink expects it), over TLS when cert
- * and key are set in s. Waits until it listens. */
+/* Starts the server in dir on port (0: one of th_free_port(); a given port
+ * is how a test restarts the server where the sink expects it), over TLS
+ * when cert and key are set in s. Waits until it listens. */
 void hp_start(hp_server_t *s, const char *dir, int port);
 
 /* Stops it (SIGTERM) and waits for it; a stopped server is a no-op. */

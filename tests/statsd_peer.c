@@ -33,13 +33,6 @@ int sp_udp_bound(int *port)
     return fd;
 }
 
-int sp_udp_free_port(void)
-{
-    int port;
-    close(sp_udp_bound(&port));
-    return port;
-}
-
 void sp_udp_send(int port, const char *text)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -191,7 +184,7 @@ void sp_start(sp_daemon_t *d, const char *dir)
     cr_assert_eq(access(script, R_OK), 0,
                  "%s: %s (run scripts/setup, or npm ci in tests/statsd)",
                  script, strerror(errno));
-    d->port = sp_udp_free_port();
+    d->port = th_free_port();
     d->mgmt_port = th_free_port();
     char config[512];
     snprintf(config, sizeof config,

@@ -18,9 +18,6 @@ typedef struct sp_daemon {
  * for a big flush; *port gets the port. Caller closes it. */
 int sp_udp_bound(int *port);
 
-/* A UDP port on 127.0.0.1 that was free a moment ago. */
-int sp_udp_free_port(void);
-
 /* Sends text as one datagram to 127.0.0.1:port. */
 void sp_udp_send(int port, const char *text);
 
