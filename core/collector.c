@@ -228,12 +228,14 @@ static void conn_forget(zs__collector_t *c, uint64_t lineage)
 
 /* ---- routing ---- */
 
-static bool sink_wants_socket(const zs__sink_t *sink, const char *name)
+static bool sink_wants_socket(const zs__sink_t *sink, const reader_t *r)
 {
+    if (sink->lineage)
+        return sink->lineage == r->lineage;
     if (sink->nsocket_globs == 0)
         return true;
     for (size_t i = 0; i < sink->nsocket_globs; i++)
-        if (fnmatch(sink->socket_globs[i], name, 0) == 0)
+        if (fnmatch(sink->socket_globs[i], r->name, 0) == 0)
             return true;
     return false;
 }
@@ -247,7 +249,7 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
     if (r->set_seen != set->generation) {
         r->sink_mask = 0;
         for (size_t i = 0; i < set->n; i++)
-            if (sink_wants_socket(set->sinks[i], r->name))
+            if (sink_wants_socket(set->sinks[i], r))
                 r->sink_mask |= 1ull << i;
         r->set_seen = set->generation;
     }
@@ -822,6 +824,17 @@ int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
     change_t ch = {.set_name = true, .name = name, .events = events,
                    .report_stop = true};
     return collector_change(c, ctx, socket, &ch);
+}
+
+uint64_t zs__collector_lineage(zs__collector_t *c, void *socket)
+{
+    pthread_mutex_lock(&c->lock);
+    reader_t *r = zs__ptrmap_get(&c->current, socket);
+    uint64_t lineage = r && !r->stopping && !r->closed && r->name[0]
+                           ? r->lineage
+                           : 0;
+    pthread_mutex_unlock(&c->lock);
+    return lineage;
 }
 
 int zs__collector_detach(zs__collector_t *c, void *socket)

@@ -31,6 +31,11 @@ int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
  * any, goes on. 0 or -ZMQSINK_ENOTFOUND. */
 int zs__collector_detach(zs__collector_t *c, void *socket);
 
+/* The lineage of an attached socket: one number for the socket across its
+ * renames, never given to another socket (libzmq reuses a closed socket's
+ * address at once). 0 when the socket is not attached, or is closing. */
+uint64_t zs__collector_lineage(zs__collector_t *c, void *socket);
+
 /* zmq_socket_monitor_versioned() for the application: serves its monitor
  * at endpoint (NULL: stops it) with what libzmq would send there, while
  * zmqsink keeps the socket's one libzmq monitor. ctx: the socket's

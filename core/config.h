@@ -35,8 +35,8 @@ typedef struct zs__socket_rule {
     uint32_t events; /* mask of ZMQSINK_EVENT_* to monitor */
 } zs__socket_rule_t;
 
-/* Sinks an instance runs at most, callback sinks included. */
-#define ZS__MAX_SINKS 64
+/* Sinks an instance runs at most, callback sinks included (zmqsink.h). */
+#define ZS__MAX_SINKS ZMQSINK_MAX_SINKS
 
 /* `watch:` probes are zmqsink_probe_t (zmqsink.h); their strings point
  * into the config's tree. */

@@ -1,5 +1,4 @@
-/* The services the core hands each sink's plugin (its zmqsink_host_t),
- * and the built-in callback sink of zmqsink_add_callback(). */
+/* The services the core hands each sink's plugin (its zmqsink_host_t). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,53 +112,4 @@ void zs__host_init(zs__sink_t *sink)
         .fork_hold = zs__host_fork_hold,
         .fork_release = zs__host_fork_release,
     };
-}
-
-/* ---- the callback sink, built in ---- */
-
-typedef struct callback {
-    zmqsink_callback_fn *fn;
-    void *arg;
-} callback_t;
-
-static void *callback_open(const zmqsink_host_t *host, char *err, size_t len)
-{
-    return zs__sink_of_host(host)->builtin_arg;
-}
-
-static zmqsink_write_result_t callback_write(void *state,
-                                             const zmqsink_event_t *events,
-                                             size_t n)
-{
-    const callback_t *cb = state;
-    for (size_t i = 0; i < n; i++)
-        cb->fn(&events[i], cb->arg);
-    return ZMQSINK_WRITE_OK;
-}
-
-static void callback_close(void *state)
-{
-    free(state);
-}
-
-static const zmqsink_plugin_t callback_plugin = {
-    ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
-    .name = "callback",
-    .description = "calls an application function",
-    .open = callback_open,
-    .write = callback_write,
-    .close = callback_close,
-};
-
-
-int zs__callback_bind(zs__sink_t *sink, zmqsink_callback_fn *fn, void *arg)
-{
-    callback_t *cb = malloc(sizeof *cb);
-    if (!cb)
-        return -1;
-    *cb = (callback_t){fn, arg};
-    sink->builtin_arg = cb;
-    sink->plugin.desc = &callback_plugin;
-    snprintf(sink->type, sizeof sink->type, "callback");
-    return 0;
 }

@@ -43,6 +43,8 @@ typedef struct zs__sink {
     int min_severity;
     char **socket_globs;
     size_t nsocket_globs;
+    uint64_t lineage;         /* nonzero: only the socket of this lineage
+                                 (zmqsink_socket_callback()) */
 
     zs__ring_t *ring;
 
@@ -109,7 +111,37 @@ struct zmqsink {
     zs__counter_t events;       /* written by the collector */
     zs__counter_t filtered;
     _Atomic uint32_t type_counts[16]; /* for default names "router-1" */
+    uint64_t socket_callbacks;   /* serial of their sinks' names (change_lock) */
 };
+
+/* A zmqsink_stats_t with room for every sink: zs__stats_init() points
+ * its array here (so a copy must be initialised again). */
+typedef struct zs__stats {
+    zmqsink_stats_t all;
+    zmqsink_sink_stats_t sinks[ZS__MAX_SINKS];
+} zs__stats_t;
+
+static inline zmqsink_stats_t *zs__stats_init(zs__stats_t *s)
+{
+    s->all = (zmqsink_stats_t){.sinks = s->sinks, .sinks_cap = ZS__MAX_SINKS};
+    return &s->all;
+}
+
+/* err, or scratch (of cap bytes, errlen then set to cap) when the caller
+ * gave no room for a message: a public call may be given NULL and 0. */
+static inline char *zs__err_room(char *err, size_t *errlen, char *scratch,
+                                 size_t cap)
+{
+    if (err && *errlen)
+        return err;
+    *errlen = cap;
+    return scratch;
+}
+
+/* Reads a config file, or the compiled-in default for NULL (core/check.c).
+ * Returns 0 or -ZMQSINK_ECONFIG with the message in err. */
+int zs__config_read(const char *config_path, zs__config_t **config,
+                    char *err, size_t errlen);
 
 /* Nonzero in a child (forked or executed) of the process `zmqsink run`
  * started; see zmqsink_host_t.child_process. */
@@ -118,9 +150,6 @@ int zs__child_process(void);
 /* Fills the sink's host table (core/host.c). */
 void zs__host_init(zs__sink_t *sink);
 
-/* Makes the sink the built-in callback sink calling fn(event, arg).
- * Returns 0, or -1 when out of memory. */
-int zs__callback_bind(zs__sink_t *sink, zmqsink_callback_fn *fn, void *arg);
 
 /* The sink a host table belongs to. */
 static inline zs__sink_t *zs__sink_of_host(const zmqsink_host_t *host)

@@ -249,15 +249,16 @@ static void *report_main(void *arg)
         atomic_store(&r->zs->report_wake, 0);
         if (atomic_load(&r->stop))
             break;
-        zmqsink_stats_t st;
+        zs__stats_t all;
+        zmqsink_stats_t *st = zs__stats_init(&all);
         settings_t s;
-        zmqsink_stats(r->zs, &st);
+        zmqsink_stats(r->zs, st);
         settings_read(r->zs, &s);
         bool last = atomic_load(&r->last_asked);
-        report_losses(r, &st, &s);
-        report_file(r, &st, &s, last);
+        report_losses(r, st, &s);
+        report_file(r, st, &s, last);
         if (last) {
-            report_summary(&st);
+            report_summary(st);
             atomic_store(&r->last_said, 1);
             break;
         }

@@ -244,9 +244,12 @@ static void *worker_open(zs__sink_t *sink)
     return state;
 }
 
+_Thread_local const zs__sink_t *zs__worker_self;
+
 static void *worker_main(void *arg)
 {
     zs__sink_t *sink = arg;
+    zs__worker_self = sink;
     bool background = atomic_load(&sink->opening);
     sink->state = worker_open(sink);
     if (!sink->state && background) {

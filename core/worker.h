@@ -3,6 +3,7 @@
 #ifndef ZS_WORKER_H
 #define ZS_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,16 @@ void zs__worker_stop(zs__sink_t *sink, int64_t deadline_ns);
  * still busy a second past the deadline: the thread is then left running
  * and the sink must not be freed. */
 int zs__worker_join(zs__sink_t *sink);
+
+/* The sink whose worker thread this is, or NULL on any other thread. */
+extern _Thread_local const zs__sink_t *zs__worker_self;
+
+/* Whether the calling thread is a sink worker of zs: changes to zs's
+ * sinks and its destroy, which wait for those threads, refuse there. */
+static inline bool zs__on_worker_of(const zmqsink_t *zs)
+{
+    return zs__worker_self && zs__worker_self->owner == zs;
+}
 
 /* pthread_create() with every signal blocked in the new thread: the
  * application's handlers run on its own threads, and a plugin writing to a

@@ -2,7 +2,10 @@
  * sockets to the sinks a YAML file chooses (files, syslog, HTTP, statsd,
  * plugins, callbacks), without ever blocking the application.
  *
- *   zmqsink_t *zs = zmqsink_new(ctx, "/etc/zmqsink.yaml", err, sizeof err);
+ *   zmqsink_t *zs;
+ *   int rc = zmqsink_start(&zs, ctx, "/etc/zmqsink.yaml", 0, err, sizeof err);
+ *   if (rc < 0)
+ *       fprintf(stderr, "%s (%s)\n", err, zmqsink_err_name(rc));
  *   zmqsink_attach(zs, frontend, "frontend");
  *   ...
  *   zmqsink_destroy(&zs);   // delivers what is queued, then returns
@@ -24,9 +27,25 @@
 extern "C" {
 #endif
 
+/* The version of this header; zmqsink_version() gives the library's. */
+#define ZMQSINK_VERSION_MAJOR 0
+#define ZMQSINK_VERSION_MINOR 1
+#define ZMQSINK_VERSION_PATCH 0
+#define ZMQSINK_VERSION                                                        \
+    ((ZMQSINK_VERSION_MAJOR << 16) | (ZMQSINK_VERSION_MINOR << 8) |            \
+     ZMQSINK_VERSION_PATCH)
 #define ZMQSINK_VERSION_STRING "0.1.0"
 
-/* Errors, returned negated by the functions below. */
+/* The version of the library running, which may be newer than the header
+ * the caller was built with: (major << 16) | (minor << 8) | patch, and
+ * "major.minor.patch" (static). */
+ZMQSINK_EXPORT unsigned zmqsink_version(void);
+ZMQSINK_EXPORT const char *zmqsink_version_string(void);
+
+/* Errors. Every function below that can fail returns 0 (or a count) on
+ * success and a negated zmqsink_err_t on failure, as libuv does: bad
+ * arguments (a NULL instance or socket, unknown flags) give
+ * -ZMQSINK_EINVAL, in release builds too, never an abort. */
 #define ZMQSINK_ERRORS(X)                                                      \
     X(OK, "success")                                                           \
     X(CONFIG, "invalid configuration")                                         \
@@ -46,8 +65,21 @@ typedef enum zmqsink_err {
 #undef ZMQSINK_ERR_ENUM
 } zmqsink_err_t;
 
-/* A static sentence for an error code (positive or negated). */
+/* A static sentence for an error code (positive or negated): "invalid
+ * configuration"; "unknown error" for a code this library does not know. */
 ZMQSINK_EXPORT const char *zmqsink_strerror(int err);
+
+/* The static name of an error code (positive or negated), for logs and
+ * programs: "ECONFIG", "EINVAL", "OK" for 0; "UNKNOWN" for a code this
+ * library does not know. */
+ZMQSINK_EXPORT const char *zmqsink_err_name(int err);
+
+/* An instance runs at most this many sinks, callback sinks included: the
+ * collector keeps, for each socket, the sinks that want its events as one
+ * 64-bit mask, so routing an event costs no allocation and no lookup.
+ * A config with more is refused; zmqsink_add_callback() then returns
+ * -ZMQSINK_ELIMIT. */
+#define ZMQSINK_MAX_SINKS 64
 
 typedef struct zmqsink zmqsink_t;
 
@@ -77,13 +109,14 @@ typedef struct zmqsink zmqsink_t;
  * ("FILE:LINE:COL: sink 'NAME': ...") and counts its events as failed;
  * the file is then best checked first with zmqsink_check(). Returns 0, or
  * a negated zmqsink_err_t with a message in err ("FILE:LINE:COL: ..." for
- * config errors) and *out NULL. */
+ * config errors) and *out NULL (left as it was when out itself is NULL). */
 ZMQSINK_EXPORT int zmqsink_start(zmqsink_t **out, void *zmq_ctx,
                                  const char *config_path, unsigned flags,
                                  char *err, size_t errlen);
 
-/* zmqsink_start() without flags: returns the new instance, or NULL with a
- * message in err. */
+/* zmqsink_start() without flags, for callers who want the instance as the
+ * result: returns it, or NULL with a message in err (the code is lost:
+ * call zmqsink_start() to branch on it). */
 ZMQSINK_EXPORT zmqsink_t *zmqsink_new(void *zmq_ctx, const char *config_path,
                                       char *err, size_t errlen);
 
@@ -152,8 +185,9 @@ ZMQSINK_EXPORT int zmqsink_socket_monitor_versioned(
  * bind_failed to the socket's monitor, and that send leaves EAGAIN in
  * errno in place of the cause (ENODEV, EADDRINUSE...). This binds, and
  * on such a failure takes the cause from the event (waiting for it,
- * microseconds, at most a second). Returns what zmq_bind() returns: 0, or
- * -1 with errno as libzmq sets it on a socket nobody monitors. */
+ * microseconds, at most a second). Returns 0, or -ZMQSINK_EZMQ with errno
+ * as libzmq sets it on a socket nobody monitors, or -ZMQSINK_EINVAL (errno
+ * EINVAL) for a NULL argument. */
 ZMQSINK_EXPORT int zmqsink_bind(zmqsink_t *zs, void *socket,
                                 const char *endpoint);
 
@@ -221,18 +255,67 @@ typedef struct zmqsink_probe {
 ZMQSINK_EXPORT size_t zmqsink_probes(const zmqsink_t *zs,
                                      const zmqsink_probe_t **probes);
 
-/* Application callback: runs on a thread of its own, never on the socket's
- * thread, with events in sequence order. */
+/* Callbacks. Each callback is a sink like the others: it has its own
+ * thread (never the socket's, never the caller's) and its own ring of
+ * queue.capacity events; while it is slow the ring fills and newer events
+ * are dropped and counted (dropped_full in its zmqsink_sink_stats_t), and
+ * the application and the other sinks go on. It is called with one event
+ * at a time, in sequence order.
+ *
+ * event points into zmqsink's memory and is valid only during the call:
+ * copy what must outlive it. arg is the caller's, never touched. A
+ * callback may call zmqsink_stats(), zmqsink_format_event() and
+ * zmqsink_reopen() of its instance, and anything of another instance. It
+ * must not change its own instance: zmqsink_add_callback(),
+ * zmqsink_socket_callback(), zmqsink_remove_callback() and zmqsink_reload()
+ * return -ZMQSINK_EINVAL there, and zmqsink_destroy() refuses (logs and
+ * returns, destroying nothing), since each waits for the callback's own
+ * thread. Attaching sockets from a callback is a mistake as well: a socket
+ * belongs to the thread that made it. */
 typedef void(zmqsink_callback_fn)(const zmqsink_event_t *event, void *arg);
 
-/* Adds a sink that calls fn(event, arg) for each event whose type is in
- * events (a mask of ZMQSINK_EVENT_* bits). name must be unique among the
- * sinks. Returns 0 or a negated zmqsink_err_t. */
+/* Adds a sink named name (unique among the sinks) that calls fn(event,
+ * arg) for each event whose type is in events (a mask of ZMQSINK_EVENT_*
+ * bits), from every attached socket. It stays through zmqsink_reload().
+ * Returns 0, or -ZMQSINK_EINVAL, -ZMQSINK_EEXISTS (the name is taken),
+ * -ZMQSINK_ELIMIT (ZMQSINK_MAX_SINKS sinks already), -ZMQSINK_ENOMEM,
+ * -ZMQSINK_EOPEN (no thread). */
 ZMQSINK_EXPORT int zmqsink_add_callback(zmqsink_t *zs, const char *name,
                                         uint32_t events,
                                         zmqsink_callback_fn *fn, void *arg);
 
-/* Asks every sink to reopen its files (after logrotate). Any thread. */
+/* A callback for one socket, as the ZMQ_MONITOR proposal has it: it is
+ * given the socket handle with each event. The handle only names the
+ * socket: the callback runs on another thread, where the socket must not
+ * be used, and it may have been closed since. */
+typedef void(zmqsink_socket_callback_fn)(void *socket,
+                                         const zmqsink_event_t *event,
+                                         void *arg);
+
+/* Sets the callback of an attached socket: fn(socket, event, arg) for each
+ * of its events from now on (those of its `sockets:` rule, or all), as a
+ * sink of its own named "socket-callback-N" (N: a serial). Its last event
+ * is the socket's monitor_stopped when the socket is detached or closed;
+ * a new socket that libzmq makes at the same address is not taken for it.
+ * The sink stays, with its thread, until the callback is cleared: clear
+ * it when done with the socket. Setting it again replaces fn and arg; fn
+ * NULL clears it, and returns once the callback has made its last call.
+ * Call it on the socket's thread. Returns 0, or -ZMQSINK_EINVAL, -ZMQSINK_ENOTFOUND (the socket is
+ * not attached, or fn is NULL and it has no callback), -ZMQSINK_ELIMIT,
+ * -ZMQSINK_ENOMEM, -ZMQSINK_EOPEN. */
+ZMQSINK_EXPORT int zmqsink_socket_callback(zmqsink_t *zs, void *socket,
+                                           zmqsink_socket_callback_fn *fn,
+                                           void *arg);
+
+/* Removes a callback sink (zmqsink_add_callback(), or a socket's): it
+ * delivers what it holds within shutdown_timeout, and once this returns
+ * its function is never called again. Returns 0, or -ZMQSINK_EINVAL, or
+ * -ZMQSINK_ENOTFOUND when no callback sink has that name (a sink of the
+ * config is removed by zmqsink_reload(), not here). */
+ZMQSINK_EXPORT int zmqsink_remove_callback(zmqsink_t *zs, const char *name);
+
+/* Asks every sink to reopen its files (after logrotate). Any thread; NULL:
+ * no-op. */
 ZMQSINK_EXPORT void zmqsink_reopen(zmqsink_t *zs);
 
 /* Counters of one sink. Each is also said: a sink's first loss is logged
@@ -252,27 +335,30 @@ typedef struct zmqsink_sink_stats {
     uint64_t queue_capacity;
 } zmqsink_sink_stats_t;
 
-/* Counters of the whole instance. */
+/* Counters of the whole instance, and of its sinks into an array the
+ * caller gives (sinks, with room for sinks_cap; NULL and 0 for none):
+ *
+ *   zmqsink_sink_stats_t per_sink[ZMQSINK_MAX_SINKS];
+ *   zmqsink_stats_t stats = {.sinks = per_sink,
+ *                            .sinks_cap = ZMQSINK_MAX_SINKS};
+ *   zmqsink_stats(zs, &stats);
+ *   for (size_t i = 0; i < stats.nsinks && i < stats.sinks_cap; i++) ... */
 typedef struct zmqsink_stats {
     uint64_t events;          /* decoded from monitors (= last seq) */
     uint64_t filtered;        /* events that matched no sink */
     uint64_t sockets_attached;/* monitored now */
-    size_t nsinks;            /* sinks in the array below */
-    zmqsink_sink_stats_t sinks[64];
+    size_t nsinks;            /* sinks the instance has: may exceed
+                                 sinks_cap, of which only sinks_cap are
+                                 filled */
+    zmqsink_sink_stats_t *sinks; /* the caller's, filled in sink order */
+    size_t sinks_cap;
 } zmqsink_stats_t;
 
-/* Fills *out with a snapshot. Any thread. */
-ZMQSINK_EXPORT void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out);
+/* Fills *out with a snapshot: its counters, nsinks, and the first
+ * min(nsinks, sinks_cap) entries of out->sinks. Any thread. Returns 0, or
+ * -ZMQSINK_EINVAL (out is NULL, or sinks NULL with sinks_cap > 0). */
+ZMQSINK_EXPORT int zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out);
 
-/* Delivers what is queued within shutdown_timeout, closes the sinks, logs
- * what could not be delivered, frees everything and sets *zs to NULL.
- * NULL or *zs NULL: no-op. If stats is not NULL it receives the final
- * counters. It never touches the application's sockets, so any thread may
- * call it, before or after they are closed. Events of sockets being closed
- * get a brief moment to arrive; sockets still open keep their monitor,
- * drained and discarded by a leftover thread until they are closed or
- * their context ends (detach them first if their last events matter), so
- * that libzmq never blocks on a monitor nobody reads. */
 /* For the exit of the process, where other threads may still use zs, or
  * from a signal handler (as _exit() may be called): has every sink
  * deliver what it holds, flush and close (within shutdown_timeout, plus a
@@ -284,9 +370,21 @@ ZMQSINK_EXPORT void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out);
  * program exits. */
 ZMQSINK_EXPORT void zmqsink_exit_flush(zmqsink_t *zs);
 
+/* Delivers what is queued within shutdown_timeout, closes the sinks, logs
+ * what could not be delivered, frees everything and sets *zs to NULL.
+ * NULL or *zs NULL: no-op. It never touches the application's sockets, so
+ * any thread may call it (except a callback of this instance: see
+ * zmqsink_callback_fn), before or after they are closed. Events of sockets
+ * being closed get a brief moment to arrive; sockets still open keep their
+ * monitor, drained and discarded by a leftover thread until they are
+ * closed or their context ends (detach them first if their last events
+ * matter), so that libzmq never blocks on a monitor nobody reads. */
+ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
+
+/* zmqsink_destroy() that also fills *stats (when not NULL; its sinks
+ * array as for zmqsink_stats()) with the final counters. */
 ZMQSINK_EXPORT void zmqsink_destroy_stats(zmqsink_t **zs,
                                           zmqsink_stats_t *stats);
-ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
 
 #ifdef __cplusplus
 }

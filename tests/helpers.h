@@ -47,6 +47,11 @@ void th_close_all(void);
  * when absent. Caller frees. */
 char *th_plugin_path(const char *name);
 
+/* Declares var, a zmqsink_stats_t with room for 16 sinks. */
+#define TH_STATS(var)                                                          \
+    zmqsink_sink_stats_t var##_sinks[16];                                      \
+    zmqsink_stats_t var = {.sinks = var##_sinks, .sinks_cap = 16}
+
 /* A port on 127.0.0.1, free for TCP and UDP, that no other test process
  * and no bind to port 0 will take while this process lives: for servers
  * the test starts on a port of its choosing, and for endpoints that must

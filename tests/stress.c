@@ -91,7 +91,7 @@ static void *side_thread(void *arg)
     th_log_t *logs = calloc(4, sizeof *logs);
     int added = 0;
     while (!atomic_load(&state->done)) {
-        zmqsink_stats_t stats;
+        TH_STATS(stats);
         zmqsink_stats(state->zs, &stats);
         zmqsink_reopen(state->zs);
         if (added < 4) {
@@ -166,7 +166,7 @@ static void scenario_pipeline_churn(void)
     th_log_t *late;
     pthread_join(side, (void **)&late);
 
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
     CHECK(stats.events > 600, "only %llu events",
@@ -213,7 +213,7 @@ static void scenario_ctx_term_with_monitors(void)
     }
     th_close_all();
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term");
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_stats(zs, &stats);
     CHECK(stats.sockets_attached == 0, "%llu readers left open",
           (unsigned long long)stats.sockets_attached);
@@ -275,7 +275,7 @@ static void *tap_thread(void *arg)
         zmqsink_attach(t->zs, s, name);
         zmq_connect(s, t->endpoint);
         errno = 0;
-        if (zmqsink_bind(t->zs, s, "tcp://nosuchif0:5555") != -1 ||
+        if (zmqsink_bind(t->zs, s, "tcp://nosuchif0:5555") != -ZMQSINK_EZMQ ||
             errno != ENODEV)
             t->errnos_wrong++;
         void *own2 = NULL;
@@ -336,7 +336,7 @@ static void scenario_tap_churn(void)
     }
     th_close(server);
     zmqsink_settle(zs, ctx, 5000);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
     CHECK(th_log_count(&log, 0) == stats.events, "callback got %zu of %llu",
@@ -372,7 +372,7 @@ static void *reloader(void *arg)
                              err, sizeof err) == 0,
               "reload: %s", err);
         state->reloads++;
-        zmqsink_stats_t stats;
+        TH_STATS(stats);
         zmqsink_stats(state->zs, &stats);
         usleep(2000);
     }
@@ -430,7 +430,7 @@ static void scenario_reload_churn(void)
     CHECK(zmqsink_settle(state.zs, ctx, 20000) == 0, "settle");
     atomic_store(&state.done, 1);
     pthread_join(side, NULL);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&state.zs, &stats);
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
     CHECK(state.reloads > 2, "only %d reloads", state.reloads);

@@ -491,7 +491,7 @@ Test(events, ctx_term_returns_with_monitors_attached, .init = setup,
     th_close(server);
     /* Neither detached nor destroyed: the readers close on their own. */
     cr_assert_eq(zmq_ctx_term(ctx), 0);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_stats(zs, &stats);
     cr_assert_eq(stats.sockets_attached, 0u);
     zmqsink_destroy(&zs);

@@ -1078,7 +1078,7 @@ Test(pipeline, json_and_logfmt_lines)
         snprintf(options, sizeof options,
                  "    path: %s.log\n    format: %s\n", cases[c].format,
                  cases[c].format);
-        zmqsink_stats_t stats;
+        TH_STATS(stats);
         run(options, 3, &stats);
         zmq_close(router);
         router = NULL;
@@ -1093,7 +1093,7 @@ Test(pipeline, json_and_logfmt_lines)
 
 Test(pipeline, text_lines)
 {
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     run("    path: out.txt\n    format: text\n", 2, &stats);
     lines_t l = read_lines(in_tmp(0, "out.txt"));
     cr_assert_eq(l.n, stats.sinks[0].delivered);
@@ -1117,7 +1117,7 @@ Test(pipeline, path_relative_to_config_dir_appends_with_mode_0640)
                              "  - name: new\n    type: file\n"
                              "    path: logs/new.jsonl\n");
     traffic(1);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.nsinks, 2);
 
@@ -1132,7 +1132,7 @@ Test(pipeline, path_relative_to_config_dir_appends_with_mode_0640)
 
 Test(pipeline, fsync_batch)
 {
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     run("    path: out.jsonl\n    fsync: batch\n", 2, &stats);
     lines_t l = read_lines(in_tmp(0, "out.jsonl"));
     cr_assert_gt(l.n, 0);
@@ -1154,7 +1154,7 @@ Test(pipeline, rotation)
         snprintf(options, sizeof options,
                  "    path: %s\n    rotate: { max_size: 1KiB, keep: %d }\n",
                  name, cases[c].keep);
-        zmqsink_stats_t stats;
+        TH_STATS(stats);
         run(options, 20, &stats);
         zmq_close(router);
         router = NULL;
@@ -1213,7 +1213,7 @@ Test(pipeline, reopen_after_rename)
     zmqsink_reopen(zs);
     wait_for_file(in_tmp(0, "out.jsonl"), 0); /* made by the reopen */
     traffic(2);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     stop(&stats);
 
     lines_t old = read_lines(in_tmp(1, "old.jsonl"));

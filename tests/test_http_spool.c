@@ -973,7 +973,7 @@ Test(http_pipeline, real_sockets_reach_the_webhook_and_the_file_alike)
                                       th_log_callback, &log),
                  0);
     connect_and_close(zs, &log);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     th_log_free(&log);
     cr_assert_eq(stats.nsinks, 3u);

@@ -209,7 +209,7 @@ Test(monitor, a_socket_only_its_application_monitors_is_not_reported,
     frames_until(own, ZMQ_EVENT_HANDSHAKE_SUCCEEDED, NULL);
     th_close(client);
     frames_until(own, ZMQ_EVENT_MONITOR_STOPPED, NULL);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_stats(zs, &stats);
     cr_expect_eq(stats.sockets_attached, 0);
     cr_expect_eq(stats.events, 0, "%llu events reported",
@@ -427,11 +427,11 @@ Test(monitor, failed_binds_report_their_cause, .init = setup,
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             int want = unmonitored_bind_errno(cases[i]);
             errno = 0;
-            cr_expect_eq(zmqsink_bind(zs, watched, cases[i]), -1);
+            cr_expect_eq(zmqsink_bind(zs, watched, cases[i]), -ZMQSINK_EZMQ);
             cr_expect_eq(errno, want, "%s: %s, not %s", cases[i],
                          strerror(errno), strerror(want));
             errno = 0;
-            cr_expect_eq(zmqsink_bind(zs, other, cases[i]), -1);
+            cr_expect_eq(zmqsink_bind(zs, other, cases[i]), -ZMQSINK_EZMQ);
             cr_expect_eq(errno, want, "unmonitored %s: %s, not %s", cases[i],
                          strerror(errno), strerror(want));
         }
@@ -523,7 +523,7 @@ static void start_background(const char *yaml_fmt)
 
 static zmqsink_sink_stats_t sink_stats(size_t index)
 {
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_stats(zs, &stats);
     cr_assert_gt(stats.nsinks, index);
     return stats.sinks[index];
@@ -641,7 +641,7 @@ Test(monitor, losses_are_said, .init = setup_bare, .fini = teardown)
     char stats_path[4200];
     snprintf(stats_path, sizeof stats_path, "%s/stats-%ld.json", dir,
              (long)getpid());
-    zmqsink_stats_t final;
+    TH_STATS(final);
     th_close(watched);
     zmqsink_destroy_stats(&zs, &final);
     cr_assert_eq(final.nsinks, 1);

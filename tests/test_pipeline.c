@@ -95,7 +95,7 @@ Test(pipeline, dead_sink_never_stalls_the_application, .init = setup,
     th_close(server);
     th_log_wait(&log, ZMQSINK_EVENT_MONITOR_STOPPED, 1003, 30000);
 
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_stats(zs, &stats);
     cr_assert_eq(stats.nsinks, 2u);
     const zmqsink_sink_stats_t *stuck = &stats.sinks[0], *healthy = &stats.sinks[1];
@@ -133,7 +133,7 @@ Test(pipeline, destroy_delivers_everything_queued, .init = setup,
     churn(zs, server, endpoint, 200);
     th_close(server);
     /* No waiting: destroy itself must deliver what is in flight. */
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_gt(stats.events, 1000u);
     cr_assert_eq(stats.sinks[0].delivered, stats.events);
@@ -158,7 +158,7 @@ Test(pipeline, failing_sink_is_counted_and_others_go_on, .init = setup,
     zmq_bind(server, "tcp://127.0.0.1:*");
     th_close(server);
     th_log_wait(&log, ZMQSINK_EVENT_MONITOR_STOPPED, 1, 5000);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_geq(stats.events, 3u); /* listening, closed, monitor_stopped */
     cr_assert_eq(stats.sinks[0].failed, stats.events);
@@ -194,7 +194,7 @@ Test(pipeline, filters_by_event_socket_and_severity, .init = setup,
     cr_assert_eq(zmq_bind(back, endpoint), -1); /* bind_failed: err */
     th_close(front);
     th_close(back);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     /* Destroy stops what is still monitored and delivers everything. */
     zmqsink_destroy_stats(&zs, &stats);
     /* a: frontend listening and closed, and backend's closed of the fd its
@@ -312,7 +312,7 @@ Test(pipeline, retry_later_is_backed_off_during_shutdown, .init = setup,
     zmqsink_attach(zs, s, "server");
     zmq_bind(s, "tcp://127.0.0.1:*");
     th_close(s);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_geq(stats.events, 1u);
     cr_assert_eq(stats.sinks[0].delivered, 0u);

@@ -129,7 +129,7 @@ Test(reload, under_traffic_no_event_is_lost_or_repeated, .init = setup,
     }
     th_close(server);
     cr_assert_eq(zmqsink_settle(zs, ctx, WAIT_MS), 0);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.nsinks, 3u, "kept, the callback and a");
     cr_assert_str_eq(stats.sinks[0].name, "kept");
@@ -184,7 +184,7 @@ Test(reload, a_failed_reload_changes_nothing, .init = setup, .fini = teardown)
                  -ZMQSINK_ECONFIG);
     cr_assert_not_null(strstr(err, "missing.yaml"), "%s", err);
 
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_stats(zs, &stats);
     cr_assert_eq(stats.nsinks, 1u);
     cr_assert_str_eq(stats.sinks[0].name, "kept");
@@ -222,7 +222,7 @@ Test(reload, a_changed_sink_is_replaced_and_callbacks_stay, .init = setup,
     cr_assert_not_null(strstr(err, "sink 'cb': the name of a callback sink"),
                        "%s", err);
 
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.nsinks, 2u);
     cr_assert_str_eq(stats.sinks[0].name, "x");

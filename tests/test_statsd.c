@@ -814,7 +814,7 @@ static void real_sockets_give_exact_metrics(bool tags)
     cr_assert_eq(th_log_wait(&log, ZMQSINK_EVENT_MONITOR_STOPPED, CLIENTS + 1,
                              WAIT_MS),
                  CLIENTS + 1);
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.sinks[0].dropped_full, 0u);
     cr_assert_eq(stats.sinks[0].failed, 0u);
@@ -896,7 +896,7 @@ Test(daemon, drop_counters_match_the_core)
         clients[i] = th_socket(ctx, ZMQ_DEALER);
         cr_assert_eq(zmq_connect(clients[i], endpoint), 0);
     }
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     for (int waited = 0; waited < WAIT_MS; waited += 10) {
         zmqsink_stats(zs, &stats);
         if (stats.sinks[1].dropped_full > 0)

@@ -747,7 +747,7 @@ static void finish(void)
 {
     th_close(router);
     router = NULL;
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.nsinks, 2);
     cr_assert_str_eq(stats.sinks[0].name, "sys");
@@ -981,7 +981,7 @@ Test(pipeline, max_size_cuts_the_msg_with_a_mark)
 /* Waits (bounded) until the syslog sink took n events with write(). */
 static void wait_taken_by_syslog(size_t n)
 {
-    zmqsink_stats_t stats;
+    TH_STATS(stats);
     for (int i = 0; i < WAIT_MS / STEP_MS; i++) {
         zmqsink_stats(zs, &stats);
         if (stats.sinks[0].delivered >= n)

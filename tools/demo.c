@@ -175,7 +175,8 @@ int demo_run(const char *config_path, double seconds)
 
     zmq_close(retrier);
     zmq_close(server);
-    zmqsink_stats_t stats;
+    zmqsink_sink_stats_t sinks[ZMQSINK_MAX_SINKS];
+    zmqsink_stats_t stats = {.sinks = sinks, .sinks_cap = ZMQSINK_MAX_SINKS};
     zmqsink_destroy_stats(&zs, &stats);
     zmq_ctx_term(ctx);
     fflush(stdout);

@@ -435,9 +435,9 @@ int zmq_bind(void *socket, const char *endpoint)
     if (!zs)
         return bind(socket, endpoint);
     inside = true;
-    int rc = zmqsink_bind(zs, socket, endpoint);
+    int rc = zmqsink_bind(zs, socket, endpoint); /* errno as zmq_bind() */
     inside = false;
-    return rc;
+    return rc == 0 ? 0 : -1;
 }
 
 int zmq_connect(void *socket, const char *endpoint)

@@ -192,7 +192,8 @@ static void probes_close(watch_t *w)
 
 static void stats_print(zmqsink_t *zs)
 {
-    zmqsink_stats_t st;
+    zmqsink_sink_stats_t sinks[ZMQSINK_MAX_SINKS];
+    zmqsink_stats_t st = {.sinks = sinks, .sinks_cap = ZMQSINK_MAX_SINKS};
     zmqsink_stats(zs, &st);
     fprintf(stderr, "zmqsink watch: %llu events, %llu filtered, %llu sockets\n",
             (unsigned long long)st.events, (unsigned long long)st.filtered,

@@ -34,7 +34,8 @@ int main(int argc, char **argv)
 
     zmq_close(client);
     zmq_close(server);
-    zmqsink_stats_t stats;
+    zmqsink_sink_stats_t sinks[ZMQSINK_MAX_SINKS];
+    zmqsink_stats_t stats = {.sinks = sinks, .sinks_cap = ZMQSINK_MAX_SINKS};
     zmqsink_destroy_stats(&zs, &stats); /* delivers what is queued */
     zmq_ctx_term(ctx);
     for (size_t i = 0; i < stats.nsinks; i++)
