@@ -3,25 +3,23 @@
  * the rings of the sinks that want it, and serves the application's own
  * monitors (taps). It never blocks on a sink nor on the application, and
  * never runs plugin code. */
-#include "collector.h"
+#include "collector_private.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <semaphore.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bindwait.h"
+#include "conns.h"
 #include "log.h"
 #include "monitor_wire.h"
 #include "ptrmap.h"
@@ -33,197 +31,12 @@
  * events before routing stops. */
 #define SETTLE_NS (250 * 1000 * 1000LL)
 
-/* How long a failed bind waits for its bind_failed event to learn its
- * cause; the collector reads it within microseconds. */
-#define BIND_WAIT_NS (1000 * 1000 * 1000LL)
-
-/* epoll tags: readers are registered by their pointer, taps by theirs
- * with the low bit set, the wake-up eventfd as 0. */
-#define TAP_TAG 1u
-
-/* One monitor of an application socket: zmqsink restarts the monitor at
- * each change of what it reports (a rename, a detach, the application's
- * own monitor started or stopped), so that the monitor_stopped of the old
- * one marks exactly where the change falls in the stream of events.
- * Fields marked (lock) are shared with application threads; the others
- * are set before the reader is published and then belong to the
- * collector thread. */
-typedef struct reader {
-    struct reader *next, *prev; /* (lock) every reader not yet ended */
-    struct reader *next_fresh;  /* (lock) readers not yet adopted */
-    struct reader *predecessor; /* the reader this one took over from,
-                                   until that one ends: this one is not
-                                   read before, so that events keep their
-                                   order. Set before the reader is
-                                   published, then changed only by the
-                                   collector thread (under the lock) */
-    void *socket;               /* (lock) the application's socket */
-    void *ctx;                  /* (lock) its context */
-    bool adopted;               /* (lock) registered with epoll */
-    bool superseded;            /* (lock) another reader took over: its
-                                   monitor_stopped is a hand-over */
-    bool report_stop;           /* (lock) report it even then */
-    bool stopping;              /* (lock) its monitor was stopped: it
-                                   reports and serves nothing more */
-    bool closed;                /* (lock) the application closes its
-                                   socket (zs__collector_closed) */
-    struct reader *successor;   /* (lock) the reader that took over */
-    bool ended;                 /* freed at the end of the epoll round */
-    bool tap_new;               /* its tap came with it: poll the tap */
-    uint64_t lineage;           /* the socket's, across its readers */
-    void *pair;
-    int fd;
-    int socket_type;
-    char name[ZMQSINK_SOCKET_NAME_MAX]; /* "": reported to no sink */
-    char inproc[64];            /* where the monitor sends */
-    uint32_t events;            /* the event types to deliver */
-    zs__tap_t *tap;             /* the application's monitor, or NULL */
-    uint64_t sink_mask;         /* sinks whose `sockets:` globs match name */
-    uint64_t set_seen;          /* generation of the set sink_mask is for */
-    zs__wire_sides_t sides;
-} reader_t;
-
-/* A connection seen opening, by fd, to give its later events a peer and a
- * duration. fds are unique in the process, so one table serves all. It is
- * keyed by the socket's lineage, not the reader, so that it outlives a
- * rename (a new monitor, a new reader), and not by the socket's address,
- * which libzmq gives the next socket as soon as one is closed. */
-typedef struct conn {
-    uint64_t lineage; /* 0: free */
-    int64_t opened_ns;
-    char peer[ZMQSINK_PEER_MAX];
-} conn_t;
-
-/* An application thread inside a failed bind, waiting for the cause. */
-typedef struct bind_wait {
-    struct bind_wait *next;
-    const void *socket;
-    const char *address; /* the endpoint without its transport */
-    bool done;
-    int error;
-} bind_wait_t;
-
-struct zs__collector {
-    zmqsink_t *zs;
-    const zs__sinkset_t *set; /* (thread) the sinks routed to */
-    _Atomic(const zs__sinkset_t *) next_set; /* handed by switch */
-    sem_t switched;           /* posted once next_set is routed to */
-    pthread_t thread;
-    int epfd, wakefd;
-    pthread_mutex_t lock;
-    pthread_cond_t bind_done; /* (lock) a bind_wait was answered */
-    reader_t *readers;        /* (lock) */
-    reader_t *fresh;          /* (lock) newest first, via next_fresh */
-    zs__ptrmap_t current;     /* (lock) socket -> its newest reader */
-    bind_wait_t *bind_waits;  /* (lock) */
-    _Atomic int finishing;    /* destroy has begun */
-    _Atomic int64_t settle_deadline_ns;
-    sem_t settled;            /* posted once the thread stopped routing */
-    bool discarding;          /* (thread) routing stopped: zs may be gone */
-    bool exited;              /* (lock) the thread has ended */
-    bool orphaned;            /* (lock) destroy returned: the thread frees c */
-    reader_t *dead;           /* (thread) ended, freed after the round */
-    zs__tap_t **ending;       /* (thread) taps ended, closed at the end
-                                 of a round once all they hold is sent */
-    size_t nending, ending_cap;
-    uint64_t lineages;        /* (lock) the last socket lineage given */
-    conn_t *conns;            /* indexed by fd */
-    size_t nconns;
-    uint64_t seq;
-};
-
-/* Inproc endpoints must be unique in the process, across instances. */
-static _Atomic uint64_t endpoint_serial;
 
 static int64_t wall_clock_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* ---- connections ---- */
-
-static conn_t *conn_slot(zs__collector_t *c, int fd, bool grow)
-{
-    if (fd < 0)
-        return NULL;
-    if ((size_t)fd >= c->nconns) {
-        if (!grow)
-            return NULL;
-        size_t n = c->nconns ? c->nconns : 64;
-        while (n <= (size_t)fd)
-            n *= 2;
-        conn_t *bigger = realloc(c->conns, n * sizeof *bigger);
-        if (!bigger)
-            return NULL;
-        memset(bigger + c->nconns, 0, (n - c->nconns) * sizeof *bigger);
-        c->conns = bigger;
-        c->nconns = n;
-    }
-    return &c->conns[fd];
-}
-
-/* "host:port" of the connection's other end; "pid:N" for ipc. */
-static void peer_of_fd(int fd, char *out, size_t cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[INET6_ADDRSTRLEN];
-    out[0] = '\0';
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-        if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof host))
-            snprintf(out, cap, "%s:%u", host, ntohs(in->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-        if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host))
-            snprintf(out, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        struct ucred cred;
-        socklen_t clen = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-            snprintf(out, cap, "pid:%ld", (long)cred.pid);
-    }
-}
-
-/* Opening events remember the peer; closing ones report it with the
- * connection's lifetime and forget it. */
-static void conn_track(zs__collector_t *c, const reader_t *r,
-                       zmqsink_event_t *ev)
-{
-    int64_t now_ns = zs__now_ns(); /* monotonic: durations survive clock steps */
-    int fd = (int)ev->value;
-    if (ev->type == ZMQSINK_EVENT_CONNECTED ||
-        ev->type == ZMQSINK_EVENT_ACCEPTED) {
-        conn_t *conn = conn_slot(c, fd, true);
-        if (!ev->peer[0])
-            peer_of_fd(fd, ev->peer, sizeof ev->peer);
-        if (conn) {
-            conn->lineage = r->lineage;
-            conn->opened_ns = now_ns;
-            memcpy(conn->peer, ev->peer, sizeof conn->peer);
-        }
-    } else if (ev->type == ZMQSINK_EVENT_DISCONNECTED ||
-               ev->type == ZMQSINK_EVENT_CLOSED) {
-        conn_t *conn = conn_slot(c, fd, false);
-        if (conn && conn->lineage == r->lineage) {
-            if (!ev->peer[0])
-                memcpy(ev->peer, conn->peer, sizeof ev->peer);
-            ev->duration_ms = (now_ns - conn->opened_ns) / 1000000;
-            conn->lineage = 0;
-        }
-    }
-}
-
-/* Forgets the open connections of a socket that is gone. */
-static void conn_forget(zs__collector_t *c, uint64_t lineage)
-{
-    for (size_t fd = 0; fd < c->nconns; fd++)
-        if (c->conns[fd].lineage == lineage)
-            c->conns[fd].lineage = 0;
 }
 
 /* ---- routing ---- */
@@ -296,7 +109,7 @@ static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
     memcpy(ev.endpoint, m->endpoint, len);
     ev.endpoint[len] = '\0';
     memcpy(ev.peer, m->peer, sizeof ev.peer);
-    conn_track(c, r, &ev);
+    zs__conns_track(&c->conns, r->lineage, &ev);
     if (!(r->events & ev.type))
         return 0;
     ev.seq = ++c->seq;
@@ -304,30 +117,10 @@ static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
     return collector_route(c, r, &ev);
 }
 
-/* ---- failed binds ---- */
-
-/* Answers the application threads whose bind of this address failed. */
-static void bind_waits_answer(zs__collector_t *c, const reader_t *r,
-                              const zs__monitor_message_t *m)
-{
-    pthread_mutex_lock(&c->lock);
-    bool answered = false;
-    for (bind_wait_t *w = c->bind_waits; w; w = w->next)
-        if (!w->done && w->socket == r->socket &&
-            strcmp(w->address, m->endpoint) == 0) {
-            w->done = answered = true;
-            w->error = (int)m->value;
-        }
-    if (answered)
-        pthread_cond_broadcast(&c->bind_done);
-    pthread_mutex_unlock(&c->lock);
-}
-
 /* ---- readers ---- */
 
 
-/* With the lock held. */
-static void reader_link(zs__collector_t *c, reader_t *r)
+void zs__reader_link(zs__collector_t *c, reader_t *r)
 {
     r->prev = NULL;
     r->next = c->readers;
@@ -338,9 +131,7 @@ static void reader_link(zs__collector_t *c, reader_t *r)
     c->fresh = r;
 }
 
-/* With the lock held; r is adopted (a failed change unlinks it at once,
- * before anything adopts it). */
-static void reader_unlink(zs__collector_t *c, reader_t *r)
+void zs__reader_unlink(zs__collector_t *c, reader_t *r)
 {
     if (r->prev)
         r->prev->next = r->next;
@@ -385,7 +176,7 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
                             const zs__monitor_message_t *m, uint64_t *pushed)
 {
     pthread_mutex_lock(&c->lock);
-    reader_unlink(c, r);
+    zs__reader_unlink(c, r);
     reader_t *successor = r->successor;
     if (successor)
         successor->predecessor = NULL;
@@ -403,7 +194,7 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
     if (!successor)
-        conn_forget(c, r->lineage);
+        zs__conns_forget(&c->conns, r->lineage);
     r->ended = true;
     r->next = c->dead;
     c->dead = r;
@@ -449,7 +240,8 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
         if (r->tap)
             zs__tap_send(r->tap, &m);
         if (m.type == ZMQSINK_EVENT_BIND_FAILED)
-            bind_waits_answer(c, r, &m);
+            zs__bind_waits_answer(&c->binds, r->socket, m.endpoint,
+                                  (int)m.value);
         if (zs__wire_event_known(m.type) && r->name[0] && !c->discarding)
             pushed |= collector_emit(c, r, &m);
     }
@@ -562,13 +354,13 @@ static void collector_free(zs__collector_t *c)
     close(c->epfd);
     sem_destroy(&c->settled);
     sem_destroy(&c->switched);
-    pthread_cond_destroy(&c->bind_done);
+    zs__bind_waits_destroy(&c->binds);
     pthread_mutex_destroy(&c->lock);
     zs__ptrmap_clear(&c->current);
     for (size_t i = 0; i < c->nending; i++)
         zs__tap_close(&c->ending[i]);
     free(c->ending);
-    free(c->conns);
+    zs__conns_free(&c->conns);
     free(c);
 }
 
@@ -632,11 +424,7 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
     c->set = set;
     c->wakefd = -1;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_t monotonic;
-    pthread_condattr_init(&monotonic);
-    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->bind_done, &monotonic);
-    pthread_condattr_destroy(&monotonic);
+    zs__bind_waits_init(&c->binds);
     sem_init(&c->settled, 0, 0);
     sem_init(&c->switched, 0, 0);
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -660,279 +448,10 @@ err:
         close(c->epfd);
     sem_destroy(&c->settled);
     sem_destroy(&c->switched);
-    pthread_cond_destroy(&c->bind_done);
+    zs__bind_waits_destroy(&c->binds);
     pthread_mutex_destroy(&c->lock);
     free(c);
     return NULL;
-}
-
-/* Raises the soft limit on open files when a reader's fd comes near it:
- * each monitored socket costs two fds, which must not be the ones the
- * application counted on. Returns false when there is no room left. */
-static bool fd_room(int fd)
-{
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
-        return true;
-    rlim_t headroom = limit.rlim_cur / 8 > 64 ? limit.rlim_cur / 8 : 64;
-    if ((rlim_t)fd + headroom < limit.rlim_cur)
-        return true;
-    rlim_t want = limit.rlim_cur * 2;
-    if (limit.rlim_max != RLIM_INFINITY && want > limit.rlim_max)
-        want = limit.rlim_max;
-    if (want > limit.rlim_cur) {
-        limit.rlim_cur = want;
-        if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
-            return true;
-    }
-    return (rlim_t)fd + headroom / 2 < limit.rlim_cur;
-}
-
-static reader_t *reader_new(void *ctx, void *socket, const char *name,
-                            uint32_t events)
-{
-    reader_t *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->socket = socket;
-    r->ctx = ctx;
-    r->events = events;
-    r->fd = -1;
-    snprintf(r->name, sizeof r->name, "%s", name);
-    size_t size = sizeof r->socket_type;
-    snprintf(r->inproc, sizeof r->inproc, "inproc://zmqsink-monitor-%ld-%llu",
-             (long)getpid(),
-             (unsigned long long)atomic_fetch_add(&endpoint_serial, 1));
-    /* The reader connects first (inproc allows it) and takes any number of
-     * queued events, so libzmq never waits on it. */
-    int unlimited = 0, linger = 0;
-    size_t fdsize = sizeof r->fd;
-    if (zmq_getsockopt(socket, ZMQ_TYPE, &r->socket_type, &size) != 0 ||
-        !(r->pair = zmq_socket(ctx, ZMQ_PAIR)) ||
-        zmq_setsockopt(r->pair, ZMQ_RCVHWM, &unlimited, sizeof unlimited) ||
-        zmq_setsockopt(r->pair, ZMQ_LINGER, &linger, sizeof linger) ||
-        zmq_connect(r->pair, r->inproc) != 0 ||
-        zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0 ||
-        (!fd_room(r->fd) && (errno = EMFILE))) {
-        int saved = errno;
-        if (r->pair)
-            zmq_close(r->pair);
-        free(r);
-        errno = saved;
-        return NULL;
-    }
-    return r;
-}
-
-/* A change of what a socket's monitor reports: its name and events (name
- * "": to no sink), its tap. */
-typedef struct change {
-    bool set_name;
-    const char *name;
-    uint32_t events;
-    bool set_tap;
-    zs__tap_t *tap;
-    bool report_stop; /* the old reader's monitor_stopped is reported */
-} change_t;
-
-/* Restarts the socket's monitor with a new reader for what it reports
- * after the change, or stops it when nothing is left to report or serve.
- * The old reader ends at the monitor_stopped this queues, and the new one
- * is read only from then on. With the lock held: the collector ends the
- * old reader only once the change is complete. On the thread that owns
- * the socket (libzmq's rule for zmq_socket_monitor). Returns 0 or a
- * negated zmqsink_err_t with errno set; the new tap, if any, then stays
- * the caller's. */
-static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
-                                   const change_t *ch)
-{
-    reader_t *old = zs__ptrmap_get(&c->current, socket);
-    bool old_live = old && !old->stopping;
-    const char *name = ch->set_name ? ch->name : old_live ? old->name : "";
-    uint32_t events = ch->set_name ? ch->events
-                      : old_live   ? old->events
-                                   : ZMQSINK_EVENT_ALL;
-    zs__tap_t *tap = ch->set_tap ? ch->tap : old_live ? old->tap : NULL;
-    if (old_live && !ch->set_name && tap == old->tap)
-        return 0; /* no monitor of the application to stop: nothing to do */
-    if (!name[0] && !tap) {
-        if (!old_live) {
-            errno = ENOENT;
-            return -ZMQSINK_ENOTFOUND;
-        }
-        old->stopping = true;
-        zmq_socket_monitor(socket, NULL, 0);
-        return 0;
-    }
-    reader_t *r = reader_new(ctx ? ctx : old ? old->ctx : NULL, socket, name,
-                             events);
-    if (!r)
-        return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
-    r->tap = tap;
-    r->tap_new = ch->set_tap && tap;
-    r->predecessor = old;
-    r->lineage = old ? old->lineage : ++c->lineages;
-    if (zs__ptrmap_put(&c->current, socket, r) != 0) {
-        zmq_close(r->pair);
-        free(r);
-        errno = ENOMEM;
-        return -ZMQSINK_ENOMEM;
-    }
-    reader_link(c, r);
-    if (old) /* a stopping one too: the new reader waits for its end */
-        old->successor = r;
-    if (old_live) {
-        old->superseded = true;
-        old->report_stop = ch->report_stop;
-    }
-    if (zs__wire_monitor(socket, r->inproc) != 0) {
-        /* libzmq may have stopped the old monitor already: it then ends
-         * for real, as if the socket had been detached. */
-        int saved = errno;
-        reader_unlink(c, r);
-        if (old) {
-            zs__ptrmap_put(&c->current, socket, old); /* its slot is there */
-            old->successor = NULL;
-        } else {
-            zs__ptrmap_remove(&c->current, socket);
-        }
-        if (old_live)
-            old->superseded = false;
-        zmq_close(r->pair);
-        free(r);
-        errno = saved;
-        return -ZMQSINK_EZMQ;
-    }
-    eventfd_write(c->wakefd, 1);
-    return 0;
-}
-
-static int collector_change(zs__collector_t *c, void *ctx, void *socket,
-                            const change_t *ch)
-{
-    pthread_mutex_lock(&c->lock);
-    int rc = collector_change_locked(c, ctx, socket, ch);
-    int saved = errno;
-    pthread_mutex_unlock(&c->lock);
-    errno = saved;
-    return rc;
-}
-
-int zs__collector_attach(zs__collector_t *c, void *ctx, void *socket,
-                         const char *name, uint32_t events)
-{
-    change_t ch = {.set_name = true, .name = name, .events = events,
-                   .report_stop = true};
-    return collector_change(c, ctx, socket, &ch);
-}
-
-uint64_t zs__collector_lineage(zs__collector_t *c, void *socket)
-{
-    pthread_mutex_lock(&c->lock);
-    reader_t *r = zs__ptrmap_get(&c->current, socket);
-    uint64_t lineage = r && !r->stopping && !r->closed && r->name[0]
-                           ? r->lineage
-                           : 0;
-    pthread_mutex_unlock(&c->lock);
-    return lineage;
-}
-
-int zs__collector_detach(zs__collector_t *c, void *socket)
-{
-    change_t ch = {.set_name = true, .name = "", .events = ZMQSINK_EVENT_ALL,
-                   .report_stop = true};
-    pthread_mutex_lock(&c->lock);
-    reader_t *r = zs__ptrmap_get(&c->current, socket);
-    int rc = r && !r->stopping && r->name[0]
-                 ? collector_change_locked(c, NULL, socket, &ch)
-                 : -ZMQSINK_ENOTFOUND;
-    pthread_mutex_unlock(&c->lock);
-    return rc;
-}
-
-int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
-                          const char *endpoint, uint64_t events, int version,
-                          int type)
-{
-    if (zs__tap_check(socket, endpoint, events, version) != 0)
-        return -ZMQSINK_EZMQ;
-    if (version == 2 && zs__wire_version() == 1) {
-        errno = EINVAL; /* the v1 monitor zmqsink reads has no both ends */
-        return -ZMQSINK_EZMQ;
-    }
-    change_t stop = {.set_tap = true, .tap = NULL};
-    if (!endpoint) {
-        int rc = collector_change(c, ctx, socket, &stop);
-        return rc == -ZMQSINK_ENOTFOUND ? 0 : rc; /* none: nothing to stop */
-    }
-    pthread_mutex_lock(&c->lock);
-    reader_t *r = zs__ptrmap_get(&c->current, socket);
-    void *tap_ctx = r ? r->ctx : ctx;
-    pthread_mutex_unlock(&c->lock);
-    zs__tap_t *tap = zs__tap_open(tap_ctx, endpoint, events, version, type);
-    int rc;
-    if (!tap) { /* libzmq stops the old monitor before it fails */
-        int saved = errno;
-        collector_change(c, ctx, socket, &stop);
-        errno = saved;
-        return errno == ENOMEM ? -ZMQSINK_ENOMEM : -ZMQSINK_EZMQ;
-    }
-    change_t start = {.set_tap = true, .tap = tap};
-    rc = collector_change(c, ctx, socket, &start);
-    if (rc != 0) {
-        int saved = errno;
-        zs__tap_close(&tap);
-        errno = saved;
-    }
-    return rc;
-}
-
-int zs__collector_bind(zs__collector_t *c, void *socket, const char *endpoint)
-{
-    const char *sep = strstr(endpoint, "://");
-    bind_wait_t wait = {.socket = socket, .address = sep ? sep + 3 : endpoint};
-    pthread_mutex_lock(&c->lock);
-    reader_t *r = zs__ptrmap_get(&c->current, socket);
-    bool monitored = r && !r->stopping;
-    if (monitored) {
-        wait.next = c->bind_waits;
-        c->bind_waits = &wait;
-    }
-    pthread_mutex_unlock(&c->lock);
-    int rc = zmq_bind(socket, endpoint);
-    if (!monitored)
-        return rc;
-    int error = errno;
-    pthread_mutex_lock(&c->lock);
-    /* libzmq's send of bind_failed to the monitor leaves EAGAIN in errno;
-     * the event's value holds the cause. */
-    if (rc != 0 && error == EAGAIN) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += BIND_WAIT_NS / 1000000000;
-        while (!wait.done &&
-               pthread_cond_timedwait(&c->bind_done, &c->lock, &deadline) == 0)
-            ;
-        if (wait.done)
-            error = wait.error;
-    }
-    for (bind_wait_t **p = &c->bind_waits; *p; p = &(*p)->next)
-        if (*p == &wait) {
-            *p = wait.next;
-            break;
-        }
-    pthread_mutex_unlock(&c->lock);
-    errno = error;
-    return rc;
-}
-
-void zs__collector_closed(zs__collector_t *c, void *socket)
-{
-    pthread_mutex_lock(&c->lock);
-    reader_t *r = zs__ptrmap_remove(&c->current, socket);
-    if (r)
-        r->closed = true;
-    pthread_mutex_unlock(&c->lock);
 }
 
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)
@@ -941,32 +460,6 @@ void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)
     eventfd_write(c->wakefd, 1);
     while (sem_wait(&c->switched) != 0 && errno == EINTR)
         ;
-}
-
-size_t zs__collector_attached(zs__collector_t *c)
-{
-    /* The readers of sockets reported now: the newest of each socket, one
-     * whose monitor goes on and that has a name. Counted under the lock,
-     * which a reader leaves before its pair closes: a zmq_ctx_term() that
-     * returns once the last one closed never reads a stale count. */
-    size_t n = 0;
-    pthread_mutex_lock(&c->lock);
-    for (const reader_t *r = c->readers; r; r = r->next)
-        n += !r->successor && !r->closed && !r->stopping && r->name[0];
-    pthread_mutex_unlock(&c->lock);
-    return n;
-}
-
-size_t zs__collector_readers_of(zs__collector_t *c, const void *ctx,
-                                bool ending_only)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&c->lock);
-    for (reader_t *r = c->readers; r; r = r->next)
-        n += r->ctx == ctx &&
-             (!ending_only || r->closed || r->stopping || r->superseded);
-    pthread_mutex_unlock(&c->lock);
-    return n;
 }
 
 void zs__collector_destroy(zs__collector_t **cp, int64_t deadline_ns)
