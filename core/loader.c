@@ -51,6 +51,43 @@ static void path_resolve(char *out, size_t cap, const char *base,
         snprintf(out, cap, "%s/%s", base, path);
 }
 
+#ifdef ZMQSINK_BUILDDIR
+/* Whether this libzmqsink is the one its build tree made, loaded from
+ * ZMQSINK_BUILDDIR/.libs (libtool's wrapper and the uninstalled modules'
+ * run path point there), rather than an installed copy. The library is
+ * asked, not the executable, because `zmqsink run` loads it into any
+ * program. */
+static bool library_is_uninstalled(void)
+{
+    static const char anchor;
+    Dl_info info;
+    char dir[PATH_MAX];
+    struct stat here, build;
+    if (!dladdr(&anchor, &info) || !info.dli_fname || !*info.dli_fname ||
+        snprintf(dir, sizeof dir, "%s", info.dli_fname) >= (int)sizeof dir)
+        return false;
+    return stat(dirname(dir), &here) == 0 &&
+           stat(ZMQSINK_BUILDDIR "/.libs", &build) == 0 &&
+           here.st_dev == build.st_dev && here.st_ino == build.st_ino;
+}
+
+/* Adds the .libs directory of each module the build makes (its
+ * pkglib_LTLIBRARIES, relative .la paths separated by blanks) to list. */
+static void build_dirs_print(FILE *list)
+{
+    const char *module = ZMQSINK_BUILD_MODULES;
+    module += strspn(module, " \t");
+    while (*module) {
+        size_t len = strcspn(module, " \t"), dir = len;
+        while (dir > 0 && module[dir - 1] != '/')
+            dir--;
+        fprintf(list, "%s/%.*s.libs:", ZMQSINK_BUILDDIR, (int)dir, module);
+        module += len;
+        module += strspn(module, " \t");
+    }
+}
+#endif
+
 /* Looks for TYPE.so along the search path; fills path, or lists where it
  * looked in searched. */
 static int plugin_find(const zs__config_t *config, const char *type,
@@ -70,6 +107,10 @@ static int plugin_find(const zs__config_t *config, const char *type,
         fprintf(list, "%s:", config->plugin_dir);
     if (env && *env)
         fprintf(list, "%s:", env);
+#ifdef ZMQSINK_BUILDDIR
+    if (library_is_uninstalled())
+        build_dirs_print(list);
+#endif
     fputs(ZMQSINK_PLUGINDIR, list);
     fclose(list);
 

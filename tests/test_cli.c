@@ -42,6 +42,20 @@ static int run(const char *args, char **out, char **err)
     return WEXITSTATUS(status);
 }
 
+/* Runs `zmqsink ARGS`: it must exit 0 with each of the n strings of
+ * expected in its stdout. */
+static void assert_run_says(const char *args, const char *const expected[],
+                            size_t n)
+{
+    char *out, *err;
+    cr_assert_eq(run(args, &out, &err), 0, "stderr: %s", err);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_not_null(strstr(out, expected[i]), "no '%s' in:\n%s",
+                           expected[i], out);
+    free(out);
+    free(err);
+}
+
 Test(cli, check_good_file_describes_what_would_run, .init = setup,
      .fini = teardown)
 {
@@ -127,8 +141,6 @@ Test(cli, events_lists_every_event, .init = setup, .fini = teardown)
 Test(cli, demo_shows_the_scene_and_a_summary, .init = setup,
      .fini = teardown)
 {
-    char *out, *err;
-    cr_assert_eq(run("demo -d 1", &out, &err), 0, "stderr: %s", err);
     static const char *const expected[] = {
         "server(router) listening",  "server(router) accepted",
         "(dealer) connected",        "server(router) disconnected",
@@ -136,11 +148,8 @@ Test(cli, demo_shows_the_scene_and_a_summary, .init = setup,
         "server(router) handshake_failed_protocol",
         "events by type:",           "console",
     };
-    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
-        cr_assert_not_null(strstr(out, expected[i]), "no '%s' in:\n%s",
-                           expected[i], out);
-    free(out);
-    free(err);
+    assert_run_says("demo -d 1", expected,
+                    sizeof expected / sizeof expected[0]);
 }
 
 Test(cli, demo_with_config_writes_the_sink_and_counts_it, .init = setup,
@@ -169,5 +178,43 @@ Test(cli, demo_with_config_writes_the_sink_and_counts_it, .init = setup,
     free(lines);
     free(out);
     free(err);
+    free(config);
+}
+
+/* Run from its build tree with neither ZMQSINK_PLUGIN_DIR nor
+ * ZMQSINK_PRELOAD set, as scripts/demo runs it, the command finds the
+ * plugin of every built-in sink in that build, and the demo opens them all
+ * (statsd, syslog over udp and http send to free loopback ports). */
+Test(cli, uninstalled_command_finds_every_built_in_plugin, .init = setup,
+     .fini = teardown)
+{
+    cr_assert_eq(unsetenv("ZMQSINK_PLUGIN_DIR"), 0);
+    cr_assert_eq(unsetenv("ZMQSINK_PRELOAD"), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "shutdown_timeout: 1s\n"
+             "sinks:\n"
+             "  - { name: f, type: file, path: events.jsonl }\n"
+             "  - { name: sl, type: syslog, transport: udp, "
+             "address: \"127.0.0.1:%d\" }\n"
+             "  - { name: sd, type: statsd, address: \"127.0.0.1:%d\" }\n"
+             "  - { name: web, type: http, url: \"http://127.0.0.1:%d/\" }\n",
+             th_free_port(), th_free_port(), th_free_port());
+    char *config = th_write_file(dir, "sinks.yaml", yaml);
+    char args[4200];
+    snprintf(args, sizeof args, "check %s", config);
+    static const char *const found[] = {
+        "sink 'f': type file (", "/plugins/file/.libs/file.so)",
+        "sink 'sl': type syslog (", "/plugins/syslog/.libs/syslog.so)",
+        "sink 'sd': type statsd (", "/plugins/statsd/.libs/statsd.so)",
+        "sink 'web': type http (", "/plugins/http/.libs/http.so)",
+    };
+    assert_run_says(args, found, sizeof found / sizeof found[0]);
+    snprintf(args, sizeof args, "demo -c %s -d 1", config);
+    static const char *const rows[] = {"f                file",
+                                       "sl               syslog",
+                                       "sd               statsd",
+                                       "web              http"};
+    assert_run_says(args, rows, sizeof rows / sizeof rows[0]);
     free(config);
 }

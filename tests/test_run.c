@@ -2,13 +2,17 @@
  * library (one linked with libzmq alone, one written with CZMQ, one in
  * Python with pyzmq); their events and socket names reach a file sink, and
  * their exit status and signals are their own. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "run_peer.h"
@@ -201,6 +205,53 @@ Test(run, a_bad_config_stops_before_the_program)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
     char *text = th_read_file(out);
     cr_assert_not_null(strstr(text, "bad.yaml:1:"), "%s", text);
+    free(text);
+    free(config);
+}
+
+/* A UDP socket on 127.0.0.1, at a port the kernel picks: *port. */
+static int udp_bound(int *port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&addr, len) == 0 &&
+              getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+/* From its build tree, with neither ZMQSINK_PRELOAD nor ZMQSINK_PLUGIN_DIR
+ * set, `zmqsink run` uses the preload library built with it, and inside
+ * the program zmqsink finds the build's plugins: the events reach the
+ * file sink and the statsd sink's lines reach its UDP port. */
+Test(run, finds_its_build_without_the_environment)
+{
+    cr_assert_eq(unsetenv("ZMQSINK_PRELOAD"), 0);
+    cr_assert_eq(unsetenv("ZMQSINK_PLUGIN_DIR"), 0);
+    int port, fd = udp_bound(&port);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n"
+             "  - { name: events, type: file, path: %s/events.jsonl, "
+             "format: json }\n"
+             "  - { name: metrics, type: statsd, address: \"127.0.0.1:%d\" "
+             "}\n",
+             tmpdir, port);
+    char *config = th_write_file(tmpdir, "run.yaml", yaml);
+    rp_assert_exited(run_with(&c_app, config, "0", NULL), 0, output_path());
+    char *text = events_text();
+    static const char *const router[] = {"listening", "accepted"};
+    assert_events(text, "router-1", router, 2);
+    struct pollfd ready = {.fd = fd, .events = POLLIN};
+    char line[2048];
+    cr_assert_eq(poll(&ready, 1, 5000), 1, "no statsd line on port %d", port);
+    ssize_t n = recv(fd, line, sizeof line - 1, 0);
+    cr_assert_gt(n, 0);
+    line[n] = '\0';
+    cr_assert_not_null(strstr(line, "zmq."), "%s", line);
+    close(fd);
     free(text);
     free(config);
 }

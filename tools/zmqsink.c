@@ -1,11 +1,13 @@
 /* The zmqsink command: run, watch, demo, check and events subcommands. */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 #include <zmqsink.h>
@@ -198,12 +200,38 @@ static int command_events(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* The preload library: $ZMQSINK_PRELOAD (for an uninstalled build), else
- * the installed one. */
+/* Whether this is the command of a build tree, run from where it was
+ * built: libtool's wrapper runs it from the build's .libs (or, linked
+ * statically, it lies in the build directory itself). An installed copy
+ * never is. */
+static bool command_is_uninstalled(void)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    struct stat here, build;
+    if (len <= 0)
+        return false;
+    exe[len] = '\0';
+    if (stat(dirname(exe), &here) != 0)
+        return false;
+    static const char *const build_dirs[] = {ZMQSINK_BUILDDIR "/.libs",
+                                             ZMQSINK_BUILDDIR};
+    for (size_t i = 0; i < 2; i++)
+        if (stat(build_dirs[i], &build) == 0 && here.st_dev == build.st_dev &&
+            here.st_ino == build.st_ino)
+            return true;
+    return false;
+}
+
+/* The preload library: $ZMQSINK_PRELOAD, else the one built beside an
+ * uninstalled command, else the installed one. */
 static const char *preload_path(void)
 {
     const char *path = getenv("ZMQSINK_PRELOAD");
-    return path && *path ? path : ZMQSINK_PLUGINDIR "/zmqsink-preload.so";
+    if (path && *path)
+        return path;
+    return command_is_uninstalled() ? ZMQSINK_BUILD_PRELOAD
+                                    : ZMQSINK_PLUGINDIR "/zmqsink-preload.so";
 }
 
 /* Sets what the preload library reads: LD_PRELOAD (it comes first), the
