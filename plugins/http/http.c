@@ -50,8 +50,9 @@
 
 #include <zmqsink/plugin.h>
 
+#include <zlib.h>
+
 #include "bytes.h"
-#include "gzip.h"
 #include "spool.h"
 
 #define MEMORY_BATCHES 8
@@ -86,7 +87,8 @@ struct http_sink {
     int64_t retry_base_ns, retry_cap_ns, max_attempts;
     uint64_t random;                /* xorshift64 state, for jitter */
     spool_t *spool;
-    gzip_t *gzip;
+    z_stream gzip;                  /* gzip wrapper, reset per request */
+    bool gzip_ready;
 
     batch_t open;                   /* being filled */
     int64_t open_since_ns;
@@ -308,6 +310,26 @@ static batch_t *next_batch(struct http_sink *s)
     return NULL;
 }
 
+/* Compresses body into s->compressed as one gzip member. Returns 0, or -1
+ * when out of memory. */
+static int gzip_body(struct http_sink *s, const bytes_t *body)
+{
+    z_stream *z = &s->gzip;
+    s->compressed.len = 0;
+    if (deflateReset(z) != Z_OK ||
+        bytes_reserve(&s->compressed, deflateBound(z, body->len)) != 0)
+        return -1;
+    /* The body is below batch.max_bytes (256 MiB), within zlib's uInt. */
+    z->next_in = (Bytef *)body->data;
+    z->avail_in = (uInt)body->len;
+    z->next_out = (Bytef *)s->compressed.data;
+    z->avail_out = (uInt)s->compressed.cap;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END)
+        return -1;
+    s->compressed.len = z->total_out;
+    return 0;
+}
+
 /* Makes the request body: the json array, or the NDJSON as it is, then
  * compressed if asked. */
 static int request_body(struct http_sink *s, const batch_t *b,
@@ -326,11 +348,8 @@ static int request_body(struct http_sink *s, const batch_t *b,
         body = &s->request;
     }
     if (s->compress == COMPRESS_GZIP) {
-        s->compressed.len = 0;
-        if (bytes_reserve(&s->compressed, gzip_bound(body->len)) != 0)
+        if (gzip_body(s, body) != 0)
             return -1;
-        s->compressed.len = gzip_compress(s->gzip, body->data, body->len,
-                                          s->compressed.data);
         body = &s->compressed;
     }
     *data = body->data;
@@ -665,7 +684,8 @@ static void http_close(void *state)
     bytes_free(&s->request);
     bytes_free(&s->compressed);
     spool_close(&s->spool);
-    gzip_destroy(&s->gzip);
+    if (s->gzip_ready)
+        deflateEnd(&s->gzip);
     if (s->curl_used)
         curl_release(s->host);
     free(s);
@@ -871,9 +891,14 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
     if (url_setup(s, url, err, len) != 0 || headers_setup(s, err, len) != 0 ||
         curl_setup(s, url, err, len) != 0)
         goto fail;
-    if (s->compress == COMPRESS_GZIP && !(s->gzip = gzip_new())) {
-        snprintf(err, len, "out of memory");
-        goto fail;
+    /* windowBits 15 + 16: zlib writes the gzip header and trailer. */
+    if (s->compress == COMPRESS_GZIP) {
+        if (deflateInit2(&s->gzip, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16,
+                         8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            snprintf(err, len, "zlib cannot set up gzip: out of memory");
+            goto fail;
+        }
+        s->gzip_ready = true;
     }
     const char *dir = host->option_string(host, "spool.dir");
     if (dir) {

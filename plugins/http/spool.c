@@ -37,8 +37,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include "gzip.h"
 
 #define HEADER_MAX 128
 #define NAME_MAX_LEN 32 /* "0123456789abcdef.batch.corrupt" */
@@ -105,7 +105,7 @@ static int header_format(char out[HEADER_MAX], const batch_t *b)
                     "zmqsink-spool 1 %016" PRIx64 " %s %" PRIu32 " %zu %08" PRIx32
                     "\n",
                     b->id, b->key, b->events, b->body.len,
-                    crc32_update(0, b->body.data, b->body.len));
+                    (uint32_t)crc32_z(0, (const Bytef *)b->body.data, b->body.len));
 }
 
 /* Parses the header line at the start of buf. Returns 0 or -1. */
@@ -431,7 +431,7 @@ static const char *batch_parse(const char *buf, size_t len, uint64_t id,
     if (len != h.len + h.body_len)
         return "torn: shorter or longer than its header says";
     const char *body = buf + h.len;
-    if (crc32_update(0, body, h.body_len) != h.crc)
+    if ((uint32_t)crc32_z(0, (const Bytef *)body, h.body_len) != h.crc)
         return "checksum mismatch";
     uint64_t lines = 0;
     for (const char *p = body; (p = memchr(p, '\n', (size_t)(body + h.body_len - p)));
