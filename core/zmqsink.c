@@ -15,6 +15,7 @@
 #include "log.h"
 #include "report.h"
 #include "worker.h"
+#include "clock.h"
 
 static const char *const error_texts[] = {
 #define ZS_ERROR_TEXT(name, text) text,
@@ -172,7 +173,7 @@ static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
  * then failed. */
 static void sinks_discard(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n)
 {
-    sinks_stop(zs, sinks, n, zs__now_ns(), NULL);
+    sinks_stop(zs, sinks, n, clock_now_ns(), NULL);
 }
 
 /* ---- sink sets ---- */
@@ -509,7 +510,7 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
     size_t nopened = set->n - nkept;
     set_publish(zs, set);
     sinks_stop(zs, removed, nremoved,
-               zs__now_ns() + config->shutdown_timeout_ms * 1000000, NULL);
+               clock_now_ns() + config->shutdown_timeout_ms * 1000000, NULL);
     zs__log(ZMQSINK_SEV_INFO,
             "%s: reloaded: %zu sinks kept, %zu opened, %zu closed",
             config->path, nkept, nopened, nremoved);
@@ -568,9 +569,9 @@ int zmqsink_detach(zmqsink_t *zs, void *socket)
 static int settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms,
                   bool ending_only)
 {
-    int64_t deadline = zs__now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = clock_now_ns() + (int64_t)timeout_ms * 1000000;
     while (zs__collector_readers_of(zs->collector, zmq_ctx, ending_only) > 0) {
-        if (zs__now_ns() >= deadline)
+        if (clock_now_ns() >= deadline)
             return -ZMQSINK_ELIMIT;
         zs__pause();
     }
@@ -685,7 +686,7 @@ void zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out)
 static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
                        int64_t deadline, zmqsink_sink_stats_t *stats)
 {
-    int64_t started = zs__now_ns();
+    int64_t started = clock_now_ns();
     bool busy[ZS__MAX_SINKS];
     for (size_t i = 0; i < n; i++)
         zs__worker_stop(sinks[i], deadline);
@@ -710,7 +711,7 @@ static void sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
             zs__log(ZMQSINK_SEV_ERR,
                     "sink '%s': still busy in its plugin %lld ms after "
                     "shutdown began; left running, %zu events undelivered",
-                    sink->name, (long long)((zs__now_ns() - started) / 1000000),
+                    sink->name, (long long)((clock_now_ns() - started) / 1000000),
                     zs__ring_depth(sink->ring));
             zs->stuck[zs->nstuck++ % ZS__MAX_SINKS] = sink;
             continue; /* its thread still uses it: not freed */
@@ -750,7 +751,7 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     /* One deadline for the whole shutdown: the collector's settling and
      * the sinks' draining both count against shutdown_timeout. */
     int64_t timeout_ms = zs->config ? zs->config->shutdown_timeout_ms : 0;
-    int64_t deadline = zs__now_ns() + timeout_ms * 1000000;
+    int64_t deadline = clock_now_ns() + timeout_ms * 1000000;
     zs__collector_destroy(&zs->collector, deadline);
     zmqsink_stats_t final;
     zmqsink_stats(zs, &final);
@@ -779,17 +780,17 @@ void zmqsink_exit_flush(zmqsink_t *zs)
      * handler that interrupted a thread holding any lock. */
     const zs__sinkset_t *set = zs->set;
     int64_t deadline =
-        zs__now_ns() + zs->config->shutdown_timeout_ms * 1000000;
+        clock_now_ns() + zs->config->shutdown_timeout_ms * 1000000;
     int64_t give_up = deadline + 1000 * 1000 * 1000LL;
     for (size_t i = 0; i < set->n; i++)
         zs__worker_stop(set->sinks[i], deadline);
     for (size_t i = 0; i < set->n; i++)
         while (!atomic_load(&set->sinks[i]->finished) &&
-               zs__now_ns() < give_up)
+               clock_now_ns() < give_up)
             zs__pause();
     /* The last word even when a sink is stuck: a second more for it. */
     if (zs->report)
-        zs__report_last(zs->report, zs__now_ns() + 1000 * 1000 * 1000LL);
+        zs__report_last(zs->report, clock_now_ns() + 1000 * 1000 * 1000LL);
 }
 
 void zmqsink_destroy(zmqsink_t **zsp)

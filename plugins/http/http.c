@@ -33,6 +33,7 @@
  * Secrets: header values and the URL's user, password and query are never
  * logged. Messages name the endpoint as scheme://host:port/path, and text
  * from libcurl passes through redact() first. */
+#include "backoff.h"
 #include "zmqsink-config.h"
 
 #include <curl/curl.h>
@@ -54,6 +55,7 @@
 
 #include "bytes.h"
 #include "spool.h"
+#include "clock.h"
 
 #define MEMORY_BATCHES 8
 #define SERVE_NS (80 * NS_PER_MS)
@@ -107,13 +109,6 @@ struct http_sink {
     char failure[CURL_ERROR_SIZE + 64];
 };
 
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
 /* ---- libcurl's process-wide state: set up by the first open sink,
  * released by the last one ---- */
 
@@ -144,21 +139,13 @@ static void curl_release(const zmqsink_host_t *host)
 
 /* ---- randomness: idempotency keys and jitter ---- */
 
-static uint64_t random_next(struct http_sink *s)
-{
-    s->random ^= s->random << 13;
-    s->random ^= s->random >> 7;
-    s->random ^= s->random << 17;
-    return s->random;
-}
-
 /* 128 bits from the kernel, or from the jitter generator if it has none. */
 static void key_new(struct http_sink *s, char key[BATCH_KEY_LEN + 1])
 {
     uint64_t bits[2];
     if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
-        bits[0] = random_next(s);
-        bits[1] = random_next(s);
+        bits[0] = random_next(&s->random);
+        bits[1] = random_next(&s->random);
     }
     snprintf(key, BATCH_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
              bits[1]);
@@ -393,7 +380,7 @@ static void request_start(struct http_sink *s)
         request_headers(s, s->current) != 0) {
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "out of memory for a request; retrying");
-        s->retry_at_ns = monotonic_ns() + s->retry_base_ns;
+        s->retry_at_ns = clock_now_ns() + s->retry_base_ns;
         return;
     }
     s->errbuf[0] = '\0';
@@ -402,7 +389,7 @@ static void request_start(struct http_sink *s)
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, data);
     if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
         s->host->log(s->host, ZMQSINK_SEV_ERR, "cannot start a request");
-        s->retry_at_ns = monotonic_ns() + s->retry_base_ns;
+        s->retry_at_ns = clock_now_ns() + s->retry_base_ns;
         return;
     }
     s->in_flight = true;
@@ -424,12 +411,9 @@ static int64_t retry_delay_ns(struct http_sink *s, curl_off_t retry_after)
         return (retry_after < RETRY_AFTER_MAX_S ? retry_after
                                                 : RETRY_AFTER_MAX_S) *
                NS_PER_S;
-    int64_t ceiling = s->retry_base_ns;
-    for (int64_t i = 1; i < s->attempts && ceiling < s->retry_cap_ns; i++)
-        ceiling *= 2;
-    if (ceiling > s->retry_cap_ns)
-        ceiling = s->retry_cap_ns;
-    return (int64_t)(random_next(s) % (uint64_t)(ceiling + 1));
+    return backoff_full_jitter(
+        &s->random,
+        backoff_ceiling(s->retry_base_ns, s->retry_cap_ns, s->attempts));
 }
 
 /* The current batch is done with: delivered, or refused for good. */
@@ -561,13 +545,13 @@ static void pump(struct http_sink *s)
             int left;
             while ((msg = curl_multi_info_read(s->multi, &left)))
                 if (msg->msg == CURLMSG_DONE)
-                    request_finish(s, msg->data.result, monotonic_ns());
+                    request_finish(s, msg->data.result, clock_now_ns());
             if (s->in_flight)
                 return;
         }
         if (!s->current)
             s->current = next_batch(s);
-        if (!s->current || monotonic_ns() < s->retry_at_ns)
+        if (!s->current || clock_now_ns() < s->retry_at_ns)
             return;
         request_start(s);
         if (!s->in_flight)
@@ -580,7 +564,7 @@ static void serve(struct http_sink *s, int64_t until)
 {
     for (;;) {
         pump(s);
-        int64_t left = until - monotonic_ns();
+        int64_t left = until - clock_now_ns();
         if (!s->in_flight || left <= 0)
             return;
         int ms = (int)(left / NS_PER_MS) + 1;
@@ -601,7 +585,7 @@ static zmqsink_write_result_t http_write(void *state,
         if (s->queued >= MEMORY_BATCHES)
             return ZMQSINK_WRITE_RETRY;
     }
-    int64_t now = monotonic_ns();
+    int64_t now = clock_now_ns();
     for (size_t i = 0; i < n; i++)
         open_add(s, &events[i], now);
     pump(s);
@@ -619,7 +603,7 @@ static void http_tick(void *state, int64_t now)
 /* Waits until the retry is due or the deadline passes. */
 static void sleep_until(int64_t when)
 {
-    int64_t wait = when - monotonic_ns();
+    int64_t wait = when - clock_now_ns();
     if (wait > 0) {
         struct timespec ts = {.tv_sec = wait / NS_PER_S,
                               .tv_nsec = wait % NS_PER_S};
@@ -631,7 +615,7 @@ static uint64_t http_flush(void *state, int64_t deadline_ns)
 {
     struct http_sink *s = state;
     open_close(s);
-    while ((s->current || s->queue) && monotonic_ns() < deadline_ns) {
+    while ((s->current || s->queue) && clock_now_ns() < deadline_ns) {
         serve(s, deadline_ns);
         if (s->current && !s->in_flight) {
             if (s->retry_at_ns >= deadline_ns)
@@ -879,7 +863,7 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
     }
     s->host = host;
     s->queue_tail = &s->queue;
-    s->random = (uint64_t)monotonic_ns() | 1;
+    s->random = random_seed();
     options_read(s);
     if (curl_use(host) != 0) {
         snprintf(err, len, "libcurl cannot be initialised");

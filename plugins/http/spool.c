@@ -39,6 +39,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "json.h"
+#include "once.h"
+
 
 #define HEADER_MAX 128
 #define NAME_MAX_LEN 32 /* "0123456789abcdef.batch.corrupt" */
@@ -324,12 +327,12 @@ static bool spool_make_room(spool_t *s, uint64_t size)
             continue;
         }
         uint32_t events = s->entries[i].events;
-        s->host->log(s->host, s->full_logged ? ZMQSINK_SEV_DEBUG
-                                             : ZMQSINK_SEV_WARNING,
+        s->host->log(s->host, once_failed(&s->full_logged)
+                                  ? ZMQSINK_SEV_WARNING
+                                  : ZMQSINK_SEV_DEBUG,
                      "spool %s is full (max_size %" PRIu64 " bytes): the "
                      "oldest batch (%" PRIu32 " events) is dropped",
                      s->dir, s->max_size, events);
-        s->full_logged = true;
         s->host->count_failed(s->host, events, "spool_full");
         entry_delete(s, i);
         if (i < s->head)
@@ -416,7 +419,7 @@ int spool_add(spool_t *s, const batch_t *b)
                      b->id);
     }
     if (spool_count(s) == 1)
-        s->full_logged = false;
+        once_recovered(&s->full_logged);
     return 0;
 }
 
@@ -493,16 +496,22 @@ void spool_remove(spool_t *s, uint64_t id)
 }
 
 /* Appends s to b as the text of a json string. */
-static void put_json_string(bytes_t *b, const char *s, bool *failed)
+/* A line being built, for json_quote(). */
+typedef struct line_out {
+    bytes_t *line;
+    bool *failed;
+} line_out_t;
+
+static void line_put(void *ctx, const char *text, size_t n)
 {
-    bytes_put(b, "\"", 1, failed);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            bytes_put(b, "\\", 1, failed);
-        if ((unsigned char)*s >= 0x20)
-            bytes_put(b, s, 1, failed);
-    }
-    bytes_put(b, "\"", 1, failed);
+    line_out_t *out = ctx;
+    bytes_put(out->line, text, n, out->failed);
+}
+
+static void put_json_string(bytes_t *b, const char *text, bool *failed)
+{
+    line_out_t out = {b, failed};
+    json_quote(text, strlen(text), line_put, &out);
 }
 
 int spool_dead_letter(spool_t *s, const batch_t *batch, const char *reason)

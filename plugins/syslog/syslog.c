@@ -58,7 +58,10 @@
 
 #include <zmqsink/plugin.h>
 
+#include "backoff.h"
 #include "bytes.h"
+#include "clock.h"
+#include "once.h"
 
 #define TRUNCATION_MARK "[truncated]"
 #define DEFAULT_PORT "514"
@@ -87,7 +90,6 @@ struct syslog_sink {
     const char *app_name, *sd_id;
     int severity[ZMQSINK_EVENT_TYPES]; /* per type index; -1: the event's */
     size_t max_size, buffer_max;
-    int64_t reconnect_min_ns, reconnect_max_ns;
     unsigned long pid;
 
     struct sockaddr_storage addr;
@@ -97,7 +99,8 @@ struct syslog_sink {
 
     int fd;
     enum connection conn;
-    int64_t next_attempt_ns, backoff_ns, connect_deadline_ns;
+    int64_t next_attempt_ns, connect_deadline_ns;
+    backoff_t reconnect; /* reconnect.min doubling up to reconnect.max */
     bool down_logged;     /* the current outage has been logged */
     bool unsent_logged;   /* in a streak of failed udp sends, logged */
     bool truncation_logged;
@@ -110,13 +113,6 @@ struct syslog_sink {
 
     bytes_t json, msg, line; /* scratch for one message */
 };
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Renders the event with a host formatter into b (replacing its text). */
 static int render(const zmqsink_host_t *host, zmqsink_format_t format,
@@ -284,8 +280,7 @@ static void assemble(struct syslog_sink *s, const bytes_t *head,
     size_t room = s->max_size - line->len - mark; /* head fits: see open */
     bytes_put(line, msg->data, utf8_cut(msg->data, msg->len, room), failed);
     bytes_put(line, TRUNCATION_MARK, mark, failed);
-    if (!s->truncation_logged && !*failed) {
-        s->truncation_logged = true;
+    if (!*failed && once_failed(&s->truncation_logged)) {
         s->host->log(s->host, ZMQSINK_SEV_NOTICE,
                      "a message of %zu bytes was cut to max_size %zu and "
                      "ends with \"%s\" (logged once)",
@@ -413,13 +408,9 @@ static void connection_failed(struct syslog_sink *s, int err, int64_t now,
 {
     close_socket(s);
     s->sent = 0; /* a message cut short goes again whole */
-    s->next_attempt_ns = now + s->backoff_ns;
-    s->backoff_ns = s->backoff_ns * 2 > s->reconnect_max_ns
-                        ? s->reconnect_max_ns
-                        : s->backoff_ns * 2;
-    if (s->down_logged)
+    s->next_attempt_ns = now + backoff_next(&s->reconnect);
+    if (!once_failed(&s->down_logged))
         return;
-    s->down_logged = true;
     s->host->log(s->host, ZMQSINK_SEV_WARNING,
                  "%s %s: %s; messages wait (up to %zu bytes) while it "
                  "reconnects",
@@ -430,11 +421,10 @@ static void connection_failed(struct syslog_sink *s, int err, int64_t now,
 static void connected(struct syslog_sink *s)
 {
     s->conn = UP;
-    s->backoff_ns = s->reconnect_min_ns;
-    if (s->down_logged)
+    backoff_reset(&s->reconnect);
+    if (once_recovered(&s->down_logged))
         s->host->log(s->host, ZMQSINK_SEV_NOTICE, "connected to %s again",
                      s->display);
-    s->down_logged = false;
 }
 
 /* Starts a non-blocking connect when one is due. */
@@ -559,12 +549,11 @@ static void send_failed(struct syslog_sink *s, int err, int64_t now)
     }
     /* UDP has no server to wait for, and a datagram too large for the
      * socket never goes: it is lost, and said so. */
-    if (!s->unsent_logged)
+    if (once_failed(&s->unsent_logged))
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "cannot send to %s: %s; messages are lost (counted as "
                      "failed) until it works again",
                      s->display, strerror(err));
-    s->unsent_logged = true;
     dequeue(s);
     s->host->count_failed(s->host, 1, "unsent");
 }
@@ -595,10 +584,9 @@ static int send_head(struct syslog_sink *s, int64_t now)
     s->sent += (size_t)n;
     if (s->sent < frame_len)
         return 0; /* the socket is full: the rest later */
-    if (s->unsent_logged)
+    if (once_recovered(&s->unsent_logged))
         s->host->log(s->host, ZMQSINK_SEV_NOTICE, "sending to %s again",
                      s->display);
-    s->unsent_logged = false;
     dequeue(s);
     return 1;
 }
@@ -624,7 +612,7 @@ static zmqsink_write_result_t syslog_write(void *state,
                                            size_t n)
 {
     struct syslog_sink *s = state;
-    int64_t now = monotonic_ns();
+    int64_t now = clock_now_ns();
     pump(s, now);
     /* Older messages still waiting and the buffer full: the ring holds the
      * new ones until the server takes some. */
@@ -676,8 +664,8 @@ static void wait_for_progress(struct syslog_sink *s, int64_t now, int ms)
 static uint64_t syslog_flush(void *state, int64_t deadline_ns)
 {
     struct syslog_sink *s = state;
-    for (int64_t now = monotonic_ns(); s->queued > 0 && now < deadline_ns;
-         now = monotonic_ns()) {
+    for (int64_t now = clock_now_ns(); s->queued > 0 && now < deadline_ns;
+         now = clock_now_ns()) {
         pump(s, now);
         if (s->queued == 0)
             break;
@@ -842,11 +830,12 @@ static void read_numbers(struct syslog_sink *s)
         host->option_int(host, "framing") == FRAMING_OCTET_COUNTING;
     s->max_size = (size_t)host->option_int(host, "max_size");
     s->buffer_max = (size_t)host->option_int(host, "buffer");
-    s->reconnect_min_ns = host->option_int(host, "reconnect.min") * 1000000;
-    s->reconnect_max_ns = host->option_int(host, "reconnect.max") * 1000000;
-    if (s->reconnect_max_ns < s->reconnect_min_ns)
-        s->reconnect_max_ns = s->reconnect_min_ns;
-    s->backoff_ns = s->reconnect_min_ns;
+    int64_t reconnect_min = host->option_int(host, "reconnect.min") *
+                            CLOCK_NS_PER_MS;
+    int64_t reconnect_max = host->option_int(host, "reconnect.max") *
+                            CLOCK_NS_PER_MS;
+    backoff_init(&s->reconnect, reconnect_min,
+                 reconnect_max > reconnect_min ? reconnect_max : reconnect_min);
     s->pid = (unsigned long)getpid();
 }
 
@@ -865,7 +854,7 @@ static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
         goto err;
     /* Connect now so that the first events need not wait; a server that
      * is not there yet is retried later. */
-    start_connect(s, monotonic_ns());
+    start_connect(s, clock_now_ns());
     return s;
 err:
     syslog_close(s);
