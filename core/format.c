@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zmqsink.h>
 #include <zmqsink/event.h>
 
 #include "format.h"
@@ -69,7 +70,7 @@ __attribute__((constructor)) static void read_process_facts(void)
     pthread_atfork(NULL, NULL, read_process_id);
 }
 
-static const char *host_name(void)
+const char *zs__host_name(void)
 {
     return host_name_buf;
 }
@@ -198,7 +199,7 @@ void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out)
     if (ev->duration_ms >= 0)
         p = set_number(out, ZS__FIELD_DURATION_MS, p,
                        (uint64_t)ev->duration_ms);
-    set_name(out, ZS__FIELD_HOST, host_name());
+    set_name(out, ZS__FIELD_HOST, zs__host_name());
     set_number(out, ZS__FIELD_PID, p, (uint64_t)current_pid());
 }
 
@@ -240,24 +241,46 @@ static void out_quoted(out_t *o, const char *s, size_t n)
 
 /* ---- renderers ---- */
 
+/* Calls fn on each field that applies, in order: the one walk behind
+ * zmqsink_event_fields() and the json and logfmt renderers. */
+static int fields_walk(const zs__event_fields_t *f, zmqsink_field_fn *fn,
+                       void *arg)
+{
+    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
+        if (f->field[i].kind == ZS__KIND_ABSENT)
+            continue;
+        int rc = fn(&f->field[i], arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A line being rendered from the walk. */
+typedef struct render {
+    out_t *out;
+    size_t fields; /* written so far */
+} render_t;
+
+static int json_member(const zmqsink_field_t *field, void *arg)
+{
+    render_t *r = arg;
+    out_put(r->out, r->fields++ ? ",\"" : "{\"", 2);
+    out_put(r->out, field->key, field->key_len);
+    out_put(r->out, "\":", 2);
+    if (field->kind == ZS__KIND_STRING)
+        out_quoted(r->out, field->text, field->len);
+    else if (field->kind == ZS__KIND_NUMBER)
+        out_put(r->out, field->text, field->len);
+    else
+        out_put(r->out, "null", 4);
+    return 0;
+}
+
 static void render_json(out_t *o, const zs__event_fields_t *f)
 {
-    const char *sep = "{\"";
-    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
-        const zs__field_t *field = &f->field[i];
-        if (field->kind == ZS__KIND_ABSENT)
-            continue;
-        out_put(o, sep, 2);
-        sep = ",\"";
-        out_put(o, field->key, field->key_len);
-        out_put(o, "\":", 2);
-        if (field->kind == ZS__KIND_STRING)
-            out_quoted(o, field->text, field->len);
-        else if (field->kind == ZS__KIND_NUMBER)
-            out_put(o, field->text, field->len);
-        else
-            out_put(o, "null", 4);
-    }
+    render_t r = {.out = o};
+    fields_walk(f, json_member, &r);
     out_put(o, "}", 1);
 }
 
@@ -276,20 +299,23 @@ static void out_value(out_t *o, const zs__field_t *field)
         out_put(o, field->text, field->len);
 }
 
+static int logfmt_pair(const zmqsink_field_t *field, void *arg)
+{
+    render_t *r = arg;
+    if (field->kind == ZS__KIND_NULL)
+        return 0;
+    if (r->fields++)
+        out_put(r->out, " ", 1);
+    out_put(r->out, field->key, field->key_len);
+    out_put(r->out, "=", 1);
+    out_value(r->out, field);
+    return 0;
+}
+
 static void render_logfmt(out_t *o, const zs__event_fields_t *f)
 {
-    bool first = true;
-    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
-        const zs__field_t *field = &f->field[i];
-        if (field->kind == ZS__KIND_ABSENT || field->kind == ZS__KIND_NULL)
-            continue;
-        if (!first)
-            out_put(o, " ", 1);
-        first = false;
-        out_put(o, field->key, field->key_len);
-        out_put(o, "=", 1);
-        out_value(o, field);
-    }
+    render_t r = {.out = o};
+    fields_walk(f, logfmt_pair, &r);
 }
 
 /* TS SEVERITY SOCKET(TYPE) EVENT ENDPOINT [peer=P] value=V [duration=Dms] */
@@ -347,6 +373,16 @@ size_t zmqsink_format_event(zmqsink_format_t format,
     out_t o = {.buf = buf, .cap = cap, .len = 0};
     renderers[format](&o, &fields);
     return out_finish(&o);
+}
+
+int zmqsink_event_fields(const zmqsink_event_t *event, zmqsink_field_fn *fn,
+                         void *arg)
+{
+    if (!event || !fn)
+        return -ZMQSINK_EINVAL;
+    zs__event_fields_t fields;
+    zs__event_fields(event, &fields);
+    return fields_walk(&fields, fn, arg);
 }
 
 size_t zs__json_quote(const char *text, char *buf, size_t cap)

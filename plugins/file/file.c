@@ -576,17 +576,6 @@ static void open_lock_file(struct file_sink *f)
                      f->display);
 }
 
-/* The path to open: relative ones are relative to the config file. */
-static char *resolve_path(const zmqsink_host_t *host, const char *path)
-{
-    char *out;
-    if (path[0] == '/' || !host->config_dir)
-        return strdup(path);
-    if (asprintf(&out, "%s/%s", host->config_dir, path) < 0)
-        return NULL;
-    return out;
-}
-
 static int open_output(struct file_sink *f, const char *path, char *err,
                        size_t len)
 {
@@ -595,8 +584,13 @@ static int open_output(struct file_sink *f, const char *path, char *err,
         f->fd = STDOUT_FILENO;
         return 0;
     }
-    f->path = resolve_path(f->host, path);
-    if (!f->path) {
+    /* Relative paths are relative to the config file. */
+    char resolved[PATH_MAX];
+    if (f->host->resolve_path(f->host, path, resolved, sizeof resolved) < 0) {
+        snprintf(err, len, "path '%s' is too long", path);
+        return -1;
+    }
+    if (!(f->path = strdup(resolved))) {
         snprintf(err, len, "out of memory");
         return -1;
     }

@@ -92,14 +92,14 @@ struct http_sink {
     z_stream gzip;                  /* gzip wrapper, reset per request */
     bool gzip_ready;
 
-    batch_t open;                   /* being filled */
+    spool_batch_t open;                   /* being filled */
     int64_t open_since_ns;
     bytes_t line;                   /* one rendered event */
-    batch_t *queue, **queue_tail;   /* closed, in memory, oldest first */
+    spool_batch_t *queue, **queue_tail;   /* closed, in memory, oldest first */
     size_t queued;
     uint64_t next_id;
 
-    batch_t *current;               /* being sent, or waiting to retry */
+    spool_batch_t *current;               /* being sent, or waiting to retry */
     bool current_spooled, in_flight;
     int64_t attempts, retry_at_ns;
     bytes_t request, compressed;    /* the body as sent */
@@ -140,14 +140,14 @@ static void curl_release(const zmqsink_host_t *host)
 /* ---- randomness: idempotency keys and jitter ---- */
 
 /* 128 bits from the kernel, or from the jitter generator if it has none. */
-static void key_new(struct http_sink *s, char key[BATCH_KEY_LEN + 1])
+static void key_new(struct http_sink *s, char key[SPOOL_KEY_LEN + 1])
 {
     uint64_t bits[2];
     if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
         bits[0] = random_next(&s->random);
         bits[1] = random_next(&s->random);
     }
-    snprintf(key, BATCH_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
+    snprintf(key, SPOOL_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
              bits[1]);
 }
 
@@ -187,7 +187,7 @@ static void redact(const struct http_sink *s, const char *text, char *out,
 
 /* ---- batches ---- */
 
-static void batch_free(batch_t *b)
+static void batch_free(spool_batch_t *b)
 {
     if (b) {
         bytes_free(&b->body);
@@ -204,7 +204,7 @@ static size_t request_size(const struct http_sink *s, size_t len)
 
 /* Puts a closed batch where it waits: the spool while the endpoint fails
  * or older batches wait there, or while memory is full; memory otherwise. */
-static void batch_enqueue(struct http_sink *s, batch_t *b)
+static void batch_enqueue(struct http_sink *s, spool_batch_t *b)
 {
     if (s->spool && (s->failures > 0 || spool_count(s->spool) > 0 ||
                      s->queued >= MEMORY_BATCHES)) {
@@ -218,9 +218,9 @@ static void batch_enqueue(struct http_sink *s, batch_t *b)
     s->queued++;
 }
 
-static batch_t *queue_pop(struct http_sink *s)
+static spool_batch_t *queue_pop(struct http_sink *s)
 {
-    batch_t *b = s->queue;
+    spool_batch_t *b = s->queue;
     s->queue = b->next;
     if (!s->queue)
         s->queue_tail = &s->queue;
@@ -233,7 +233,7 @@ static void open_close(struct http_sink *s)
 {
     if (s->open.events == 0)
         return;
-    batch_t *b = malloc(sizeof *b);
+    spool_batch_t *b = malloc(sizeof *b);
     if (!b) {
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "out of memory: %" PRIu32 " events dropped",
@@ -246,7 +246,7 @@ static void open_close(struct http_sink *s)
     *b = s->open;
     b->id = ++s->next_id;
     key_new(s, b->key);
-    s->open = (batch_t){0};
+    s->open = (spool_batch_t){0};
     batch_enqueue(s, b);
 }
 
@@ -279,7 +279,7 @@ static void open_add(struct http_sink *s, const zmqsink_event_t *ev,
 /* ---- requests ---- */
 
 /* The batch to send next: the oldest, in memory or in the spool. */
-static batch_t *next_batch(struct http_sink *s)
+static spool_batch_t *next_batch(struct http_sink *s)
 {
     uint64_t spooled = s->spool ? spool_oldest_id(s->spool) : UINT64_MAX;
     if (s->queue && s->queue->id < spooled) {
@@ -288,7 +288,7 @@ static batch_t *next_batch(struct http_sink *s)
     }
     if (spooled == UINT64_MAX)
         return NULL;
-    batch_t *b = calloc(1, sizeof *b);
+    spool_batch_t *b = calloc(1, sizeof *b);
     if (b && spool_load_oldest(s->spool, b) == 1) {
         s->current_spooled = true;
         return b;
@@ -319,7 +319,7 @@ static int gzip_body(struct http_sink *s, const bytes_t *body)
 
 /* Makes the request body: the json array, or the NDJSON as it is, then
  * compressed if asked. */
-static int request_body(struct http_sink *s, const batch_t *b,
+static int request_body(struct http_sink *s, const spool_batch_t *b,
                         const char **data, size_t *len)
 {
     const bytes_t *body = &b->body;
@@ -344,9 +344,9 @@ static int request_body(struct http_sink *s, const batch_t *b,
     return 0;
 }
 
-static int request_headers(struct http_sink *s, const batch_t *b)
+static int request_headers(struct http_sink *s, const spool_batch_t *b)
 {
-    char key[64 + BATCH_KEY_LEN];
+    char key[64 + SPOOL_KEY_LEN];
     snprintf(key, sizeof key, "Idempotency-Key: %s", b->key);
     const char *fixed[] = {
         s->format == FORMAT_JSON ? "Content-Type: application/json"
@@ -451,7 +451,7 @@ static void current_reject(struct http_sink *s, const char *counter,
                  "%s: %s; a batch of %" PRIu32 " events is dropped%s%s%s",
                  s->endpoint, reason, s->current->events,
                  kept ? " into " : "", kept ? spool_dir(s->spool) : "",
-                 kept ? "/" DEAD_LETTER_FILE : "");
+                 kept ? "/" SPOOL_DEAD_LETTER_FILE : "");
     s->host->count_failed(s->host, s->current->events, counter);
     current_done(s);
 }
@@ -471,7 +471,7 @@ static void spool_everything(struct http_sink *s)
         }
     }
     while (s->queue) {
-        batch_t *b = queue_pop(s);
+        spool_batch_t *b = queue_pop(s);
         spool_add(s->spool, b);
         batch_free(b);
     }
@@ -637,7 +637,7 @@ static uint64_t http_flush(void *state, int64_t deadline_ns)
     if (s->current && !s->current_spooled)
         lost += s->current->events;
     while (s->queue) {
-        batch_t *b = queue_pop(s);
+        spool_batch_t *b = queue_pop(s);
         lost += b->events;
         batch_free(b);
     }
@@ -800,13 +800,10 @@ static int tls_setup(struct http_sink *s, char *err, size_t len)
     if (!ca)
         return 0;
     char path[PATH_MAX];
-    int n = ca[0] == '/' || !h->config_dir
-                ? snprintf(path, sizeof path, "%s", ca)
-                : snprintf(path, sizeof path, "%s/%s", h->config_dir, ca);
-    if (n < 0 || (size_t)n >= sizeof path || access(path, R_OK) != 0) {
-        snprintf(err, len, "tls.ca_file '%s': %s", path,
-                 n < 0 || (size_t)n >= sizeof path ? "path too long"
-                                                   : strerror(errno));
+    int n = h->resolve_path(h, ca, path, sizeof path);
+    if (n < 0 || access(path, R_OK) != 0) {
+        snprintf(err, len, "tls.ca_file '%s': %s", n < 0 ? ca : path,
+                 n < 0 ? "path too long" : strerror(errno));
         return -1;
     }
     curl_easy_setopt(s->easy, CURLOPT_CAINFO, path);

@@ -1,4 +1,4 @@
-/* The http sink's durable spool: one file per undelivered batch.
+/* The durable spool of batching sinks: one file per undelivered batch.
  *
  * A batch is the file ID.batch (ID: 16 hex digits, increasing, so that the
  * names sort in delivery order) holding one header line and the body:
@@ -59,7 +59,7 @@ typedef struct entry {
 typedef struct header {
     uint64_t id, body_len;
     uint32_t events, crc;
-    char key[BATCH_KEY_LEN + 1];
+    char key[SPOOL_KEY_LEN + 1];
     size_t len; /* bytes of the header line, newline included */
 } header_t;
 
@@ -102,7 +102,7 @@ static int name_id(const char *name, const char *ext, uint64_t *id)
     return 0;
 }
 
-static int header_format(char out[HEADER_MAX], const batch_t *b)
+static int header_format(char out[HEADER_MAX], const spool_batch_t *b)
 {
     return snprintf(out, HEADER_MAX,
                     "zmqsink-spool 1 %016" PRIx64 " %s %" PRIu32 " %zu %08" PRIx32
@@ -125,7 +125,7 @@ static int header_parse(const char *buf, size_t len, header_t *h)
                "zmqsink-spool 1 %16" SCNx64 " %32[0-9a-f] %" SCNu32
                " %" SCNu64 " %8" SCNx32 "%n",
                &h->id, h->key, &h->events, &h->body_len, &h->crc, &end) != 5 ||
-        end != nl - buf || strlen(h->key) != BATCH_KEY_LEN || h->events == 0)
+        end != nl - buf || strlen(h->key) != SPOOL_KEY_LEN || h->events == 0)
         return -1;
     h->len = (size_t)(nl - buf) + 1;
     return 0;
@@ -356,7 +356,7 @@ static int write_all(int fd, const char *data, size_t len)
 }
 
 /* Writes the file durably: a crash leaves the whole file or a .tmp. */
-static int batch_write(spool_t *s, const batch_t *b, const char *header,
+static int batch_write(spool_t *s, const spool_batch_t *b, const char *header,
                        size_t header_len)
 {
     char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
@@ -383,7 +383,7 @@ static int batch_write(spool_t *s, const batch_t *b, const char *header,
     return -1;
 }
 
-int spool_add(spool_t *s, const batch_t *b)
+int spool_add(spool_t *s, const spool_batch_t *b)
 {
     char header[HEADER_MAX];
     size_t header_len = (size_t)header_format(header, b);
@@ -426,7 +426,7 @@ int spool_add(spool_t *s, const batch_t *b)
 /* Checks a whole batch file read into buf and fills b from it. Returns
  * NULL, or why it is corrupt. */
 static const char *batch_parse(const char *buf, size_t len, uint64_t id,
-                               batch_t *b)
+                               spool_batch_t *b)
 {
     header_t h;
     if (header_parse(buf, len, &h) != 0 || h.id != id)
@@ -453,7 +453,7 @@ static const char *batch_parse(const char *buf, size_t len, uint64_t id,
     return NULL;
 }
 
-int spool_load_oldest(spool_t *s, batch_t *b)
+int spool_load_oldest(spool_t *s, spool_batch_t *b)
 {
     while (s->n > s->head) {
         entry_t e = s->entries[s->head];
@@ -514,7 +514,7 @@ static void put_json_string(bytes_t *b, const char *text, bool *failed)
     json_quote(text, strlen(text), line_put, &out);
 }
 
-int spool_dead_letter(spool_t *s, const batch_t *batch, const char *reason)
+int spool_dead_letter(spool_t *s, const spool_batch_t *batch, const char *reason)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -541,13 +541,13 @@ int spool_dead_letter(spool_t *s, const batch_t *batch, const char *reason)
         line.len--; /* the last line's newline */
     bytes_put_str(&line, "]}\n", &failed);
     int fd = failed ? -1
-                    : openat(s->dir_fd, DEAD_LETTER_FILE,
+                    : openat(s->dir_fd, SPOOL_DEAD_LETTER_FILE,
                              O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     int rc = fd >= 0 && write_all(fd, line.data, line.len) == 0 ? 0 : -1;
     if (rc != 0)
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "spool %s: cannot append to %s: %s", s->dir,
-                     DEAD_LETTER_FILE, failed ? "out of memory" : strerror(errno));
+                     SPOOL_DEAD_LETTER_FILE, failed ? "out of memory" : strerror(errno));
     if (fd >= 0)
         close(fd);
     bytes_free(&line);
@@ -627,9 +627,8 @@ static int base_claim(spool_t *s, int base_fd, const char *base, char *err,
     s->host->fork_release(s->host);
     if (taken)
         snprintf(err, errlen,
-                 "spool.dir '%s' is in use by another sink or process (an "
-                 "http sink of this process): give each http sink its own "
-                 "directory",
+                 "spool.dir '%s' is in use by another sink or process (a "
+                 "sink of this process): give each sink its own directory",
                  base);
     return taken ? -1 : 0;
 }
@@ -754,7 +753,7 @@ static bool slot_has_batches(int base_fd, int slot)
 
 /* Copies one batch into s as its newest, under its own key. Returns 0, or
  * -1 when it does not fit or cannot be written (after logging). */
-static int batch_adopt(spool_t *s, batch_t *b)
+static int batch_adopt(spool_t *s, spool_batch_t *b)
 {
     b->id = spool_last_id(s) + 1;
     char header[HEADER_MAX];
@@ -790,7 +789,7 @@ static int batch_adopt(spool_t *s, batch_t *b)
  * receiver can drop. */
 static void slot_adopt(spool_t *s, spool_t *orphan)
 {
-    batch_t b = {0};
+    spool_batch_t b = {0};
     size_t moved = 0;
     while (spool_load_oldest(orphan, &b) == 1) {
         uint64_t id = b.id;
@@ -858,10 +857,7 @@ spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
     }
     char base[PATH_MAX];
     int base_fd = -1, slot;
-    int n = dir[0] == '/' || !host->config_dir
-                ? snprintf(base, sizeof base, "%s", dir)
-                : snprintf(base, sizeof base, "%s/%s", host->config_dir, dir);
-    if (n < 0 || (size_t)n >= sizeof base) {
+    if (host->resolve_path(host, dir, base, sizeof base) < 0) {
         snprintf(err, errlen, "spool.dir '%s': path too long", dir);
         goto fail;
     }
