@@ -131,8 +131,8 @@ static int render(const zmqsink_host_t *host, zmqsink_format_t format,
 typedef struct sd_params {
     bytes_t *sd;
     bool *failed;
-    const char *ts; /* the `ts` field, for the header */
-    size_t ts_len;
+    char ts[64]; /* the `ts` field, for the header: copied, since a field
+                    lives only during its call */
 } sd_params_t;
 
 /* Turns the json escaping of a value into an SD PARAM-VALUE (RFC 5424
@@ -170,10 +170,8 @@ static int sd_param(const zmqsink_field_t *field, void *arg)
     sd_params_t *p = arg;
     if (field->kind == ZMQSINK_FIELD_NULL)
         return 0;
-    if (field->key_len == 2 && memcmp(field->key, "ts", 2) == 0) {
-        p->ts = field->text;
-        p->ts_len = field->len;
-    }
+    if (field->key_len == 2 && memcmp(field->key, "ts", 2) == 0)
+        snprintf(p->ts, sizeof p->ts, "%.*s", (int)field->len, field->text);
     bytes_put(p->sd, " ", 1, p->failed);
     bytes_put(p->sd, field->key, field->key_len, p->failed);
     bytes_put(p->sd, "=\"", 2, p->failed);
@@ -256,15 +254,15 @@ static int format_rfc5424(struct syslog_sink *s, const zmqsink_event_t *ev)
         return -1;
     bytes_t sd = { 0 };
     bool failed = false;
-    sd_params_t params = { &sd, &failed, "-", 1 };
+    sd_params_t params = { &sd, &failed, "-" };
     bytes_put(&sd, "[", 1, &failed);
     bytes_put_str(&sd, s->sd_id, &failed);
     zmqsink_event_fields(ev, sd_param, &params);
     bytes_put(&sd, "]", 1, &failed);
     char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX + 64];
-    int n = snprintf(head_text, sizeof head_text, "<%d>1 %.*s %s %s %lu %s ",
-                     priority(s, ev), (int)params.ts_len, params.ts,
-                     s->hostname, s->app_name, s->pid, event_name(ev));
+    int n = snprintf(head_text, sizeof head_text, "<%d>1 %s %s %s %lu %s ",
+                     priority(s, ev), params.ts, s->hostname, s->app_name,
+                     s->pid, event_name(ev));
     bytes_t head = { head_text, (size_t)n, sizeof head_text };
     if (!failed)
         assemble(s, &head, &sd, &s->msg, &failed);
