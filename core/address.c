@@ -8,23 +8,20 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "path.h"
+
 static int unix_path(const char *config_dir, const char *path,
                      struct sockaddr_storage *addr, socklen_t *addr_len,
                      char *err, size_t errlen)
 {
     struct sockaddr_un *un = (struct sockaddr_un *)addr;
-    const char *dir = path[0] == '/' || !config_dir ? "" : config_dir;
-    const char *shown = path;
-    while (dir[0] && path[0] == '.' && path[1] == '/')
-        path += 2;
     memset(un, 0, sizeof *un);
-    int n = snprintf(un->sun_path, sizeof un->sun_path, "%s%s%s", dir,
-                     dir[0] ? "/" : "", path);
-    if (n < 0 || (size_t)n >= sizeof un->sun_path) {
+    if (zs__path_resolve(config_dir, path, un->sun_path,
+                         sizeof un->sun_path) < 0) {
         snprintf(err, errlen,
                  "address '%s': a unix socket path must be shorter than %zu "
                  "bytes",
-                 shown, sizeof un->sun_path);
+                 path, sizeof un->sun_path);
         return -1;
     }
     un->sun_family = AF_UNIX;

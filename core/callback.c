@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "sinkset.h"
 #include "worker.h"
@@ -105,7 +106,7 @@ static int set_change(zmqsink_t *zs, zs__sink_t *removed, zs__sink_t *added)
     zs__set_publish(zs, set);
     if (removed)
         zs__sinks_stop(zs, &removed, 1,
-                       zs__now_ns() + zs->config->shutdown_timeout_ms * 1000000,
+                       clock_now_ns() + zs->config->shutdown_timeout_ms * 1000000,
                        NULL);
     return 0;
 }
@@ -122,7 +123,7 @@ static int callback_change(zmqsink_t *zs, zs__sink_t *removed,
     if (cb && !(added = callback_start(zs, name, events, cb, lineage, &rc)))
         return rc;
     if ((rc = set_change(zs, removed, added)) != 0 && added)
-        zs__sinks_stop(zs, &added, 1, zs__now_ns(), NULL);
+        zs__sinks_stop(zs, &added, 1, clock_now_ns(), NULL);
     return rc;
 }
 

@@ -26,6 +26,7 @@
 #include "report.h"
 #include "tap.h"
 #include "worker.h"
+#include "clock.h"
 
 /* How long destroy lets the monitors of closed sockets deliver their last
  * events before routing stops. */
@@ -331,7 +332,7 @@ static void collector_settle(zs__collector_t *c)
     if (c->discarding || !atomic_load(&c->finishing))
         return;
     if (readers_left(c) &&
-        zs__now_ns() < atomic_load(&c->settle_deadline_ns))
+        clock_now_ns() < atomic_load(&c->settle_deadline_ns))
         return;
     c->discarding = true;
     sem_post(&c->settled);
@@ -471,7 +472,7 @@ void zs__collector_destroy(zs__collector_t **cp, int64_t deadline_ns)
     /* Application sockets are never touched here: they may be closed, or
      * owned by another thread. Their monitors' last events get a short
      * time to arrive (closed sockets stop within milliseconds). */
-    int64_t settle = zs__now_ns() + SETTLE_NS;
+    int64_t settle = clock_now_ns() + SETTLE_NS;
     atomic_store(&c->settle_deadline_ns,
                  settle < deadline_ns ? settle : deadline_ns);
     atomic_store(&c->finishing, 1);

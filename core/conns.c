@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "worker.h"
+#include "clock.h"
 
 static zs__conn_t *conn_slot(zs__conns_t *t, int fd, bool grow)
 {
@@ -58,7 +58,7 @@ static void peer_of_fd(int fd, char *out, size_t cap)
 
 void zs__conns_track(zs__conns_t *t, uint64_t lineage, zmqsink_event_t *ev)
 {
-    int64_t now_ns = zs__now_ns(); /* monotonic: durations survive clock steps */
+    int64_t now_ns = clock_now_ns(); /* monotonic: durations survive clock steps */
     int fd = (int)ev->value;
     if (ev->type == ZMQSINK_EVENT_CONNECTED ||
         ev->type == ZMQSINK_EVENT_ACCEPTED) {

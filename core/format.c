@@ -9,10 +9,8 @@
  * - An unknown peer is null in json and left out of logfmt and text; an
  *   unknown duration is left out of all three. An unknown event type,
  *   severity or socket type is written "unknown".
- * - Strings are escaped as json escapes them: \" \\ \b \f \n \r \t, other
- *   bytes below 0x20 and DEL as \u00XX; valid UTF-8 passes through and each
- *   byte of an invalid sequence becomes \ufffd, so every line is valid
- *   UTF-8 (and json parses).
+ * - Strings are escaped as json escapes them (common/json.h), so every
+ *   line is valid UTF-8 (and json parses).
  * - logfmt and text quote a string value when it is empty or holds a space,
  *   '=' or any byte the escaping above would change; inside the quotes it
  *   is escaped as in json. Other values are written as they are.
@@ -25,9 +23,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zmqsink.h>
 #include <zmqsink/event.h>
 
 #include "format.h"
+#include "json.h"
 
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" */
 #define TS_LEN 27
@@ -70,7 +70,7 @@ __attribute__((constructor)) static void read_process_facts(void)
     pthread_atfork(NULL, NULL, read_process_id);
 }
 
-static const char *host_name(void)
+const char *zs__host_name(void)
 {
     return host_name_buf;
 }
@@ -199,7 +199,7 @@ void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out)
     if (ev->duration_ms >= 0)
         p = set_number(out, ZS__FIELD_DURATION_MS, p,
                        (uint64_t)ev->duration_ms);
-    set_name(out, ZS__FIELD_HOST, host_name());
+    set_name(out, ZS__FIELD_HOST, zs__host_name());
     set_number(out, ZS__FIELD_PID, p, (uint64_t)current_pid());
 }
 
@@ -227,121 +227,66 @@ static size_t out_finish(out_t *o)
     return o->len;
 }
 
-/* ---- escaping ---- */
+/* ---- escaping: the one json rule of common/json.c ---- */
 
-/* Length of the valid UTF-8 sequence of 2 to 4 bytes at s, or 0 when s does
- * not start one (stray continuation, overlong form, surrogate, above
- * U+10FFFF, or cut short by the end of the field). */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
+static void out_put_piece(void *o, const char *s, size_t n)
 {
-    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-    size_t need;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        need = 2;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        need = 3;
-        lo = s[0] == 0xE0 ? 0xA0 : lo;
-        hi = s[0] == 0xED ? 0x9F : hi;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        need = 4;
-        lo = s[0] == 0xF0 ? 0x90 : lo;
-        hi = s[0] == 0xF4 ? 0x8F : hi;
-    } else {
-        return 0;
-    }
-    if (n < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return need;
-}
-
-/* Length of the prefix of s that json carries without escaping. */
-static size_t plain_prefix(const char *text, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t seq;
-        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
-            i++;
-        else if (c >= 0x80 && (seq = utf8_sequence(s + i, n - i)) > 0)
-            i += seq;
-        else
-            break;
-    }
-    return i;
-}
-
-static void out_escape_byte(out_t *o, unsigned char c)
-{
-    static const char hex[] = "0123456789abcdef";
-    switch (c) {
-    case '"': out_put(o, "\\\"", 2); return;
-    case '\\': out_put(o, "\\\\", 2); return;
-    case '\b': out_put(o, "\\b", 2); return;
-    case '\f': out_put(o, "\\f", 2); return;
-    case '\n': out_put(o, "\\n", 2); return;
-    case '\r': out_put(o, "\\r", 2); return;
-    case '\t': out_put(o, "\\t", 2); return;
-    }
-    if (c >= 0x80) {
-        out_put(o, "\\ufffd", 6);
-        return;
-    }
-    char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
-    out_put(o, esc, sizeof esc);
-}
-
-/* Copies plain runs whole and escapes the bytes between them. */
-static void out_escaped(out_t *o, const char *s, size_t n)
-{
-    size_t i = 0;
-    for (;;) {
-        size_t run = plain_prefix(s + i, n - i);
-        out_put(o, s + i, run);
-        i += run;
-        if (i == n)
-            return;
-        out_escape_byte(o, (unsigned char)s[i++]);
-    }
+    out_put(o, s, n);
 }
 
 static void out_quoted(out_t *o, const char *s, size_t n)
 {
-    out_put(o, "\"", 1);
-    out_escaped(o, s, n);
-    out_put(o, "\"", 1);
+    json_quote(s, n, out_put_piece, o);
 }
 
 /* ---- renderers ---- */
 
+/* Calls fn on each field that applies, in order: the one walk behind
+ * zmqsink_event_fields() and the json and logfmt renderers. */
+static int fields_walk(const zs__event_fields_t *f, zmqsink_field_fn *fn,
+                       void *arg)
+{
+    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
+        if (f->field[i].kind == ZS__KIND_ABSENT)
+            continue;
+        int rc = fn(&f->field[i], arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A line being rendered from the walk. */
+typedef struct render {
+    out_t *out;
+    size_t fields; /* written so far */
+} render_t;
+
+static int json_member(const zmqsink_field_t *field, void *arg)
+{
+    render_t *r = arg;
+    out_put(r->out, r->fields++ ? ",\"" : "{\"", 2);
+    out_put(r->out, field->key, field->key_len);
+    out_put(r->out, "\":", 2);
+    if (field->kind == ZS__KIND_STRING)
+        out_quoted(r->out, field->text, field->len);
+    else if (field->kind == ZS__KIND_NUMBER)
+        out_put(r->out, field->text, field->len);
+    else
+        out_put(r->out, "null", 4);
+    return 0;
+}
+
 static void render_json(out_t *o, const zs__event_fields_t *f)
 {
-    const char *sep = "{\"";
-    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
-        const zs__field_t *field = &f->field[i];
-        if (field->kind == ZS__KIND_ABSENT)
-            continue;
-        out_put(o, sep, 2);
-        sep = ",\"";
-        out_put(o, field->key, field->key_len);
-        out_put(o, "\":", 2);
-        if (field->kind == ZS__KIND_STRING)
-            out_quoted(o, field->text, field->len);
-        else if (field->kind == ZS__KIND_NUMBER)
-            out_put(o, field->text, field->len);
-        else
-            out_put(o, "null", 4);
-    }
+    render_t r = {.out = o};
+    fields_walk(f, json_member, &r);
     out_put(o, "}", 1);
 }
 
 static bool needs_quotes(const char *s, size_t n)
 {
-    return n == 0 || plain_prefix(s, n) < n || memchr(s, ' ', n) ||
+    return n == 0 || json_plain_prefix(s, n) < n || memchr(s, ' ', n) ||
            memchr(s, '=', n);
 }
 
@@ -354,20 +299,23 @@ static void out_value(out_t *o, const zs__field_t *field)
         out_put(o, field->text, field->len);
 }
 
+static int logfmt_pair(const zmqsink_field_t *field, void *arg)
+{
+    render_t *r = arg;
+    if (field->kind == ZS__KIND_NULL)
+        return 0;
+    if (r->fields++)
+        out_put(r->out, " ", 1);
+    out_put(r->out, field->key, field->key_len);
+    out_put(r->out, "=", 1);
+    out_value(r->out, field);
+    return 0;
+}
+
 static void render_logfmt(out_t *o, const zs__event_fields_t *f)
 {
-    bool first = true;
-    for (size_t i = 0; i < ZS__FIELD_COUNT; i++) {
-        const zs__field_t *field = &f->field[i];
-        if (field->kind == ZS__KIND_ABSENT || field->kind == ZS__KIND_NULL)
-            continue;
-        if (!first)
-            out_put(o, " ", 1);
-        first = false;
-        out_put(o, field->key, field->key_len);
-        out_put(o, "=", 1);
-        out_value(o, field);
-    }
+    render_t r = {.out = o};
+    fields_walk(f, logfmt_pair, &r);
 }
 
 /* TS SEVERITY SOCKET(TYPE) EVENT ENDPOINT [peer=P] value=V [duration=Dms] */
@@ -425,6 +373,16 @@ size_t zmqsink_format_event(zmqsink_format_t format,
     out_t o = {.buf = buf, .cap = cap, .len = 0};
     renderers[format](&o, &fields);
     return out_finish(&o);
+}
+
+int zmqsink_event_fields(const zmqsink_event_t *event, zmqsink_field_fn *fn,
+                         void *arg)
+{
+    if (!event || !fn)
+        return -ZMQSINK_EINVAL;
+    zs__event_fields_t fields;
+    zs__event_fields(event, &fields);
+    return fields_walk(&fields, fn, arg);
 }
 
 size_t zs__json_quote(const char *text, char *buf, size_t cap)

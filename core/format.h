@@ -1,6 +1,6 @@
 /* The walk over an event's output fields in the contract order, shared by
- * every renderer (json, logfmt and text in format.c; syslog structured data
- * and others can reuse it). */
+ * every renderer: json, logfmt and text in format.c, and, through
+ * zmqsink_event_fields(), syslog structured data and any plugin. */
 #ifndef ZS_FORMAT_H
 #define ZS_FORMAT_H
 
@@ -30,20 +30,14 @@ typedef enum zs__field_id {
     ZS__FIELD_COUNT
 } zs__field_id_t;
 
-typedef enum zs__field_kind {
-    ZS__KIND_STRING, /* arbitrary bytes: escape, quote */
-    ZS__KIND_NUMBER, /* decimal digits of a non-negative integer: write bare */
-    ZS__KIND_NULL,   /* unknown (peer): json null, left out elsewhere */
-    ZS__KIND_ABSENT  /* does not apply (duration_ms): left out everywhere */
-} zs__field_kind_t;
-
-typedef struct zs__field {
-    const char *key; /* static, NUL-terminated */
-    size_t key_len;
-    zs__field_kind_t kind;
-    const char *text; /* not NUL-terminated; NULL for NULL and ABSENT */
-    size_t len;
-} zs__field_t;
+/* The public field (zmqsink/event.h), and one kind more that never
+ * leaves the core: a field that does not apply to this event. */
+typedef zmqsink_field_t zs__field_t;
+#define ZS__KIND_STRING ZMQSINK_FIELD_STRING
+#define ZS__KIND_NUMBER ZMQSINK_FIELD_NUMBER
+#define ZS__KIND_NULL ZMQSINK_FIELD_NULL
+/* Does not apply (duration_ms): left out everywhere. */
+#define ZS__KIND_ABSENT ((zmqsink_field_kind_t)3)
 
 typedef struct zs__event_fields {
     zs__field_t field[ZS__FIELD_COUNT]; /* indexed by zs__field_id_t */
@@ -55,6 +49,10 @@ typedef struct zs__event_fields {
  * static strings: they live as long as ev and out both do. No allocation;
  * thread-safe. */
 void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out);
+
+/* The host name that events carry, read once when the library loads; ""
+ * when unknown. */
+const char *zs__host_name(void);
 
 /* Writes text as a quoted json string into buf (cap bytes, NUL included),
  * escaped as the json format escapes strings; returns the length the

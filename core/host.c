@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "format.h"
 #include "internal.h"
 #include "log.h"
+#include "path.h"
 
 static const zs__options_t *host_options(const zmqsink_host_t *host)
 {
@@ -111,5 +113,7 @@ void zs__host_init(zs__sink_t *sink)
         .child_process = zs__child_process(),
         .fork_hold = zs__host_fork_hold,
         .fork_release = zs__host_fork_release,
+        .resolve_path = zs__resolve_path,
+        .host_name = zs__host_name(),
     };
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
+
 #ifndef ZMQSINK_PLUGINDIR
 #define ZMQSINK_PLUGINDIR "/usr/local/lib/zmqsink"
 #endif
@@ -37,18 +39,6 @@ void zs__node_where(const zs__config_t *config, const zs__node_t *mapping,
         node = mapping;
     snprintf(buf, cap, "%s:%u:%u", config->path, node ? node->line : 1,
              node ? node->col : 1);
-}
-
-/* A path relative to base (the config file's directory), unless absolute. */
-static void path_resolve(char *out, size_t cap, const char *base,
-                         const char *path)
-{
-    while (path[0] == '.' && path[1] == '/')
-        path += 2;
-    if (path[0] == '/' || !base)
-        snprintf(out, cap, "%s", path);
-    else
-        snprintf(out, cap, "%s/%s", base, path);
 }
 
 #ifdef ZMQSINK_BUILDDIR
@@ -119,7 +109,7 @@ static int plugin_find(const zs__config_t *config, const char *type,
     for (char *dir = strtok_r(dirs, ":", &save); dir && found < 0;
          dir = strtok_r(NULL, ":", &save)) {
         char resolved[PATH_MAX];
-        path_resolve(resolved, sizeof resolved, config->dir, dir);
+        zs__path_resolve(config->dir, dir, resolved, sizeof resolved);
         if (snprintf(path, cap, "%s/%s", resolved, file) < (int)cap &&
             access(path, F_OK) == 0)
             found = 0;
@@ -311,7 +301,7 @@ int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
                    sizeof where);
 
     if (sink->plugin) {
-        path_resolve(out->path, sizeof out->path, config->dir, sink->plugin);
+        zs__path_resolve(config->dir, sink->plugin, out->path, sizeof out->path);
         if (access(out->path, F_OK) != 0) {
             snprintf(why, sizeof why, "plugin file '%s' not found", out->path);
             goto err;

@@ -17,6 +17,8 @@
 #include "format.h"
 #include "log.h"
 #include "worker.h"
+#include "clock.h"
+#include "once.h"
 
 #define TICK_MS 1000
 
@@ -142,19 +144,17 @@ int zs__report_write_stats(const zmqsink_stats_t *stats, const char *path,
 static void report_file(zs__report_t *r, const zmqsink_stats_t *st,
                         const settings_t *s, bool now)
 {
-    int64_t t = zs__now_ns();
+    int64_t t = clock_now_ns();
     if (!s->path[0] || (!now && t < r->next_file_ns))
         return;
     r->next_file_ns = t + s->interval_ms * 1000000;
     char err[PATH_MAX + 128];
     if (zs__report_write_stats(st, s->path, s->dir, err, sizeof err) != 0) {
-        if (!r->file_failing)
+        if (once_failed(&r->file_failing))
             zs__log(ZMQSINK_SEV_ERR, "%s (retried every %lld ms)", err,
                     (long long)s->interval_ms);
-        r->file_failing = true;
-    } else if (r->file_failing) {
+    } else if (once_recovered(&r->file_failing)) {
         zs__log(ZMQSINK_SEV_NOTICE, "stats file '%s' written again", s->path);
-        r->file_failing = false;
     }
 }
 
@@ -178,7 +178,7 @@ static said_t *said_of(zs__report_t *r, const char *name)
 static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
                           const settings_t *s)
 {
-    int64_t now = zs__now_ns();
+    int64_t now = clock_now_ns();
     for (size_t i = 0; i < st->nsinks; i++) {
         const zmqsink_sink_stats_t *sink = &st->sinks[i];
         said_t *said = said_of(r, sink->name);
@@ -287,7 +287,7 @@ void zs__report_last(zs__report_t *r, int64_t deadline_ns)
 {
     atomic_store(&r->last_asked, 1);
     zs__report_poke(r->zs);
-    while (!atomic_load(&r->last_said) && zs__now_ns() < deadline_ns)
+    while (!atomic_load(&r->last_said) && clock_now_ns() < deadline_ns)
         zs__pause();
 }
 

@@ -2,6 +2,7 @@
  * config (loaded, checked and opened, or started in the background),
  * stopping sinks against one deadline, and publishing a new set to the
  * collector. */
+#include "clock.h"
 #include "sinkset.h"
 
 #include <stdio.h>
@@ -132,7 +133,7 @@ err:
  * then failed. */
 static void sinks_discard(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n)
 {
-    zs__sinks_stop(zs, sinks, n, zs__now_ns(), NULL);
+    zs__sinks_stop(zs, sinks, n, clock_now_ns(), NULL);
 }
 
 /* ---- sink sets ---- */
@@ -173,7 +174,7 @@ void zs__set_publish(zmqsink_t *zs, zs__sinkset_t *set)
 void zs__sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
                     int64_t deadline, zmqsink_sink_stats_t *stats)
 {
-    int64_t started = zs__now_ns();
+    int64_t started = clock_now_ns();
     bool busy[ZS__MAX_SINKS];
     for (size_t i = 0; i < n; i++)
         zs__worker_stop(sinks[i], deadline);
@@ -198,7 +199,7 @@ void zs__sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
             zs__log(ZMQSINK_SEV_ERR,
                     "sink '%s': still busy in its plugin %lld ms after "
                     "shutdown began; left running, %zu events undelivered",
-                    sink->name, (long long)((zs__now_ns() - started) / 1000000),
+                    sink->name, (long long)((clock_now_ns() - started) / 1000000),
                     zs__ring_depth(sink->ring));
             zs->stuck[zs->nstuck++ % ZS__MAX_SINKS] = sink;
             continue; /* its thread still uses it: not freed */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "internal.h"
 #include "worker.h"
@@ -57,9 +58,9 @@ int zmqsink_detach(zmqsink_t *zs, void *socket)
 static int settle(zmqsink_t *zs, void *zmq_ctx, int timeout_ms,
                   bool ending_only)
 {
-    int64_t deadline = zs__now_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline = clock_now_ns() + (int64_t)timeout_ms * 1000000;
     while (zs__collector_readers_of(zs->collector, zmq_ctx, ending_only) > 0) {
-        if (zs__now_ns() >= deadline)
+        if (clock_now_ns() >= deadline)
             return -ZMQSINK_ELIMIT;
         zs__pause();
     }

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "backoff.h"
+#include "clock.h"
 
 #define ZS__WORKER_STOP 1u
 #define ZS__WORKER_REOPEN 2u
@@ -23,13 +25,6 @@ enum {
     BACKOFF_MIN_NS = 10 * 1000 * 1000,
     BACKOFF_MAX_NS = 2000 * 1000 * 1000,
 };
-
-int64_t zs__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg)
 {
@@ -126,7 +121,7 @@ static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
 
 static void worker_tick(zs__sink_t *sink, int64_t *next_tick)
 {
-    int64_t now = zs__now_ns();
+    int64_t now = clock_now_ns();
     if (now < *next_tick)
         return;
     *next_tick = now + TICK_NS;
@@ -146,10 +141,12 @@ static void worker_reopen_if_asked(zs__sink_t *sink)
 
 /* Backs off after a retry-later, waking early to stop or reopen; while
  * stopping, sleeps the whole backoff (the stop bit is already set). */
-static void worker_backoff(zs__sink_t *sink, int64_t *backoff_ns,
+static void worker_backoff(zs__sink_t *sink, backoff_t *backoff,
                            int64_t limit_ns)
 {
-    int64_t wait = *backoff_ns < limit_ns ? *backoff_ns : limit_ns;
+    int64_t wait = backoff_next(backoff);
+    if (wait > limit_ns)
+        wait = limit_ns;
     if (atomic_load(&sink->control) & ZS__WORKER_STOP) {
         if (wait > 0) {
             struct timespec pause = {.tv_sec = wait / 1000000000,
@@ -159,14 +156,13 @@ static void worker_backoff(zs__sink_t *sink, int64_t *backoff_ns,
     } else {
         zs__futex_wait(&sink->control, 0, wait);
     }
-    *backoff_ns = *backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS
-                                                   : *backoff_ns * 2;
 }
 
 static void worker_run(zs__sink_t *sink)
 {
-    int64_t next_tick = zs__now_ns() + TICK_NS;
-    int64_t backoff = BACKOFF_MIN_NS;
+    int64_t next_tick = clock_now_ns() + TICK_NS;
+    backoff_t backoff;
+    backoff_init(&backoff, BACKOFF_MIN_NS, BACKOFF_MAX_NS);
     while (!(atomic_load(&sink->control) & ZS__WORKER_STOP)) {
         worker_reopen_if_asked(sink);
         size_t n;
@@ -175,9 +171,9 @@ static void worker_run(zs__sink_t *sink)
         if (result == ZMQSINK_WRITE_RETRY)
             worker_backoff(sink, &backoff, BACKOFF_MAX_NS);
         else if (n == 0)
-            worker_idle(sink, next_tick - zs__now_ns());
+            worker_idle(sink, next_tick - clock_now_ns());
         else
-            backoff = BACKOFF_MIN_NS;
+            backoff_reset(&backoff);
     }
 }
 
@@ -186,15 +182,17 @@ static void worker_run(zs__sink_t *sink)
 static void worker_drain(zs__sink_t *sink)
 {
     int64_t deadline = atomic_load(&sink->deadline_ns);
-    int64_t next_tick = 0, backoff = BACKOFF_MIN_NS;
+    int64_t next_tick = 0;
+    backoff_t backoff;
+    backoff_init(&backoff, BACKOFF_MIN_NS, BACKOFF_MAX_NS);
     for (;;) {
         size_t n;
         zmqsink_write_result_t result = worker_deliver(sink, &n);
-        if (n == 0 || zs__now_ns() >= deadline)
+        if (n == 0 || clock_now_ns() >= deadline)
             break;
         if (result == ZMQSINK_WRITE_RETRY) {
             worker_tick(sink, &next_tick);
-            worker_backoff(sink, &backoff, deadline - zs__now_ns());
+            worker_backoff(sink, &backoff, deadline - clock_now_ns());
         }
     }
     uint64_t lost = zs__ring_depth(sink->ring);
@@ -319,7 +317,7 @@ int zs__worker_join(zs__sink_t *sink)
      * the thread a little past the deadline (flush may use it all), then
      * leave it behind. */
     int64_t give_up = atomic_load(&sink->deadline_ns) + 1000 * 1000 * 1000LL;
-    while (!atomic_load(&sink->finished) && zs__now_ns() < give_up)
+    while (!atomic_load(&sink->finished) && clock_now_ns() < give_up)
         zs__pause();
     if (!atomic_load(&sink->finished)) {
         pthread_detach(sink->thread);

@@ -63,7 +63,4 @@ void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 /* Wakes one thread sleeping on word. */
 void zs__futex_wake(_Atomic uint32_t *word);
 
-/* The monotonic clock in ns. */
-int64_t zs__now_ns(void);
-
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "internal.h"
 #include "log.h"
@@ -158,7 +159,7 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
     size_t nopened = set->n - nkept;
     zs__set_publish(zs, set);
     zs__sinks_stop(zs, removed, nremoved,
-                   zs__now_ns() + config->shutdown_timeout_ms * 1000000,
+                   clock_now_ns() + config->shutdown_timeout_ms * 1000000,
                    NULL);
     zs__log(ZMQSINK_SEV_INFO,
             "%s: reloaded: %zu sinks kept, %zu opened, %zu closed",
@@ -218,7 +219,7 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     /* One deadline for the whole shutdown: the collector's settling and
      * the sinks' draining both count against shutdown_timeout. */
     int64_t timeout_ms = zs->config ? zs->config->shutdown_timeout_ms : 0;
-    int64_t deadline = zs__now_ns() + timeout_ms * 1000000;
+    int64_t deadline = clock_now_ns() + timeout_ms * 1000000;
     zs__collector_destroy(&zs->collector, deadline);
     zs__stats_t all;
     zmqsink_stats_t *final = zs__stats_init(&all);
@@ -256,17 +257,17 @@ void zmqsink_exit_flush(zmqsink_t *zs)
      * handler that interrupted a thread holding any lock. */
     const zs__sinkset_t *set = zs->set;
     int64_t deadline =
-        zs__now_ns() + zs->config->shutdown_timeout_ms * 1000000;
+        clock_now_ns() + zs->config->shutdown_timeout_ms * 1000000;
     int64_t give_up = deadline + 1000 * 1000 * 1000LL;
     for (size_t i = 0; i < set->n; i++)
         zs__worker_stop(set->sinks[i], deadline);
     for (size_t i = 0; i < set->n; i++)
         while (!atomic_load(&set->sinks[i]->finished) &&
-               zs__now_ns() < give_up)
+               clock_now_ns() < give_up)
             zs__pause();
     /* The last word even when a sink is stuck: a second more for it. */
     if (zs->report)
-        zs__report_last(zs->report, zs__now_ns() + 1000 * 1000 * 1000LL);
+        zs__report_last(zs->report, clock_now_ns() + 1000 * 1000 * 1000LL);
 }
 
 void zmqsink_destroy(zmqsink_t **zsp)

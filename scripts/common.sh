@@ -3,7 +3,7 @@
 
 ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
-  libzmq3-dev libyaml-dev libcurl4-openssl-dev libcriterion-dev libck-dev valgrind clang
+  libzmq3-dev libyaml-dev libcurl4-openssl-dev zlib1g-dev libcriterion-dev libck-dev valgrind clang
   libclang-rt-14-dev cmake dpkg-dev rsyslog
   python3 python3-zmq libczmq-dev openssl"
 

@@ -12,8 +12,10 @@
 
 #include "address.h"
 #include "config.h"
+#include "format.h"
 #include "helpers.h"
 #include "loader.h"
+#include "path.h"
 
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle)
 {
@@ -195,6 +197,8 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
             .resolve_address = zs__resolve_address,
             .fork_hold = zs__host_fork_hold,
             .fork_release = zs__host_fork_release,
+            .resolve_path = zs__resolve_path,
+            .host_name = zs__host_name(),
         },
         .plugin = plugin,
     };

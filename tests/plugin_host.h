@@ -45,8 +45,8 @@ typedef struct th_plugin_host {
 /* Loads NAME.so from $ZMQSINK_PLUGIN_DIR; *handle is for dlclose(). */
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle);
 
-/* Fills h with every service of ABI 1.2 (format: zmqsink_format_event,
- * resolve_address: the core's) and the options, ended by a NULL key; or,
+/* Fills h with every service of ABI 1.3 (format: zmqsink_format_event,
+ * resolve_address, resolve_path, host_name: the core's) and the options, ended by a NULL key; or,
  * when options is NULL, every option the plugin declares, with its
  * fallback parsed as the core parses it (set false). */
 void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,

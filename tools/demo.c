@@ -2,6 +2,7 @@
  * server, DEALER clients that connect, send and leave, one client that
  * keeps retrying a closed port, and a raw TCP peer that sends garbage. */
 #include "demo.h"
+#include "clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,13 +28,6 @@ static void tally_event(const zmqsink_event_t *event, void *arg)
     pthread_mutex_lock(&tally->lock);
     tally->by_type[__builtin_ctz(event->type)]++;
     pthread_mutex_unlock(&tally->lock);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void *socket_new(void *ctx, int type)
@@ -163,7 +157,7 @@ int demo_run(const char *config_path, double seconds)
 
     const char *colon = strrchr(endpoint, ':');
     int port = colon ? atoi(colon + 1) : 0;
-    double end = now_s() + seconds;
+    double end = ((double)clock_now_ns() / CLOCK_NS_PER_S) + seconds;
     int n = 0;
     do {
         client_round(ctx, zs, server, endpoint, ++n);
@@ -171,7 +165,7 @@ int demo_run(const char *config_path, double seconds)
             garbage_peer(port);
         struct timespec pause = {0, 200 * 1000 * 1000};
         nanosleep(&pause, NULL);
-    } while (now_s() < end);
+    } while (((double)clock_now_ns() / CLOCK_NS_PER_S) < end);
 
     zmq_close(retrier);
     zmq_close(server);

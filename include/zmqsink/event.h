@@ -129,6 +129,37 @@ ZMQSINK_EXPORT size_t zmqsink_format_event(zmqsink_format_t format,
 /* The format for a name ("json", "logfmt", "text"), or -1. */
 ZMQSINK_EXPORT int zmqsink_format_from_name(const char *name);
 
+/* One field of an event, as the formats write it. */
+typedef enum zmqsink_field_kind {
+    ZMQSINK_FIELD_STRING = 0, /* any bytes (escape them for the output) */
+    ZMQSINK_FIELD_NUMBER = 1, /* the decimal digits of an integer >= 0 */
+    ZMQSINK_FIELD_NULL = 2    /* unknown (the peer): json writes null,
+                                 logfmt and text leave it out */
+} zmqsink_field_kind_t;
+
+typedef struct zmqsink_field {
+    const char *key;   /* "ts", "seq", ...: static, NUL-terminated */
+    size_t key_len;
+    zmqsink_field_kind_t kind;
+    const char *text;  /* len bytes, not NUL-terminated; NULL when NULL */
+    size_t len;
+} zmqsink_field_t;
+
+/* Called for each field; a nonzero return stops the walk. */
+typedef int zmqsink_field_fn(const zmqsink_field_t *field, void *arg);
+
+/* Walks the fields of event in the order of the json contract (ts, seq,
+ * event, severity, socket, socket_type, endpoint, peer, value,
+ * duration_ms, host, pid), leaving out those that do not apply
+ * (duration_ms when unknown), and calls fn on each: the walk that
+ * zmqsink_format_event() writes json and logfmt from, for sinks that write
+ * events in a format of their own. A field and its text are valid during
+ * the call only. Returns the first nonzero return of fn, else 0;
+ * -ZMQSINK_EINVAL (zmqsink.h) when event or fn is NULL. Thread-safe, no
+ * allocation. */
+ZMQSINK_EXPORT int zmqsink_event_fields(const zmqsink_event_t *event,
+                                        zmqsink_field_fn *fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,7 +29,7 @@
  * NULL; zmqsink_reload() leaves the running sinks as they were), with one
  * line naming the config file, the sink and the plugin file, for instance:
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/old.so' was built for
- *   plugin ABI 2.0, this zmqsink provides 1.2: rebuild it against this
+ *   plugin ABI 2.0, this zmqsink provides 1.3: rebuild it against this
  *   zmqsink's headers
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/new.so' has no write in
  *   its descriptor (mandatory: name, open, write, close)
@@ -67,6 +67,7 @@
  *     every major, so that any zmqsink can read them and say what is wrong.
  *   - 1.0: the first. 1.1: sink_drops and resolve_address in the host.
  *     1.2: child_process, fork_hold and fork_release in the host.
+ *     1.3: resolve_path and host_name in the host.
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -183,7 +184,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 2
+#define ZMQSINK_PLUGIN_ABI_MINOR 3
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -251,7 +252,8 @@ struct zmqsink_host {
     const char *sink_name;         /* the sink's `name:` in the config */
     const char *config_dir;        /* absolute directory of the config file
                                       (the working directory without one):
-                                      resolve relative paths against it */
+                                      relative paths are relative to it, as
+                                      resolve_path() resolves them */
 
     /* The validated value of a declared option, or its fallback; for an
      * option the file did not set and that has no fallback: NULL, 0, or 0
@@ -333,6 +335,18 @@ struct zmqsink_host {
      * thread. */
     void (*fork_hold)(const zmqsink_host_t *host);
     void (*fork_release)(const zmqsink_host_t *host);
+
+    /* Since ABI 1.3. Resolves a path of the sink's options (a file, a
+     * directory) as the core resolves its own: an absolute path as it is,
+     * a relative one against config_dir, a leading "./" dropped. Writes it
+     * into out (cap bytes, NUL included) and returns its length, or -1
+     * when it does not fit (out is then ""). Any thread. */
+    int (*resolve_path)(const zmqsink_host_t *host, const char *path,
+                        char *out, size_t cap);
+
+    /* Since ABI 1.3. This machine's host name as events carry it in their
+     * `host` field (read once, when libzmqsink loads); "" when unknown. */
+    const char *host_name;
 };
 
 /* The descriptor: const, static, the same at every call of the entry. */

@@ -34,6 +34,8 @@
 #include <unistd.h>
 
 #include <zmqsink/plugin.h>
+#include "clock.h"
+#include "once.h"
 
 /* Bytes buffered before a write(2): large enough to amortise the call,
  * small enough to bound the memory of a big batch. */
@@ -71,13 +73,6 @@ struct file_sink {
     bool lock_failing;
     bool follow_failing;
 };
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* What a user can do about an open() failure. */
 static const char *open_hint(int err)
@@ -147,16 +142,15 @@ static void lock_file(struct file_sink *f)
         ;
     if (rc == 0) {
         f->locked = true;
-        f->lock_failing = false;
+        once_recovered(&f->lock_failing);
         return;
     }
-    if (!f->lock_failing)
+    if (once_failed(&f->lock_failing))
         f->host->log(f->host, ZMQSINK_SEV_ERR,
                      "cannot lock '%s': %s; writing on without the lock, so "
                      "processes that share the file may cut each other's "
                      "lines or rotate it twice",
                      f->display, strerror(errno));
-    f->lock_failing = true;
 }
 
 static void unlock_file(struct file_sink *f)
@@ -202,15 +196,14 @@ static bool path_names_file(const struct file_sink *f, const struct stat *file)
 static void follow_path(struct file_sink *f)
 {
     if (reopen_path(f) == 0) {
-        f->follow_failing = false;
+        once_recovered(&f->follow_failing);
         return;
     }
-    if (!f->follow_failing)
+    if (once_failed(&f->follow_failing))
         f->host->log(f->host, ZMQSINK_SEV_ERR,
                      "cannot reopen '%s', which another process or logrotate "
                      "renamed: %s%s; writing on into the renamed file",
                      f->display, strerror(errno), open_hint(errno));
-    f->follow_failing = true;
     f->at_path = false; /* no rotation: the path is not this file */
 }
 
@@ -237,13 +230,11 @@ static void sync_file(struct file_sink *f)
 {
     if (!f->path)
         return; /* stdout: a terminal or a pipe, nothing to sync */
-    if (fdatasync(f->fd) == 0) {
-        f->sync_failing = false;
-    } else if (!f->sync_failing) {
-        f->sync_failing = true;
+    if (fdatasync(f->fd) == 0)
+        once_recovered(&f->sync_failing);
+    else if (once_failed(&f->sync_failing))
         f->host->log(f->host, ZMQSINK_SEV_ERR, "cannot sync '%s': %s",
                      f->display, strerror(errno));
-    }
 }
 
 /* Renames path.(keep-1) to path.keep ... path to path.1; rename() replaces
@@ -260,7 +251,7 @@ static int shift_rotated_files(struct file_sink *f)
             snprintf(from, sizeof from, "%s", f->path);
         if (rename(from, to) == 0 || errno == ENOENT)
             continue;
-        if (!f->rotate_failing)
+        if (once_failed(&f->rotate_failing))
             f->host->log(f->host, ZMQSINK_SEV_ERR,
                          "cannot rotate '%s': rename to '%s': %s; writing on "
                          "into the current file",
@@ -282,22 +273,20 @@ static void rotate(struct file_sink *f)
     if (f->fsync_batch)
         sync_file(f);
     if (shift_rotated_files(f) < 0) {
-        f->rotate_failing = true;
         f->uncounted = f->size;
         return;
     }
     if (reopen_path(f) < 0) {
-        if (!f->rotate_failing)
+        if (once_failed(&f->rotate_failing))
             f->host->log(f->host, ZMQSINK_SEV_ERR,
                          "cannot create '%s' after rotating it: %s; writing "
                          "on into '%s.1'",
                          f->display, strerror(errno), f->path);
-        f->rotate_failing = true;
         f->follow_failing = true; /* said: retried quietly from now on */
         f->at_path = false;
         return;
     }
-    f->rotate_failing = false;
+    once_recovered(&f->rotate_failing);
 }
 
 /* Whether a line of line_len bytes, buffered from line_start, would push a
@@ -365,17 +354,15 @@ static int write_range(struct file_sink *f, size_t end)
 static int drain_to(struct file_sink *f, size_t end)
 {
     if (write_range(f, end) < 0) {
-        if (!f->write_failing)
+        if (once_failed(&f->write_failing))
             f->host->log(f->host, ZMQSINK_SEV_ERR,
                          "cannot write to '%s': %s; events wait in the queue",
                          f->display, strerror(errno));
-        f->write_failing = true;
         return -1;
     }
-    if (f->write_failing)
+    if (once_recovered(&f->write_failing))
         f->host->log(f->host, ZMQSINK_SEV_NOTICE, "writing to '%s' again",
                      f->display);
-    f->write_failing = false;
     memmove(f->buf, f->buf + end, f->len - end);
     f->len -= end;
     f->off = 0;
@@ -528,7 +515,7 @@ static uint64_t file_flush(void *state, int64_t deadline_ns)
 {
     struct file_sink *f = state;
     while (pending(f) && drain_locked(f) < 0 &&
-           monotonic_ns() + FLUSH_RETRY_NS < deadline_ns) {
+           clock_now_ns() + FLUSH_RETRY_NS < deadline_ns) {
         struct timespec pause = { 0, FLUSH_RETRY_NS };
         nanosleep(&pause, NULL);
     }
@@ -589,17 +576,6 @@ static void open_lock_file(struct file_sink *f)
                      f->display);
 }
 
-/* The path to open: relative ones are relative to the config file. */
-static char *resolve_path(const zmqsink_host_t *host, const char *path)
-{
-    char *out;
-    if (path[0] == '/' || !host->config_dir)
-        return strdup(path);
-    if (asprintf(&out, "%s/%s", host->config_dir, path) < 0)
-        return NULL;
-    return out;
-}
-
 static int open_output(struct file_sink *f, const char *path, char *err,
                        size_t len)
 {
@@ -608,8 +584,13 @@ static int open_output(struct file_sink *f, const char *path, char *err,
         f->fd = STDOUT_FILENO;
         return 0;
     }
-    f->path = resolve_path(f->host, path);
-    if (!f->path) {
+    /* Relative paths are relative to the config file. */
+    char resolved[PATH_MAX];
+    if (f->host->resolve_path(f->host, path, resolved, sizeof resolved) < 0) {
+        snprintf(err, len, "path '%s' is too long", path);
+        return -1;
+    }
+    if (!(f->path = strdup(resolved))) {
         snprintf(err, len, "out of memory");
         return -1;
     }

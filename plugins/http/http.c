@@ -33,6 +33,7 @@
  * Secrets: header values and the URL's user, password and query are never
  * logged. Messages name the endpoint as scheme://host:port/path, and text
  * from libcurl passes through redact() first. */
+#include "backoff.h"
 #include "zmqsink-config.h"
 
 #include <curl/curl.h>
@@ -50,9 +51,11 @@
 
 #include <zmqsink/plugin.h>
 
+#include <zlib.h>
+
 #include "bytes.h"
-#include "gzip.h"
 #include "spool.h"
+#include "clock.h"
 
 #define MEMORY_BATCHES 8
 #define SERVE_NS (80 * NS_PER_MS)
@@ -86,16 +89,17 @@ struct http_sink {
     int64_t retry_base_ns, retry_cap_ns, max_attempts;
     uint64_t random;                /* xorshift64 state, for jitter */
     spool_t *spool;
-    gzip_t *gzip;
+    z_stream gzip;                  /* gzip wrapper, reset per request */
+    bool gzip_ready;
 
-    batch_t open;                   /* being filled */
+    spool_batch_t open;                   /* being filled */
     int64_t open_since_ns;
     bytes_t line;                   /* one rendered event */
-    batch_t *queue, **queue_tail;   /* closed, in memory, oldest first */
+    spool_batch_t *queue, **queue_tail;   /* closed, in memory, oldest first */
     size_t queued;
     uint64_t next_id;
 
-    batch_t *current;               /* being sent, or waiting to retry */
+    spool_batch_t *current;               /* being sent, or waiting to retry */
     bool current_spooled, in_flight;
     int64_t attempts, retry_at_ns;
     bytes_t request, compressed;    /* the body as sent */
@@ -104,13 +108,6 @@ struct http_sink {
     int64_t failing_since_ns;
     char failure[CURL_ERROR_SIZE + 64];
 };
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* ---- libcurl's process-wide state: set up by the first open sink,
  * released by the last one ---- */
@@ -142,23 +139,15 @@ static void curl_release(const zmqsink_host_t *host)
 
 /* ---- randomness: idempotency keys and jitter ---- */
 
-static uint64_t random_next(struct http_sink *s)
-{
-    s->random ^= s->random << 13;
-    s->random ^= s->random >> 7;
-    s->random ^= s->random << 17;
-    return s->random;
-}
-
 /* 128 bits from the kernel, or from the jitter generator if it has none. */
-static void key_new(struct http_sink *s, char key[BATCH_KEY_LEN + 1])
+static void key_new(struct http_sink *s, char key[SPOOL_KEY_LEN + 1])
 {
     uint64_t bits[2];
     if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
-        bits[0] = random_next(s);
-        bits[1] = random_next(s);
+        bits[0] = random_next(&s->random);
+        bits[1] = random_next(&s->random);
     }
-    snprintf(key, BATCH_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
+    snprintf(key, SPOOL_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
              bits[1]);
 }
 
@@ -198,7 +187,7 @@ static void redact(const struct http_sink *s, const char *text, char *out,
 
 /* ---- batches ---- */
 
-static void batch_free(batch_t *b)
+static void batch_free(spool_batch_t *b)
 {
     if (b) {
         bytes_free(&b->body);
@@ -215,7 +204,7 @@ static size_t request_size(const struct http_sink *s, size_t len)
 
 /* Puts a closed batch where it waits: the spool while the endpoint fails
  * or older batches wait there, or while memory is full; memory otherwise. */
-static void batch_enqueue(struct http_sink *s, batch_t *b)
+static void batch_enqueue(struct http_sink *s, spool_batch_t *b)
 {
     if (s->spool && (s->failures > 0 || spool_count(s->spool) > 0 ||
                      s->queued >= MEMORY_BATCHES)) {
@@ -229,9 +218,9 @@ static void batch_enqueue(struct http_sink *s, batch_t *b)
     s->queued++;
 }
 
-static batch_t *queue_pop(struct http_sink *s)
+static spool_batch_t *queue_pop(struct http_sink *s)
 {
-    batch_t *b = s->queue;
+    spool_batch_t *b = s->queue;
     s->queue = b->next;
     if (!s->queue)
         s->queue_tail = &s->queue;
@@ -244,7 +233,7 @@ static void open_close(struct http_sink *s)
 {
     if (s->open.events == 0)
         return;
-    batch_t *b = malloc(sizeof *b);
+    spool_batch_t *b = malloc(sizeof *b);
     if (!b) {
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "out of memory: %" PRIu32 " events dropped",
@@ -257,7 +246,7 @@ static void open_close(struct http_sink *s)
     *b = s->open;
     b->id = ++s->next_id;
     key_new(s, b->key);
-    s->open = (batch_t){0};
+    s->open = (spool_batch_t){0};
     batch_enqueue(s, b);
 }
 
@@ -290,7 +279,7 @@ static void open_add(struct http_sink *s, const zmqsink_event_t *ev,
 /* ---- requests ---- */
 
 /* The batch to send next: the oldest, in memory or in the spool. */
-static batch_t *next_batch(struct http_sink *s)
+static spool_batch_t *next_batch(struct http_sink *s)
 {
     uint64_t spooled = s->spool ? spool_oldest_id(s->spool) : UINT64_MAX;
     if (s->queue && s->queue->id < spooled) {
@@ -299,7 +288,7 @@ static batch_t *next_batch(struct http_sink *s)
     }
     if (spooled == UINT64_MAX)
         return NULL;
-    batch_t *b = calloc(1, sizeof *b);
+    spool_batch_t *b = calloc(1, sizeof *b);
     if (b && spool_load_oldest(s->spool, b) == 1) {
         s->current_spooled = true;
         return b;
@@ -308,9 +297,29 @@ static batch_t *next_batch(struct http_sink *s)
     return NULL;
 }
 
+/* Compresses body into s->compressed as one gzip member. Returns 0, or -1
+ * when out of memory. */
+static int gzip_body(struct http_sink *s, const bytes_t *body)
+{
+    z_stream *z = &s->gzip;
+    s->compressed.len = 0;
+    if (deflateReset(z) != Z_OK ||
+        bytes_reserve(&s->compressed, deflateBound(z, body->len)) != 0)
+        return -1;
+    /* The body is below batch.max_bytes (256 MiB), within zlib's uInt. */
+    z->next_in = (Bytef *)body->data;
+    z->avail_in = (uInt)body->len;
+    z->next_out = (Bytef *)s->compressed.data;
+    z->avail_out = (uInt)s->compressed.cap;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END)
+        return -1;
+    s->compressed.len = z->total_out;
+    return 0;
+}
+
 /* Makes the request body: the json array, or the NDJSON as it is, then
  * compressed if asked. */
-static int request_body(struct http_sink *s, const batch_t *b,
+static int request_body(struct http_sink *s, const spool_batch_t *b,
                         const char **data, size_t *len)
 {
     const bytes_t *body = &b->body;
@@ -326,11 +335,8 @@ static int request_body(struct http_sink *s, const batch_t *b,
         body = &s->request;
     }
     if (s->compress == COMPRESS_GZIP) {
-        s->compressed.len = 0;
-        if (bytes_reserve(&s->compressed, gzip_bound(body->len)) != 0)
+        if (gzip_body(s, body) != 0)
             return -1;
-        s->compressed.len = gzip_compress(s->gzip, body->data, body->len,
-                                          s->compressed.data);
         body = &s->compressed;
     }
     *data = body->data;
@@ -338,9 +344,9 @@ static int request_body(struct http_sink *s, const batch_t *b,
     return 0;
 }
 
-static int request_headers(struct http_sink *s, const batch_t *b)
+static int request_headers(struct http_sink *s, const spool_batch_t *b)
 {
-    char key[64 + BATCH_KEY_LEN];
+    char key[64 + SPOOL_KEY_LEN];
     snprintf(key, sizeof key, "Idempotency-Key: %s", b->key);
     const char *fixed[] = {
         s->format == FORMAT_JSON ? "Content-Type: application/json"
@@ -374,7 +380,7 @@ static void request_start(struct http_sink *s)
         request_headers(s, s->current) != 0) {
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "out of memory for a request; retrying");
-        s->retry_at_ns = monotonic_ns() + s->retry_base_ns;
+        s->retry_at_ns = clock_now_ns() + s->retry_base_ns;
         return;
     }
     s->errbuf[0] = '\0';
@@ -383,7 +389,7 @@ static void request_start(struct http_sink *s)
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, data);
     if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
         s->host->log(s->host, ZMQSINK_SEV_ERR, "cannot start a request");
-        s->retry_at_ns = monotonic_ns() + s->retry_base_ns;
+        s->retry_at_ns = clock_now_ns() + s->retry_base_ns;
         return;
     }
     s->in_flight = true;
@@ -405,12 +411,9 @@ static int64_t retry_delay_ns(struct http_sink *s, curl_off_t retry_after)
         return (retry_after < RETRY_AFTER_MAX_S ? retry_after
                                                 : RETRY_AFTER_MAX_S) *
                NS_PER_S;
-    int64_t ceiling = s->retry_base_ns;
-    for (int64_t i = 1; i < s->attempts && ceiling < s->retry_cap_ns; i++)
-        ceiling *= 2;
-    if (ceiling > s->retry_cap_ns)
-        ceiling = s->retry_cap_ns;
-    return (int64_t)(random_next(s) % (uint64_t)(ceiling + 1));
+    return backoff_full_jitter(
+        &s->random,
+        backoff_ceiling(s->retry_base_ns, s->retry_cap_ns, s->attempts));
 }
 
 /* The current batch is done with: delivered, or refused for good. */
@@ -448,7 +451,7 @@ static void current_reject(struct http_sink *s, const char *counter,
                  "%s: %s; a batch of %" PRIu32 " events is dropped%s%s%s",
                  s->endpoint, reason, s->current->events,
                  kept ? " into " : "", kept ? spool_dir(s->spool) : "",
-                 kept ? "/" DEAD_LETTER_FILE : "");
+                 kept ? "/" SPOOL_DEAD_LETTER_FILE : "");
     s->host->count_failed(s->host, s->current->events, counter);
     current_done(s);
 }
@@ -468,7 +471,7 @@ static void spool_everything(struct http_sink *s)
         }
     }
     while (s->queue) {
-        batch_t *b = queue_pop(s);
+        spool_batch_t *b = queue_pop(s);
         spool_add(s->spool, b);
         batch_free(b);
     }
@@ -542,13 +545,13 @@ static void pump(struct http_sink *s)
             int left;
             while ((msg = curl_multi_info_read(s->multi, &left)))
                 if (msg->msg == CURLMSG_DONE)
-                    request_finish(s, msg->data.result, monotonic_ns());
+                    request_finish(s, msg->data.result, clock_now_ns());
             if (s->in_flight)
                 return;
         }
         if (!s->current)
             s->current = next_batch(s);
-        if (!s->current || monotonic_ns() < s->retry_at_ns)
+        if (!s->current || clock_now_ns() < s->retry_at_ns)
             return;
         request_start(s);
         if (!s->in_flight)
@@ -561,7 +564,7 @@ static void serve(struct http_sink *s, int64_t until)
 {
     for (;;) {
         pump(s);
-        int64_t left = until - monotonic_ns();
+        int64_t left = until - clock_now_ns();
         if (!s->in_flight || left <= 0)
             return;
         int ms = (int)(left / NS_PER_MS) + 1;
@@ -582,7 +585,7 @@ static zmqsink_write_result_t http_write(void *state,
         if (s->queued >= MEMORY_BATCHES)
             return ZMQSINK_WRITE_RETRY;
     }
-    int64_t now = monotonic_ns();
+    int64_t now = clock_now_ns();
     for (size_t i = 0; i < n; i++)
         open_add(s, &events[i], now);
     pump(s);
@@ -600,7 +603,7 @@ static void http_tick(void *state, int64_t now)
 /* Waits until the retry is due or the deadline passes. */
 static void sleep_until(int64_t when)
 {
-    int64_t wait = when - monotonic_ns();
+    int64_t wait = when - clock_now_ns();
     if (wait > 0) {
         struct timespec ts = {.tv_sec = wait / NS_PER_S,
                               .tv_nsec = wait % NS_PER_S};
@@ -612,7 +615,7 @@ static uint64_t http_flush(void *state, int64_t deadline_ns)
 {
     struct http_sink *s = state;
     open_close(s);
-    while ((s->current || s->queue) && monotonic_ns() < deadline_ns) {
+    while ((s->current || s->queue) && clock_now_ns() < deadline_ns) {
         serve(s, deadline_ns);
         if (s->current && !s->in_flight) {
             if (s->retry_at_ns >= deadline_ns)
@@ -634,7 +637,7 @@ static uint64_t http_flush(void *state, int64_t deadline_ns)
     if (s->current && !s->current_spooled)
         lost += s->current->events;
     while (s->queue) {
-        batch_t *b = queue_pop(s);
+        spool_batch_t *b = queue_pop(s);
         lost += b->events;
         batch_free(b);
     }
@@ -665,7 +668,8 @@ static void http_close(void *state)
     bytes_free(&s->request);
     bytes_free(&s->compressed);
     spool_close(&s->spool);
-    gzip_destroy(&s->gzip);
+    if (s->gzip_ready)
+        deflateEnd(&s->gzip);
     if (s->curl_used)
         curl_release(s->host);
     free(s);
@@ -796,13 +800,10 @@ static int tls_setup(struct http_sink *s, char *err, size_t len)
     if (!ca)
         return 0;
     char path[PATH_MAX];
-    int n = ca[0] == '/' || !h->config_dir
-                ? snprintf(path, sizeof path, "%s", ca)
-                : snprintf(path, sizeof path, "%s/%s", h->config_dir, ca);
-    if (n < 0 || (size_t)n >= sizeof path || access(path, R_OK) != 0) {
-        snprintf(err, len, "tls.ca_file '%s': %s", path,
-                 n < 0 || (size_t)n >= sizeof path ? "path too long"
-                                                   : strerror(errno));
+    int n = h->resolve_path(h, ca, path, sizeof path);
+    if (n < 0 || access(path, R_OK) != 0) {
+        snprintf(err, len, "tls.ca_file '%s': %s", n < 0 ? ca : path,
+                 n < 0 ? "path too long" : strerror(errno));
         return -1;
     }
     curl_easy_setopt(s->easy, CURLOPT_CAINFO, path);
@@ -859,7 +860,7 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
     }
     s->host = host;
     s->queue_tail = &s->queue;
-    s->random = (uint64_t)monotonic_ns() | 1;
+    s->random = random_seed();
     options_read(s);
     if (curl_use(host) != 0) {
         snprintf(err, len, "libcurl cannot be initialised");
@@ -871,9 +872,14 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
     if (url_setup(s, url, err, len) != 0 || headers_setup(s, err, len) != 0 ||
         curl_setup(s, url, err, len) != 0)
         goto fail;
-    if (s->compress == COMPRESS_GZIP && !(s->gzip = gzip_new())) {
-        snprintf(err, len, "out of memory");
-        goto fail;
+    /* windowBits 15 + 16: zlib writes the gzip header and trailer. */
+    if (s->compress == COMPRESS_GZIP) {
+        if (deflateInit2(&s->gzip, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16,
+                         8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            snprintf(err, len, "zlib cannot set up gzip: out of memory");
+            goto fail;
+        }
+        s->gzip_ready = true;
     }
     const char *dir = host->option_string(host, "spool.dir");
     if (dir) {

@@ -66,6 +66,9 @@
 #include <unistd.h>
 
 #include <zmqsink/plugin.h>
+#include "backoff.h"
+#include "once.h"
+#include "clock.h"
 
 #define PREFIX_MAX 200
 /* Room for the longest line: prefix, socket and event names are bounded. */
@@ -103,7 +106,7 @@ struct statsd_sink {
     uint64_t pending_events; /* aggregated since the last flush */
     uint64_t *drops_seen;    /* per sink index, at the last flush */
     size_t ndrops_seen;
-    uint64_t random;
+    uint64_t random; /* xorshift64 state, for the reservoir */
 
     char *packet;
     size_t packet_len, max_packet;
@@ -111,13 +114,6 @@ struct statsd_sink {
     bool send_failing;
     bool nomem_logged;
 };
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- names ---- */
 
@@ -188,14 +184,6 @@ static struct socket_metrics *socket_metrics(struct statsd_sink *s,
 
 /* ---- aggregation ---- */
 
-static uint64_t next_random(struct statsd_sink *s)
-{
-    s->random ^= s->random << 13; /* xorshift64: enough for a reservoir */
-    s->random ^= s->random >> 7;
-    s->random ^= s->random << 17;
-    return s->random;
-}
-
 /* Keeps the sample, or past TIMER_SAMPLES_MAX replaces a kept one with the
  * probability that keeps the reservoir uniform. */
 static void add_sample(struct statsd_sink *s, struct socket_metrics *m,
@@ -211,7 +199,7 @@ static void add_sample(struct statsd_sink *s, struct socket_metrics *m,
         m->samples[m->nsamples++] = ms;
         return;
     }
-    uint64_t j = next_random(s) % m->timed;
+    uint64_t j = random_next(&s->random) % m->timed;
     if (j < TIMER_SAMPLES_MAX)
         m->samples[j] = ms;
 }
@@ -235,11 +223,10 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
     sanitize(name, sizeof name, ev->socket, s->dogstatsd);
     struct socket_metrics *m = socket_metrics(s, name);
     if (!m) {
-        if (!s->nomem_logged)
+        if (once_failed(&s->nomem_logged))
             s->host->log(s->host, ZMQSINK_SEV_ERR,
                          "out of memory: events of socket '%s' not counted",
                          name);
-        s->nomem_logged = true;
         s->host->count_failed(s->host, 1, "nomem");
         return;
     }
@@ -282,18 +269,16 @@ static void send_packet(struct statsd_sink *s)
                       (const struct sockaddr *)&s->addr, s->addrlen);
     while (sent < 0 && errno == EINTR);
     if (sent < 0) {
-        if (!s->send_failing)
+        if (once_failed(&s->send_failing))
             s->host->log(s->host, ZMQSINK_SEV_WARNING,
                          "cannot send to '%s': %s; metrics are lost until "
                          "it works again",
                          s->address, strerror(errno));
-        s->send_failing = true;
         if (s->packet_events)
             s->host->count_failed(s->host, s->packet_events, "send");
-    } else if (s->send_failing) {
+    } else if (once_recovered(&s->send_failing)) {
         s->host->log(s->host, ZMQSINK_SEV_NOTICE, "sending to '%s' again",
                      s->address);
-        s->send_failing = false;
     }
     s->packet_len = 0;
     s->packet_events = 0;
@@ -442,7 +427,7 @@ static void statsd_tick(void *state, int64_t now_ns)
 static uint64_t statsd_flush(void *state, int64_t deadline_ns)
 {
     (void)deadline_ns; /* sending never waits */
-    flush_all(state, monotonic_ns());
+    flush_all(state, clock_now_ns());
     return 0;
 }
 
@@ -525,8 +510,8 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
                  s->dogstatsd ? ",pid:%ld" : ".%ld", (long)getpid());
     s->interval_ns = host->option_int(host, "flush_interval") * 1000000;
     s->max_packet = (size_t)host->option_int(host, "max_packet");
-    s->last_flush_ns = monotonic_ns();
-    s->random = (uint64_t)s->last_flush_ns | 1;
+    s->last_flush_ns = clock_now_ns();
+    s->random = random_seed();
     /* One line longer than max_packet is sent alone: room for it too. */
     s->packet = malloc(s->max_packet > LINE_MAX_LEN ? s->max_packet
                                                     : LINE_MAX_LEN);

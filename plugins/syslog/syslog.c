@@ -8,10 +8,12 @@
  * the json order (an unknown peer and duration are left out, as in logfmt).
  * 32473 is the private enterprise number RFC 5612 reserves for
  * documentation: zmqsink has none of its own, so `sd_id` can change it. The
- * SD is made from the json rendering, so it can never drift from the json
- * contract: values are unescaped from json and escaped for SD ('"', '\' and
- * ']' get a backslash); a control character keeps its json escape (\n,
+ * SD is made from the event's fields as the core walks them for json
+ * (zmqsink_event_fields()), so it can never drift from the json contract:
+ * values are escaped as json escapes them, then for SD ('"', '\' and ']'
+ * get a backslash); a control character keeps its json escape (\n,
  * \u001b), with the backslash doubled, so no message ever holds a newline.
+ * The HOSTNAME is the events' `host` unless `hostname` is set.
  * Its `severity` is the event's, as in json; the PRI may differ when the
  * `severity` option overrides it for this sink.
  *
@@ -58,7 +60,11 @@
 
 #include <zmqsink/plugin.h>
 
+#include "backoff.h"
 #include "bytes.h"
+#include "clock.h"
+#include "json.h"
+#include "once.h"
 
 #define TRUNCATION_MARK "[truncated]"
 #define DEFAULT_PORT "514"
@@ -87,7 +93,6 @@ struct syslog_sink {
     const char *app_name, *sd_id;
     int severity[ZMQSINK_EVENT_TYPES]; /* per type index; -1: the event's */
     size_t max_size, buffer_max;
-    int64_t reconnect_min_ns, reconnect_max_ns;
     unsigned long pid;
 
     struct sockaddr_storage addr;
@@ -97,7 +102,8 @@ struct syslog_sink {
 
     int fd;
     enum connection conn;
-    int64_t next_attempt_ns, backoff_ns, connect_deadline_ns;
+    int64_t next_attempt_ns, connect_deadline_ns;
+    backoff_t reconnect; /* reconnect.min doubling up to reconnect.max */
     bool down_logged;     /* the current outage has been logged */
     bool unsent_logged;   /* in a streak of failed udp sends, logged */
     bool truncation_logged;
@@ -108,15 +114,8 @@ struct syslog_sink {
     size_t head, sent;
     uint64_t queued;
 
-    bytes_t json, msg, line; /* scratch for one message */
+    bytes_t msg, line; /* scratch for one message */
 };
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Renders the event with a host formatter into b (replacing its text). */
 static int render(const zmqsink_host_t *host, zmqsink_format_t format,
@@ -126,107 +125,62 @@ static int render(const zmqsink_host_t *host, zmqsink_format_t format,
     return bytes_put_event(b, host, format, ev);
 }
 
-/* ---- structured data from the json rendering ---- */
+/* ---- structured data from the event's fields ---- */
 
-/* One "key":value member of the flat json object the formatter writes:
- * the value's text without quotes, still json-escaped. */
-typedef struct member {
-    const char *key, *value;
-    size_t key_len, value_len;
-    bool is_string, is_null;
-} member_t;
+/* SD params being built from zmqsink_event_fields(). */
+typedef struct sd_params {
+    bytes_t *sd;
+    bool *failed;
+    char ts[64]; /* the `ts` field, for the header: copied, since a field
+                    lives only during its call */
+} sd_params_t;
 
-/* End of the json string whose text starts at i (after the quote). */
-static size_t json_string_end(const char *s, size_t n, size_t i)
+/* Turns the json escaping of a value into an SD PARAM-VALUE (RFC 5424
+ * 6.3.3): \" and \\ are the same in both; ']' gets a backslash; U+FFFD
+ * goes as itself; any other escape (\n, \u001b) is kept with its
+ * backslash doubled, so no message holds a control character. */
+static void sd_put(void *ctx, const char *text, size_t n)
 {
-    while (i < n && s[i] != '"')
-        i += s[i] == '\\' ? 2 : 1;
-    return i < n ? i : n;
-}
-
-/* Reads the member starting at *i (at its key's quote); advances past the
- * ',' or '}' after it. Returns false at the end of the object. */
-static bool json_member(const char *s, size_t n, size_t *i, member_t *m)
-{
-    size_t p = *i;
-    if (p >= n || s[p] != '"')
-        return false;
-    m->key = s + p + 1;
-    p = json_string_end(s, n, p + 1);
-    m->key_len = (size_t)(s + p - m->key);
-    p += 2; /* '"' ':' */
-    if (p >= n)
-        return false;
-    m->is_string = s[p] == '"';
-    m->is_null = s[p] == 'n';
-    size_t start = p + m->is_string, end;
-    if (m->is_string) {
-        end = json_string_end(s, n, start);
-        p = end + 1;
-    } else {
-        for (end = start; end < n && s[end] != ',' && s[end] != '}'; end++)
-            ;
-        p = end;
-    }
-    m->value = s + start;
-    m->value_len = end - start;
-    *i = p + 1; /* past ',' or '}' */
-    return true;
-}
-
-/* Writes a json string's text as an SD PARAM-VALUE (RFC 5424 6.3.3). */
-static void put_sd_value(bytes_t *b, const char *v, size_t n, bool *failed)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = v[i];
-        if (c == ']') {
-            bytes_put(b, "\\]", 2, failed);
-        } else if (c != '\\' || i + 1 == n) {
-            bytes_put(b, &c, 1, failed);
-        } else if (v[i + 1] == '"' || v[i + 1] == '\\') {
-            bytes_put(b, v + i, 2, failed); /* the same escape in both */
-            i++;
-        } else if (v[i + 1] == '/') {
-            bytes_put(b, "/", 1, failed);
-            i++;
-        } else if (n - i >= 6 && strncmp(v + i + 1, "ufffd", 5) == 0) {
-            bytes_put(b, "\xef\xbf\xbd", 3, failed); /* U+FFFD */
-            i += 5;
-        } else {
-            bytes_put(b, "\\\\", 2, failed); /* \n, \u001b: kept, escaped */
+    sd_params_t *p = ctx;
+    if (text[0] == '\\') {
+        bool same = n == 2 && (text[1] == '"' || text[1] == '\\');
+        if (n == 6 && memcmp(text, "\\ufffd", 6) == 0) {
+            bytes_put(p->sd, "\xef\xbf\xbd", 3, p->failed);
+            return;
         }
+        if (!same)
+            bytes_put(p->sd, "\\", 1, p->failed); /* \n goes as \\n */
+        bytes_put(p->sd, text, n, p->failed);
+        return;
+    }
+    for (const char *end = text + n, *bracket; text < end; text = bracket + 1) {
+        bracket = memchr(text, ']', (size_t)(end - text));
+        if (!bracket) {
+            bytes_put(p->sd, text, (size_t)(end - text), p->failed);
+            return;
+        }
+        bytes_put(p->sd, text, (size_t)(bracket - text), p->failed);
+        bytes_put(p->sd, "\\]", 2, p->failed);
     }
 }
 
-/* ` key="value"` for each known member of the json line. */
-static void put_sd_params(bytes_t *b, const bytes_t *json, bool *failed)
+/* ` key="value"` for each known field. */
+static int sd_param(const zmqsink_field_t *field, void *arg)
 {
-    size_t i = 1; /* past '{' */
-    member_t m;
-    while (json_member(json->data, json->len, &i, &m)) {
-        if (m.is_null)
-            continue;
-        bytes_put(b, " ", 1, failed);
-        bytes_put(b, m.key, m.key_len, failed);
-        bytes_put(b, "=\"", 2, failed);
-        put_sd_value(b, m.value, m.value_len, failed);
-        bytes_put(b, "\"", 1, failed);
-    }
-}
-
-/* The `ts` member: the first one of the json contract. */
-static void json_ts(const bytes_t *json, const char **ts, size_t *len)
-{
-    size_t i = 1;
-    member_t m;
-    if (json_member(json->data, json->len, &i, &m) && m.key_len == 2 &&
-        memcmp(m.key, "ts", 2) == 0) {
-        *ts = m.value;
-        *len = m.value_len;
-    } else {
-        *ts = "-";
-        *len = 1;
-    }
+    sd_params_t *p = arg;
+    if (field->kind == ZMQSINK_FIELD_NULL)
+        return 0;
+    if (field->key_len == 2 && memcmp(field->key, "ts", 2) == 0)
+        snprintf(p->ts, sizeof p->ts, "%.*s", (int)field->len, field->text);
+    bytes_put(p->sd, " ", 1, p->failed);
+    bytes_put(p->sd, field->key, field->key_len, p->failed);
+    bytes_put(p->sd, "=\"", 2, p->failed);
+    if (field->kind == ZMQSINK_FIELD_STRING)
+        json_escape(field->text, field->len, sd_put, p);
+    else
+        bytes_put(p->sd, field->text, field->len, p->failed);
+    bytes_put(p->sd, "\"", 1, p->failed);
+    return 0;
 }
 
 /* ---- messages ---- */
@@ -284,8 +238,7 @@ static void assemble(struct syslog_sink *s, const bytes_t *head,
     size_t room = s->max_size - line->len - mark; /* head fits: see open */
     bytes_put(line, msg->data, utf8_cut(msg->data, msg->len, room), failed);
     bytes_put(line, TRUNCATION_MARK, mark, failed);
-    if (!s->truncation_logged && !*failed) {
-        s->truncation_logged = true;
+    if (!*failed && once_failed(&s->truncation_logged)) {
         s->host->log(s->host, ZMQSINK_SEV_NOTICE,
                      "a message of %zu bytes was cut to max_size %zu and "
                      "ends with \"%s\" (logged once)",
@@ -297,23 +250,20 @@ static void assemble(struct syslog_sink *s, const bytes_t *head,
 /* <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG */
 static int format_rfc5424(struct syslog_sink *s, const zmqsink_event_t *ev)
 {
-    if (render(s->host, ZMQSINK_FORMAT_JSON, ev, &s->json) < 0 ||
-        render(s->host, ZMQSINK_FORMAT_TEXT, ev, &s->msg) < 0)
+    if (render(s->host, ZMQSINK_FORMAT_TEXT, ev, &s->msg) < 0)
         return -1;
-    const char *ts;
-    size_t ts_len;
-    json_ts(&s->json, &ts, &ts_len);
-    char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX + 64];
-    int n = snprintf(head_text, sizeof head_text, "<%d>1 %.*s %s %s %lu %s ",
-                     priority(s, ev), (int)ts_len, ts, s->hostname,
-                     s->app_name, s->pid, event_name(ev));
-    bytes_t head = { head_text, (size_t)n, sizeof head_text };
     bytes_t sd = { 0 };
     bool failed = false;
+    sd_params_t params = { &sd, &failed, "-" };
     bytes_put(&sd, "[", 1, &failed);
     bytes_put_str(&sd, s->sd_id, &failed);
-    put_sd_params(&sd, &s->json, &failed);
+    zmqsink_event_fields(ev, sd_param, &params);
     bytes_put(&sd, "]", 1, &failed);
+    char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX + 64];
+    int n = snprintf(head_text, sizeof head_text, "<%d>1 %s %s %s %lu %s ",
+                     priority(s, ev), params.ts, s->hostname, s->app_name,
+                     s->pid, event_name(ev));
+    bytes_t head = { head_text, (size_t)n, sizeof head_text };
     if (!failed)
         assemble(s, &head, &sd, &s->msg, &failed);
     free(sd.data);
@@ -413,13 +363,9 @@ static void connection_failed(struct syslog_sink *s, int err, int64_t now,
 {
     close_socket(s);
     s->sent = 0; /* a message cut short goes again whole */
-    s->next_attempt_ns = now + s->backoff_ns;
-    s->backoff_ns = s->backoff_ns * 2 > s->reconnect_max_ns
-                        ? s->reconnect_max_ns
-                        : s->backoff_ns * 2;
-    if (s->down_logged)
+    s->next_attempt_ns = now + backoff_next(&s->reconnect);
+    if (!once_failed(&s->down_logged))
         return;
-    s->down_logged = true;
     s->host->log(s->host, ZMQSINK_SEV_WARNING,
                  "%s %s: %s; messages wait (up to %zu bytes) while it "
                  "reconnects",
@@ -430,11 +376,10 @@ static void connection_failed(struct syslog_sink *s, int err, int64_t now,
 static void connected(struct syslog_sink *s)
 {
     s->conn = UP;
-    s->backoff_ns = s->reconnect_min_ns;
-    if (s->down_logged)
+    backoff_reset(&s->reconnect);
+    if (once_recovered(&s->down_logged))
         s->host->log(s->host, ZMQSINK_SEV_NOTICE, "connected to %s again",
                      s->display);
-    s->down_logged = false;
 }
 
 /* Starts a non-blocking connect when one is due. */
@@ -559,12 +504,11 @@ static void send_failed(struct syslog_sink *s, int err, int64_t now)
     }
     /* UDP has no server to wait for, and a datagram too large for the
      * socket never goes: it is lost, and said so. */
-    if (!s->unsent_logged)
+    if (once_failed(&s->unsent_logged))
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "cannot send to %s: %s; messages are lost (counted as "
                      "failed) until it works again",
                      s->display, strerror(err));
-    s->unsent_logged = true;
     dequeue(s);
     s->host->count_failed(s->host, 1, "unsent");
 }
@@ -595,10 +539,9 @@ static int send_head(struct syslog_sink *s, int64_t now)
     s->sent += (size_t)n;
     if (s->sent < frame_len)
         return 0; /* the socket is full: the rest later */
-    if (s->unsent_logged)
+    if (once_recovered(&s->unsent_logged))
         s->host->log(s->host, ZMQSINK_SEV_NOTICE, "sending to %s again",
                      s->display);
-    s->unsent_logged = false;
     dequeue(s);
     return 1;
 }
@@ -624,7 +567,7 @@ static zmqsink_write_result_t syslog_write(void *state,
                                            size_t n)
 {
     struct syslog_sink *s = state;
-    int64_t now = monotonic_ns();
+    int64_t now = clock_now_ns();
     pump(s, now);
     /* Older messages still waiting and the buffer full: the ring holds the
      * new ones until the server takes some. */
@@ -676,8 +619,8 @@ static void wait_for_progress(struct syslog_sink *s, int64_t now, int ms)
 static uint64_t syslog_flush(void *state, int64_t deadline_ns)
 {
     struct syslog_sink *s = state;
-    for (int64_t now = monotonic_ns(); s->queued > 0 && now < deadline_ns;
-         now = monotonic_ns()) {
+    for (int64_t now = clock_now_ns(); s->queued > 0 && now < deadline_ns;
+         now = clock_now_ns()) {
         pump(s, now);
         if (s->queued == 0)
             break;
@@ -700,7 +643,6 @@ static void syslog_close(void *state)
         s->host->count_failed(s->host, s->queued, "unwritten");
     close_socket(s);
     free(s->queue.data);
-    free(s->json.data);
     free(s->msg.data);
     free(s->line.data);
     free(s);
@@ -751,9 +693,11 @@ static int read_names(struct syslog_sink *s, char *err, size_t len)
             return -1;
         }
         snprintf(s->hostname, sizeof s->hostname, "%s", name);
-    } else if (gethostname(s->hostname, sizeof s->hostname - 1) != 0 ||
-               !printable(s->hostname, HOSTNAME_MAX)) {
-        snprintf(s->hostname, sizeof s->hostname, "-"); /* NILVALUE */
+    } else {
+        /* The name events carry in `host`; NILVALUE when it cannot go. */
+        snprintf(s->hostname, sizeof s->hostname, "%s", host->host_name);
+        if (!printable(s->hostname, HOSTNAME_MAX))
+            snprintf(s->hostname, sizeof s->hostname, "-");
     }
     return 0;
 }
@@ -842,11 +786,12 @@ static void read_numbers(struct syslog_sink *s)
         host->option_int(host, "framing") == FRAMING_OCTET_COUNTING;
     s->max_size = (size_t)host->option_int(host, "max_size");
     s->buffer_max = (size_t)host->option_int(host, "buffer");
-    s->reconnect_min_ns = host->option_int(host, "reconnect.min") * 1000000;
-    s->reconnect_max_ns = host->option_int(host, "reconnect.max") * 1000000;
-    if (s->reconnect_max_ns < s->reconnect_min_ns)
-        s->reconnect_max_ns = s->reconnect_min_ns;
-    s->backoff_ns = s->reconnect_min_ns;
+    int64_t reconnect_min = host->option_int(host, "reconnect.min") *
+                            CLOCK_NS_PER_MS;
+    int64_t reconnect_max = host->option_int(host, "reconnect.max") *
+                            CLOCK_NS_PER_MS;
+    backoff_init(&s->reconnect, reconnect_min,
+                 reconnect_max > reconnect_min ? reconnect_max : reconnect_min);
     s->pid = (unsigned long)getpid();
 }
 
@@ -865,7 +810,7 @@ static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
         goto err;
     /* Connect now so that the first events need not wait; a server that
      * is not there yet is retried later. */
-    start_connect(s, monotonic_ns());
+    start_connect(s, clock_now_ns());
     return s;
 err:
     syslog_close(s);

@@ -1,6 +1,6 @@
-/* Growable byte strings for sink plugins: messages, batches and queues
- * built with one allocation check at the end. Compiled into each plugin
- * that uses it (plugins share no library but libzmqsink). */
+/* Growable byte strings: messages, batches and queues built with one
+ * allocation check at the end. Part of common/, compiled into each binary
+ * that uses it. */
 #ifndef ZS_PLUGIN_BYTES_H
 #define ZS_PLUGIN_BYTES_H
 

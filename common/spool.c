@@ -1,4 +1,4 @@
-/* The http sink's durable spool: one file per undelivered batch.
+/* The durable spool of batching sinks: one file per undelivered batch.
  *
  * A batch is the file ID.batch (ID: 16 hex digits, increasing, so that the
  * names sort in delivery order) holding one header line and the body:
@@ -37,8 +37,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include "gzip.h"
+#include "json.h"
+#include "once.h"
+
 
 #define HEADER_MAX 128
 #define NAME_MAX_LEN 32 /* "0123456789abcdef.batch.corrupt" */
@@ -56,7 +59,7 @@ typedef struct entry {
 typedef struct header {
     uint64_t id, body_len;
     uint32_t events, crc;
-    char key[BATCH_KEY_LEN + 1];
+    char key[SPOOL_KEY_LEN + 1];
     size_t len; /* bytes of the header line, newline included */
 } header_t;
 
@@ -99,13 +102,13 @@ static int name_id(const char *name, const char *ext, uint64_t *id)
     return 0;
 }
 
-static int header_format(char out[HEADER_MAX], const batch_t *b)
+static int header_format(char out[HEADER_MAX], const spool_batch_t *b)
 {
     return snprintf(out, HEADER_MAX,
                     "zmqsink-spool 1 %016" PRIx64 " %s %" PRIu32 " %zu %08" PRIx32
                     "\n",
                     b->id, b->key, b->events, b->body.len,
-                    crc32_update(0, b->body.data, b->body.len));
+                    (uint32_t)crc32_z(0, (const Bytef *)b->body.data, b->body.len));
 }
 
 /* Parses the header line at the start of buf. Returns 0 or -1. */
@@ -122,7 +125,7 @@ static int header_parse(const char *buf, size_t len, header_t *h)
                "zmqsink-spool 1 %16" SCNx64 " %32[0-9a-f] %" SCNu32
                " %" SCNu64 " %8" SCNx32 "%n",
                &h->id, h->key, &h->events, &h->body_len, &h->crc, &end) != 5 ||
-        end != nl - buf || strlen(h->key) != BATCH_KEY_LEN || h->events == 0)
+        end != nl - buf || strlen(h->key) != SPOOL_KEY_LEN || h->events == 0)
         return -1;
     h->len = (size_t)(nl - buf) + 1;
     return 0;
@@ -324,12 +327,12 @@ static bool spool_make_room(spool_t *s, uint64_t size)
             continue;
         }
         uint32_t events = s->entries[i].events;
-        s->host->log(s->host, s->full_logged ? ZMQSINK_SEV_DEBUG
-                                             : ZMQSINK_SEV_WARNING,
+        s->host->log(s->host, once_failed(&s->full_logged)
+                                  ? ZMQSINK_SEV_WARNING
+                                  : ZMQSINK_SEV_DEBUG,
                      "spool %s is full (max_size %" PRIu64 " bytes): the "
                      "oldest batch (%" PRIu32 " events) is dropped",
                      s->dir, s->max_size, events);
-        s->full_logged = true;
         s->host->count_failed(s->host, events, "spool_full");
         entry_delete(s, i);
         if (i < s->head)
@@ -353,7 +356,7 @@ static int write_all(int fd, const char *data, size_t len)
 }
 
 /* Writes the file durably: a crash leaves the whole file or a .tmp. */
-static int batch_write(spool_t *s, const batch_t *b, const char *header,
+static int batch_write(spool_t *s, const spool_batch_t *b, const char *header,
                        size_t header_len)
 {
     char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
@@ -380,7 +383,7 @@ static int batch_write(spool_t *s, const batch_t *b, const char *header,
     return -1;
 }
 
-int spool_add(spool_t *s, const batch_t *b)
+int spool_add(spool_t *s, const spool_batch_t *b)
 {
     char header[HEADER_MAX];
     size_t header_len = (size_t)header_format(header, b);
@@ -416,14 +419,14 @@ int spool_add(spool_t *s, const batch_t *b)
                      b->id);
     }
     if (spool_count(s) == 1)
-        s->full_logged = false;
+        once_recovered(&s->full_logged);
     return 0;
 }
 
 /* Checks a whole batch file read into buf and fills b from it. Returns
  * NULL, or why it is corrupt. */
 static const char *batch_parse(const char *buf, size_t len, uint64_t id,
-                               batch_t *b)
+                               spool_batch_t *b)
 {
     header_t h;
     if (header_parse(buf, len, &h) != 0 || h.id != id)
@@ -431,7 +434,7 @@ static const char *batch_parse(const char *buf, size_t len, uint64_t id,
     if (len != h.len + h.body_len)
         return "torn: shorter or longer than its header says";
     const char *body = buf + h.len;
-    if (crc32_update(0, body, h.body_len) != h.crc)
+    if ((uint32_t)crc32_z(0, (const Bytef *)body, h.body_len) != h.crc)
         return "checksum mismatch";
     uint64_t lines = 0;
     for (const char *p = body; (p = memchr(p, '\n', (size_t)(body + h.body_len - p)));
@@ -450,7 +453,7 @@ static const char *batch_parse(const char *buf, size_t len, uint64_t id,
     return NULL;
 }
 
-int spool_load_oldest(spool_t *s, batch_t *b)
+int spool_load_oldest(spool_t *s, spool_batch_t *b)
 {
     while (s->n > s->head) {
         entry_t e = s->entries[s->head];
@@ -493,19 +496,25 @@ void spool_remove(spool_t *s, uint64_t id)
 }
 
 /* Appends s to b as the text of a json string. */
-static void put_json_string(bytes_t *b, const char *s, bool *failed)
+/* A line being built, for json_quote(). */
+typedef struct line_out {
+    bytes_t *line;
+    bool *failed;
+} line_out_t;
+
+static void line_put(void *ctx, const char *text, size_t n)
 {
-    bytes_put(b, "\"", 1, failed);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            bytes_put(b, "\\", 1, failed);
-        if ((unsigned char)*s >= 0x20)
-            bytes_put(b, s, 1, failed);
-    }
-    bytes_put(b, "\"", 1, failed);
+    line_out_t *out = ctx;
+    bytes_put(out->line, text, n, out->failed);
 }
 
-int spool_dead_letter(spool_t *s, const batch_t *batch, const char *reason)
+static void put_json_string(bytes_t *b, const char *text, bool *failed)
+{
+    line_out_t out = {b, failed};
+    json_quote(text, strlen(text), line_put, &out);
+}
+
+int spool_dead_letter(spool_t *s, const spool_batch_t *batch, const char *reason)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -532,13 +541,13 @@ int spool_dead_letter(spool_t *s, const batch_t *batch, const char *reason)
         line.len--; /* the last line's newline */
     bytes_put_str(&line, "]}\n", &failed);
     int fd = failed ? -1
-                    : openat(s->dir_fd, DEAD_LETTER_FILE,
+                    : openat(s->dir_fd, SPOOL_DEAD_LETTER_FILE,
                              O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     int rc = fd >= 0 && write_all(fd, line.data, line.len) == 0 ? 0 : -1;
     if (rc != 0)
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "spool %s: cannot append to %s: %s", s->dir,
-                     DEAD_LETTER_FILE, failed ? "out of memory" : strerror(errno));
+                     SPOOL_DEAD_LETTER_FILE, failed ? "out of memory" : strerror(errno));
     if (fd >= 0)
         close(fd);
     bytes_free(&line);
@@ -618,9 +627,8 @@ static int base_claim(spool_t *s, int base_fd, const char *base, char *err,
     s->host->fork_release(s->host);
     if (taken)
         snprintf(err, errlen,
-                 "spool.dir '%s' is in use by another sink or process (an "
-                 "http sink of this process): give each http sink its own "
-                 "directory",
+                 "spool.dir '%s' is in use by another sink or process (a "
+                 "sink of this process): give each sink its own directory",
                  base);
     return taken ? -1 : 0;
 }
@@ -745,7 +753,7 @@ static bool slot_has_batches(int base_fd, int slot)
 
 /* Copies one batch into s as its newest, under its own key. Returns 0, or
  * -1 when it does not fit or cannot be written (after logging). */
-static int batch_adopt(spool_t *s, batch_t *b)
+static int batch_adopt(spool_t *s, spool_batch_t *b)
 {
     b->id = spool_last_id(s) + 1;
     char header[HEADER_MAX];
@@ -781,7 +789,7 @@ static int batch_adopt(spool_t *s, batch_t *b)
  * receiver can drop. */
 static void slot_adopt(spool_t *s, spool_t *orphan)
 {
-    batch_t b = {0};
+    spool_batch_t b = {0};
     size_t moved = 0;
     while (spool_load_oldest(orphan, &b) == 1) {
         uint64_t id = b.id;
@@ -849,10 +857,7 @@ spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
     }
     char base[PATH_MAX];
     int base_fd = -1, slot;
-    int n = dir[0] == '/' || !host->config_dir
-                ? snprintf(base, sizeof base, "%s", dir)
-                : snprintf(base, sizeof base, "%s/%s", host->config_dir, dir);
-    if (n < 0 || (size_t)n >= sizeof base) {
+    if (host->resolve_path(host, dir, base, sizeof base) < 0) {
         snprintf(err, errlen, "spool.dir '%s': path too long", dir);
         goto fail;
     }

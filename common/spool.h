@@ -1,8 +1,10 @@
-/* The http sink's durable spool: one file per undelivered batch in a
- * directory, replayed oldest first, bounded in size; and the dead-letter
- * file beside them for batches the endpoint refused. */
-#ifndef ZS_HTTP_SPOOL_H
-#define ZS_HTTP_SPOOL_H
+/* A durable spool for any sink that sends batches to a server: one file
+ * per undelivered batch in a directory, replayed oldest first, bounded in
+ * size; and the dead-letter file beside them for batches the server
+ * refused for good. Part of common/, compiled into the plugins that use
+ * it; it reaches the core only through the host table. */
+#ifndef ZS_COMMON_SPOOL_H
+#define ZS_COMMON_SPOOL_H
 
 #include <stdint.h>
 
@@ -10,24 +12,24 @@
 
 #include "bytes.h"
 
-#define BATCH_KEY_LEN 32
-#define DEAD_LETTER_FILE "dead-letter.ndjson"
+#define SPOOL_KEY_LEN 32
+#define SPOOL_DEAD_LETTER_FILE "dead-letter.ndjson"
 
 /* A closed batch of events: its place in the sink's order, the key that
  * identifies it to the receiver across retries and restarts, and its
  * events as NDJSON (one json object per line, each ending in '\n'). */
-typedef struct batch {
+typedef struct spool_batch {
     uint64_t id;
-    char key[BATCH_KEY_LEN + 1];
+    char key[SPOOL_KEY_LEN + 1];
     uint32_t events;
     bytes_t body;
-    struct batch *next; /* in the sink's memory queue */
-} batch_t;
+    struct spool_batch *next; /* free for the sink (a memory queue) */
+} spool_batch_t;
 
 typedef struct spool spool_t;
 
-/* Opens the spool in dir (made if missing; relative to the host's
- * config_dir): takes the first slot of it that no other process holds (dir
+/* Opens the spool in dir (made if missing; relative to the config file,
+ * as the host's resolve_path() resolves it): takes the first slot of it that no other process holds (dir
  * itself, or dir/slot-1 .. slot-63) and indexes its batches, then moves in
  * the batches of slots that no process holds. Files that are torn or not
  * batches are renamed to NAME.corrupt, logged and counted as failed.
@@ -59,12 +61,12 @@ const char *spool_dir(const spool_t *spool);
  * "spool_full" and logged. Batches are replayed in id order, whatever the
  * order they were added in. Returns 0 when the batch is in the spool, or
  * -1 when it is not, after logging and counting its events as failed. */
-int spool_add(spool_t *spool, const batch_t *batch);
+int spool_add(spool_t *spool, const spool_batch_t *batch);
 
 /* Loads the oldest batch into *batch (whose body is replaced). A batch
  * whose file proves corrupt is set aside, logged and counted, and the next
  * is tried. Returns 1 when a batch was loaded, 0 when the spool is empty. */
-int spool_load_oldest(spool_t *spool, batch_t *batch);
+int spool_load_oldest(spool_t *spool, spool_batch_t *batch);
 
 /* Deletes the batch with this id (delivered, or dead-lettered), if it is
  * still in the spool. */
@@ -73,7 +75,7 @@ void spool_remove(spool_t *spool, uint64_t id);
 /* Appends the batch to the dead-letter file as one json line:
  * {"ts":..,"key":..,"reason":..,"events":[...]}. Returns 0, or -1 after
  * logging. */
-int spool_dead_letter(spool_t *spool, const batch_t *batch,
+int spool_dead_letter(spool_t *spool, const spool_batch_t *batch,
                       const char *reason);
 
 #endif
