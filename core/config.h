@@ -12,21 +12,9 @@
 #include <zmqsink.h>
 #include <zmqsink/plugin.h>
 
-typedef enum zs__node_kind {
-    ZS__NODE_SCALAR,
-    ZS__NODE_SEQUENCE,
-    ZS__NODE_MAPPING
-} zs__node_kind_t;
-
-/* A YAML node. Mapping children alternate key, value (keys are scalars).
- * Scalars have had ${VAR} and ${VAR:-default} expanded. */
-typedef struct zs__node {
-    zs__node_kind_t kind;
-    unsigned line, col;       /* 1-based, where the node starts */
-    char *text;               /* scalars */
-    struct zs__node **items;  /* sequences: items; mappings: k0,v0,k1,v1... */
-    size_t nitems;
-} zs__node_t;
+#include "options.h"
+#include "value.h"
+#include "yaml_tree.h"
 
 /* `sockets:` naming rule for `zmqsink run`. */
 typedef struct zs__socket_rule {
@@ -85,14 +73,8 @@ int zs__config_load_string(const char *name, const char *yaml,
 
 void zs__config_free(zs__config_t **config);
 
-/* Whether two nodes hold the same settings, wherever they stand. */
-bool zs__node_equal(const zs__node_t *a, const zs__node_t *b);
-
 /* Index 0..14 of a single ZMQSINK_EVENT_* bit. */
 int zs__event_index(uint32_t type);
-
-/* The option values of one sink, validated against a plugin's table. */
-typedef struct zs__options zs__options_t;
 
 /* Checks every key of the sink's mapping other than the core's own (name,
  * type, plugin, events, sockets, min_severity) against table: unknown keys
@@ -102,20 +84,5 @@ typedef struct zs__options zs__options_t;
 int zs__options_parse(const zs__config_t *config, const zs__sink_config_t *sink,
                       const char *type_name, const zmqsink_option_t *table,
                       zs__options_t **out, char *err, size_t errlen);
-void zs__options_free(zs__options_t **options);
-
-/* Values, as zmqsink_host_t hands them to plugins (see zmqsink/plugin.h).
- * Asking for a key the table does not declare is a programmer error. */
-const char *zs__options_string(const zs__options_t *o, const char *key);
-int64_t zs__options_int(const zs__options_t *o, const char *key);
-size_t zs__options_list(const zs__options_t *o, const char *key,
-                        const char *const **items);
-size_t zs__options_map(const zs__options_t *o, const char *key,
-                       const char *const **keys, const char *const **values);
-int zs__options_is_set(const zs__options_t *o, const char *key);
-
-/* Unit parsers shared with the rest of the core. Return 0 or -1. */
-int zs__parse_duration_ms(const char *text, int64_t *ms);
-int zs__parse_size(const char *text, int64_t *bytes);
 
 #endif
