@@ -356,22 +356,24 @@ static void scenario_tap_churn(void)
 
 /* ---- reload under traffic ---- */
 
+/* Reloads the side thread makes, while the application churns. */
+#define RELOADS 20
+
 typedef struct reload_state {
     zmqsink_t *zs;
     char *configs[2];
-    _Atomic int done;
-    int reloads;
+    _Atomic int reloads; /* made so far */
 } reload_state_t;
 
 static void *reloader(void *arg)
 {
     reload_state_t *state = arg;
-    while (!atomic_load(&state->done)) {
+    for (int i = 0; i < RELOADS; i++) {
         char err[1024];
-        CHECK(zmqsink_reload(state->zs, state->configs[state->reloads % 2],
-                             err, sizeof err) == 0,
+        CHECK(zmqsink_reload(state->zs, state->configs[(i + 1) % 2], err,
+                             sizeof err) == 0,
               "reload: %s", err);
-        state->reloads++;
+        atomic_store(&state->reloads, i + 1);
         TH_STATS(stats);
         zmqsink_stats(state->zs, &stats);
         usleep(2000);
@@ -420,20 +422,26 @@ static void scenario_reload_churn(void)
     zmq_bind(server, "tcp://127.0.0.1:*");
     char endpoint[256];
     th_last_endpoint(server, endpoint, sizeof endpoint);
-    for (int i = 0; i < 200; i++) {
+    /* 200 clients at least, and as many more as it takes for every
+     * reload to fall amid the churn, however slow the machine. */
+    for (int i = 0; i < 200 || (atomic_load(&state.reloads) < RELOADS &&
+                                i < 100000);
+         i++) {
         void *client = th_socket(ctx, ZMQ_DEALER);
         zmqsink_attach(state.zs, client, NULL);
         zmq_connect(client, endpoint);
         th_close(client);
+        if (i >= 200) /* at the pace libzmq reaps closed sockets */
+            usleep(1000);
     }
     th_close(server);
     CHECK(zmqsink_settle(state.zs, ctx, 20000) == 0, "settle");
-    atomic_store(&state.done, 1);
     pthread_join(side, NULL);
     TH_STATS(stats);
     zmqsink_destroy_stats(&state.zs, &stats);
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
-    CHECK(state.reloads > 2, "only %d reloads", state.reloads);
+    CHECK(atomic_load(&state.reloads) == RELOADS, "only %d reloads",
+          atomic_load(&state.reloads));
     CHECK(stats.events > 400, "only %llu events",
           (unsigned long long)stats.events);
     size_t kept = lines_in(dir, "kept.log");

@@ -46,8 +46,12 @@
 
 #include "ptrmap.h"
 
-/* How long context termination waits for closed sockets' last events. */
+/* How long context termination waits for closed sockets' last events
+ * while none arrives; and at most, in rounds of that. A loaded machine
+ * reading a long backlog (thousands of sockets closed at once) goes on
+ * as long as events keep coming. */
 #define SETTLE_MS 2000
+#define SETTLE_ROUNDS 15
 /* Sockets libzmq needs per socket of the program: its own, the monitor
  * zmqsink keeps, the reader, and the program's monitor, if any. */
 #define SOCKETS_PER_SOCKET 4
@@ -521,11 +525,20 @@ int zmq_socket_monitor_versioned(void *socket, const char *endpoint,
 static void settle(void *ctx)
 {
     zmqsink_t *zs = atomic_load(&instance);
-    if (zs && !inside) {
-        int saved = errno;
-        zmqsink_settle_closed(zs, ctx, SETTLE_MS);
-        errno = saved;
+    if (!zs || inside)
+        return;
+    int saved = errno;
+    zmqsink_stats_t before = {0}, after = {0}; /* the counters, no sink's */
+    zmqsink_stats(zs, &before);
+    for (int round = 0; round < SETTLE_ROUNDS; round++) {
+        if (zmqsink_settle_closed(zs, ctx, SETTLE_MS) == 0)
+            break;
+        zmqsink_stats(zs, &after);
+        if (after.events == before.events)
+            break; /* nothing read for SETTLE_MS: give up */
+        before = after;
     }
+    errno = saved;
 }
 
 static int terminated(void *ctx, int rc)
