@@ -17,7 +17,6 @@
  *
  * No allocation, no locale, no lock: the date and the numbers are written
  * by hand. */
-#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -358,21 +357,31 @@ static const char *const format_names[] = {
     [ZMQSINK_FORMAT_TEXT] = "text",
 };
 
-size_t zmqsink_format_event(zmqsink_format_t format,
-                            const zmqsink_event_t *event, char *buf, size_t cap)
+int zmqsink_format_event(zmqsink_format_t format, const zmqsink_event_t *event,
+                         char *buf, size_t cap)
 {
     static void (*const renderers[])(out_t *, const zs__event_fields_t *) = {
         [ZMQSINK_FORMAT_JSON] = render_json,
         [ZMQSINK_FORMAT_LOGFMT] = render_logfmt,
         [ZMQSINK_FORMAT_TEXT] = render_text,
     };
-    assert(event && (buf || cap == 0));
-    assert((unsigned)format < sizeof renderers / sizeof renderers[0]);
+    if (!event || (!buf && cap) ||
+        (unsigned)format >= sizeof renderers / sizeof renderers[0])
+        return -ZMQSINK_EINVAL;
     zs__event_fields_t fields;
     zs__event_fields(event, &fields);
     out_t o = {.buf = buf, .cap = cap, .len = 0};
     renderers[format](&o, &fields);
-    return out_finish(&o);
+    return (int)out_finish(&o); /* a line is a few KiB at most */
+}
+
+size_t zs__format_service(zmqsink_format_t format,
+                          const zmqsink_event_t *event, char *buf, size_t cap)
+{
+    int n = zmqsink_format_event(format, event, buf, cap);
+    if (n < 0 && buf && cap)
+        buf[0] = '\0';
+    return n < 0 ? 0 : (size_t)n;
 }
 
 int zmqsink_event_fields(const zmqsink_event_t *event, zmqsink_field_fn *fn,

@@ -57,6 +57,11 @@ const char *zs__host_name(void);
 /* Writes text as a quoted json string into buf (cap bytes, NUL included),
  * escaped as the json format escapes strings; returns the length the
  * whole string needs, as snprintf does. */
+/* zmqsink_format_event() for the host service `format` (whose type a
+ * plugin ABI of 1.x keeps): bad arguments give 0 and an empty buf. */
+size_t zs__format_service(zmqsink_format_t format,
+                          const zmqsink_event_t *event, char *buf, size_t cap);
+
 size_t zs__json_quote(const char *text, char *buf, size_t cap);
 
 #endif

@@ -105,7 +105,7 @@ void zs__host_init(zs__sink_t *sink)
         .option_list = host_option_list,
         .option_map = host_option_map,
         .option_is_set = host_option_is_set,
-        .format = zmqsink_format_event,
+        .format = zs__format_service,
         .log = host_log,
         .count_failed = host_count_failed,
         .sink_drops = host_sink_drops,

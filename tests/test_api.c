@@ -142,6 +142,19 @@ Test(api, bad_arguments_return_einval, .init = setup, .fini = teardown)
     cr_assert_eq(zmqsink_stats(NULL, &(zmqsink_stats_t){0}), inval);
     cr_assert_eq(zmqsink_stats(zs, &(zmqsink_stats_t){.sinks_cap = 4}), inval,
                  "room for four sinks, but no array");
+    zmqsink_event_t ev = {.type = ZMQSINK_EVENT_CONNECTED, .duration_ms = -1};
+    char line[512] = "x";
+    cr_assert_eq(zmqsink_format_event((zmqsink_format_t)99, &ev, line,
+                                      sizeof line),
+                 inval, "an unknown format");
+    cr_assert_eq(zmqsink_format_event(ZMQSINK_FORMAT_JSON, NULL, line,
+                                      sizeof line),
+                 inval);
+    cr_assert_eq(zmqsink_format_event(ZMQSINK_FORMAT_JSON, &ev, NULL, 8),
+                 inval, "room said, but no buffer");
+    cr_assert_gt(zmqsink_format_event(ZMQSINK_FORMAT_JSON, &ev, NULL, 0), 0,
+                 "the length a line needs");
+    cr_assert_eq(zmqsink_event_fields(NULL, NULL, NULL), inval);
     const zmqsink_probe_t *probes = NULL;
     cr_assert_eq(zmqsink_probes(NULL, &probes), 0u);
     zmqsink_reopen(NULL);

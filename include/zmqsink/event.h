@@ -121,10 +121,11 @@ typedef enum zmqsink_format {
 /* Renders one event as one line without the trailing newline. Writes at
  * most cap bytes including a terminating NUL (when cap > 0) and returns the
  * length the whole line needs, as snprintf does: a return >= cap means the
- * output was cut. Thread-safe. */
-ZMQSINK_EXPORT size_t zmqsink_format_event(zmqsink_format_t format,
-                                           const zmqsink_event_t *event,
-                                           char *buf, size_t cap);
+ * output was cut. -ZMQSINK_EINVAL (zmqsink.h) for a NULL event, an unknown
+ * format, or a NULL buf with cap > 0. Thread-safe. */
+ZMQSINK_EXPORT int zmqsink_format_event(zmqsink_format_t format,
+                                        const zmqsink_event_t *event,
+                                        char *buf, size_t cap);
 
 /* The format for a name ("json", "logfmt", "text"), or -1. */
 ZMQSINK_EXPORT int zmqsink_format_from_name(const char *name);

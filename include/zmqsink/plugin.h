@@ -112,8 +112,11 @@
  * core (it filters events before write()): never declare them.
  *
  * Building: compile with `pkg-config --cflags zmqsink`, -fPIC -shared
- * -fvisibility=hidden, link with `pkg-config --libs zmqsink` (the
- * functions of zmqsink/event.h live in libzmqsink), and install the file
+ * -fvisibility=hidden. A plugin that uses only its host table links no
+ * library of zmqsink: the core hands it everything it needs there (the
+ * formats included). One that calls the functions of zmqsink/event.h
+ * (zmqsink_event_name(), zmqsink_event_fields(), ...) links with
+ * `pkg-config --libs zmqsink`, where they live. Install the file
  * with mode 0755 in `pkg-config --variable=plugindir zmqsink`, or name it
  * with `plugin:`. A complete plugin:
  *
@@ -276,10 +279,11 @@ struct zmqsink_host {
      * Any thread. */
     int (*option_is_set)(const zmqsink_host_t *host, const char *key);
 
-    /* zmqsink_format_event(), reachable without linking libzmqsink: renders
-     * one event as one json, logfmt or text line into buf (cap bytes, NUL
-     * included) and returns the length the whole line needs, as snprintf
-     * does. Any thread. */
+    /* zmqsink_format_event() through the host table, for a plugin that
+     * links no library of zmqsink: renders one event as one json, logfmt
+     * or text line into buf (cap bytes, NUL included) and returns the
+     * length the whole line needs, as snprintf does; 0, with buf "", for
+     * bad arguments. Any thread. */
     size_t (*format)(zmqsink_format_t format, const zmqsink_event_t *event,
                      char *buf, size_t cap);
 
