@@ -309,6 +309,7 @@ static void collector_bury(zs__collector_t *c)
     while (c->dead) {
         reader_t *r = c->dead;
         c->dead = r->next;
+        zs__wire_sides_free(&r->sides);
         free(r);
     }
 }

@@ -7,11 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "clock.h"
 
-static zs__conn_t *conn_slot(zs__conns_t *t, int fd, bool grow)
+/* The slot of fd, grown to it when grow is set; NULL when out of range or
+ * memory. */
+static zs__conn_slot_t *conn_slot(zs__conns_t *t, int fd, bool grow)
 {
     if (fd < 0)
         return NULL;
@@ -21,7 +25,7 @@ static zs__conn_t *conn_slot(zs__conns_t *t, int fd, bool grow)
         size_t n = t->n ? t->n : 64;
         while (n <= (size_t)fd)
             n *= 2;
-        zs__conn_t *bigger = realloc(t->by_fd, n * sizeof *bigger);
+        zs__conn_slot_t *bigger = realloc(t->by_fd, n * sizeof *bigger);
         if (!bigger)
             return NULL;
         memset(bigger + t->n, 0, (n - t->n) * sizeof *bigger);
@@ -29,6 +33,39 @@ static zs__conn_t *conn_slot(zs__conns_t *t, int fd, bool grow)
         t->n = n;
     }
     return &t->by_fd[fd];
+}
+
+/* The entry of lineage in slot, or NULL. */
+static zs__conn_t *slot_find(zs__conn_slot_t *slot, uint64_t lineage)
+{
+    for (uint32_t i = 0; slot && i < slot->n; i++)
+        if (slot->at[i].lineage == lineage)
+            return &slot->at[i];
+    return NULL;
+}
+
+/* The entry of lineage in slot, made when absent; NULL out of memory. */
+static zs__conn_t *slot_take(zs__conn_slot_t *slot, uint64_t lineage)
+{
+    zs__conn_t *conn = slot_find(slot, lineage);
+    if (conn)
+        return conn;
+    if (slot->n == slot->cap) {
+        uint32_t cap = slot->cap ? slot->cap * 2 : 1;
+        zs__conn_t *more = realloc(slot->at, cap * sizeof *more);
+        if (!more)
+            return NULL;
+        slot->at = more;
+        slot->cap = cap;
+    }
+    conn = &slot->at[slot->n++];
+    conn->lineage = lineage;
+    return conn;
+}
+
+static void slot_remove(zs__conn_slot_t *slot, zs__conn_t *conn)
+{
+    *conn = slot->at[--slot->n];
 }
 
 /* "host:port" of the connection's other end; "pid:N" for ipc. */
@@ -56,42 +93,90 @@ static void peer_of_fd(int fd, char *out, size_t cap)
     }
 }
 
+/* The port of a tcp endpoint ("tcp://host:5555"), or -1. */
+static int endpoint_port(const char *endpoint)
+{
+    const char *colon = strrchr(endpoint, ':');
+    return colon && colon[1] >= '0' && colon[1] <= '9' ? atoi(colon + 1) : -1;
+}
+
+/* Whether fd is still the connection that ev (an opening event) names.
+ * The peer is read from the fd when the event is read, by which time the
+ * connection may have closed and its fd gone to another socket's: then the
+ * fd's local end (accepted) or remote end (connected) no longer has the
+ * event's port or ipc path. Other transports are taken as they are. */
+static bool fd_is_of(int fd, const zmqsink_event_t *ev)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int rc = ev->type == ZMQSINK_EVENT_ACCEPTED
+                 ? getsockname(fd, (struct sockaddr *)&ss, &len)
+                 : getpeername(fd, (struct sockaddr *)&ss, &len);
+    if (rc != 0)
+        return false;
+    if (strncmp(ev->endpoint, "ipc://", 6) == 0) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+        const char *path = ev->endpoint + 6;
+        if (ss.ss_family != AF_UNIX)
+            return false;
+        if (path[0] == '@') { /* abstract: a NUL first, no NUL last */
+            size_t name = len - offsetof(struct sockaddr_un, sun_path);
+            return name > 0 && un->sun_path[0] == '\0' &&
+                   strlen(path + 1) == name - 1 &&
+                   memcmp(un->sun_path + 1, path + 1, name - 1) == 0;
+        }
+        return strcmp(un->sun_path, path) == 0;
+    }
+    if (strncmp(ev->endpoint, "tcp://", 6) != 0)
+        return true;
+    int port = ss.ss_family == AF_INET
+                   ? ntohs(((const struct sockaddr_in *)&ss)->sin_port)
+               : ss.ss_family == AF_INET6
+                   ? ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port)
+                   : -2;
+    return port == endpoint_port(ev->endpoint);
+}
+
 void zs__conns_track(zs__conns_t *t, uint64_t lineage, zmqsink_event_t *ev)
 {
     int64_t now_ns = clock_now_ns(); /* monotonic: durations survive clock steps */
     int fd = (int)ev->value;
     if (ev->type == ZMQSINK_EVENT_CONNECTED ||
         ev->type == ZMQSINK_EVENT_ACCEPTED) {
-        zs__conn_t *conn = conn_slot(t, fd, true);
-        if (!ev->peer[0])
+        zs__conn_slot_t *slot = conn_slot(t, fd, true);
+        zs__conn_t *conn = slot ? slot_take(slot, lineage) : NULL;
+        if (!ev->peer[0] && fd_is_of(fd, ev))
             peer_of_fd(fd, ev->peer, sizeof ev->peer);
         if (conn) {
-            conn->lineage = lineage;
             conn->opened_ns = now_ns;
             memcpy(conn->peer, ev->peer, sizeof conn->peer);
         }
     } else if (ev->type == ZMQSINK_EVENT_DISCONNECTED ||
                ev->type == ZMQSINK_EVENT_CLOSED) {
-        zs__conn_t *conn = conn_slot(t, fd, false);
-        if (conn && conn->lineage == lineage) {
+        zs__conn_slot_t *slot = conn_slot(t, fd, false);
+        zs__conn_t *conn = slot_find(slot, lineage);
+        if (conn) {
             if (!ev->peer[0])
                 memcpy(ev->peer, conn->peer, sizeof ev->peer);
             ev->duration_ms = (now_ns - conn->opened_ns) / 1000000;
-            conn->lineage = 0;
+            slot_remove(slot, conn);
         }
     }
 }
 
 void zs__conns_forget(zs__conns_t *t, uint64_t lineage)
 {
-    for (size_t fd = 0; fd < t->n; fd++)
-        if (t->by_fd[fd].lineage == lineage)
-            t->by_fd[fd].lineage = 0;
+    for (size_t fd = 0; fd < t->n; fd++) {
+        zs__conn_t *conn = slot_find(&t->by_fd[fd], lineage);
+        if (conn)
+            slot_remove(&t->by_fd[fd], conn);
+    }
 }
 
 void zs__conns_free(zs__conns_t *t)
 {
+    for (size_t fd = 0; fd < t->n; fd++)
+        free(t->by_fd[fd].at);
     free(t->by_fd);
-    t->by_fd = NULL;
-    t->n = 0;
+    *t = (zs__conns_t){0};
 }

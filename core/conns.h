@@ -10,20 +10,29 @@
 
 #include <zmqsink/event.h>
 
-/* A connection seen opening. fds are unique in the process, so one table
- * serves every socket. An entry is keyed by the socket's lineage, not its
- * reader, so that it outlives a rename (a new monitor, a new reader), and
- * not by the socket's address, which libzmq gives the next socket as soon
- * as one is closed. */
+/* A connection seen opening. An fd names one connection at a time, but a
+ * socket's events are read in their order only among themselves: another
+ * socket may accept on an fd before this one's disconnected for it is
+ * read. So an entry is keyed by the fd and the socket's lineage: another
+ * socket's connection on the same fd can never lend its peer or its start
+ * time, nor take this one's. The lineage, not the reader, so that it
+ * outlives a rename (a new monitor, a new reader); not the socket's
+ * address, which libzmq gives the next socket as soon as one is closed. */
 typedef struct zs__conn {
-    uint64_t lineage; /* 0: free */
+    uint64_t lineage;
     int64_t opened_ns;
     char peer[ZMQSINK_PEER_MAX];
 } zs__conn_t;
 
+/* The connections on one fd, of different sockets: one, nearly always. */
+typedef struct zs__conn_slot {
+    zs__conn_t *at;
+    uint32_t n, cap;
+} zs__conn_slot_t;
+
 /* Indexed by fd; zero-initialised is empty. */
 typedef struct zs__conns {
-    zs__conn_t *by_fd;
+    zs__conn_slot_t *by_fd;
     size_t n;
 } zs__conns_t;
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef HAVE_ZMQ_SOCKET_MONITOR_VERSIONED
 #define ZMQ_BUILD_DRAFT_API 1 /* declares zmq_socket_monitor_versioned() */
@@ -120,6 +121,36 @@ static bool uri_named(const char *uri)
     return uri[0] && strcmp(uri, "ipc://") != 0;
 }
 
+/* Whether local (compared cut to the kept size) is a bind side of the
+ * socket. */
+static bool sides_have(const zs__wire_sides_t *sides, const char *local)
+{
+    for (size_t i = 0; i < sides->n; i++)
+        if (strncmp(sides->locals[i], local, sizeof sides->locals[i] - 1) == 0)
+            return true;
+    return false;
+}
+
+/* Remembers local as a bind side. Out of memory, it is not: later events
+ * of its connections are then named from their remote end. */
+static void sides_add(zs__wire_sides_t *sides, const char *local)
+{
+    if (!uri_named(local) || sides_have(sides, local))
+        return;
+    if (sides->n == sides->cap) {
+        size_t cap = sides->cap ? sides->cap * 2 : 4;
+        void *more = realloc(sides->locals, cap * sizeof *sides->locals);
+        if (!more)
+            return;
+        sides->locals = more;
+        sides->cap = cap;
+    }
+    char *kept = sides->locals[sides->n++];
+    size_t len = strnlen(local, sizeof sides->locals[0] - 1);
+    memcpy(kept, local, len);
+    kept[len] = '\0';
+}
+
 /* v1 named an event by its bind address on the accepting side and by the
  * connect address on the connecting side; v2 gives both ends, and which
  * side this is follows from the event, or for a connection's later events
@@ -129,30 +160,22 @@ static void name_ends(zs__wire_sides_t *sides, zs__monitor_message_t *m)
     const char *local = m->local, *remote = m->remote;
     bool bind_side;
     switch (m->type) {
-    case ZMQSINK_EVENT_LISTENING:
     case ZMQSINK_EVENT_BIND_FAILED:
     case ZMQSINK_EVENT_ACCEPT_FAILED:
         bind_side = true;
         break;
-    case ZMQSINK_EVENT_ACCEPTED: {
-        /* Kept cut to size: compared below up to that size. */
-        char *kept = sides->accept_locals[sides->naccept_locals++ % 4];
-        size_t len = strnlen(local, sizeof sides->accept_locals[0] - 1);
-        memcpy(kept, local, len);
-        kept[len] = '\0';
+    case ZMQSINK_EVENT_LISTENING:
+    case ZMQSINK_EVENT_ACCEPTED:
+        sides_add(sides, local);
         bind_side = true;
         break;
-    }
     case ZMQSINK_EVENT_CONNECTED:
     case ZMQSINK_EVENT_CONNECT_DELAYED:
     case ZMQSINK_EVENT_CONNECT_RETRIED:
         bind_side = false;
         break;
     default:
-        bind_side = !uri_named(remote);
-        for (unsigned i = 0; i < 4 && uri_named(remote); i++)
-            bind_side |= strncmp(sides->accept_locals[i], local,
-                                 sizeof sides->accept_locals[i] - 1) == 0;
+        bind_side = !uri_named(remote) || sides_have(sides, local);
     }
     if (!uri_named(bind_side ? local : remote))
         bind_side = !bind_side;
@@ -191,6 +214,12 @@ int zs__wire_read(void *reader, zs__wire_sides_t *sides,
     return ZS__WIRE_OK;
 }
 #endif
+
+void zs__wire_sides_free(zs__wire_sides_t *sides)
+{
+    free(sides->locals);
+    *sides = (zs__wire_sides_t){0};
+}
 
 /* ---- writing ---- */
 

@@ -26,11 +26,15 @@ typedef struct zs__monitor_message {
 } zs__monitor_message_t;
 
 /* What a v2 reader remembers to tell a connection's sides apart: the
- * local addresses its socket accepted connections on. */
+ * distinct local addresses its socket listens or accepted connections on,
+ * as many as it has binds (and, for a wildcard bind, local addresses).
+ * Zero-initialised is empty; zs__wire_sides_free() releases it. */
 typedef struct zs__wire_sides {
-    char accept_locals[4][ZMQSINK_ENDPOINT_MAX];
-    unsigned naccept_locals;
+    char (*locals)[ZMQSINK_ENDPOINT_MAX];
+    size_t n, cap;
 } zs__wire_sides_t;
+
+void zs__wire_sides_free(zs__wire_sides_t *sides);
 
 enum {
     ZS__WIRE_OK = 1,

@@ -501,3 +501,59 @@ Test(events, ctx_term_returns_with_monitors_attached, .init = setup,
     free(dir);
     free(config_path);
 }
+
+/* A server with more binds than a handful: each of its connections'
+ * later events still names the bind it came in on, and the peer. */
+Test(events, every_bind_of_a_socket_names_its_connections,
+     .init = setup, .fini = teardown)
+{
+    enum { BINDS = 7 };
+    void *server = new_socket(ZMQ_ROUTER, "frontend");
+    char endpoints[BINDS][256];
+    for (int i = 0; i < BINDS; i++) {
+        cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+        th_last_endpoint(server, endpoints[i], sizeof endpoints[i]);
+    }
+    /* Every connection open before any closes: each bind's accepted
+     * comes long before its connection's disconnected. */
+    void *clients[BINDS];
+    for (int i = 0; i < BINDS; i++) {
+        clients[i] = th_socket(ctx, ZMQ_DEALER);
+        cr_assert_eq(zmq_connect(clients[i], endpoints[i]), 0);
+        cr_assert_eq(zmq_send(clients[i], "hi", 2, 0), 2);
+        char buf[16];
+        cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0); /* identity */
+        cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 2);
+    }
+    cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_ACCEPTED, BINDS,
+                              WAIT_MS),
+                  (size_t)BINDS);
+    for (int i = 0; i < BINDS; i++)
+        th_close(clients[i]);
+    cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_DISCONNECTED, BINDS,
+                              WAIT_MS),
+                  (size_t)BINDS);
+    for (int i = 0; i < BINDS; i++) {
+        zmqsink_event_t accepted, gone;
+        int a = th_log_find(&events, ZMQSINK_EVENT_ACCEPTED, 0, &accepted);
+        for (int k = 0; k < i; k++)
+            a = th_log_find(&events, ZMQSINK_EVENT_ACCEPTED, (size_t)a + 1,
+                            &accepted);
+        cr_assert_geq(a, 0);
+        cr_assert_str_eq(accepted.endpoint, endpoints[i]);
+        int d = a; /* the fd may have served an earlier connection */
+        do
+            d = th_log_find(&events, ZMQSINK_EVENT_DISCONNECTED,
+                            (size_t)(d + 1), &gone);
+        while (d >= 0 && gone.value != accepted.value);
+        cr_assert_geq(d, 0, "no disconnected for the connection of bind %d",
+                      i + 1);
+        cr_assert_str_eq(gone.endpoint, endpoints[i],
+                         "bind %d: the disconnected names %s, not its bind %s",
+                         i + 1, gone.endpoint, endpoints[i]);
+        if (zmqsink_monitor_version() == 2)
+            assert_peer_of("tcp", gone.peer);
+        cr_assert_str_eq(gone.peer, accepted.peer);
+    }
+    th_close(server);
+}
