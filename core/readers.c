@@ -69,9 +69,9 @@ static reader_t *reader_new(void *ctx, void *socket, const char *name,
         !(r->pair = zmq_socket(ctx, ZMQ_PAIR)) ||
         zmq_setsockopt(r->pair, ZMQ_RCVHWM, &unlimited, sizeof unlimited) ||
         zmq_setsockopt(r->pair, ZMQ_LINGER, &linger, sizeof linger) ||
-        zmq_connect(r->pair, r->inproc) != 0 ||
         zmq_getsockopt(r->pair, ZMQ_FD, &r->fd, &fdsize) != 0 ||
-        (!fd_room(r->fd) && (errno = EMFILE))) {
+        (!fd_room(r->fd) && (errno = EMFILE)) ||
+        zmq_connect(r->pair, r->inproc) != 0) {
         int saved = errno;
         if (r->pair)
             zmq_close(r->pair);
@@ -80,6 +80,19 @@ static reader_t *reader_new(void *ctx, void *socket, const char *name,
         return NULL;
     }
     return r;
+}
+
+/* Closes and frees a reader that never got its monitor. libzmq keeps its
+ * connect to the unbound inproc endpoint until the context ends, and then
+ * makes a socket of its own to bind each such endpoint, aborting when the
+ * context is at its socket limit: so the endpoint is bound and let go
+ * here. */
+static void reader_discard(reader_t *r)
+{
+    /* Bound by the reader itself: no socket more, at the limit too. */
+    zmq_bind(r->pair, r->inproc);
+    zmq_close(r->pair);
+    free(r);
 }
 
 /* A change of what a socket's monitor reports: its name and events (name
@@ -131,8 +144,7 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
     r->predecessor = old;
     r->lineage = old ? old->lineage : ++c->lineages;
     if (zs__ptrmap_put(&c->current, socket, r) != 0) {
-        zmq_close(r->pair);
-        free(r);
+        reader_discard(r);
         errno = ENOMEM;
         return -ZMQSINK_ENOMEM;
     }
@@ -156,8 +168,7 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
         }
         if (old_live)
             old->superseded = false;
-        zmq_close(r->pair);
-        free(r);
+        reader_discard(r);
         errno = saved;
         return -ZMQSINK_EZMQ;
     }

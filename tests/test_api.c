@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,4 +453,43 @@ Test(api, a_callback_cannot_change_its_own_instance, .init = setup,
     zmqsink_stats_t counts_only = {0};
     zmqsink_stats(zs, &counts_only);
     cr_assert_eq(counts_only.nsinks, 2u, "nothing added, nothing removed");
+}
+
+/* ---- a monitor that cannot start ---- */
+
+static void *terminate(void *c)
+{
+    return (void *)(intptr_t)zmq_ctx_term(c);
+}
+
+/* At its socket limit, libzmq cannot make the monitor: the attach fails,
+ * and the context still ends well later, even at its limit (libzmq binds
+ * every inproc endpoint still awaited when it ends, and aborts when it
+ * cannot make the socket to). */
+Test(api, a_monitor_that_cannot_start_leaves_the_context_able_to_end,
+     .init = setup, .fini = teardown)
+{
+    void *small = zmq_ctx_new();
+    cr_assert_eq(zmq_ctx_set(small, ZMQ_MAX_SOCKETS, 2), 0);
+    void *a = zmq_socket(small, ZMQ_DEALER);
+    errno = 0;
+    cr_assert_eq(zmqsink_attach_ctx(zs, small, a, "a"), -ZMQSINK_EZMQ);
+    cr_assert_eq(errno, EMFILE, "%s", zmq_strerror(errno));
+    void *b = NULL; /* once libzmq's reaper has freed the closed ones */
+    for (int waited = 0; !b && waited < WAIT_MS; waited += 10) {
+        if (!(b = zmq_socket(small, ZMQ_DEALER)))
+            th_sleep_ms(10);
+    }
+    cr_assert_not_null(b, "the failed attach gave back its sockets");
+    int linger = 0;
+    zmq_setsockopt(a, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(b, ZMQ_LINGER, &linger, sizeof linger);
+    pthread_t ending;
+    pthread_create(&ending, NULL, terminate, small); /* at its limit */
+    th_sleep_ms(50);
+    zmq_close(a);
+    zmq_close(b);
+    void *rc;
+    pthread_join(ending, &rc);
+    cr_assert_eq((intptr_t)rc, 0);
 }
