@@ -394,8 +394,13 @@ static void *collector_main(void *arg)
         for (int i = 0; i < n; i++)
             pushed |= collector_serve(c, &events[i]);
         collector_bury(c);
-        if (!c->discarding)
+        if (!c->discarding) {
             zs__worker_wake(c->set->sinks, c->set->n, pushed);
+            /* A switch stores its set, then writes the eventfd: one whose
+             * write this round's read took came after the take above, and
+             * no wake-up is left to bring it. */
+            collector_take_set(c);
+        }
         collector_settle(c);
     }
     pthread_mutex_lock(&c->lock);
