@@ -3,11 +3,12 @@
  *
  * Rules shared by the formats:
  * - Keys and order are those of zs__event_fields(): ts, seq, event,
- *   severity, socket, socket_type, endpoint, peer, value, duration_ms, host,
- *   pid. ts is RFC 3339 UTC with microseconds (truncated; times before the
+ *   severity, socket, socket_type, endpoint, peer, value, reason,
+ *   duration_ms, host, pid. ts is RFC 3339 UTC with microseconds (truncated; times before the
  *   epoch are written as the epoch).
  * - An unknown peer is null in json and left out of logfmt and text; an
- *   unknown duration is left out of all three. An unknown event type,
+ *   unknown duration is left out of all three, and so is the reason of an
+ *   event without one. text says the reason in words after the value. An unknown event type,
  *   severity or socket type is written "unknown".
  * - Strings are escaped as json escapes them (common/json.h), so every
  *   line is valid UTF-8 (and json parses).
@@ -195,6 +196,12 @@ void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out)
     else
         out->field[ZS__FIELD_PEER].kind = ZS__KIND_NULL;
     p = set_number(out, ZS__FIELD_VALUE, p, ev->value);
+    const char *reason = zmqsink_event_reason(ev);
+    if (reason)
+        set_name(out, ZS__FIELD_REASON, reason);
+    out->cause_len = zs__event_cause(ev, out->cause, sizeof out->cause);
+    if (out->cause_len >= sizeof out->cause)
+        out->cause_len = sizeof out->cause - 1; /* cannot happen: see reason.c */
     if (ev->duration_ms >= 0)
         p = set_number(out, ZS__FIELD_DURATION_MS, p,
                        (uint64_t)ev->duration_ms);
@@ -317,7 +324,8 @@ static void render_logfmt(out_t *o, const zs__event_fields_t *f)
     fields_walk(f, logfmt_pair, &r);
 }
 
-/* TS SEVERITY SOCKET(TYPE) EVENT ENDPOINT [peer=P] value=V [duration=Dms] */
+/* TS SEVERITY SOCKET(TYPE) EVENT ENDPOINT [peer=P] value=V [duration=Dms]
+ * [: CAUSE (REASON)] */
 static void render_text(out_t *o, const zs__event_fields_t *f)
 {
     enum { SEVERITY_WIDTH = 8 };
@@ -346,6 +354,10 @@ static void render_text(out_t *o, const zs__event_fields_t *f)
         out_put(o, " duration=", 10);
         out_value(o, &field[ZS__FIELD_DURATION_MS]);
         out_put(o, "ms", 2);
+    }
+    if (f->cause_len > 0) {
+        out_put(o, ": ", 2);
+        out_put(o, f->cause, f->cause_len);
     }
 }
 

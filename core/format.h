@@ -8,6 +8,8 @@
 
 #include <zmqsink/event.h>
 
+#include "reason.h"
+
 /* The fields in the order of the json contract (see zmqsink/event.h). */
 #define ZS__EVENT_FIELDS(X)                                                    \
     X(TS, "ts")                                                                \
@@ -19,6 +21,7 @@
     X(ENDPOINT, "endpoint")                                                    \
     X(PEER, "peer")                                                            \
     X(VALUE, "value")                                                          \
+    X(REASON, "reason")                                                        \
     X(DURATION_MS, "duration_ms")                                              \
     X(HOST, "host")                                                            \
     X(PID, "pid")
@@ -36,12 +39,16 @@ typedef zmqsink_field_t zs__field_t;
 #define ZS__KIND_STRING ZMQSINK_FIELD_STRING
 #define ZS__KIND_NUMBER ZMQSINK_FIELD_NUMBER
 #define ZS__KIND_NULL ZMQSINK_FIELD_NULL
-/* Does not apply (duration_ms): left out everywhere. */
+/* Does not apply (reason, duration_ms): left out everywhere. */
 #define ZS__KIND_ABSENT ((zmqsink_field_kind_t)3)
 
 typedef struct zs__event_fields {
     zs__field_t field[ZS__FIELD_COUNT]; /* indexed by zs__field_id_t */
     char scratch[128]; /* the timestamp and the digits of the numbers */
+    /* The reason in words for people (the text format), not a field of
+     * the walk: "address already in use (EADDRINUSE)", or "". */
+    char cause[ZS__CAUSE_MAX];
+    size_t cause_len;
 } zs__event_fields_t;
 
 /* Fills out with the fields of ev. Text fields of ev are read up to their

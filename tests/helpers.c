@@ -239,6 +239,20 @@ void th_send_bad_greeting(int port)
     close(fd);
 }
 
+void *th_curve_client(void *ctx)
+{
+    if (!zmq_has("curve"))
+        cr_skip_test("libzmq built without CURVE");
+    char server_public[41], public[41], secret[41];
+    cr_assert_eq(zmq_curve_keypair(server_public, secret), 0);
+    cr_assert_eq(zmq_curve_keypair(public, secret), 0);
+    void *client = th_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(client, ZMQ_CURVE_SERVERKEY, server_public, 40);
+    zmq_setsockopt(client, ZMQ_CURVE_PUBLICKEY, public, 40);
+    zmq_setsockopt(client, ZMQ_CURVE_SECRETKEY, secret, 40);
+    return client;
+}
+
 void th_connect_and_drop(int port)
 {
     close(tcp_socket_to(port));

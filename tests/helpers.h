@@ -72,6 +72,12 @@ void th_send_bad_greeting(int port);
 /* Connects a raw TCP client and closes it at once, mid-handshake. */
 void th_connect_and_drop(int port);
 
+/* A DEALER with new CURVE client keys, not yet connected (th_close()
+ * closes it): against a server without CURVE both sides fail the
+ * handshake with ZMTP_MECHANISM_MISMATCH. Skips the test when libzmq has
+ * no CURVE. */
+void *th_curve_client(void *ctx);
+
 /* Starts argv[0] (found on PATH) with stdout and stderr into output_path;
  * the test fails if it cannot. */
 pid_t th_spawn(char *const argv[], const char *output_path);

@@ -176,6 +176,8 @@ static void request_parse(hp_request_t *r, char *line)
             copy_field(r->error, sizeof r->error, value);
         else if (strcmp(tok, "headers") == 0)
             r->headers = strdup(value);
+        else if (strcmp(tok, "reasons") == 0)
+            r->reasons = strdup(value);
     }
 }
 
@@ -207,6 +209,7 @@ void hp_requests_free(hp_request_t *r, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(r[i].seqs);
         free(r[i].headers);
+        free(r[i].reasons);
     }
     free(r);
 }

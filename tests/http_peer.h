@@ -33,6 +33,7 @@ typedef struct hp_request {
     uint64_t *seqs;
     size_t nseqs;
     char *headers;      /* "name:value\n..." */
+    char *reasons;      /* "seq:reason,..." or "-" */
 } hp_request_t;
 
 /* Starts the server in dir on port (0: one of th_free_port(); a given port

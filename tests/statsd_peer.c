@@ -224,6 +224,14 @@ void sp_counter_key(bool tags, char *key, size_t cap, const char *socket,
         snprintf(key, cap, "zmq.%s.%s", socket, event_name);
 }
 
+void sp_reason_key(bool tags, char *key, size_t cap, const char *socket,
+                   const char *event_name, const char *reason)
+{
+    sp_counter_key(tags, key, cap, socket, event_name);
+    size_t len = strlen(key);
+    snprintf(key + len, cap - len, tags ? ";reason=%s" : ".%s", reason);
+}
+
 void sp_socket_key(bool tags, char *key, size_t cap, const char *socket,
                    const char *metric)
 {

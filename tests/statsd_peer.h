@@ -66,6 +66,9 @@ double sp_wait_gauge(const sp_daemon_t *d, const char *key, double want);
  * and the connections gauge of one process (per_process in effect). */
 void sp_counter_key(bool tags, char *key, size_t cap, const char *socket,
                     const char *event_name);
+/* The counter of event_name with a reason (zmqsink_event_reason()). */
+void sp_reason_key(bool tags, char *key, size_t cap, const char *socket,
+                   const char *event_name, const char *reason);
 void sp_socket_key(bool tags, char *key, size_t cap, const char *socket,
                    const char *metric);
 void sp_drops_key(bool tags, char *key, size_t cap, const char *sink);

@@ -134,6 +134,20 @@ Test(cli, events_lists_every_event, .init = setup, .fini = teardown)
     for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1)
         cr_assert_not_null(strstr(out, zmqsink_event_name(bit)), "%s missing",
                            zmqsink_event_name(bit));
+    /* The reasons each type can carry, and none for a retry interval. */
+    static const char *const reasons[] = {
+        "ZMTP_MECHANISM_MISMATCH", "ZAP_INVALID_STATUS_CODE", "ZAP_300",
+        "ZAP_400", "ZAP_500", "EADDRINUSE", "PROTOCOL_ERROR_UNKNOWN",
+    };
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        cr_assert_not_null(strstr(out, reasons[i]), "%s missing:\n%s",
+                           reasons[i], out);
+    const char *retried = strstr(out, "connect_retried");
+    cr_assert_not_null(retried);
+    const char *retried_reason = strstr(retried, "reason: ");
+    cr_assert_not_null(retried_reason);
+    cr_assert_eq(strncmp(retried_reason, "reason: none.", 13), 0, "%.40s",
+                 retried_reason);
     free(out);
     free(err);
 }

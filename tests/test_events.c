@@ -98,6 +98,37 @@ static zmqsink_event_t expect_event(uint32_t type, const char *socket)
     }
 }
 
+/* The reason of ev, as the library names it and as the file sink wrote it
+ * to events.jsonl right after value (want NULL: no reason key). Flushes
+ * the file by destroying zs, so it comes last in a test. */
+static void assert_reason(const zmqsink_event_t *ev, const char *want)
+{
+    const char *reason = zmqsink_event_reason(ev);
+    if (want)
+        cr_assert_str_eq(reason ? reason : "(none)", want);
+    else
+        cr_assert_null(reason, "%s has reason %s",
+                       zmqsink_event_name(ev->type), reason);
+    zmqsink_destroy(&zs);
+    char *path = th_path(dir, "events.jsonl");
+    char *text = th_read_file(path);
+    cr_assert_not_null(text, "%s", path);
+    char seq[48], value[96];
+    snprintf(seq, sizeof seq, "\"seq\":%llu,", (unsigned long long)ev->seq);
+    char *line = strstr(text, seq);
+    cr_assert_not_null(line, "no %s in %s", seq, text);
+    *strchrnul(line, '\n') = '\0';
+    if (want) {
+        snprintf(value, sizeof value, "\"value\":%u,\"reason\":\"%s\",",
+                 ev->value, want);
+        cr_assert_not_null(strstr(line, value), "%s", line);
+    } else {
+        cr_assert_null(strstr(line, "\"reason\""), "%s", line);
+    }
+    free(text);
+    free(path);
+}
+
 static void assert_peer_of(const char *transport, const char *peer)
 {
     char expected[64];
@@ -234,6 +265,8 @@ static void connect_retried(const char *transport)
     cr_assert_geq(retried.value, 50u);
     cr_assert_lt(retried.value, 100u);
     cr_assert_eq(retried.severity, ZMQSINK_SEV_NOTICE);
+    /* The value is the retry interval, not an error. */
+    cr_assert_null(zmqsink_event_reason(&retried));
     if (strcmp(transport, "tcp") == 0) {
         zmqsink_event_t delayed = expect_event(
             ZMQSINK_EVENT_CONNECT_DELAYED, "retrier");
@@ -241,7 +274,10 @@ static void connect_retried(const char *transport)
         cr_assert_lt(delayed.seq, retried.seq);
         zmqsink_event_t closed = expect_event(ZMQSINK_EVENT_CLOSED, "retrier");
         cr_assert_lt(closed.seq, retried.seq);
+        if (delayed.value == EINPROGRESS)
+            cr_assert_null(zmqsink_event_reason(&delayed));
     }
+    assert_reason(&retried, NULL);
     th_close(client);
 }
 
@@ -267,6 +303,7 @@ Test(events, bind_failed_tcp, .init = setup, .fini = teardown)
     /* libzmq names the address without its transport here. */
     cr_assert_str_eq(failed.endpoint, endpoint + strlen("tcp://"));
     cr_assert_eq(failed.severity, ZMQSINK_SEV_ERR);
+    assert_reason(&failed, "EADDRINUSE");
     th_close(first);
     th_close(second);
 }
@@ -279,6 +316,7 @@ Test(events, bind_failed_ipc, .init = setup, .fini = teardown)
     cr_assert_eq(zmq_bind(s, endpoint), -1);
     zmqsink_event_t failed = expect_event(ZMQSINK_EVENT_BIND_FAILED, "nowhere");
     cr_assert_eq(failed.value, (uint32_t)ENOENT);
+    assert_reason(&failed, "ENOENT");
     th_close(s);
 }
 
@@ -327,6 +365,30 @@ Test(events, handshake_failed_protocol, .init = setup, .fini = teardown)
         cr_assert_str_eq(accepted.peer, failed.peer);
     }
     th_close(s);
+}
+
+/* A CURVE client meeting a server without security: both sides see the
+ * mechanisms differ. */
+Test(events, curve_client_against_null_server, .init = setup,
+     .fini = teardown)
+{
+    char endpoint[256];
+    void *server = new_socket(ZMQ_ROUTER, "frontend");
+    bind_any(server, "tcp", endpoint, sizeof endpoint);
+    void *client = th_curve_client(ctx);
+    cr_assert_eq(zmqsink_attach(zs, client, "client"), 0);
+    cr_assert_eq(zmq_connect(client, endpoint), 0);
+    zmqsink_event_t failed =
+        expect_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, "frontend");
+    cr_assert_eq(failed.value,
+                 (uint32_t)ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH);
+    zmqsink_event_t client_failed =
+        expect_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, "client");
+    cr_assert_str_eq(zmqsink_event_reason(&client_failed),
+                     "ZMTP_MECHANISM_MISMATCH");
+    assert_reason(&failed, "ZMTP_MECHANISM_MISMATCH");
+    th_close(client);
+    th_close(server);
 }
 
 Test(events, handshake_failed_no_detail, .init = setup, .fini = teardown)
@@ -403,6 +465,7 @@ Test(events, handshake_failed_auth, .init = setup, .fini = teardown)
         expect_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, "frontend");
     cr_assert_eq(denied.value, 400u, "ZAP status code");
     cr_assert_eq(denied.severity, ZMQSINK_SEV_WARNING);
+    assert_reason(&denied, "ZAP_400");
     th_close(client);
     th_close(server);
 }
@@ -435,6 +498,7 @@ Test(events, accept_failed_when_out_of_fds, .init = setup, .fini = teardown)
     zmqsink_event_t failed = expect_event(ZMQSINK_EVENT_ACCEPT_FAILED, "frontend");
     cr_assert_eq(failed.value, (uint32_t)EMFILE);
     cr_assert_eq(failed.severity, ZMQSINK_SEV_ERR);
+    assert_reason(&failed, "EMFILE");
     th_close(s);
 }
 

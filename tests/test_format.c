@@ -1,6 +1,7 @@
 /* Tests of the event, severity and socket type names and of the json,
  * logfmt and text formatters. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -332,7 +333,7 @@ Test(format, walk_order_and_kinds)
 {
     static const char *const keys[] = {
         "ts", "seq", "event", "severity", "socket", "socket_type",
-        "endpoint", "peer", "value", "duration_ms", "host", "pid",
+        "endpoint", "peer", "value", "reason", "duration_ms", "host", "pid",
     };
     cr_assert_eq(COUNT(keys), ZS__FIELD_COUNT);
     zmqsink_event_t accepted = accepted_event();
@@ -818,7 +819,8 @@ static zmqsink_event_t random_event(uint64_t *rng)
 static const char python_check[] =
     "import json, sys\n"
     "order = ['ts', 'seq', 'event', 'severity', 'socket', 'socket_type',\n"
-    "         'endpoint', 'peer', 'value', 'duration_ms', 'host', 'pid']\n"
+    "         'endpoint', 'peer', 'value', 'reason', 'duration_ms', 'host',\n"
+    "         'pid']\n"
     "n = 0\n"
     "for line in sys.stdin.buffer.read().decode('utf-8').split('\\n'):\n"
     "    if not line: continue\n"
@@ -902,7 +904,7 @@ static bool logfmt_get(const char *line, const char *key, char *out,
 {
     static const char *const order[] = {
         "ts", "seq", "event", "severity", "socket", "socket_type",
-        "endpoint", "peer", "value", "duration_ms", "host", "pid",
+        "endpoint", "peer", "value", "reason", "duration_ms", "host", "pid",
     };
     size_t next_key = 0;
     bool found = false;
@@ -1085,4 +1087,167 @@ Test(format, format_names)
         cr_expect_eq(zmqsink_format_from_name(cases[i].name), cases[i].format,
                      "'%s'", cases[i].name);
     cr_expect_eq(zmqsink_format_from_name(NULL), -1);
+}
+
+/* ---- reasons ---- */
+
+static zmqsink_event_t failure_event(uint32_t type, uint32_t value)
+{
+    zmqsink_event_t ev = accepted_event();
+    ev.type = type;
+    ev.value = value;
+    ev.severity = ZMQSINK_SEV_ERR;
+    ev.peer[0] = '\0';
+    return ev;
+}
+
+Test(format, reason_after_value_in_every_format)
+{
+    static const struct {
+        uint32_t type, value;
+        const char *reason; /* NULL: none */
+        const char *words;  /* what text says after "value=V: " */
+    } cases[] = {
+        {ZMQSINK_EVENT_BIND_FAILED, EADDRINUSE, "EADDRINUSE",
+         "address already in use (EADDRINUSE)"},
+        {ZMQSINK_EVENT_ACCEPT_FAILED, EMFILE, "EMFILE",
+         "too many open files (EMFILE)"},
+        {ZMQSINK_EVENT_CONNECT_DELAYED, ECONNREFUSED, "ECONNREFUSED",
+         "connection refused (ECONNREFUSED)"},
+        {ZMQSINK_EVENT_CONNECT_DELAYED, EINPROGRESS, NULL, NULL},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_NO_DETAIL, 0, NULL, NULL},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11000002,
+         "ZMTP_MECHANISM_MISMATCH",
+         "the peers use different security mechanisms "
+         "(ZMTP_MECHANISM_MISMATCH)"},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11000099,
+         "PROTOCOL_ERROR_UNKNOWN",
+         "unknown protocol error 0x11000099 (PROTOCOL_ERROR_UNKNOWN)"},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 300, "ZAP_300",
+         "temporary authentication failure (ZAP_300)"},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 400, "ZAP_400",
+         "authentication refused (ZAP_400)"},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 500, "ZAP_500",
+         "authentication server error (ZAP_500)"},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 401, "ZAP_UNKNOWN",
+         "ZAP status 401 (ZAP_UNKNOWN)"},
+        {ZMQSINK_EVENT_CONNECT_RETRIED, EADDRINUSE, NULL, NULL},
+        {ZMQSINK_EVENT_ACCEPTED, EADDRINUSE, NULL, NULL},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        zmqsink_event_t ev = failure_event(cases[i].type, cases[i].value);
+        const char *reason = zmqsink_event_reason(&ev);
+        char json[LINE_MAX_LEN], logfmt[LINE_MAX_LEN], text[LINE_MAX_LEN];
+        char want_json[256], want_logfmt[256], want_text[256];
+        format_line(ZMQSINK_FORMAT_JSON, &ev, json);
+        format_line(ZMQSINK_FORMAT_LOGFMT, &ev, logfmt);
+        format_line(ZMQSINK_FORMAT_TEXT, &ev, text);
+        cr_expect(json_valid(json), "case %zu: %s", i, json);
+        if (!cases[i].reason) {
+            cr_expect_null(reason, "case %zu: %s", i, reason);
+            snprintf(want_json, sizeof want_json, "\"value\":%u,\"host\":",
+                     cases[i].value);
+            snprintf(want_logfmt, sizeof want_logfmt, " value=%u host=",
+                     cases[i].value);
+            snprintf(want_text, sizeof want_text, " value=%u",
+                     cases[i].value);
+        } else {
+            cr_assert_not_null(reason, "case %zu", i);
+            cr_expect_str_eq(reason, cases[i].reason, "case %zu", i);
+            snprintf(want_json, sizeof want_json,
+                     "\"value\":%u,\"reason\":\"%s\",\"host\":",
+                     cases[i].value, cases[i].reason);
+            snprintf(want_logfmt, sizeof want_logfmt,
+                     " value=%u reason=%s host=", cases[i].value,
+                     cases[i].reason);
+            snprintf(want_text, sizeof want_text, " value=%u: %s",
+                     cases[i].value, cases[i].words);
+        }
+        cr_expect(strstr(json, want_json), "case %zu: %s", i, json);
+        cr_expect(strstr(logfmt, want_logfmt), "case %zu: %s", i, logfmt);
+        size_t text_len = strlen(text), want_len = strlen(want_text);
+        cr_expect(text_len >= want_len &&
+                      strcmp(text + text_len - want_len, want_text) == 0,
+                  "case %zu: '%s' does not end with '%s'", i, text, want_text);
+    }
+}
+
+Test(format, reason_in_the_field_walk)
+{
+    zmqsink_event_t ev = failure_event(ZMQSINK_EVENT_BIND_FAILED, EADDRINUSE);
+    zs__event_fields_t f;
+    zs__event_fields(&ev, &f);
+    const zs__field_t *reason = &f.field[ZS__FIELD_REASON];
+    cr_expect_eq(reason->kind, ZS__KIND_STRING);
+    cr_expect_eq(reason->len, strlen("EADDRINUSE"));
+    cr_expect_eq(memcmp(reason->text, "EADDRINUSE", reason->len), 0);
+    zmqsink_event_t accepted = accepted_event();
+    zs__event_fields(&accepted, &f);
+    cr_expect_eq(f.field[ZS__FIELD_REASON].kind, ZS__KIND_ABSENT);
+}
+
+/* Every ZMQ_PROTOCOL_ERROR_* of the zmq.h built against, named as libzmq
+ * names it without the prefix. */
+Test(event, reason_names_every_protocol_error_of_zmq_h)
+{
+#define ZMQ_CODE(name) {ZMQ_PROTOCOL_ERROR_##name, #name}
+    static const struct {
+        uint32_t code;
+        const char *name;
+    } codes[] = {
+        ZMQ_CODE(ZMTP_UNSPECIFIED),
+        ZMQ_CODE(ZMTP_UNEXPECTED_COMMAND),
+        ZMQ_CODE(ZMTP_INVALID_SEQUENCE),
+        ZMQ_CODE(ZMTP_KEY_EXCHANGE),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_UNSPECIFIED),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_MESSAGE),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_HELLO),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_INITIATE),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_ERROR),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_READY),
+        ZMQ_CODE(ZMTP_MALFORMED_COMMAND_WELCOME),
+        ZMQ_CODE(ZMTP_INVALID_METADATA),
+        ZMQ_CODE(ZMTP_CRYPTOGRAPHIC),
+        ZMQ_CODE(ZMTP_MECHANISM_MISMATCH),
+        ZMQ_CODE(ZAP_UNSPECIFIED),
+        ZMQ_CODE(ZAP_MALFORMED_REPLY),
+        ZMQ_CODE(ZAP_BAD_REQUEST_ID),
+        ZMQ_CODE(ZAP_BAD_VERSION),
+        ZMQ_CODE(ZAP_INVALID_STATUS_CODE),
+        ZMQ_CODE(ZAP_INVALID_METADATA),
+        ZMQ_CODE(WS_UNSPECIFIED),
+    };
+#undef ZMQ_CODE
+    const char *doc =
+        zmqsink_event_reason_doc(ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    cr_assert_not_null(doc);
+    for (size_t i = 0; i < COUNT(codes); i++) {
+        zmqsink_event_t ev = failure_event(
+            ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, codes[i].code);
+        const char *reason = zmqsink_event_reason(&ev);
+        cr_assert_not_null(reason, "%s", codes[i].name);
+        cr_expect_str_eq(reason, codes[i].name);
+        cr_expect(strstr(doc, codes[i].name), "%s not in '%s'",
+                  codes[i].name, doc);
+        char text[LINE_MAX_LEN];
+        format_line(ZMQSINK_FORMAT_TEXT, &ev, text);
+        cr_expect(!strstr(text, "unknown"), "%s", text);
+    }
+}
+
+Test(event, reason_docs_for_the_types_with_reasons)
+{
+    const uint32_t with_reasons =
+        ZMQSINK_EVENT_ERRORS | ZMQSINK_EVENT_CONNECT_DELAYED;
+    for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1) {
+        const char *doc = zmqsink_event_reason_doc(bit);
+        if (bit & with_reasons)
+            cr_expect(doc && doc[strlen(doc) - 1] == '.', "%s",
+                      zmqsink_event_name(bit));
+        else
+            cr_expect_null(doc, "%s: %s", zmqsink_event_name(bit), doc);
+    }
+    cr_expect(strstr(zmqsink_event_reason_doc(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH),
+                     "ZAP_400"));
+    cr_expect_null(zmqsink_event_reason(NULL));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "helpers.h"
 #include "http_peer.h"
@@ -60,6 +61,69 @@ static void run_until_answered(hp_sink_t *k, const char *answer, size_t count)
         hp_sink_tick(k);
         th_sleep_ms(10);
     }
+}
+
+/* Failures of real sockets reach the server with their reason in the json:
+ * a bind on a port in use, a CURVE client against a NULL server; a retry
+ * carries none. */
+Test(http, reasons_arrive_in_the_json)
+{
+    void *ctx = zmq_ctx_new();
+    zmqsink_t *zs = th_start(ctx, tmpdir, "sinks:\n"
+                          "  - name: hook\n"
+                          "    type: http\n"
+                          "    url: %s\n"
+                          "    batch: { max_delay: 50ms }\n",
+                          hp_url(&server));
+    th_log_t log;
+    th_log_init(&log);
+    cr_assert_eq(zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL,
+                                      th_log_callback, &log),
+                 0);
+    void *first = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, first, "first"), 0);
+    cr_assert_eq(zmq_bind(first, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(first, endpoint, sizeof endpoint);
+    void *second = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
+    cr_assert_eq(zmq_bind(second, endpoint), -1);
+    cr_assert_eq(zmq_connect(th_curve_client(ctx), endpoint), 0);
+    cr_assert_geq(th_log_wait(&log, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                              1, 5000),
+                  1u);
+    cr_assert_geq(th_log_wait(&log, ZMQSINK_EVENT_BIND_FAILED, 1, 5000), 1u);
+    zmqsink_destroy(&zs);
+    th_close_all();
+    zmq_ctx_term(ctx);
+
+    zmqsink_event_t bind_failed, handshake, listening;
+    cr_assert_geq(th_log_find(&log, ZMQSINK_EVENT_BIND_FAILED, 0,
+                              &bind_failed), 0);
+    cr_assert_geq(th_log_find(&log, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                              0, &handshake), 0);
+    cr_assert_geq(th_log_find(&log, ZMQSINK_EVENT_LISTENING, 0, &listening),
+                  0);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, log.n, NULL, NULL, &n);
+    char *all = NULL;
+    size_t len = 0;
+    FILE *text = open_memstream(&all, &len);
+    for (size_t i = 0; i < n; i++)
+        fprintf(text, ",%s,", r[i].reasons ? r[i].reasons : "(none)");
+    fclose(text);
+    char want[64];
+    snprintf(want, sizeof want, ",%llu:EADDRINUSE,",
+             (unsigned long long)bind_failed.seq);
+    cr_assert(strstr(all, want), "no %s in %s", want, all);
+    snprintf(want, sizeof want, ",%llu:ZMTP_MECHANISM_MISMATCH,",
+             (unsigned long long)handshake.seq);
+    cr_assert(strstr(all, want), "no %s in %s", want, all);
+    snprintf(want, sizeof want, ",%llu:", (unsigned long long)listening.seq);
+    cr_assert(!strstr(all, want), "listening has a reason: %s", all);
+    free(all);
+    hp_requests_free(r, n);
+    th_log_free(&log);
 }
 
 Test(http, delivers_batches_in_order_over_one_connection)

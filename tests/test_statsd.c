@@ -432,6 +432,50 @@ Test(direct, dogstatsd_tags)
     plugin->close(s);
 }
 
+/* A failure with a reason is counted under its reason only. */
+Test(direct, reasons_in_names_and_tags)
+{
+    for (int tags = 0; tags < 2; tags++) {
+        th_plugin_set_option(&th, "tags", tags ? "dogstatsd" : "none", tags);
+        void *s = th_plugin_open(&th);
+        zmqsink_event_t events[] = {
+            event("f", ZMQSINK_EVENT_BIND_FAILED, -1),
+            event("f", ZMQSINK_EVENT_BIND_FAILED, -1),
+            event("f", ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, -1),
+            event("f", ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, -1),
+            event("f", ZMQSINK_EVENT_CONNECT_RETRIED, -1),
+        };
+        events[0].value = events[1].value = EADDRINUSE;
+        events[2].value = 400;
+        events[3].value = 500;
+        events[4].value = 100; /* ms */
+        write_ok(s, events, 5);
+        received_t r = flush_and_receive(s);
+        const char *plain[] = {
+            "zmq.f.bind_failed.EADDRINUSE:2|c",
+            "zmq.f.handshake_failed_auth.ZAP_400:1|c",
+            "zmq.f.handshake_failed_auth.ZAP_500:1|c",
+            "zmq.f.connect_retried:1|c",
+            "zmq.f.connections:0|g",
+        };
+        const char *tagged[] = {
+            "zmq.events:2|c|#socket:f,event:bind_failed,reason:EADDRINUSE",
+            "zmq.events:1|c|#socket:f,event:handshake_failed_auth,"
+            "reason:ZAP_400",
+            "zmq.events:1|c|#socket:f,event:handshake_failed_auth,"
+            "reason:ZAP_500",
+            "zmq.events:1|c|#socket:f,event:connect_retried",
+            "zmq.connections:0|g|#socket:f",
+        };
+        const char **want = tags ? tagged : plain;
+        cr_assert_eq(r.nlines, 5u, "tags %d: %zu lines", tags, r.nlines);
+        for (size_t i = 0; i < 5; i++)
+            cr_assert_eq(count_lines(&r, want[i]), 1u, "missing %s", want[i]);
+        free_received(&r);
+        plugin->close(s);
+    }
+}
+
 /* Which lines one process sends, by per_process, the host's
  * child_process and ABI minor, and tags; "PID" stands for the pid. Only
  * the gauge names the process: counters and timers add up across
@@ -762,12 +806,10 @@ static size_t wait_socket_events(th_log_t *log, const char *socket,
     return n;
 }
 
-#define CLIENTS 8
-
-/* CLIENTS dealers connect to a router and close again, with a statsd
- * sink and a callback log of the same events; statsd's counters, gauges
- * and timers must then be exactly what the log says. */
-static void real_sockets_give_exact_metrics(bool tags)
+/* A zmqsink with a statsd sink (flushing every 50 ms) and a callback log
+ * of the same events, and a router named "server" bound on loopback. */
+static zmqsink_t *start_with_server(bool tags, th_log_t *log, void **server,
+                                    char *endpoint, size_t cap)
 {
     zmqsink_t *zs = th_start(ctx, tmpdir, "shutdown_timeout: 5s\n"
                           "sinks:\n"
@@ -777,16 +819,29 @@ static void real_sockets_give_exact_metrics(bool tags)
                           "    flush_interval: 50ms\n"
                           "    tags: %s\n",
                           statsd.port, tags ? "dogstatsd" : "none");
-    th_log_t log;
-    th_log_init(&log);
+    th_log_init(log);
     cr_assert_eq(zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL,
-                                      th_log_callback, &log),
+                                      th_log_callback, log),
                  0);
-    void *server = th_socket(ctx, ZMQ_ROUTER);
-    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
-    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    *server = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, *server, "server"), 0);
+    cr_assert_eq(zmq_bind(*server, "tcp://127.0.0.1:*"), 0);
+    th_last_endpoint(*server, endpoint, cap);
+    return zs;
+}
+
+#define CLIENTS 8
+
+/* CLIENTS dealers connect to a router and close again, with a statsd
+ * sink and a callback log of the same events; statsd's counters, gauges
+ * and timers must then be exactly what the log says. */
+static void real_sockets_give_exact_metrics(bool tags)
+{
+    th_log_t log;
     char endpoint[256];
-    th_last_endpoint(server, endpoint, sizeof endpoint);
+    void *server;
+    zmqsink_t *zs = start_with_server(tags, &log, &server, endpoint,
+                                      sizeof endpoint);
     void *clients[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
         clients[i] = th_socket(ctx, ZMQ_DEALER);
@@ -872,6 +927,76 @@ Test(daemon, dogstatsd_tags_hold_exact_counts_gauges_and_timers)
 
 /* With rings of 16 slots and a sink stuck in write(), the core drops
  * events; statsd must end with exactly the core's final drop counts. */
+/* Failures of real sockets reach statsd counted by reason: binds on a port
+ * in use, a CURVE client against a NULL server; retries have none. */
+static void real_failures_are_counted_by_reason(bool tags)
+{
+    th_log_t log;
+    char endpoint[256];
+    void *server;
+    zmqsink_t *zs = start_with_server(tags, &log, &server, endpoint,
+                                      sizeof endpoint);
+    void *second = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
+    cr_assert_eq(zmq_bind(second, endpoint), -1);
+    cr_assert_eq(zmq_bind(second, endpoint), -1);
+    cr_assert_eq(zmq_connect(th_curve_client(ctx), endpoint), 0);
+    cr_assert_geq(wait_socket_events(&log, "server",
+                                     ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                                     1),
+                  1u);
+    void *retrier = th_socket(ctx, ZMQ_DEALER);
+    int interval = 50;
+    zmq_setsockopt(retrier, ZMQ_RECONNECT_IVL, &interval, sizeof interval);
+    cr_assert_eq(zmqsink_attach(zs, retrier, "retrier"), 0);
+    char nobody[64];
+    snprintf(nobody, sizeof nobody, "tcp://127.0.0.1:%d", th_free_port());
+    cr_assert_eq(zmq_connect(retrier, nobody), 0);
+    cr_assert_eq(wait_socket_events(&log, "second", ZMQSINK_EVENT_BIND_FAILED,
+                                    2),
+                 2u);
+    cr_assert_geq(wait_socket_events(&log, "retrier",
+                                     ZMQSINK_EVENT_CONNECT_RETRIED, 1),
+                  1u);
+    th_close(retrier);
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.sinks[0].failed, 0u);
+    cr_assert(sp_caught_up(&statsd, "test.done"), "statsd did not catch up");
+    char *counters = sp_admin(&statsd, "counters");
+    cr_assert_not_null(counters);
+    char key[256];
+    double v;
+    sp_reason_key(tags, key, sizeof key, "second", "bind_failed",
+                  "EADDRINUSE");
+    cr_assert(sp_dump_number(counters, key, &v) && v == 2, "%s:\n%s", key,
+              counters);
+    sp_counter_key(tags, key, sizeof key, "second", "bind_failed");
+    cr_assert(!sp_dump_number(counters, key, &v),
+              "%s counted without its reason: %g", key, v);
+    sp_reason_key(tags, key, sizeof key, "server",
+                  "handshake_failed_protocol", "ZMTP_MECHANISM_MISMATCH");
+    cr_assert(sp_dump_number(counters, key, &v) && v >= 1, "%s:\n%s", key,
+              counters);
+    sp_counter_key(tags, key, sizeof key, "retrier", "connect_retried");
+    cr_assert(sp_dump_number(counters, key, &v) && v >= 1, "%s:\n%s", key,
+              counters);
+    cr_assert(sp_dump_number(counters, "statsd.bad_lines_seen", &v) && v == 0,
+              "statsd saw bad lines:\n%s", counters);
+    free(counters);
+    th_log_free(&log);
+}
+
+Test(daemon, plain_names_count_failures_by_reason)
+{
+    real_failures_are_counted_by_reason(false);
+}
+
+Test(daemon, dogstatsd_tags_count_failures_by_reason)
+{
+    real_failures_are_counted_by_reason(true);
+}
+
 Test(daemon, drop_counters_match_the_core)
 {
     zmqsink_t *zs = th_start(ctx, tmpdir, "queue: { capacity: 16 }\n"

@@ -105,6 +105,8 @@ static char *expected_sd(const zmqsink_event_t *ev)
         str_add(&b, "\"");
     }
     str_add(&b, " value=\"%u\"", ev->value);
+    if (zmqsink_event_reason(ev))
+        str_add(&b, " reason=\"%s\"", zmqsink_event_reason(ev));
     if (ev->duration_ms >= 0)
         str_add(&b, " duration_ms=\"%lld\"", (long long)ev->duration_ms);
     str_add(&b, " host=\"%s\" pid=\"%d\"]", host, (int)getpid());
@@ -976,6 +978,84 @@ Test(pipeline, max_size_cuts_the_msg_with_a_mark)
     memset(name, 'n', 63); /* a long SD: the MSG must be cut */
     name[63] = '\0';
     run_and_check("tcp", "    max_size: 480\n", name, &c);
+}
+
+/* Failures beside the router's traffic: a second bind on its port, a
+ * CURVE client against it (a NULL server), a connect to a closed port
+ * retried. */
+static void failures(void)
+{
+    char endpoint[256];
+    th_last_endpoint(router, endpoint, sizeof endpoint);
+    void *second = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
+    cr_assert_eq(zmq_bind(second, endpoint), -1);
+    void *curvy = th_curve_client(ctx);
+    cr_assert_eq(zmqsink_attach(zs, curvy, "curvy"), 0);
+    cr_assert_eq(zmq_connect(curvy, endpoint), 0);
+    void *retrier = th_socket(ctx, ZMQ_DEALER);
+    cr_assert_eq(zmqsink_attach(zs, retrier, "retrier"), 0);
+    char nobody[64];
+    snprintf(nobody, sizeof nobody, "tcp://127.0.0.1:%d", th_free_port());
+    cr_assert_eq(zmq_connect(retrier, nobody), 0);
+    cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                              2, WAIT_MS),
+                  2u);
+    cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_CONNECT_RETRIED, 1,
+                              WAIT_MS),
+                  1u);
+    th_close(second);
+    th_close(curvy);
+    th_close(retrier);
+}
+
+/* The message rsyslog stored for the first event of type on socket. */
+static void assert_reason_arrived(const char *socket, uint32_t type,
+                                  const char *reason, const char *words)
+{
+    int at = -1;
+    zmqsink_event_t ev;
+    do
+        at = th_log_find(&events, type, (size_t)(at + 1), &ev);
+    while (at >= 0 && strcmp(ev.socket, socket) != 0);
+    cr_assert_geq(at, 0, "no %s on %s", zmqsink_event_name(type), socket);
+    messages_t m = read_messages(events.n);
+    char seq[48], sd[96];
+    snprintf(seq, sizeof seq, " seq=\"%llu\" ", (unsigned long long)ev.seq);
+    snprintf(sd, sizeof sd, " value=\"%u\" reason=\"%s\" ", ev.value, reason);
+    bool found = false;
+    for (size_t i = 0; i < m.n && !found; i++) {
+        parsed_t p;
+        cr_assert(split_line(m.line[i], &p));
+        if (!strstr(p.sd, seq))
+            continue;
+        found = true;
+        cr_assert(strstr(p.sd, sd), "no %s in %s", sd, p.sd);
+        cr_assert(strstr(p.msg, words), "no '%s' in %s", words, p.msg);
+    }
+    cr_assert(found, "no message with%s", seq);
+    free_messages(&m);
+}
+
+/* rsyslog stores the reason in the structured data and says it in words
+ * in the message. */
+Test(pipeline, reasons_in_structured_data_and_message)
+{
+    start_rsyslog();
+    start("tcp", "");
+    traffic("frontend", 1);
+    failures();
+    finish();
+    check_t c = { "imtcp", false, -1, 0 };
+    check_messages(&c);
+    assert_reason_arrived("second", ZMQSINK_EVENT_BIND_FAILED, "EADDRINUSE",
+                          ": address already in use (EADDRINUSE)");
+    assert_reason_arrived("frontend", ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                          "ZMTP_MECHANISM_MISMATCH",
+                          ": the peers use different security mechanisms "
+                          "(ZMTP_MECHANISM_MISMATCH)");
+    assert_reason_arrived("curvy", ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                          "ZMTP_MECHANISM_MISMATCH", "(ZMTP_MECHANISM_MISMATCH)");
 }
 
 /* Waits (bounded) until the syslog sink took n events with write(). */

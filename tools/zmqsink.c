@@ -27,7 +27,7 @@ static const char usage_text[] =
     "                               connections, until SIGTERM; SIGHUP reloads\n"
     "  demo [-c FILE] [-d SECONDS]  run a small monitored ZeroMQ scene\n"
     "  check FILE                   validate a config file, print what would run\n"
-    "  events                       list every event, its value and severity\n"
+    "  events                       list every event, its value and reasons\n"
     "\n"
     "options:\n"
     "  -h, --help      help (also: zmqsink COMMAND --help)\n"
@@ -187,16 +187,19 @@ static int command_events(int argc, char **argv)
     if (argc > 1) {
         if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
             printf("usage: zmqsink events\n\nLists every event name, what "
-                   "it means, what its value holds\nand its default "
-                   "severity.\n");
+                   "it means, what its value holds,\nthe reasons it can "
+                   "carry and its default severity.\n");
             return EXIT_OK;
         }
         return usage_error("events: unexpected argument '%s'", argv[1]);
     }
-    for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1)
+    for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1) {
         printf("%-27s %-8s %s\n%27s value: %s\n", zmqsink_event_name(bit),
                zmqsink_severity_name(zmqsink_event_default_severity(bit)),
                zmqsink_event_doc(bit), "", zmqsink_event_value_doc(bit));
+        const char *reasons = zmqsink_event_reason_doc(bit);
+        printf("%27s reason: %s\n", "", reasons ? reasons : "none.");
+    }
     return EXIT_OK;
 }
 

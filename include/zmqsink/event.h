@@ -94,6 +94,23 @@ ZMQSINK_EXPORT uint32_t zmqsink_event_from_name(const char *name);
 ZMQSINK_EXPORT const char *zmqsink_event_doc(uint32_t type);
 ZMQSINK_EXPORT const char *zmqsink_event_value_doc(uint32_t type);
 
+/* The cause of the event as a stable symbol, when its value is an error:
+ * the errno name ("EADDRINUSE") for bind_failed, accept_failed,
+ * close_failed, handshake_failed_no_detail and connect_delayed (none for
+ * EINPROGRESS, nor for an errno of 0); libzmq's ZMQ_PROTOCOL_ERROR_* name
+ * without that prefix ("ZMTP_MECHANISM_MISMATCH") for
+ * handshake_failed_protocol; "ZAP_300", "ZAP_400" or "ZAP_500" for
+ * handshake_failed_auth. A number the tables do not know gives
+ * "ERRNO_UNKNOWN", "PROTOCOL_ERROR_UNKNOWN" or "ZAP_UNKNOWN" (the number
+ * stays in value). NULL for every other event (connect_retried's value is
+ * an interval, not an error) and for a NULL event. The string is static:
+ * it may be kept. Thread-safe. */
+ZMQSINK_EXPORT const char *zmqsink_event_reason(const zmqsink_event_t *event);
+
+/* One sentence on the reasons events of a type can carry, or NULL for a
+ * type that carries none. Static string. */
+ZMQSINK_EXPORT const char *zmqsink_event_reason_doc(uint32_t type);
+
 /* Severity a type has unless the configuration says otherwise: err for the
  * failures except handshakes (warning), notice for connect_delayed,
  * connect_retried and disconnected, info for the rest. */
@@ -110,8 +127,10 @@ ZMQSINK_EXPORT const char *zmqsink_socket_type_name(int socket_type);
 
 /* Output formats. The json keys, in this order, are a contract:
  * ts, seq, event, severity, socket, socket_type, endpoint, peer, value,
+ * reason (only when the event has one: zmqsink_event_reason()),
  * duration_ms (only when known), host, pid. logfmt carries the same keys in
- * the same order; text is for people and may change. */
+ * the same order; text is for people and may change (it says the reason
+ * in words: "value=98: address already in use (EADDRINUSE)"). */
 typedef enum zmqsink_format {
     ZMQSINK_FORMAT_JSON = 0,
     ZMQSINK_FORMAT_LOGFMT = 1,
@@ -150,9 +169,9 @@ typedef struct zmqsink_field {
 typedef int zmqsink_field_fn(const zmqsink_field_t *field, void *arg);
 
 /* Walks the fields of event in the order of the json contract (ts, seq,
- * event, severity, socket, socket_type, endpoint, peer, value,
- * duration_ms, host, pid), leaving out those that do not apply
- * (duration_ms when unknown), and calls fn on each: the walk that
+ * event, severity, socket, socket_type, endpoint, peer, value, reason,
+ * duration_ms, host, pid), leaving out those that do not apply (reason
+ * when the event has none, duration_ms when unknown), and calls fn on each: the walk that
  * zmqsink_format_event() writes json and logfmt from, for sinks that write
  * events in a format of their own. A field and its text are valid during
  * the call only. Returns the first nonzero return of fn, else 0;

@@ -3,12 +3,14 @@
  *
  * Metrics, with `prefix: zmq` and `tags: none`:
  *   zmq.<socket>.<event>:N|c          events of that type in the interval
+ *   zmq.<socket>.<event>.<reason>:N|c those with that reason (failures)
  *   zmq.<socket>.connections:N|g      live connections of the socket
  *   zmq.<socket>.connection_ms:N|ms   one sample per connection that ended
  *   zmq.zmqsink.<sink>.dropped:N|c    events the core dropped for a sink
  *                                     since the last flush
- * With `tags: dogstatsd` the socket, event and sink become tags:
+ * With `tags: dogstatsd` the socket, event, reason and sink become tags:
  *   zmq.events:N|c|#socket:S,event:E   zmq.connections:N|g|#socket:S
+ *   zmq.events:N|c|#socket:S,event:E,reason:R
  *   zmq.connection_ms:N|ms|#socket:S   zmq.zmqsink.dropped:N|c|#sink:K
  * With per_process in effect, the gauge also names its process:
  *   zmq.<socket>.connections.<pid>:N|g zmq.connections:N|g|#socket:S,pid:P
@@ -28,6 +30,11 @@
  * longer than max_packet goes alone in a datagram of its own.
  *
  * Rules, and why:
+ * - An event with a reason (zmqsink_event_reason(): EADDRINUSE, ZAP_400,
+ *   ...) is counted under its reason only, not also without it, so that a
+ *   sum over a counter's reasons or tags counts each event once. Reasons
+ *   are few and static symbols; past REASONS_MAX of them on one socket the
+ *   rest are counted without a reason.
  * - A connection is counted up on accepted and connected, down on the
  *   closing event (disconnected or closed) of a connection the core saw
  *   opening, which is the one that carries duration_ms >= 0: libzmq also
@@ -75,14 +82,25 @@
 #define LINE_MAX_LEN 512
 #define TIMER_SAMPLES_MAX 1024
 #define TABLE_INITIAL 16
+#define REASONS_MAX 16
 
 enum { TAGS_NONE = 0, TAGS_DOGSTATSD = 1 };
 enum { PER_PROCESS_AUTO = 0, PER_PROCESS_TRUE = 1, PER_PROCESS_FALSE = 2 };
 
+/* Events of one type and reason, this interval. */
+struct reason_count {
+    const char *reason; /* static (zmqsink_event_reason()) */
+    int type_index;
+    uint64_t n;
+};
+
 /* What one socket name adds up to. */
 struct socket_metrics {
     char name[ZMQSINK_SOCKET_NAME_MAX];   /* sanitised; "" marks a free slot */
-    uint64_t counts[ZMQSINK_EVENT_TYPES]; /* this interval, by type index */
+    uint64_t counts[ZMQSINK_EVENT_TYPES]; /* this interval, by type index;
+                                             events with a reason apart */
+    struct reason_count reasons[REASONS_MAX]; /* kept across intervals */
+    size_t nreasons;
     int64_t connections;                  /* live, across intervals */
     int64_t *samples;                     /* kept durations (ms) */
     size_t nsamples;
@@ -204,6 +222,27 @@ static void add_sample(struct statsd_sink *s, struct socket_metrics *m,
         m->samples[j] = ms;
 }
 
+/* Counts the event under its reason; false when it has none or the
+ * socket's table of reasons is full. */
+static bool count_reason(struct socket_metrics *m, int type_index,
+                         const char *reason)
+{
+    if (!reason)
+        return false;
+    for (size_t i = 0; i < m->nreasons; i++) {
+        struct reason_count *r = &m->reasons[i];
+        if (r->type_index == type_index && strcmp(r->reason, reason) == 0) {
+            r->n++;
+            return true;
+        }
+    }
+    if (m->nreasons == REASONS_MAX)
+        return false;
+    m->reasons[m->nreasons++] =
+        (struct reason_count){ reason, type_index, 1 };
+    return true;
+}
+
 static bool opens_connection(uint32_t type)
 {
     return type == ZMQSINK_EVENT_ACCEPTED || type == ZMQSINK_EVENT_CONNECTED;
@@ -232,7 +271,8 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
     }
     int index = ev->type ? __builtin_ctz(ev->type) : ZMQSINK_EVENT_TYPES;
     if (index < ZMQSINK_EVENT_TYPES && ev->type == 1u << index) {
-        m->counts[index]++;
+        if (!count_reason(m, index, zmqsink_event_reason(ev)))
+            m->counts[index]++;
         s->pending_events++;
     }
     if (opens_connection(ev->type)) {
@@ -304,17 +344,22 @@ static void emit(struct statsd_sink *s, const char *line, int len,
 
 /* ---- metric lines ---- */
 
+/* reason: NULL, or a symbol made of [A-Z0-9_] that needs no sanitising. */
 static void emit_counter(struct statsd_sink *s, const char *socket,
-                         uint32_t type, uint64_t n)
+                         uint32_t type, const char *reason, uint64_t n)
 {
     char line[LINE_MAX_LEN];
     const char *event = zmqsink_event_name(type);
+    const char *tag = reason ? ",reason:" : "", *segment = reason ? "." : "";
+    if (!reason)
+        reason = "";
     int len = s->dogstatsd
                   ? snprintf(line, sizeof line, "%sevents:%llu|c|#socket:%s,"
-                             "event:%s", s->prefix, (unsigned long long)n,
-                             socket, event)
-                  : snprintf(line, sizeof line, "%s%s.%s:%llu|c", s->prefix,
-                             socket, event, (unsigned long long)n);
+                             "event:%s%s%s", s->prefix, (unsigned long long)n,
+                             socket, event, tag, reason)
+                  : snprintf(line, sizeof line, "%s%s.%s%s%s:%llu|c",
+                             s->prefix, socket, event, segment, reason,
+                             (unsigned long long)n);
     emit(s, line, len, n);
 }
 
@@ -365,7 +410,13 @@ static void flush_socket(struct statsd_sink *s, struct socket_metrics *m)
 {
     for (int i = 0; i < ZMQSINK_EVENT_TYPES; i++)
         if (m->counts[i])
-            emit_counter(s, m->name, 1u << i, m->counts[i]);
+            emit_counter(s, m->name, 1u << i, NULL, m->counts[i]);
+    for (size_t i = 0; i < m->nreasons; i++) {
+        struct reason_count *r = &m->reasons[i];
+        if (r->n)
+            emit_counter(s, m->name, 1u << r->type_index, r->reason, r->n);
+        r->n = 0;
+    }
     emit_gauge(s, m->name, m->connections);
     char rate[32] = "";
     if (m->timed > m->nsamples)

@@ -26,6 +26,8 @@ urllib.parse.quote(value, safe='') so no value holds a space or newline:
   raw=<body length as received (after chunked decoding)>
   body=<body length after gzip decoding, or - if it could not be decoded>
   seqs=<comma-separated "seq" values in body order, or - if none>
+  reasons=<comma-separated "seq:reason" of the events that carry a
+           "reason", in body order, or - if none>
   error=<- or: gzip (undecodable gzip), encoding (unknown Content-Encoding),
          json (body does not parse as its content type says),
          seq (an object lacks an integer "seq"), type (unknown content type)>
@@ -235,18 +237,26 @@ def event_seqs(events):
     return [str(seq) for seq in seqs]
 
 
+def event_reasons(events, seqs):
+    """Return "seq:reason" of the events that carry a reason, joined."""
+    return ",".join(seq + ":" + str(event["reason"])
+                    for seq, event in zip(seqs, events)
+                    if "reason" in event) or "-"
+
+
 def analyse_body(raw, content_type, encoding):
-    """Return the (body, seqs, error) log values for a received body."""
+    """Return the (body, seqs, reasons, error) log values for a body."""
     body, error = decode_body(raw, encoding)
     if body is None:
-        return "-", "-", error
+        return "-", "-", "-", error
     events, error = parse_events(body, content_type)
     if events is None:
-        return str(len(body)), "-", error
+        return str(len(body)), "-", "-", error
     seqs = event_seqs(events)
     if seqs is None:
-        return str(len(body)), "-", "seq"
-    return str(len(body)), ",".join(seqs) or "-", "-"
+        return str(len(body)), "-", "-", "seq"
+    return (str(len(body)), ",".join(seqs) or "-",
+            event_reasons(events, seqs), "-")
 
 
 class RecordingHandler(BaseHTTPRequestHandler):
@@ -313,8 +323,8 @@ class RecordingHandler(BaseHTTPRequestHandler):
     def log_details(self, raw):
         """Log fields of this request from conn= on, in order."""
         headers = self.headers
-        body, seqs, error = analyse_body(raw, headers.get("Content-Type"),
-                                         headers.get("Content-Encoding"))
+        body, seqs, reasons, error = analyse_body(
+            raw, headers.get("Content-Type"), headers.get("Content-Encoding"))
         return [
             ("conn", str(self.client_address[1])),
             ("key", headers.get("Idempotency-Key", "-")),
@@ -323,6 +333,7 @@ class RecordingHandler(BaseHTTPRequestHandler):
             ("raw", str(len(raw))),
             ("body", body),
             ("seqs", seqs),
+            ("reasons", reasons),
             ("error", error),
             ("headers", "\n".join(name.lower() + ":" + value
                                   for name, value in headers.items())),
