@@ -75,8 +75,7 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
             continue;
         matched = 1;
         if (zs__ring_push(sink->ring, ev)) {
-            zs__counter_add(&sink->enqueued, 1);
-            pushed |= 1ull << i;
+            pushed |= 1ull << i; /* counted by the ring: zs__ring_pushed() */
         } else {
             first_drop |= zs__counter_get(&sink->dropped_full) == 0;
             zs__counter_add(&sink->dropped_full, 1);

@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "log.h"
 #include "path.h"
+#include "worker.h"
 
 static const zs__options_t *host_options(const zmqsink_host_t *host)
 {
@@ -58,9 +59,18 @@ static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,
 static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
                               const char *reason)
 {
-    zs__counter_add(&zs__sink_of_host(host)->failed, n);
+    zs__sink_t *sink = zs__sink_of_host(host);
+    zs__sink_count_lost(sink, n, &sink->failed);
     zs__log(ZMQSINK_SEV_DEBUG, "sink '%s': %llu events failed: %s",
             host->sink_name, (unsigned long long)n, reason);
+}
+
+/* Ignored for a plugin whose write() returning OK counted them already. */
+static void host_count_delivered(const zmqsink_host_t *host, uint64_t n)
+{
+    zs__sink_t *sink = zs__sink_of_host(host);
+    if (zs__sink_counts_delivered(sink))
+        zs__sink_count_delivered(sink, n);
 }
 
 /* Answers from the instance's current sinks; the name is copied into the
@@ -115,5 +125,6 @@ void zs__host_init(zs__sink_t *sink)
         .fork_release = zs__host_fork_release,
         .resolve_path = zs__resolve_path,
         .host_name = zs__host_name(),
+        .count_delivered = host_count_delivered,
     };
 }

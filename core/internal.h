@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <zmqsink.h>
@@ -17,20 +18,23 @@
 #include "ring.h"
 
 
-/* A counter with a single writer: a relaxed load and store, no locked
- * instruction, readable from any thread. */
+/* A counter with a single writer: a load and a release store, no locked
+ * instruction, readable from any thread. A reader's acquire load that
+ * sees a value also sees everything its writer did before storing it:
+ * zs__sink_stats() relies on that to read a sink's counters in an order
+ * that keeps its identity (core/sinkset.c). */
 typedef _Atomic uint64_t zs__counter_t;
 
 static inline void zs__counter_add(zs__counter_t *counter, uint64_t n)
 {
     atomic_store_explicit(counter,
                           atomic_load_explicit(counter, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+                          memory_order_release);
 }
 
 static inline uint64_t zs__counter_get(const zs__counter_t *counter)
 {
-    return atomic_load_explicit(counter, memory_order_relaxed);
+    return atomic_load_explicit(counter, memory_order_acquire);
 }
 
 typedef struct zs__sink {
@@ -77,9 +81,20 @@ typedef struct zs__sink {
     _Atomic int64_t deadline_ns;
     _Atomic int finished;     /* the thread has closed the sink */
 
-    /* Counters: enqueued and dropped_full are written by the collector,
-     * the others by the worker. */
-    zs__counter_t enqueued, delivered, dropped_full, dropped_shutdown, failed;
+    /* Counters. The ring counts what was enqueued (pushed) and what the
+     * worker took (released). dropped_full is written by the collector,
+     * the others by the worker: an event is released from the ring before
+     * it is counted delivered, failed or dropped_shutdown, and what was
+     * released and is in none of them is pending in the plugin. revoked:
+     * events of a plugin without ZMQSINK_PLUGIN_COUNTS_DELIVERED that were
+     * counted delivered when write() took them, and failed later; the
+     * delivered that zmqsink_stats() reports is delivered - revoked. */
+    zs__counter_t delivered, revoked, dropped_full, dropped_shutdown, failed;
+
+    /* Worker thread only: inside write(), the plugin's count_delivered()
+     * and count_failed() wait here until its batch has left the ring. */
+    bool in_write;
+    uint64_t write_delivered, write_failed;
 } zs__sink_t;
 
 /* The sinks of an instance between two changes, and the config they

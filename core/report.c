@@ -103,14 +103,16 @@ static void stats_json(FILE *f, const zmqsink_stats_t *st)
                 "%s\n {\"name\":%s,\"type\":%s,\"enqueued\":%llu,"
                 "\"delivered\":%llu,\"dropped_full\":%llu,"
                 "\"dropped_shutdown\":%llu,\"failed\":%llu,"
-                "\"queue_depth\":%llu,\"queue_capacity\":%llu}",
+                "\"queue_depth\":%llu,\"queue_capacity\":%llu,"
+                "\"pending\":%llu}",
                 i ? "," : "", name, type, (unsigned long long)s->enqueued,
                 (unsigned long long)s->delivered,
                 (unsigned long long)s->dropped_full,
                 (unsigned long long)s->dropped_shutdown,
                 (unsigned long long)s->failed,
                 (unsigned long long)s->queue_depth,
-                (unsigned long long)s->queue_capacity);
+                (unsigned long long)s->queue_capacity,
+                (unsigned long long)s->pending);
     }
     fputs("\n]}\n", f);
 }
@@ -214,15 +216,13 @@ static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
     }
 }
 
-/* One line for each sink that lost anything. What a sink still holds (one
- * stuck in its plugin) will not be delivered either. */
+/* One line for each sink that lost anything. What a sink still holds, in
+ * its ring or its plugin (one stuck there), will not be delivered either. */
 static void report_summary(const zmqsink_stats_t *st)
 {
     for (size_t i = 0; i < st->nsinks; i++) {
         const zmqsink_sink_stats_t *s = &st->sinks[i];
-        uint64_t undelivered = s->dropped_shutdown > s->queue_depth
-                                   ? s->dropped_shutdown
-                                   : s->queue_depth;
+        uint64_t undelivered = s->dropped_shutdown + s->queue_depth + s->pending;
         if (s->dropped_full + undelivered + s->failed == 0)
             continue;
         zs__log(ZMQSINK_SEV_WARNING,

@@ -143,3 +143,13 @@ size_t zs__ring_capacity(const zs__ring_t *ring)
 {
     return ring->capacity;
 }
+
+uint64_t zs__ring_pushed(const zs__ring_t *ring)
+{
+    return atomic_load_explicit(&ring->tail, memory_order_acquire);
+}
+
+uint64_t zs__ring_released(const zs__ring_t *ring)
+{
+    return atomic_load_explicit(&ring->head, memory_order_acquire);
+}

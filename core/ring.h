@@ -42,4 +42,11 @@ size_t zs__ring_depth(const zs__ring_t *ring);
 
 size_t zs__ring_capacity(const zs__ring_t *ring);
 
+/* Events ever pushed, and ever released, since the ring was made: each
+ * an acquire load of an index its side stores with release, so that a
+ * thread that reads released first and pushed next finds pushed >=
+ * released. Any thread. */
+uint64_t zs__ring_pushed(const zs__ring_t *ring);
+uint64_t zs__ring_released(const zs__ring_t *ring);
+
 #endif

@@ -189,18 +189,22 @@ void zs__sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
     }
     for (size_t i = 0; i < n; i++) {
         zs__sink_t *sink = sinks[i];
+        zmqsink_sink_stats_t last;
+        zs__sink_stats(sink, &last);
+        /* What it still holds will not be delivered by this instance (one
+         * stuck in its plugin): dropped, and the identity stays. */
+        uint64_t held = last.queue_depth + last.pending;
+        last.dropped_shutdown += held;
+        last.queue_depth = last.pending = 0;
         if (stats)
-            zs__sink_stats(sink, &stats[i]);
+            stats[i] = last;
         uint64_t lost = zs__counter_get(&sink->dropped_shutdown);
         if (busy[i]) {
-            /* What it still holds will not be delivered by this instance. */
-            if (stats)
-                stats[i].dropped_shutdown += stats[i].queue_depth;
             zs__log(ZMQSINK_SEV_ERR,
                     "sink '%s': still busy in its plugin %lld ms after "
-                    "shutdown began; left running, %zu events undelivered",
+                    "shutdown began; left running, %llu events undelivered",
                     sink->name, (long long)((clock_now_ns() - started) / 1000000),
-                    zs__ring_depth(sink->ring));
+                    (unsigned long long)held);
             zs->stuck[zs->nstuck++ % ZS__MAX_SINKS] = sink;
             continue; /* its thread still uses it: not freed */
         }
@@ -230,12 +234,22 @@ void zs__sink_stats(const zs__sink_t *sink, zmqsink_sink_stats_t *out)
 {
     snprintf(out->name, sizeof out->name, "%s", sink->name);
     snprintf(out->type, sizeof out->type, "%s", sink->type);
-    out->enqueued = zs__counter_get(&sink->enqueued);
-    out->delivered = zs__counter_get(&sink->delivered);
-    out->dropped_full = zs__counter_get(&sink->dropped_full);
-    out->dropped_shutdown = zs__counter_get(&sink->dropped_shutdown);
+    /* Downstream first: each counter is written after the one read after
+     * it (the worker counts an event once it left the ring, the ring
+     * releases only what was pushed, a revocation precedes its loss), so
+     * that pending and queue_depth, derived, are never negative and
+     * enqueued + dropped_full = delivered + pending + queue_depth + failed
+     * + dropped_full + dropped_shutdown holds in every snapshot. */
     out->failed = zs__counter_get(&sink->failed);
-    out->queue_depth = zs__ring_depth(sink->ring);
+    out->dropped_shutdown = zs__counter_get(&sink->dropped_shutdown);
+    uint64_t revoked = zs__counter_get(&sink->revoked);
+    out->delivered = zs__counter_get(&sink->delivered) - revoked;
+    uint64_t taken = zs__ring_released(sink->ring);
+    out->enqueued = zs__ring_pushed(sink->ring);
+    out->dropped_full = zs__counter_get(&sink->dropped_full);
+    out->pending =
+        taken - out->delivered - out->failed - out->dropped_shutdown;
+    out->queue_depth = out->enqueued - taken;
     out->queue_capacity = zs__ring_capacity(sink->ring);
 }
 

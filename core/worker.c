@@ -97,8 +97,58 @@ void zs__worker_reopen(zs__sink_t *sink)
     worker_signal(sink, ZS__WORKER_REOPEN);
 }
 
+bool zs__sink_counts_delivered(const zs__sink_t *sink)
+{
+    const zmqsink_plugin_t *desc = sink->plugin.desc;
+    return desc && desc->abi_minor >= 4 &&
+           (desc->flags & ZMQSINK_PLUGIN_COUNTS_DELIVERED);
+}
+
+/* Events the plugin took and has not yet reported: exact on the sink's
+ * thread, the only writer of all but the ring's pushed count. */
+static uint64_t sink_held(const zs__sink_t *sink)
+{
+    return zs__ring_released(sink->ring) -
+           (zs__counter_get(&sink->delivered) -
+            zs__counter_get(&sink->revoked)) -
+           zs__counter_get(&sink->failed) -
+           zs__counter_get(&sink->dropped_shutdown);
+}
+
+void zs__sink_count_delivered(zs__sink_t *sink, uint64_t n)
+{
+    if (sink->in_write) {
+        sink->write_delivered += n;
+        return;
+    }
+    uint64_t held = sink_held(sink);
+    zs__counter_add(&sink->delivered, n < held ? n : held);
+}
+
+void zs__sink_count_lost(zs__sink_t *sink, uint64_t n, zs__counter_t *lost)
+{
+    if (sink->in_write && lost == &sink->failed) {
+        sink->write_failed += n;
+        return;
+    }
+    uint64_t held = sink_held(sink);
+    uint64_t from_held = n < held ? n : held, from_delivered = 0;
+    if (!zs__sink_counts_delivered(sink)) {
+        uint64_t counted = zs__counter_get(&sink->delivered) -
+                           zs__counter_get(&sink->revoked);
+        from_delivered = n - from_held;
+        if (from_delivered > counted)
+            from_delivered = counted;
+        /* Revoked before counted lost: a reader that sees the loss sees
+         * the revocation too (zs__sink_stats()). */
+        zs__counter_add(&sink->revoked, from_delivered);
+    }
+    zs__counter_add(lost, from_held + from_delivered);
+}
+
 /* Offers the oldest events to the plugin. Returns what write() said, or
- * ZMQSINK_WRITE_OK with nothing done when the ring is empty. */
+ * ZMQSINK_WRITE_OK with nothing done when the ring is empty. The batch
+ * leaves the ring before anything counts it: see zs__sink_t. */
 static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
 {
     const zmqsink_event_t *first;
@@ -108,14 +158,23 @@ static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
         return ZMQSINK_WRITE_OK;
     if (n > BATCH_MAX)
         *count = n = BATCH_MAX;
+    sink->in_write = true;
     zmqsink_write_result_t result =
         sink->plugin.desc->write(sink->state, first, n);
-    if (result == ZMQSINK_WRITE_RETRY)
-        return result;
-    zs__counter_add(result == ZMQSINK_WRITE_OK ? &sink->delivered
-                                               : &sink->failed,
-                    n);
-    zs__ring_release(sink->ring, n);
+    sink->in_write = false;
+    if (result != ZMQSINK_WRITE_RETRY) {
+        zs__ring_release(sink->ring, n);
+        if (result != ZMQSINK_WRITE_OK)
+            zs__counter_add(&sink->failed, n);
+        else if (!zs__sink_counts_delivered(sink))
+            zs__counter_add(&sink->delivered, n);
+    }
+    uint64_t delivered = sink->write_delivered, failed = sink->write_failed;
+    sink->write_delivered = sink->write_failed = 0;
+    if (delivered)
+        zs__sink_count_delivered(sink, delivered);
+    if (failed)
+        zs__sink_count_lost(sink, failed, &sink->failed);
     return result;
 }
 
@@ -195,10 +254,17 @@ static void worker_drain(zs__sink_t *sink)
             worker_backoff(sink, &backoff, deadline - clock_now_ns());
         }
     }
-    uint64_t lost = zs__ring_depth(sink->ring);
+    /* What is left in the ring leaves it as dropped; what the plugin
+     * cannot flush is dropped from what it holds. */
+    const zmqsink_event_t *first;
+    size_t left;
+    while ((left = zs__ring_peek(sink->ring, &first)) > 0) {
+        zs__ring_release(sink->ring, left);
+        zs__counter_add(&sink->dropped_shutdown, left);
+    }
     if (sink->plugin.desc->flush)
-        lost += sink->plugin.desc->flush(sink->state, deadline);
-    zs__counter_add(&sink->dropped_shutdown, lost);
+        zs__sink_count_lost(sink, sink->plugin.desc->flush(sink->state, deadline),
+                            &sink->dropped_shutdown);
 }
 
 /* The stand-in for a sink started in the background whose plugin could
@@ -270,6 +336,9 @@ static void *worker_main(void *arg)
     worker_drain(sink);
     sink->plugin.desc->close(sink->state);
     sink->state = NULL;
+    /* Whatever the plugin still held when it was closed is lost. */
+    if (zs__sink_counts_delivered(sink))
+        zs__sink_count_lost(sink, sink_held(sink), &sink->dropped_shutdown);
     atomic_store(&sink->finished, 1);
     return NULL;
 }

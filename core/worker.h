@@ -36,6 +36,20 @@ void zs__worker_stop(zs__sink_t *sink, int64_t deadline_ns);
  * and the sink must not be freed. */
 int zs__worker_join(zs__sink_t *sink);
 
+/* Whether the sink's plugin reports its deliveries (count_delivered())
+ * rather than having write() returning OK count them. */
+bool zs__sink_counts_delivered(const zs__sink_t *sink);
+
+/* The plugin's count_delivered(): up to n of the events it holds count as
+ * delivered. Sink's thread; inside write(), once its batch is taken. */
+void zs__sink_count_delivered(zs__sink_t *sink, uint64_t n);
+
+/* The plugin's count_failed(), and flush()'s undelivered: up to n of the
+ * events it holds (or, for a plugin that does not report deliveries, of
+ * those counted delivered) count in lost (failed or dropped_shutdown).
+ * Sink's thread; inside write(), once its batch is taken. */
+void zs__sink_count_lost(zs__sink_t *sink, uint64_t n, zs__counter_t *lost);
+
 /* The sink whose worker thread this is, or NULL on any other thread. */
 extern _Thread_local const zs__sink_t *zs__worker_self;
 

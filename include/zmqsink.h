@@ -322,17 +322,30 @@ ZMQSINK_EXPORT void zmqsink_reopen(zmqsink_t *zs);
  * at once, later ones at most once per `stats.interval` with the counts
  * since the last line, and at destroy one line per sink that lost
  * anything; with `stats.path` (or $ZMQSINK_STATS_FILE) all of them are
- * written as json every `stats.interval`. */
+ * written as json every `stats.interval`. Every event routed to the sink
+ * is in exactly one place, in every snapshot:
+ *   enqueued + dropped_full = delivered + pending + queue_depth + failed
+ *                             + dropped_full + dropped_shutdown
+ * While zmqsink is 0.x the struct may grow, at its end: fill it only
+ * through zmqsink_stats(). */
 typedef struct zmqsink_sink_stats {
     char name[64];
     char type[32];
     uint64_t enqueued;         /* events put in its ring */
-    uint64_t delivered;        /* events write() took */
+    uint64_t delivered;        /* events that reached the other side: a
+                                  datagram sent, a line written whole to a
+                                  file or a stream socket, a 2xx answer (for
+                                  a plugin that does not say: write() took
+                                  them) */
     uint64_t dropped_full;     /* not enqueued: the ring was full */
-    uint64_t dropped_shutdown; /* still queued when shutdown_timeout ended */
+    uint64_t dropped_shutdown; /* still queued, or held by the plugin,
+                                  when shutdown_timeout ended */
     uint64_t failed;           /* write() failed, or the plugin gave up */
     uint64_t queue_depth;      /* in the ring now */
     uint64_t queue_capacity;
+    uint64_t pending;          /* taken by the plugin, neither delivered nor
+                                  failed yet (a socket's buffer, a batch, a
+                                  spool) */
 } zmqsink_sink_stats_t;
 
 /* Counters of the whole instance, and of its sinks into an array the

@@ -114,6 +114,11 @@ static void host_count_failed(const zmqsink_host_t *host, uint64_t n,
     h->reason_failed[i] += n;
 }
 
+static void host_count_delivered(const zmqsink_host_t *host, uint64_t n)
+{
+    host_of(host)->delivered += n;
+}
+
 void *th_plugin_open(th_plugin_host_t *h)
 {
     char err[512] = "";
@@ -199,6 +204,7 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
             .fork_release = zs__host_fork_release,
             .resolve_path = zs__resolve_path,
             .host_name = zs__host_name(),
+            .count_delivered = host_count_delivered,
         },
         .plugin = plugin,
     };

@@ -199,6 +199,37 @@ Test(cli, demo_with_config_writes_the_sink_and_counts_it, .init = setup,
  * ZMQSINK_PRELOAD set, as scripts/demo runs it, the command finds the
  * plugin of every built-in sink in that build, and the demo opens them all
  * (statsd, syslog over udp and http send to free loopback ports). */
+/* A tcp syslog server that never answers: the summary shows nothing
+ * delivered, and every event the sink was routed dropped or failed. */
+Test(cli, demo_summary_counts_nothing_delivered_without_a_server,
+     .init = setup, .fini = teardown)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "shutdown_timeout: 300ms\n"
+             "sinks:\n  - name: sys\n    type: syslog\n"
+             "    transport: tcp\n    address: 127.0.0.1:%d\n",
+             th_free_port());
+    char *config = th_write_file(dir, "demo.yaml", yaml);
+    char args[4200], *out, *err;
+    snprintf(args, sizeof args, "demo -c %s -d 1", config);
+    cr_assert_eq(run(args, &out, &err), 0, "stderr: %s", err);
+    char *row = strstr(out, "  sys ");
+    cr_assert_not_null(row, "no summary row in:\n%s", out);
+    char name[64], type[32];
+    unsigned long long delivered, pending, dropped, failed;
+    cr_assert_eq(sscanf(row, "%63s %31s %llu %llu %llu %llu", name, type,
+                        &delivered, &pending, &dropped, &failed),
+                 6, "%s", row);
+    cr_assert_str_eq(type, "syslog");
+    cr_assert_eq(delivered, 0, "%s", out);
+    cr_assert_eq(pending, 0, "after shutdown nothing is held: %s", out);
+    cr_assert_gt(dropped + failed, 0, "%s", out);
+    free(config);
+    free(out);
+    free(err);
+}
+
 Test(cli, uninstalled_command_finds_every_built_in_plugin, .init = setup,
      .fini = teardown)
 {

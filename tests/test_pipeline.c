@@ -2,6 +2,8 @@
  * other sinks, drops and failures are counted, and shutdown delivers what
  * was queued. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,4 +329,96 @@ Test(pipeline, retry_later_is_backed_off_during_shutdown, .init = setup,
     cr_assert_lt(atol(count), 100, "%s write() calls", count);
     cr_assert_gt(atol(count), 0);
     free(count);
+}
+
+/* Where every event routed to a sink is, in one snapshot: nowhere twice,
+ * never lost. Returns NULL, or what is wrong (a static buffer). */
+static const char *identity_broken(const zmqsink_sink_stats_t *s)
+{
+    static _Thread_local char why[256];
+    uint64_t routed = s->enqueued + s->dropped_full;
+    uint64_t placed = s->delivered + s->pending + s->queue_depth + s->failed +
+                      s->dropped_full + s->dropped_shutdown;
+    if (routed == placed && s->pending < (1ull << 62) &&
+        s->queue_depth < (1ull << 62))
+        return NULL;
+    snprintf(why, sizeof why,
+             "sink %s: enqueued %llu + dropped_full %llu != delivered %llu + "
+             "pending %llu + queue_depth %llu + failed %llu + dropped_full "
+             "%llu + dropped_shutdown %llu",
+             s->name, (unsigned long long)s->enqueued,
+             (unsigned long long)s->dropped_full,
+             (unsigned long long)s->delivered, (unsigned long long)s->pending,
+             (unsigned long long)s->queue_depth, (unsigned long long)s->failed,
+             (unsigned long long)s->dropped_full,
+             (unsigned long long)s->dropped_shutdown);
+    return why;
+}
+
+typedef struct sampler {
+    zmqsink_t *zs;
+    _Atomic int done;
+    uint64_t samples;
+    char broken[512]; /* the first snapshot that broke the identity */
+} sampler_t;
+
+/* Another application thread: snapshots while the sockets churn. */
+static void *sample_stats(void *arg)
+{
+    sampler_t *s = arg;
+    while (!atomic_load(&s->done) || s->samples < 100) {
+        TH_STATS(stats);
+        zmqsink_stats(s->zs, &stats);
+        for (size_t i = 0; i < stats.nsinks; i++) {
+            const char *why = identity_broken(&stats.sinks[i]);
+            if (why && !s->broken[0])
+                snprintf(s->broken, sizeof s->broken, "sample %llu: %s",
+                         (unsigned long long)s->samples, why);
+        }
+        s->samples++;
+    }
+    return NULL;
+}
+
+Test(pipeline, every_event_is_in_one_place_in_every_snapshot, .init = setup,
+     .fini = teardown, .timeout = 300)
+{
+    zmqsink_t *zs = th_start(ctx, dir, "queue: { capacity: 64 }\n"
+                          "sinks:\n"
+                          "  - name: holding\n"
+                          "    type: holding\n"
+                          "  - name: file\n"
+                          "    type: file\n"
+                          "    path: events.jsonl\n"
+                          "  - name: broken\n"
+                          "    type: fail_write\n");
+    sampler_t sampler = {.zs = zs};
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, sample_stats, &sampler), 0);
+    void *server = socket_new(ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    churn(zs, server, endpoint, 400);
+    th_close(server);
+    atomic_store(&sampler.done, 1);
+    pthread_join(thread, NULL);
+    cr_assert_eq(sampler.broken[0], '\0', "%s", sampler.broken);
+
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.nsinks, 3u);
+    for (size_t i = 0; i < stats.nsinks; i++) {
+        const zmqsink_sink_stats_t *s = &stats.sinks[i];
+        const char *why = identity_broken(s);
+        cr_assert_null(why, "at the end: %s", why);
+        cr_assert_eq(s->pending + s->queue_depth, 0u,
+                     "sink %s still holds events after destroy", s->name);
+        cr_assert_gt(s->enqueued, 0u, "sink %s got nothing", s->name);
+    }
+    const zmqsink_sink_stats_t *holding = &stats.sinks[0];
+    cr_assert_gt(holding->delivered, 0u);
+    cr_assert_gt(holding->failed, 0u, "one batch in three fails");
+    cr_assert_eq(stats.sinks[2].delivered, 0u);
 }

@@ -1058,18 +1058,21 @@ Test(pipeline, reasons_in_structured_data_and_message)
                           "ZMTP_MECHANISM_MISMATCH", "(ZMTP_MECHANISM_MISMATCH)");
 }
 
-/* Waits (bounded) until the syslog sink took n events with write(). */
+/* Waits (bounded) until the syslog sink took n events with write():
+ * delivered, or pending in its buffer while the server is away. */
 static void wait_taken_by_syslog(size_t n)
 {
     TH_STATS(stats);
     for (int i = 0; i < WAIT_MS / STEP_MS; i++) {
         zmqsink_stats(zs, &stats);
-        if (stats.sinks[0].delivered >= n)
+        if (stats.sinks[0].delivered + stats.sinks[0].pending >= n)
             return;
         th_sleep_ms(STEP_MS);
     }
     cr_assert_fail("the syslog sink took %llu of %zu events",
-                   (unsigned long long)stats.sinks[0].delivered, n);
+                   (unsigned long long)(stats.sinks[0].delivered +
+                                        stats.sinks[0].pending),
+                   n);
 }
 
 /* rsyslogd restarts mid-stream: what was sent before arrived, what came
@@ -1093,4 +1096,47 @@ Test(pipeline, tcp_server_restart_loses_and_duplicates_nothing)
     finish();
     check_t c = { "imtcp", false, -1, 0 };
     check_messages(&c);
+}
+
+/* A tcp server that never answers: nothing counts as delivered; what the
+ * sink took is pending while it tries, and dropped when shutdown ends. */
+Test(pipeline, tcp_without_a_server_delivers_nothing)
+{
+    char text[1024], err[1024] = "";
+    snprintf(text, sizeof text,
+             "shutdown_timeout: 300ms\n"
+             "sinks:\n"
+             "  - name: sys\n"
+             "    type: syslog\n"
+             "    transport: tcp\n"
+             "    address: 127.0.0.1:%d\n",
+             rsyslog_port); /* no rsyslogd started: nobody listens */
+    char *config = th_write_file(tmpdir, "app.yaml", text);
+    zs = zmqsink_new(ctx, config, err, sizeof err);
+    free(config);
+    cr_assert_not_null(zs, "zmqsink_new: %s", err);
+    cr_assert_eq(zmqsink_add_callback(zs, "record", ZMQSINK_EVENT_ALL,
+                                      th_log_callback, &events),
+                 0);
+    traffic("frontend", 2);
+    size_t n = th_log_wait(&events, 0, 7, WAIT_MS);
+    wait_taken_by_syslog(n);
+    TH_STATS(stats);
+    zmqsink_stats(zs, &stats);
+    cr_assert_eq(stats.sinks[0].delivered, 0);
+    cr_assert_geq(stats.sinks[0].pending, n);
+
+    th_close(router);
+    router = NULL;
+    zmqsink_destroy_stats(&zs, &stats);
+    const zmqsink_sink_stats_t *sys = &stats.sinks[0];
+    cr_assert_eq(sys->delivered, 0);
+    cr_assert_eq(sys->pending + sys->queue_depth, 0);
+    cr_assert_eq(sys->enqueued, stats.sinks[1].delivered,
+                 "it was routed every event");
+    cr_assert_eq(sys->dropped_shutdown + sys->failed, sys->enqueued,
+                 "dropped %llu, failed %llu of %llu",
+                 (unsigned long long)sys->dropped_shutdown,
+                 (unsigned long long)sys->failed,
+                 (unsigned long long)sys->enqueued);
 }

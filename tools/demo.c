@@ -105,12 +105,13 @@ static void summary_print(const tally_t *tally, const zmqsink_stats_t *stats)
         if (tally->by_type[i])
             printf("  %-28s %8llu\n", zmqsink_event_name(1u << i),
                    (unsigned long long)tally->by_type[i]);
-    printf("sinks:\n  %-16s %-10s %10s %10s %8s\n", "name", "type",
-           "delivered", "dropped", "failed");
+    printf("sinks:\n  %-16s %-10s %10s %10s %10s %8s\n", "name", "type",
+           "delivered", "pending", "dropped", "failed");
     for (size_t i = 0; i < stats->nsinks; i++) {
         const zmqsink_sink_stats_t *s = &stats->sinks[i];
-        printf("  %-16s %-10s %10llu %10llu %8llu\n", s->name, s->type,
+        printf("  %-16s %-10s %10llu %10llu %10llu %8llu\n", s->name, s->type,
                (unsigned long long)s->delivered,
+               (unsigned long long)s->pending,
                (unsigned long long)(s->dropped_full + s->dropped_shutdown),
                (unsigned long long)s->failed);
     }

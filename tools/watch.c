@@ -203,14 +203,15 @@ static void stats_print(zmqsink_t *zs)
         fprintf(stderr,
                 "  sink '%s' (%s): enqueued %llu, delivered %llu, "
                 "dropped_full %llu, dropped_shutdown %llu, failed %llu, "
-                "queue %llu/%llu\n",
+                "queue %llu/%llu, pending %llu\n",
                 s->name, s->type, (unsigned long long)s->enqueued,
                 (unsigned long long)s->delivered,
                 (unsigned long long)s->dropped_full,
                 (unsigned long long)s->dropped_shutdown,
                 (unsigned long long)s->failed,
                 (unsigned long long)s->queue_depth,
-                (unsigned long long)s->queue_capacity);
+                (unsigned long long)s->queue_capacity,
+                (unsigned long long)s->pending);
     }
 }
 

@@ -29,7 +29,7 @@
  * NULL; zmqsink_reload() leaves the running sinks as they were), with one
  * line naming the config file, the sink and the plugin file, for instance:
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/old.so' was built for
- *   plugin ABI 2.0, this zmqsink provides 1.3: rebuild it against this
+ *   plugin ABI 2.0, this zmqsink provides 1.4: rebuild it against this
  *   zmqsink's headers
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/new.so' has no write in
  *   its descriptor (mandatory: name, open, write, close)
@@ -68,6 +68,7 @@
  *   - 1.0: the first. 1.1: sink_drops and resolve_address in the host.
  *     1.2: child_process, fork_hold and fork_release in the host.
  *     1.3: resolve_path and host_name in the host.
+ *     1.4: count_delivered in the host, flags in the descriptor.
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -103,6 +104,20 @@
  *     `dropped`.
  *   - events the plugin took but lost (count_failed()) count as `failed`;
  *     those it still holds when flush() gives up count as `dropped`.
+ *
+ * Delivered. By default, write() returning ZMQSINK_WRITE_OK counts its
+ * events as `delivered`. A plugin that keeps events before they reach the
+ * other side (a socket buffer, a batch, a spool) sets
+ * ZMQSINK_PLUGIN_COUNTS_DELIVERED in its descriptor's flags (ABI 1.4):
+ * then what write() took counts as `pending` until the plugin reports each
+ * event once, with count_delivered() when it certainly left (a datagram
+ * sent, a line written whole to a file or a stream socket, a 2xx answer),
+ * with count_failed() when it never will, or in flush()'s return at
+ * shutdown; what it still holds when it is closed counts as `dropped`. The
+ * core never counts more events delivered or failed than the plugin holds.
+ * For every sink, at every zmqsink_stats(): enqueued + dropped_full =
+ * delivered + pending + queue_depth + failed + dropped_full +
+ * dropped_shutdown.
  *
  * Options: the plugin lists every option key it accepts with its type, its
  * default and its range. The core validates a sink's configuration against
@@ -187,7 +202,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 3
+#define ZMQSINK_PLUGIN_ABI_MINOR 4
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -197,7 +212,9 @@ extern "C" {
 typedef enum zmqsink_write_result {
     ZMQSINK_WRITE_OK = 0,    /* all taken: delivered, or kept by the plugin,
                                 which then owns their fate (deliver them
-                                later, or count_failed() them) */
+                                later, or count_failed() them; with
+                                ZMQSINK_PLUGIN_COUNTS_DELIVERED, pending
+                                until count_delivered() or count_failed()) */
     ZMQSINK_WRITE_RETRY = 1, /* none taken, try again later: the worker
                                 waits (10 ms, doubling up to 2 s), calls
                                 tick() and offers them again, from the same
@@ -297,7 +314,9 @@ struct zmqsink_host {
      * not deliver (a dead letter, a buffer overflow) as `failed` in
      * zmqsink_stats(), so that no loss goes unseen; reason is a short
      * static word ("rejected", "overflow"), logged at debug. Sink's thread
-     * only: the counter has one writer. */
+     * only: the counter has one writer. Without
+     * ZMQSINK_PLUGIN_COUNTS_DELIVERED, the events move from `delivered` to
+     * `failed`. */
     void (*count_failed)(const zmqsink_host_t *host, uint64_t n,
                          const char *reason);
 
@@ -351,7 +370,22 @@ struct zmqsink_host {
     /* Since ABI 1.3. This machine's host name as events carry it in their
      * `host` field (read once, when libzmqsink loads); "" when unknown. */
     const char *host_name;
+
+    /* Since ABI 1.4. Counts n events the plugin holds (took with
+     * ZMQSINK_WRITE_OK) as `delivered`, once they certainly left or the
+     * other side confirmed them; they stop being `pending`. Only for a
+     * plugin whose descriptor sets ZMQSINK_PLUGIN_COUNTS_DELIVERED (ignored
+     * otherwise), at most what it holds. May be called from write() for
+     * events of that very batch. Sink's thread only: the counter has one
+     * writer. */
+    void (*count_delivered)(const zmqsink_host_t *host, uint64_t n);
 };
+
+/* Descriptor flags (since ABI 1.4). */
+#define ZMQSINK_PLUGIN_COUNTS_DELIVERED 0x1u /* the plugin reports deliveries
+                                                with count_delivered(): what
+                                                write() takes is `pending`
+                                                until then */
 
 /* The descriptor: const, static, the same at every call of the entry. */
 typedef struct zmqsink_plugin {
@@ -400,6 +434,10 @@ typedef struct zmqsink_plugin {
      * callback of the instance, after flush; not called after a failed
      * open(). */
     void (*close)(void *state);
+
+    /* Since ABI 1.4. ZMQSINK_PLUGIN_* bits; read only from a plugin that
+     * declares 1.4 or later. */
+    uint32_t flags;
 } zmqsink_plugin_t;
 
 #define ZMQSINK_PLUGIN_DESCRIPTOR_INIT                                         \

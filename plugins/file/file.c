@@ -20,6 +20,9 @@
  * renamed the file away: it never writes into a rotated file, which `keep`
  * would at last delete. Each process keeps its own lines in order.
  *
+ * An event counts as delivered once write(2) took its whole line; until
+ * then (a full disk) it is pending.
+ *
  * Files are created with mode 0640 minus the process umask. */
 #include <errno.h>
 #include <fcntl.h>
@@ -326,8 +329,8 @@ static void take_back_cut_line(struct file_sink *f, size_t first)
 
 /* Writes buf[off..end), which starts at a line, advancing off across
  * partial writes and EINTR. The rest of a partial write is written at
- * once; when that fails, the cut line is taken back. Returns 0, or -1 with
- * errno set. */
+ * once; when that fails, the cut line is taken back. Each line write(2)
+ * took whole is an event delivered. Returns 0, or -1 with errno set. */
 static int write_range(struct file_sink *f, size_t end)
 {
     size_t first = f->off;
@@ -345,6 +348,12 @@ static int write_range(struct file_sink *f, size_t end)
         f->size += (uint64_t)n;
     }
     f->wrote |= f->off > first;
+    uint64_t lines = 0;
+    for (const char *p = f->buf + first, *written = f->buf + f->off;
+         (p = memchr(p, '\n', (size_t)(written - p))); p++)
+        lines++;
+    if (lines)
+        f->host->count_delivered(f->host, lines);
     errno = err;
     return err ? -1 : 0;
 }
@@ -663,6 +672,7 @@ static const zmqsink_plugin_t file_plugin = {
     .flush = file_flush,
     .reopen = file_reopen,
     .close = file_close,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
 };
 
 /* plugin.h declares only the function type, so -Wmissing-prototypes wants

@@ -62,7 +62,9 @@
  *   failures, and the events its counter lines stood for are counted with
  *   count_failed(n, "send"); gauges, timers and drop counters stand for no
  *   events of their own. flush() therefore returns 0: its losses are
- *   already counted. */
+ *   already counted. The events a datagram's counter lines stand for
+ *   count as delivered (count_delivered) once sendto() sent it; until the
+ *   next flush they are pending. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -274,6 +276,8 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
         if (!count_reason(m, index, zmqsink_event_reason(ev)))
             m->counts[index]++;
         s->pending_events++;
+    } else {
+        s->host->count_delivered(s->host, 1); /* a type it does not count */
     }
     if (opens_connection(ev->type)) {
         m->connections++;
@@ -316,9 +320,12 @@ static void send_packet(struct statsd_sink *s)
                          s->address, strerror(errno));
         if (s->packet_events)
             s->host->count_failed(s->host, s->packet_events, "send");
-    } else if (once_recovered(&s->send_failing)) {
-        s->host->log(s->host, ZMQSINK_SEV_NOTICE, "sending to '%s' again",
-                     s->address);
+    } else {
+        if (s->packet_events)
+            s->host->count_delivered(s->host, s->packet_events);
+        if (once_recovered(&s->send_failing))
+            s->host->log(s->host, ZMQSINK_SEV_NOTICE,
+                         "sending to '%s' again", s->address);
     }
     s->packet_len = 0;
     s->packet_events = 0;
@@ -614,6 +621,7 @@ static const zmqsink_plugin_t statsd_plugin = {
     .tick = statsd_tick,
     .flush = statsd_flush,
     .close = statsd_close,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)

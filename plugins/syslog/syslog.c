@@ -41,6 +41,9 @@
  * has sent FIN, which is seen there, so no message is written into a dead
  * connection. Bytes the kernel accepted before the server died unseen are
  * lost, as with any syslog over TCP: there is no application ack.
+ * A message counts as delivered (count_delivered) once all its bytes
+ * were written to the socket (a datagram: sent); until then its event is
+ * pending in zmqsink_stats().
  *
  * UDP has no server to wait for: a datagram that cannot be sent is counted
  * as failed ("unsent"). */
@@ -546,18 +549,23 @@ static int send_head(struct syslog_sink *s, int64_t now)
     return 1;
 }
 
-/* Connects if needed and sends what the socket takes without waiting. */
+/* Connects if needed and sends what the socket takes without waiting;
+ * the messages that went out whole are delivered. */
 static void pump(struct syslog_sink *s, int64_t now)
 {
     if (s->queued == 0 && s->conn == UP)
         return;
     ensure_connection(s, now);
+    uint64_t delivered = 0;
     while (s->queued > 0 && s->conn == UP) {
         uint64_t before = s->queued;
         int rc = send_head(s, now);
+        delivered += rc == 1;
         if (rc < 0 || (rc == 0 && s->queued == before))
             break;
     }
+    if (delivered)
+        s->host->count_delivered(s->host, delivered);
 }
 
 /* ---- callbacks ---- */
@@ -874,6 +882,7 @@ static const zmqsink_plugin_t syslog_plugin = {
     .tick = syslog_tick,
     .flush = syslog_flush,
     .close = syslog_close,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
