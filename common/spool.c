@@ -73,6 +73,7 @@ struct spool {
     bool loaded;      /* spool_load_oldest() handed out loaded_id */
     uint64_t loaded_id;
     bool full_logged; /* the current streak of evictions was logged */
+    uint64_t run_first; /* batches from here on are this run's */
     bool claims_base; /* serves a sink: holds a slot of base_dev/base_ino */
     dev_t base_dev;   /* spool.dir, the directory of slot 0 */
     ino_t base_ino;
@@ -131,9 +132,24 @@ static int header_parse(const char *buf, size_t len, header_t *h)
     return 0;
 }
 
+bool spool_of_this_run(const spool_t *s, uint64_t id)
+{
+    return id >= s->run_first;
+}
+
+/* Counts the events of batch id as failed when it is of this run. One an
+ * earlier run left was counted by that run (not delivered at its
+ * shutdown): its end here is said in the log only. */
+static void batch_lost(spool_t *s, uint64_t id, uint32_t events,
+                       const char *reason)
+{
+    if (events && spool_of_this_run(s, id))
+        s->host->count_failed(s->host, events, reason);
+}
+
 /* Renames a file that cannot be replayed out of the way, and says so. */
 static void set_aside(spool_t *s, const char *name, const char *why,
-                      uint32_t events)
+                      uint64_t id, uint32_t events)
 {
     char corrupt[NAME_MAX_LEN + 16];
     snprintf(corrupt, sizeof corrupt, "%s.corrupt", name);
@@ -144,12 +160,15 @@ static void set_aside(spool_t *s, const char *name, const char *why,
                      s->dir, name, why, strerror(errno));
         unlinkat(s->dir_fd, name, 0);
     } else {
+        char lost[48] = "";
+        if (events)
+            snprintf(lost, sizeof lost, ", its %" PRIu32 " events lost",
+                     events);
         s->host->log(s->host, ZMQSINK_SEV_ERR,
-                     "spool file %s/%s is corrupt (%s); set aside as %s", s->dir,
-                     name, why, corrupt);
+                     "spool file %s/%s is corrupt (%s); set aside as %s%s",
+                     s->dir, name, why, corrupt, lost);
     }
-    if (events)
-        s->host->count_failed(s->host, events, "corrupt");
+    batch_lost(s, id, events, "corrupt");
 }
 
 /* Appends to the index; the caller keeps it sorted. */
@@ -227,9 +246,9 @@ static void index_file(spool_t *s, const char *name, uint64_t id)
         return;
     }
     if (header_parse(buf, (size_t)got, &h) != 0 || h.id != id)
-        set_aside(s, name, "no valid header", 0);
+        set_aside(s, name, "no valid header", id, 0);
     else if (size != h.len + h.body_len)
-        set_aside(s, name, "torn: shorter or longer than its header says",
+        set_aside(s, name, "torn: shorter or longer than its header says", id,
                   h.events);
     else if (index_add(s, (entry_t){id, size, h.events}) != 0)
         s->host->log(s->host, ZMQSINK_SEV_ERR,
@@ -271,7 +290,8 @@ static int spool_scan(spool_t *s, char *err, size_t errlen)
         if (name_id(d->d_name, ".batch", &id) == 0)
             index_file(s, d->d_name, id);
         else if (name_id(d->d_name, ".tmp", &id) == 0)
-            set_aside(s, d->d_name, "torn: a crash while it was written", 0);
+            set_aside(s, d->d_name, "torn: a crash while it was written", 0,
+                      0);
     }
     closedir(dir);
     if (s->n > 1)
@@ -333,7 +353,7 @@ static bool spool_make_room(spool_t *s, uint64_t size)
                      "spool %s is full (max_size %" PRIu64 " bytes): the "
                      "oldest batch (%" PRIu32 " events) is dropped",
                      s->dir, s->max_size, events);
-        s->host->count_failed(s->host, events, "spool_full");
+        batch_lost(s, s->entries[i].id, events, "spool_full");
         entry_delete(s, i);
         if (i < s->head)
             i = s->head; /* the head moved on, or the index emptied */
@@ -393,14 +413,14 @@ int spool_add(spool_t *s, const spool_batch_t *b)
                      "spool %s: a batch of %" PRIu64 " bytes does not fit in "
                      "max_size %" PRIu64 "; its %" PRIu32 " events are dropped",
                      s->dir, size, s->max_size, b->events);
-        s->host->count_failed(s->host, b->events, "spool_full");
+        batch_lost(s, b->id, b->events, "spool_full");
         return -1;
     }
     if (batch_write(s, b, header, header_len) != 0) {
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "spool %s: cannot write a batch: %s; its %" PRIu32
                      " events are dropped", s->dir, strerror(errno), b->events);
-        s->host->count_failed(s->host, b->events, "spool_error");
+        batch_lost(s, b->id, b->events, "spool_error");
         return -1;
     }
     if (index_add(s, (entry_t){b->id, size, b->events}) == 0) {
@@ -477,9 +497,9 @@ int spool_load_oldest(spool_t *s, spool_batch_t *b)
             s->host->log(s->host, ZMQSINK_SEV_ERR,
                          "spool file %s/%s cannot be read (%s); its %" PRIu32
                          " events are lost", s->dir, name, why, e.events);
-            s->host->count_failed(s->host, e.events, "spool_error");
+            batch_lost(s, e.id, e.events, "spool_error");
         } else {
-            set_aside(s, name, why, e.events);
+            set_aside(s, name, why, e.id, e.events);
         }
         index_drop(s, s->head);
     }
@@ -585,6 +605,7 @@ static spool_t *spool_new(const zmqsink_host_t *host, uint64_t max_size)
     s->max_size = max_size;
     s->dir_fd = s->lock_fd = -1;
     s->pid = getpid();
+    s->run_first = UINT64_MAX; /* what opening finds is an earlier run's */
     host->fork_hold(host);
     live_forget_inherited();
     s->next_live = live_spools;
@@ -876,6 +897,7 @@ spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
         spool_scan(s, err, errlen) != 0)
         goto fail;
     slots_adopt(s, base_fd, base, slot);
+    s->run_first = spool_last_id(s) + 1;
     close(base_fd);
     return s;
 fail:

@@ -6,6 +6,7 @@
 #ifndef ZS_COMMON_SPOOL_H
 #define ZS_COMMON_SPOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <zmqsink/plugin.h>
@@ -45,6 +46,12 @@ void spool_close(spool_t **spool);
 /* Batches in the spool; the highest id among them (0 when empty); the
  * lowest (UINT64_MAX when empty). */
 size_t spool_count(const spool_t *spool);
+/* Whether batch id was added in this run, rather than left by an earlier
+ * one (or a process that is gone): only this run's count in its stats.
+ * The spool counts its own losses so (count_failed()); a sink counting
+ * deliveries asks it for the batches it sends. */
+bool spool_of_this_run(const spool_t *spool, uint64_t id);
+
 uint64_t spool_last_id(const spool_t *spool);
 uint64_t spool_oldest_id(const spool_t *spool);
 

@@ -482,5 +482,6 @@ int hp_spool_while_down(hp_server_t *server, const char *spool, size_t count,
     cr_assert_eq(hp_sink_close(&k, 300), 0, "spooled, not lost");
     cr_assert_eq(hp_files_ending(spool, ".batch"), batches);
     cr_assert_eq(k.h.failed, 0);
+    cr_assert_eq(k.h.delivered, 0, "spooled: pending, not delivered");
     return port;
 }

@@ -471,6 +471,54 @@ Test(http, undelivered_batches_survive_a_restart_and_go_first)
     hp_requests_free(r, n);
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
     cr_assert_eq(hp_files_ending(spool_path(), ".batch"), 0);
+    cr_assert_eq(k.h.delivered, 70,
+                 "this run's events; the earlier run's 230 were counted "
+                 "by it, as not delivered");
+}
+
+/* Through a real instance: nothing counts as delivered before the endpoint
+ * answered it with a 2xx, and everything does once it has. */
+Test(http, delivered_is_what_the_endpoint_answered)
+{
+    int port = server.port;
+    hp_stop(&server);
+    void *ctx = zmq_ctx_new();
+    zmqsink_t *zs = th_start(ctx, tmpdir, "sinks:\n"
+                          "  - name: hook\n"
+                          "    type: http\n"
+                          "    url: %s\n"
+                          "    batch: { max_delay: 20ms }\n"
+                          "    retry: { base: 20ms, cap: 100ms }\n",
+                          hp_url(&server));
+    void *s = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, s, "server"), 0);
+    cr_assert_eq(zmq_bind(s, "tcp://127.0.0.1:*"), 0);
+    TH_STATS(stats);
+    for (int waited = 0; waited < 5000; waited += 10) {
+        zmqsink_stats(zs, &stats);
+        if (stats.sinks[0].pending >= 1)
+            break;
+        th_sleep_ms(10);
+    }
+    cr_assert_geq(stats.sinks[0].pending, 1, "listening, taken by the sink");
+    th_sleep_ms(200); /* retries against a closed port */
+    zmqsink_stats(zs, &stats);
+    cr_assert_eq(stats.sinks[0].delivered, 0, "nobody answered");
+    hp_start(&server, tmpdir, port);
+    for (int waited = 0; waited < 10000; waited += 10) {
+        zmqsink_stats(zs, &stats);
+        if (stats.sinks[0].delivered == stats.events)
+            break;
+        th_sleep_ms(10);
+    }
+    cr_assert_eq(stats.sinks[0].delivered, stats.events,
+                 "%llu of %llu delivered once the endpoint answers",
+                 (unsigned long long)stats.sinks[0].delivered,
+                 (unsigned long long)stats.events);
+    cr_assert_eq(stats.sinks[0].pending, 0);
+    zmqsink_destroy(&zs);
+    th_close_all();
+    zmq_ctx_term(ctx);
 }
 
 Test(http, secrets_stay_out_of_logs)

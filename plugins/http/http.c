@@ -25,7 +25,13 @@
  * With spool.dir, the failing batch and every batch after it go to the
  * spool (see spool.c) until the endpoint answers again; batches are then
  * replayed oldest first. What is not delivered at shutdown stays there for
- * the next run, which sends it before anything new. Processes that share a
+ * the next run, which sends it before anything new.
+ *
+ * An event counts as delivered (count_delivered) once the endpoint
+ * answered its batch with a 2xx; until then it is pending, in memory or in
+ * the spool. What the spool still holds at shutdown counts as dropped in
+ * this run's stats; the next run replays it without counting it again,
+ * and logs what it cannot deliver. Processes that share a
  * config share spool.dir, each in a slot of its own. Without a spool, up to
  * MEMORY_BATCHES closed batches wait in memory; past that write() says
  * RETRY, and the core's ring holds the events, counting drops once full.
@@ -416,6 +422,14 @@ static int64_t retry_delay_ns(struct http_sink *s, curl_off_t retry_after)
         backoff_ceiling(s->retry_base_ns, s->retry_cap_ns, s->attempts));
 }
 
+/* Whether batch b holds events of this run: all do without a spool. An
+ * earlier run counted the events it left in the spool as not delivered;
+ * their replay here is not counted again. */
+static bool of_this_run(const struct http_sink *s, const spool_batch_t *b)
+{
+    return !s->spool || spool_of_this_run(s->spool, b->id);
+}
+
 /* The current batch is done with: delivered, or refused for good. */
 static void current_done(struct http_sink *s)
 {
@@ -452,7 +466,8 @@ static void current_reject(struct http_sink *s, const char *counter,
                  s->endpoint, reason, s->current->events,
                  kept ? " into " : "", kept ? spool_dir(s->spool) : "",
                  kept ? "/" SPOOL_DEAD_LETTER_FILE : "");
-    s->host->count_failed(s->host, s->current->events, counter);
+    if (of_this_run(s, s->current))
+        s->host->count_failed(s->host, s->current->events, counter);
     current_done(s);
 }
 
@@ -521,6 +536,8 @@ static void request_finish(struct http_sink *s, CURLcode code, int64_t now)
     }
     if (status >= 200 && status <= 299) {
         endpoint_answers(s, now);
+        if (of_this_run(s, s->current))
+            s->host->count_delivered(s->host, s->current->events);
         current_done(s);
         return;
     }
@@ -961,6 +978,7 @@ static const zmqsink_plugin_t http_plugin = {
     .tick = http_tick,
     .flush = http_flush,
     .close = http_close,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
