@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "log.h"
 #include "path.h"
+#include "sinkset.h"
 #include "worker.h"
 
 static const zs__options_t *host_options(const zmqsink_host_t *host)
@@ -73,10 +74,11 @@ static void host_count_delivered(const zmqsink_host_t *host, uint64_t n)
         zs__sink_count_delivered(sink, n);
 }
 
-/* Answers from the instance's current sinks; the name is copied into the
- * asking sink, so that it outlives a reload that frees the one named. */
-static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
-                              const char **name, uint64_t *dropped)
+/* The counters of the instance's sink at index, now; the name is copied
+ * into the asking sink, so that it outlives a reload that frees the one
+ * named. Returns the number of sinks. */
+static size_t sink_at(const zmqsink_host_t *host, size_t index,
+                      const char **name, zmqsink_counters_t *out)
 {
     zs__sink_t *self = zs__sink_of_host(host);
     zmqsink_t *zs = self->owner;
@@ -85,15 +87,31 @@ static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
     size_t n = set ? set->n : 0;
     if (index < n) {
         const zs__sink_t *sink = set->sinks[index];
+        zmqsink_sink_stats_t st;
+        zs__sink_stats(sink, &st);
         snprintf(self->drops_name, sizeof self->drops_name, "%s", sink->name);
         *name = self->drops_name;
-        *dropped = zs__counter_get(&sink->dropped_full) +
-                   zs__counter_get(&sink->dropped_shutdown);
+        *out = (zmqsink_counters_t){
+            .delivered = st.delivered,
+            .pending = st.pending,
+            .queued = st.queue_depth,
+            .failed = st.failed,
+            .dropped = st.dropped_full + st.dropped_shutdown,
+        };
     }
     pthread_mutex_unlock(&zs->set_lock);
     return n;
 }
 
+static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
+                              const char **name, uint64_t *dropped)
+{
+    zmqsink_counters_t counters;
+    size_t n = sink_at(host, index, name, &counters);
+    if (index < n)
+        *dropped = counters.dropped;
+    return n;
+}
 
 /* Whether this process is a child (forked or executed) of the one that
  * `zmqsink run` started: run names that one in $ZMQSINK_RUN_PID. */
@@ -126,5 +144,6 @@ void zs__host_init(zs__sink_t *sink)
         .resolve_path = zs__resolve_path,
         .host_name = zs__host_name(),
         .count_delivered = host_count_delivered,
+        .sink_counters = sink_at,
     };
 }

@@ -1039,6 +1039,17 @@ Test(daemon, drop_counters_match_the_core)
         th_sleep_ms(50);
     }
     cr_assert_gt(early, 0, "no drops of 'stuck' reached statsd");
+    /* The events 'stuck' holds in its ring, as a gauge. */
+    double queued = 0;
+    for (int waited = 0; waited < WAIT_MS && queued == 0; waited += 50) {
+        char *dump = sp_admin(&statsd, "gauges");
+        if (!dump ||
+            !sp_dump_number(dump, "zmq.zmqsink.stuck.queued", &queued))
+            queued = 0;
+        free(dump);
+        th_sleep_ms(50);
+    }
+    cr_assert_gt(queued, 0, "no queued gauge of 'stuck' reached statsd");
 
     free(th_write_file(tmpdir, "release", ""));
     for (int i = 0; i < N; i++)
@@ -1046,13 +1057,15 @@ Test(daemon, drop_counters_match_the_core)
     th_close(server);
     for (int waited = 0; waited < WAIT_MS; waited += 10) {
         zmqsink_stats(zs, &stats);
-        if (stats.sockets_attached == 0)
+        if (stats.sockets_attached == 0 && stats.sinks[1].queue_depth == 0 &&
+            stats.sinks[1].pending == 0)
             break;
         th_sleep_ms(10);
     }
     zmqsink_destroy_stats(&zs, &stats);
     cr_assert_eq(stats.nsinks, 2u);
     cr_assert_str_eq(stats.sinks[1].name, "stuck");
+    cr_assert_gt(stats.sinks[1].delivered, 0u);
     cr_assert_eq(stats.sinks[0].dropped_shutdown, 0u);
     cr_assert_eq(stats.sinks[1].dropped_shutdown, 0u);
     cr_assert(sp_caught_up(&statsd, "test.done"), "statsd did not catch up");
@@ -1063,6 +1076,18 @@ Test(daemon, drop_counters_match_the_core)
     cr_assert_eq(stuck, (double)stats.sinks[1].dropped_full,
                  "statsd has %g drops for 'stuck', the core %llu", stuck,
                  (unsigned long long)stats.sinks[1].dropped_full);
+    v = sp_admin_number(&statsd, "counters", "zmq.zmqsink.stuck.delivered");
+    cr_assert_eq(v, (double)stats.sinks[1].delivered,
+                 "statsd has %g delivered for 'stuck', the core %llu", v,
+                 (unsigned long long)stats.sinks[1].delivered);
+    cr_assert_eq(sp_admin_number(&statsd, "counters",
+                                 "zmq.zmqsink.stuck.failed"),
+                 0);
+    cr_assert_eq(sp_admin_number(&statsd, "gauges",
+                                 "zmq.zmqsink.stuck.pending"),
+                 0);
+    cr_assert_eq(sp_admin_number(&statsd, "gauges", "zmq.zmqsink.stuck.queued"),
+                 0, "all delivered by the last flush");
     v = sp_admin_number(&statsd, "counters", "zmq.zmqsink.metrics.dropped");
     cr_assert_eq(v, (double)stats.sinks[0].dropped_full,
                  "statsd has %g drops for 'metrics', the core %llu", v,

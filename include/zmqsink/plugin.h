@@ -261,6 +261,17 @@ typedef struct zmqsink_option {
 
 typedef struct zmqsink_host zmqsink_host_t;
 
+/* One sink's counters, as sink_counters() gives them (since ABI 1.4). For
+ * every sink: the events routed to it = delivered + pending + queued +
+ * failed + dropped. */
+typedef struct zmqsink_counters {
+    uint64_t delivered; /* reached the other side (see "Delivered" above) */
+    uint64_t pending;   /* taken by its plugin, neither delivered nor failed */
+    uint64_t queued;    /* in its ring */
+    uint64_t failed;    /* its plugin failed them, or gave up */
+    uint64_t dropped;   /* its ring was full, or left at shutdown */
+} zmqsink_counters_t;
+
 /* Services the host gives one sink instance. The table, and every string
  * it hands out, belongs to the host and stays valid from open() until
  * close() returns; never free or change them. Each service says from which
@@ -379,6 +390,13 @@ struct zmqsink_host {
      * events of that very batch. Sink's thread only: the counter has one
      * writer. */
     void (*count_delivered)(const zmqsink_host_t *host, uint64_t n);
+
+    /* Since ABI 1.4. sink_drops() with every counter, in the words of
+     * zmqsink_stats(): for sinks that forward metrics about the sinks.
+     * Returns the number of sinks, and for index below it sets *name (as
+     * sink_drops() does) and *out. Sink's thread. */
+    size_t (*sink_counters)(const zmqsink_host_t *host, size_t index,
+                            const char **name, zmqsink_counters_t *out);
 };
 
 /* Descriptor flags (since ABI 1.4). */

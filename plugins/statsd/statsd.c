@@ -6,8 +6,11 @@
  *   zmq.<socket>.<event>.<reason>:N|c those with that reason (failures)
  *   zmq.<socket>.connections:N|g      live connections of the socket
  *   zmq.<socket>.connection_ms:N|ms   one sample per connection that ended
- *   zmq.zmqsink.<sink>.dropped:N|c    events the core dropped for a sink
- *                                     since the last flush
+ *   zmq.zmqsink.<sink>.<counter>:N|c  each sink's delivered, failed and
+ *                                     dropped events since the last flush
+ *   zmq.zmqsink.<sink>.<gauge>:N|g    its pending and queued events now
+ *     (the words of zmqsink_stats(); a host older than plugin ABI 1.4
+ *     gives the dropped counter only)
  * With `tags: dogstatsd` the socket, event, reason and sink become tags:
  *   zmq.events:N|c|#socket:S,event:E   zmq.connections:N|g|#socket:S
  *   zmq.events:N|c|#socket:S,event:E,reason:R
@@ -47,9 +50,10 @@
  *   socket is no longer watched. Sockets that share a name share one
  *   gauge, so closing one of them zeroes it for all (events carry no
  *   socket identity to do better).
- * - Every flush sends the gauge of every socket seen so far and the drop
- *   counter of every sink, 0 included: statsd may have restarted or deleted
- *   idle metrics, and a 0 that is sent says "no drops", not "no data".
+ * - Every flush sends the gauge of every socket seen so far and the
+ *   counters and gauges of every sink, 0 included: statsd may have
+ *   restarted or deleted idle metrics, and a 0 that is sent says "none",
+ *   not "no data".
  * - Timer samples are kept up to TIMER_SAMPLES_MAX per socket and
  *   interval; past that a uniform reservoir of them is sent with the sample
  *   rate (|@r), so that statsd still counts every connection.
@@ -109,6 +113,13 @@ struct socket_metrics {
     uint64_t timed; /* durations seen this interval, kept or not */
 };
 
+/* The counters of a sink statsd gets as deltas, as the last flush saw
+ * them. */
+enum { SEEN_DELIVERED, SEEN_FAILED, SEEN_DROPPED, SEEN_COUNTERS };
+typedef struct sink_seen {
+    uint64_t counter[SEEN_COUNTERS];
+} sink_seen_t;
+
 struct statsd_sink {
     const zmqsink_host_t *host;
     const char *address; /* as configured, for messages */
@@ -124,8 +135,8 @@ struct statsd_sink {
     struct socket_metrics *sockets; /* open addressing, power-of-two size */
     size_t nsockets, capacity;
     uint64_t pending_events; /* aggregated since the last flush */
-    uint64_t *drops_seen;    /* per sink index, at the last flush */
-    size_t ndrops_seen;
+    sink_seen_t *sinks_seen; /* per sink index, at the last flush */
+    size_t nsinks_seen;
     uint64_t random; /* xorshift64 state, for the reservoir */
 
     char *packet;
@@ -398,17 +409,19 @@ static void emit_timer(struct statsd_sink *s, const char *socket, int64_t ms,
     emit(s, line, len, 0);
 }
 
-static void emit_drops(struct statsd_sink *s, const char *sink_name,
-                       uint64_t n)
+/* One metric of a sink: zmqsink.<sink>.<word>, or zmqsink.<word> tagged
+ * with the sink; type 'c' (a delta) or 'g'. */
+static void emit_sink_metric(struct statsd_sink *s, const char *sink_name,
+                             const char *word, uint64_t n, char type)
 {
     char name[ZMQSINK_SOCKET_NAME_MAX], line[LINE_MAX_LEN];
     sanitize(name, sizeof name, sink_name, s->dogstatsd);
     int len = s->dogstatsd
-                  ? snprintf(line, sizeof line,
-                             "%szmqsink.dropped:%llu|c|#sink:%s", s->prefix,
-                             (unsigned long long)n, name)
-                  : snprintf(line, sizeof line, "%szmqsink.%s.dropped:%llu|c",
-                             s->prefix, name, (unsigned long long)n);
+                  ? snprintf(line, sizeof line, "%szmqsink.%s:%llu|%c|#sink:%s",
+                             s->prefix, word, (unsigned long long)n, type, name)
+                  : snprintf(line, sizeof line, "%szmqsink.%s.%s:%llu|%c",
+                             s->prefix, name, word, (unsigned long long)n,
+                             type);
     emit(s, line, len, 0);
 }
 
@@ -436,31 +449,46 @@ static void flush_socket(struct statsd_sink *s, struct socket_metrics *m)
     m->timed = 0;
 }
 
-/* The increase of every sink's drop counter since the last flush (statsd
- * counters are deltas). A sink list that grew gets its new sinks counted
- * from zero. */
-static void flush_drops(struct statsd_sink *s)
+/* Every sink's counters (its drops only, from a host older than ABI 1.4):
+ * the increase since the last flush of delivered, failed and dropped, and
+ * pending and queued as they are. A sink list that grew gets its new sinks
+ * counted from zero. */
+static void flush_sinks(struct statsd_sink *s)
 {
     const zmqsink_host_t *host = s->host;
-    if (host->abi_minor < 1 || !host->sink_drops)
+    bool all = host->abi_minor >= 4 && host->sink_counters;
+    if (!all && (host->abi_minor < 1 || !host->sink_drops))
         return; /* a host older than ABI 1.1 */
     const char *name;
-    uint64_t dropped;
-    size_t n = host->sink_drops(host, 0, &name, &dropped);
-    if (n > s->ndrops_seen) {
-        uint64_t *seen = realloc(s->drops_seen, n * sizeof *seen);
+    zmqsink_counters_t c = {0};
+    size_t n = all ? host->sink_counters(host, 0, &name, &c)
+                   : host->sink_drops(host, 0, &name, &c.dropped);
+    if (n > s->nsinks_seen) {
+        sink_seen_t *seen = realloc(s->sinks_seen, n * sizeof *seen);
         if (!seen)
             return; /* counted at a later flush */
-        memset(seen + s->ndrops_seen, 0, (n - s->ndrops_seen) * sizeof *seen);
-        s->drops_seen = seen;
-        s->ndrops_seen = n;
+        memset(seen + s->nsinks_seen, 0, (n - s->nsinks_seen) * sizeof *seen);
+        s->sinks_seen = seen;
+        s->nsinks_seen = n;
     }
-    for (size_t i = 0; i < n && i < s->ndrops_seen; i++) {
-        host->sink_drops(host, i, &name, &dropped);
-        uint64_t delta = dropped > s->drops_seen[i] ? dropped - s->drops_seen[i]
-                                                    : 0;
-        s->drops_seen[i] = dropped;
-        emit_drops(s, name, delta);
+    static const char *const words[SEEN_COUNTERS] = {"delivered", "failed",
+                                                     "dropped"};
+    for (size_t i = 0; i < n && i < s->nsinks_seen; i++) {
+        if (all)
+            host->sink_counters(host, i, &name, &c);
+        else
+            host->sink_drops(host, i, &name, &c.dropped);
+        uint64_t now[SEEN_COUNTERS] = {c.delivered, c.failed, c.dropped};
+        for (int k = all ? 0 : SEEN_DROPPED; k < SEEN_COUNTERS; k++) {
+            uint64_t *was = &s->sinks_seen[i].counter[k];
+            emit_sink_metric(s, name, words[k],
+                             now[k] > *was ? now[k] - *was : 0, 'c');
+            *was = now[k];
+        }
+        if (all) {
+            emit_sink_metric(s, name, "pending", c.pending, 'g');
+            emit_sink_metric(s, name, "queued", c.queued, 'g');
+        }
     }
 }
 
@@ -469,7 +497,7 @@ static void flush_all(struct statsd_sink *s, int64_t now_ns)
     for (size_t i = 0; i < s->capacity; i++)
         if (s->sockets[i].name[0])
             flush_socket(s, &s->sockets[i]);
-    flush_drops(s);
+    flush_sinks(s);
     send_packet(s);
     s->pending_events = 0;
     s->last_flush_ns = now_ns;
@@ -499,7 +527,7 @@ static void statsd_close(void *state)
     for (size_t i = 0; i < s->capacity; i++)
         free(s->sockets[i].samples);
     free(s->sockets);
-    free(s->drops_seen);
+    free(s->sinks_seen);
     free(s->packet);
     if (s->fd >= 0)
         close(s->fd);
