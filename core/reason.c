@@ -2,15 +2,20 @@
  * machines (EADDRINUSE, ZMTP_MECHANISM_MISMATCH, ZAP_400) and words for
  * people ("address already in use").
  *
- * Symbols are static strings, whatever the value, so that a sink may keep
- * them (statsd counts by them) without copying. A value no table knows
- * gets its kind's fallback symbol (ERRNO_UNKNOWN, PROTOCOL_ERROR_UNKNOWN,
- * ZAP_UNKNOWN); the number itself stays in the event's value, and the
- * words name it ("unknown protocol error 0x11000099"). */
+ * Symbols live as long as the process, whatever the value, so that a sink
+ * may keep them (statsd counts by them) without copying. A value no table
+ * knows gets a symbol naming its code (ERRNO_200, PROTOCOL_ERROR_0x11000099,
+ * ZAP_600), made once and kept; past UNKNOWN_MAX such codes in one process
+ * (a peer making them up), its kind's fallback (ERRNO_UNKNOWN,
+ * PROTOCOL_ERROR_UNKNOWN, ZAP_UNKNOWN), which keeps the set of symbols a
+ * metrics backend sees bounded. The words name the code in every case
+ * ("unknown protocol error 0x11000099"). */
 #include "zmqsink-config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,6 +90,19 @@ ZS_PROTOCOL_ERRORS(PROTOCOL_CHECK)
 #define ERRNO_FALLBACK "ERRNO_UNKNOWN"
 #define PROTOCOL_FALLBACK "PROTOCOL_ERROR_UNKNOWN"
 #define ZAP_FALLBACK "ZAP_UNKNOWN"
+#define UNKNOWN_MAX 64
+#define UNKNOWN_LEN 32
+
+/* The symbols made for codes no table knows, kept for the process. */
+static struct {
+    pthread_mutex_t lock;
+    size_t n;
+    struct {
+        int kind;
+        uint32_t value;
+        char symbol[UNKNOWN_LEN];
+    } at[UNKNOWN_MAX];
+} unknown = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* What the reason of an event is drawn from. */
 typedef enum reason_kind {
@@ -176,6 +194,29 @@ static const char *errno_words(uint32_t value)
 #endif
 }
 
+/* The symbol for a code of kind that no table knows: made once from
+ * format and the code, or fallback once UNKNOWN_MAX are made. */
+static const char *unknown_symbol(reason_kind_t kind, uint32_t value,
+                                  const char *format, const char *fallback)
+{
+    const char *symbol = fallback;
+    pthread_mutex_lock(&unknown.lock);
+    size_t i = 0;
+    while (i < unknown.n &&
+           !(unknown.at[i].kind == (int)kind && unknown.at[i].value == value))
+        i++;
+    if (i == unknown.n && i < UNKNOWN_MAX) {
+        unknown.at[i].kind = (int)kind;
+        unknown.at[i].value = value;
+        snprintf(unknown.at[i].symbol, UNKNOWN_LEN, format, value);
+        unknown.n++;
+    }
+    if (i < unknown.n)
+        symbol = unknown.at[i].symbol;
+    pthread_mutex_unlock(&unknown.lock);
+    return symbol;
+}
+
 /* ---- public ---- */
 
 const char *zmqsink_event_reason(const zmqsink_event_t *event)
@@ -188,14 +229,21 @@ const char *zmqsink_event_reason(const zmqsink_event_t *event)
         if (event->value == 0)
             return NULL; /* no error after all */
         const char *name = errno_symbol(event->value);
-        return name ? name : ERRNO_FALLBACK;
+        return name ? name
+                    : unknown_symbol(KIND_ERRNO, event->value, "ERRNO_%" PRIu32,
+                                     ERRNO_FALLBACK);
     }
     case KIND_PROTOCOL:
         e = find_entry(protocol_errors, COUNT(protocol_errors), event->value);
-        return e ? e->symbol : PROTOCOL_FALLBACK;
+        return e ? e->symbol
+                 : unknown_symbol(KIND_PROTOCOL, event->value,
+                                  "PROTOCOL_ERROR_0x%08" PRIX32,
+                                  PROTOCOL_FALLBACK);
     case KIND_ZAP:
         e = find_entry(zap_statuses, COUNT(zap_statuses), event->value);
-        return e ? e->symbol : ZAP_FALLBACK;
+        return e ? e->symbol
+                 : unknown_symbol(KIND_ZAP, event->value, "ZAP_%" PRIu32,
+                                  ZAP_FALLBACK);
     default:
         return NULL;
     }
@@ -214,13 +262,14 @@ const char *zmqsink_event_reason_doc(uint32_t type)
     case ZMQSINK_EVENT_ACCEPT_FAILED:
     case ZMQSINK_EVENT_CLOSE_FAILED:
     case ZMQSINK_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-        return "The errno name (EADDRINUSE, EMFILE, ...), or "
-               ERRNO_FALLBACK ".";
+        return "The errno name (EADDRINUSE, EMFILE, ...), or ERRNO_<number> "
+               "for one the C library does not name.";
     case ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL:
         return "One of" ZS_PROTOCOL_ERRORS(LIST_PROTOCOL) " or "
-            PROTOCOL_FALLBACK ".";
+            "PROTOCOL_ERROR_0x<code> for a code libzmq added since.";
     case ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH:
-        return "One of" ZS_ZAP_STATUSES(LIST_ZAP) " or " ZAP_FALLBACK ".";
+        return "One of" ZS_ZAP_STATUSES(LIST_ZAP) " or ZAP_<status> for "
+                                                 "another status.";
     default:
         return NULL;
     }
@@ -248,29 +297,29 @@ size_t zs__event_cause(const zmqsink_event_t *ev, char *buf, size_t cap)
             buf[0] = '\0';
         return 0;
     }
-    char unknown[64];
+    char unnamed[64];
     const char *words = NULL;
     const reason_entry_t *e = NULL;
     switch (reason_kind(ev)) {
     case KIND_ERRNO:
         words = errno_words(ev->value);
         if (!words) {
-            snprintf(unknown, sizeof unknown, "error %u", ev->value);
-            words = unknown;
+            snprintf(unnamed, sizeof unnamed, "error %u", ev->value);
+            words = unnamed;
         }
         break;
     case KIND_PROTOCOL:
         e = find_entry(protocol_errors, COUNT(protocol_errors), ev->value);
         if (!e)
-            snprintf(unknown, sizeof unknown, "unknown protocol error 0x%08x",
+            snprintf(unnamed, sizeof unnamed, "unknown protocol error 0x%08x",
                      ev->value);
-        words = e ? e->words : unknown;
+        words = e ? e->words : unnamed;
         break;
     default: /* KIND_ZAP */
         e = find_entry(zap_statuses, COUNT(zap_statuses), ev->value);
         if (!e)
-            snprintf(unknown, sizeof unknown, "ZAP status %u", ev->value);
-        words = e ? e->words : unknown;
+            snprintf(unnamed, sizeof unnamed, "ZAP status %u", ev->value);
+        words = e ? e->words : unnamed;
         break;
     }
     return put_words(buf, cap, words, symbol);

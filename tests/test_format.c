@@ -1121,16 +1121,16 @@ Test(format, reason_after_value_in_every_format)
          "the peers use different security mechanisms "
          "(ZMTP_MECHANISM_MISMATCH)"},
         {ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11000099,
-         "PROTOCOL_ERROR_UNKNOWN",
-         "unknown protocol error 0x11000099 (PROTOCOL_ERROR_UNKNOWN)"},
+         "PROTOCOL_ERROR_0x11000099",
+         "unknown protocol error 0x11000099 (PROTOCOL_ERROR_0x11000099)"},
         {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 300, "ZAP_300",
          "temporary authentication failure (ZAP_300)"},
         {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 400, "ZAP_400",
          "authentication refused (ZAP_400)"},
         {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 500, "ZAP_500",
          "authentication server error (ZAP_500)"},
-        {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 401, "ZAP_UNKNOWN",
-         "ZAP status 401 (ZAP_UNKNOWN)"},
+        {ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 401, "ZAP_401",
+         "ZAP status 401 (ZAP_401)"},
         {ZMQSINK_EVENT_CONNECT_RETRIED, EADDRINUSE, NULL, NULL},
         {ZMQSINK_EVENT_ACCEPTED, EADDRINUSE, NULL, NULL},
     };
@@ -1250,4 +1250,27 @@ Test(event, reason_docs_for_the_types_with_reasons)
     cr_expect(strstr(zmqsink_event_reason_doc(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH),
                      "ZAP_400"));
     cr_expect_null(zmqsink_event_reason(NULL));
+}
+
+/* Codes no table knows get symbols naming them, made once and kept: the
+ * same pointer each time, and past 64 of them the fallback, so that a
+ * peer making up codes cannot grow the set of symbols without end. */
+Test(format, unknown_codes_are_named_and_the_names_bounded)
+{
+    zmqsink_event_t ev =
+        failure_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 600);
+    const char *first = zmqsink_event_reason(&ev);
+    cr_assert_str_eq(first, "ZAP_600");
+    cr_assert_eq(zmqsink_event_reason(&ev), first, "made once");
+    for (uint32_t code = 601; code < 601 + 63; code++) {
+        ev = failure_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, code);
+        char want[32];
+        snprintf(want, sizeof want, "ZAP_%u", code);
+        cr_assert_str_eq(zmqsink_event_reason(&ev), want);
+    }
+    ev = failure_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, 0x11000099);
+    cr_assert_str_eq(zmqsink_event_reason(&ev), "PROTOCOL_ERROR_UNKNOWN",
+                     "the 65th unknown code");
+    ev = failure_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 600);
+    cr_assert_eq(zmqsink_event_reason(&ev), first, "the first ones stay");
 }

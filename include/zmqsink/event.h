@@ -100,11 +100,13 @@ ZMQSINK_EXPORT const char *zmqsink_event_value_doc(uint32_t type);
  * EINPROGRESS, nor for an errno of 0); libzmq's ZMQ_PROTOCOL_ERROR_* name
  * without that prefix ("ZMTP_MECHANISM_MISMATCH") for
  * handshake_failed_protocol; "ZAP_300", "ZAP_400" or "ZAP_500" for
- * handshake_failed_auth. A number the tables do not know gives
- * "ERRNO_UNKNOWN", "PROTOCOL_ERROR_UNKNOWN" or "ZAP_UNKNOWN" (the number
+ * handshake_failed_auth. A number the tables do not know gives a symbol
+ * naming it: "ERRNO_200", "PROTOCOL_ERROR_0x11000099", "ZAP_600"; past 64
+ * such numbers in one process, "ERRNO_UNKNOWN", "PROTOCOL_ERROR_UNKNOWN"
+ * or "ZAP_UNKNOWN", so that the symbols stay a bounded set (the number
  * stays in value). NULL for every other event (connect_retried's value is
- * an interval, not an error) and for a NULL event. The string is static:
- * it may be kept. Thread-safe. */
+ * an interval, not an error) and for a NULL event. The string lives as
+ * long as the process: it may be kept. Thread-safe. */
 ZMQSINK_EXPORT const char *zmqsink_event_reason(const zmqsink_event_t *event);
 
 /* One sentence on the reasons events of a type can carry, or NULL for a
