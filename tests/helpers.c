@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,72 @@ void *th_curve_client(void *ctx)
     zmq_setsockopt(client, ZMQ_CURVE_PUBLICKEY, public, 40);
     zmq_setsockopt(client, ZMQ_CURVE_SECRETKEY, secret, 40);
     return client;
+}
+
+static void *zap_answer(void *arg)
+{
+    th_zap_t *z = arg;
+    int timeout = 50;
+    zmq_setsockopt(z->handler, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    while (!atomic_load(&z->stop)) {
+        char frames[8][256];
+        int sizes[8], n = 0, more = 1;
+        while (more && n < 8) {
+            sizes[n] = zmq_recv(z->handler, frames[n], sizeof frames[n], 0);
+            if (sizes[n] < 0)
+                break;
+            size_t len = sizeof more;
+            zmq_getsockopt(z->handler, ZMQ_RCVMORE, &more, &len);
+            n++;
+        }
+        if (n < 2)
+            continue;
+        zmq_send(z->handler, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(z->handler, frames[1], (size_t)sizes[1], ZMQ_SNDMORE);
+        zmq_send(z->handler, z->status, strlen(z->status), ZMQ_SNDMORE);
+        zmq_send(z->handler, "denied", 6, ZMQ_SNDMORE);
+        zmq_send(z->handler, "", 0, ZMQ_SNDMORE);
+        zmq_send(z->handler, "", 0, 0);
+    }
+    zmq_close(z->handler);
+    return NULL;
+}
+
+void th_zap_start(th_zap_t *z, void *ctx, const char *status)
+{
+    memset(z, 0, sizeof *z);
+    snprintf(z->status, sizeof z->status, "%s", status);
+    z->handler = zmq_socket(ctx, ZMQ_REP);
+    cr_assert_not_null(z->handler);
+    cr_assert_eq(zmq_bind(z->handler, "inproc://zeromq.zap.01"), 0);
+    cr_assert_eq(pthread_create(&z->thread, NULL, zap_answer, z), 0);
+    z->running = true;
+}
+
+void th_zap_stop(th_zap_t *z)
+{
+    if (!z->running)
+        return;
+    atomic_store(&z->stop, 1);
+    pthread_join(z->thread, NULL);
+    z->running = false;
+}
+
+void *th_plain_refused(void *ctx, zmqsink_t *zs, const char *name)
+{
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    int on = 1;
+    zmq_setsockopt(server, ZMQ_PLAIN_SERVER, &on, sizeof on);
+    zmq_setsockopt(server, ZMQ_ZAP_DOMAIN, "test", 4);
+    cr_assert_eq(zmqsink_attach(zs, server, name), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    void *client = th_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(client, ZMQ_PLAIN_USERNAME, "admin", 5);
+    zmq_setsockopt(client, ZMQ_PLAIN_PASSWORD, "wrong", 5);
+    cr_assert_eq(zmq_connect(client, endpoint), 0);
+    return server;
 }
 
 void th_connect_and_drop(int port)

@@ -5,6 +5,8 @@
 #define ZS_TEST_HELPERS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -77,6 +79,24 @@ void th_connect_and_drop(int port);
  * handshake with ZMTP_MECHANISM_MISMATCH. Skips the test when libzmq has
  * no CURVE. */
 void *th_curve_client(void *ctx);
+
+/* A ZAP handler of ctx (inproc://zeromq.zap.01) that answers every request
+ * with status ("400"), on a thread of its own until th_zap_stop(). */
+typedef struct th_zap {
+    void *handler;
+    pthread_t thread;
+    atomic_int stop;
+    bool running;
+    char status[8];
+} th_zap_t;
+void th_zap_start(th_zap_t *z, void *ctx, const char *status);
+void th_zap_stop(th_zap_t *z);
+
+/* A PLAIN server (ZAP domain "test") attached to zs as name and bound on
+ * tcp, and a client with a wrong password connecting to it: with
+ * th_zap_start() answering, the server's handshake fails auth. Returns
+ * the server. */
+void *th_plain_refused(void *ctx, zmqsink_t *zs, const char *name);
 
 /* Starts argv[0] (found on PATH) with stdout and stderr into output_path;
  * the test fails if it cannot. */

@@ -43,17 +43,12 @@ static void setup(void)
                  0);
 }
 
-static volatile int zap_stop;
-static pthread_t zap_thread;
-static int zap_running;
+static th_zap_t zap;
 
 static void teardown(void)
 {
     zmqsink_destroy(&zs);
-    if (zap_running) {
-        zap_stop = 1;
-        pthread_join(zap_thread, NULL);
-    }
+    th_zap_stop(&zap);
     th_close_all();
     zmq_ctx_term(ctx);
     th_log_free(&events);
@@ -413,61 +408,15 @@ Test(events, handshake_failed_no_detail, .init = setup, .fini = teardown)
     th_close(s);
 }
 
-/* A ZAP handler that denies every request, until told to stop. */
-
-static void *zap_deny(void *handler)
-{
-    int timeout = 50;
-    zmq_setsockopt(handler, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    while (!zap_stop) {
-        char frames[8][256];
-        int sizes[8], n = 0, more = 1;
-        while (more && n < 8) {
-            sizes[n] = zmq_recv(handler, frames[n], sizeof frames[n], 0);
-            if (sizes[n] < 0)
-                break;
-            size_t len = sizeof more;
-            zmq_getsockopt(handler, ZMQ_RCVMORE, &more, &len);
-            n++;
-        }
-        if (n < 2)
-            continue;
-        zmq_send(handler, "1.0", 3, ZMQ_SNDMORE);
-        zmq_send(handler, frames[1], (size_t)sizes[1], ZMQ_SNDMORE);
-        zmq_send(handler, "400", 3, ZMQ_SNDMORE);
-        zmq_send(handler, "denied", 6, ZMQ_SNDMORE);
-        zmq_send(handler, "", 0, ZMQ_SNDMORE);
-        zmq_send(handler, "", 0, 0);
-    }
-    zmq_close(handler);
-    return NULL;
-}
-
 Test(events, handshake_failed_auth, .init = setup, .fini = teardown)
 {
-    void *handler = zmq_socket(ctx, ZMQ_REP);
-    cr_assert_eq(zmq_bind(handler, "inproc://zeromq.zap.01"), 0);
-    pthread_create(&zap_thread, NULL, zap_deny, handler);
-    zap_running = 1;
-
-    void *server = new_socket(ZMQ_ROUTER, "frontend");
-    int on = 1;
-    zmq_setsockopt(server, ZMQ_PLAIN_SERVER, &on, sizeof on);
-    zmq_setsockopt(server, ZMQ_ZAP_DOMAIN, "test", 4);
-    char endpoint[256];
-    bind_any(server, "tcp", endpoint, sizeof endpoint);
-    void *client = new_socket(ZMQ_DEALER, "client");
-    zmq_setsockopt(client, ZMQ_PLAIN_USERNAME, "admin", 5);
-    zmq_setsockopt(client, ZMQ_PLAIN_PASSWORD, "wrong", 5);
-    zmq_connect(client, endpoint);
-
+    th_zap_start(&zap, ctx, "400");
+    th_plain_refused(ctx, zs, "frontend");
     zmqsink_event_t denied =
         expect_event(ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, "frontend");
     cr_assert_eq(denied.value, 400u, "ZAP status code");
     cr_assert_eq(denied.severity, ZMQSINK_SEV_WARNING);
     assert_reason(&denied, "ZAP_400");
-    th_close(client);
-    th_close(server);
 }
 
 Test(events, accept_failed_when_out_of_fds, .init = setup, .fini = teardown)

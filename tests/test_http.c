@@ -64,8 +64,8 @@ static void run_until_answered(hp_sink_t *k, const char *answer, size_t count)
 }
 
 /* Failures of real sockets reach the server with their reason in the json:
- * a bind on a port in use, a CURVE client against a NULL server; a retry
- * carries none. */
+ * a bind on a port in use, a CURVE client against a NULL server, a PLAIN
+ * client refused by a ZAP handler with 400; a retry carries none. */
 Test(http, reasons_arrive_in_the_json)
 {
     void *ctx = zmq_ctx_new();
@@ -89,15 +89,25 @@ Test(http, reasons_arrive_in_the_json)
     cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
     cr_assert_eq(zmq_bind(second, endpoint), -1);
     cr_assert_eq(zmq_connect(th_curve_client(ctx), endpoint), 0);
+    th_zap_t zap;
+    th_zap_start(&zap, ctx, "400");
+    th_plain_refused(ctx, zs, "plain");
     cr_assert_geq(th_log_wait(&log, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
                               1, 5000),
                   1u);
     cr_assert_geq(th_log_wait(&log, ZMQSINK_EVENT_BIND_FAILED, 1, 5000), 1u);
+    cr_assert_geq(th_log_wait(&log, ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 1,
+                              5000),
+                  1u);
     zmqsink_destroy(&zs);
+    th_zap_stop(&zap);
     th_close_all();
     zmq_ctx_term(ctx);
 
-    zmqsink_event_t bind_failed, handshake, listening;
+    zmqsink_event_t bind_failed, handshake, listening, refused;
+    cr_assert_geq(th_log_find(&log, ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 0,
+                              &refused),
+                  0);
     cr_assert_geq(th_log_find(&log, ZMQSINK_EVENT_BIND_FAILED, 0,
                               &bind_failed), 0);
     cr_assert_geq(th_log_find(&log, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
@@ -118,6 +128,9 @@ Test(http, reasons_arrive_in_the_json)
     cr_assert(strstr(all, want), "no %s in %s", want, all);
     snprintf(want, sizeof want, ",%llu:ZMTP_MECHANISM_MISMATCH,",
              (unsigned long long)handshake.seq);
+    cr_assert(strstr(all, want), "no %s in %s", want, all);
+    snprintf(want, sizeof want, ",%llu:ZAP_400,",
+             (unsigned long long)refused.seq);
     cr_assert(strstr(all, want), "no %s in %s", want, all);
     snprintf(want, sizeof want, ",%llu:", (unsigned long long)listening.seq);
     cr_assert(!strstr(all, want), "listening has a reason: %s", all);

@@ -945,6 +945,12 @@ static void real_failures_are_counted_by_reason(bool tags)
                                      ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
                                      1),
                   1u);
+    th_zap_t zap;
+    th_zap_start(&zap, ctx, "400");
+    th_plain_refused(ctx, zs, "plain");
+    cr_assert_geq(wait_socket_events(&log, "plain",
+                                     ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 1),
+                  1u);
     void *retrier = th_socket(ctx, ZMQ_DEALER);
     int interval = 50;
     zmq_setsockopt(retrier, ZMQ_RECONNECT_IVL, &interval, sizeof interval);
@@ -961,6 +967,7 @@ static void real_failures_are_counted_by_reason(bool tags)
     th_close(retrier);
     TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
+    th_zap_stop(&zap);
     cr_assert_eq(stats.sinks[0].failed, 0u);
     cr_assert(sp_caught_up(&statsd, "test.done"), "statsd did not catch up");
     char *counters = sp_admin(&statsd, "counters");
@@ -976,6 +983,10 @@ static void real_failures_are_counted_by_reason(bool tags)
               "%s counted without its reason: %g", key, v);
     sp_reason_key(tags, key, sizeof key, "server",
                   "handshake_failed_protocol", "ZMTP_MECHANISM_MISMATCH");
+    cr_assert(sp_dump_number(counters, key, &v) && v >= 1, "%s:\n%s", key,
+              counters);
+    sp_reason_key(tags, key, sizeof key, "plain", "handshake_failed_auth",
+                  "ZAP_400");
     cr_assert(sp_dump_number(counters, key, &v) && v >= 1, "%s:\n%s", key,
               counters);
     sp_counter_key(tags, key, sizeof key, "retrier", "connect_retried");

@@ -981,10 +981,13 @@ Test(pipeline, max_size_cuts_the_msg_with_a_mark)
 }
 
 /* Failures beside the router's traffic: a second bind on its port, a
- * CURVE client against it (a NULL server), a connect to a closed port
- * retried. */
+ * CURVE client against it (a NULL server), a PLAIN client refused by a ZAP
+ * handler with 400, a connect to a closed port retried. */
 static void failures(void)
 {
+    th_zap_t zap;
+    th_zap_start(&zap, ctx, "400");
+    void *plain = th_plain_refused(ctx, zs, "plain");
     char endpoint[256];
     th_last_endpoint(router, endpoint, sizeof endpoint);
     void *second = th_socket(ctx, ZMQ_ROUTER);
@@ -1004,9 +1007,14 @@ static void failures(void)
     cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_CONNECT_RETRIED, 1,
                               WAIT_MS),
                   1u);
+    cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 1,
+                              WAIT_MS),
+                  1u);
     th_close(second);
     th_close(curvy);
     th_close(retrier);
+    th_close(plain);
+    th_zap_stop(&zap);
 }
 
 /* The message rsyslog stored for the first event of type on socket. */
@@ -1056,6 +1064,8 @@ Test(pipeline, reasons_in_structured_data_and_message)
                           "(ZMTP_MECHANISM_MISMATCH)");
     assert_reason_arrived("curvy", ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
                           "ZMTP_MECHANISM_MISMATCH", "(ZMTP_MECHANISM_MISMATCH)");
+    assert_reason_arrived("plain", ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH,
+                          "ZAP_400", ": authentication refused (ZAP_400)");
 }
 
 /* Waits (bounded) until the syslog sink took n events with write():
