@@ -17,6 +17,10 @@ typedef struct callback {
     zmqsink_socket_callback_fn *socket_fn; /* with socket */
     void *socket;
     void *arg;
+    _Atomic int held; /* 1 while the callback it replaces still delivers:
+                         the two are never called at once */
+    const _Atomic int *abandoned; /* its sink's: left behind by a removal
+                                     that returned, it calls no more */
 } callback_t;
 
 static void *callback_open(const zmqsink_host_t *host, char *err, size_t len)
@@ -28,8 +32,10 @@ static zmqsink_write_result_t callback_write(void *state,
                                              const zmqsink_event_t *events,
                                              size_t n)
 {
-    const callback_t *cb = state;
-    for (size_t i = 0; i < n; i++) {
+    callback_t *cb = state;
+    while (atomic_load(&cb->held))
+        zs__pause();
+    for (size_t i = 0; i < n && !atomic_load(cb->abandoned); i++) {
         if (cb->socket_fn)
             cb->socket_fn(cb->socket, &events[i], cb->arg);
         else
@@ -52,10 +58,11 @@ static const zmqsink_plugin_t callback_plugin = {
     .close = callback_close,
 };
 
-/* Whether sink is a callback sink (not one of the config). */
+/* Whether sink is a callback sink (not one of the config): marked before
+ * its thread starts, read by any thread. */
 static bool is_callback(const zs__sink_t *sink)
 {
-    return sink && sink->plugin.desc == &callback_plugin;
+    return sink && sink->callback;
 }
 
 /* A callback sink named name calling cb, for the socket of lineage (0:
@@ -73,8 +80,12 @@ static zs__sink_t *callback_start(zmqsink_t *zs, const char *name,
         zs__sink_free(sink);
         return NULL;
     }
-    *state = *cb;
+    *state = (callback_t){.fn = cb->fn, .socket_fn = cb->socket_fn,
+                          .socket = cb->socket, .arg = cb->arg,
+                          .held = atomic_load(&cb->held)};
+    state->abandoned = &sink->abandoned;
     sink->lineage = lineage;
+    sink->callback = true;
     sink->builtin_arg = state;
     sink->plugin.desc = &callback_plugin;
     snprintf(sink->type, sizeof sink->type, "callback");
@@ -122,8 +133,11 @@ static int callback_change(zmqsink_t *zs, zs__sink_t *removed,
     zs__sink_t *added = NULL;
     if (cb && !(added = callback_start(zs, name, events, cb, lineage, &rc)))
         return rc;
+    callback_t *state = added ? added->builtin_arg : NULL;
     if ((rc = set_change(zs, removed, added)) != 0 && added)
         zs__sinks_stop(zs, &added, 1, clock_now_ns(), NULL);
+    else if (state)
+        atomic_store(&state->held, 0); /* the one it replaces is done */
     return rc;
 }
 
@@ -171,7 +185,8 @@ int zmqsink_socket_callback(zmqsink_t *zs, void *socket,
              : callback_change(zs, old, name, ZMQSINK_EVENT_ALL,
                                fn ? &(callback_t){.socket_fn = fn,
                                                   .socket = socket,
-                                                  .arg = arg}
+                                                  .arg = arg,
+                                                  .held = old != NULL}
                                   : NULL,
                                lineage);
     zs->socket_callbacks += rc == 0 && fn;

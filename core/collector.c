@@ -193,8 +193,15 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
         tap_end(c, r->tap, stopped);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
-    if (!successor)
+    if (successor && successor->lineage == r->lineage) {
+        /* The same socket goes on: what its connections were opened on
+         * too (its successor has read nothing yet, libzmq says its binds
+         * once). */
+        successor->sides = r->sides;
+        r->sides = (zs__wire_sides_t){0};
+    } else {
         zs__conns_forget(&c->conns, r->lineage);
+    }
     r->ended = true;
     r->next = c->dead;
     c->dead = r;

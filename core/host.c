@@ -12,38 +12,52 @@
 #include "sinkset.h"
 #include "worker.h"
 
-static const zs__options_t *host_options(const zmqsink_host_t *host)
+/* The sink's options, for reading key with accessor; a plugin asking for
+ * a key its table does not declare, or as another type, gets the empty
+ * value and an error in the log, never a crash in the application. */
+static const zs__options_t *host_options(const zmqsink_host_t *host,
+                                         const char *key,
+                                         zs__accessor_t accessor)
 {
-    return zs__sink_of_host(host)->options;
+    const zs__options_t *o = zs__sink_of_host(host)->options;
+    const char *why = zs__options_misuse(o, key, accessor);
+    if (why)
+        zs__log(ZMQSINK_SEV_ERR,
+                "sink '%s': its plugin asked for option '%s', but %s: a bug "
+                "in the plugin; it gets no value",
+                host->sink_name, key ? key : "(null)", why);
+    return o;
 }
 
 static const char *host_option_string(const zmqsink_host_t *host,
                                       const char *key)
 {
-    return zs__options_string(host_options(host), key);
+    return zs__options_string(host_options(host, key, ZS__ACCESS_STRING), key);
 }
 
 static int64_t host_option_int(const zmqsink_host_t *host, const char *key)
 {
-    return zs__options_int(host_options(host), key);
+    return zs__options_int(host_options(host, key, ZS__ACCESS_INT), key);
 }
 
 static size_t host_option_list(const zmqsink_host_t *host, const char *key,
                                const char *const **items)
 {
-    return zs__options_list(host_options(host), key, items);
+    return zs__options_list(host_options(host, key, ZS__ACCESS_LIST), key,
+                            items);
 }
 
 static size_t host_option_map(const zmqsink_host_t *host, const char *key,
                               const char *const **keys,
                               const char *const **values)
 {
-    return zs__options_map(host_options(host), key, keys, values);
+    return zs__options_map(host_options(host, key, ZS__ACCESS_MAP), key, keys,
+                           values);
 }
 
 static int host_option_is_set(const zmqsink_host_t *host, const char *key)
 {
-    return zs__options_is_set(host_options(host), key);
+    return zs__options_is_set(host_options(host, key, ZS__ACCESS_ANY), key);
 }
 
 static void host_log(const zmqsink_host_t *host, zmqsink_severity_t severity,

@@ -49,6 +49,7 @@ typedef struct zs__sink {
     size_t nsocket_globs;
     uint64_t lineage;         /* nonzero: only the socket of this lineage
                                  (zmqsink_socket_callback()) */
+    bool callback;            /* a callback sink, not one of the config */
 
     zs__ring_t *ring;
 
@@ -80,6 +81,8 @@ typedef struct zs__sink {
     _Atomic uint32_t control; /* futex word: ZS__WORKER_STOP | _REOPEN */
     _Atomic int64_t deadline_ns;
     _Atomic int finished;     /* the thread has closed the sink */
+    _Atomic int abandoned;    /* its join gave up: it delivers nothing
+                                 more, whenever its plugin returns */
 
     /* Counters. The ring counts what was enqueued (pushed) and what the
      * worker took (released). dropped_full is written by the collector,
@@ -118,6 +121,8 @@ struct zmqsink {
     zs__config_t *config;        /* that of set, owned */
     zs__sink_t *stuck[ZS__MAX_SINKS]; /* removed, but busy in their plugin */
     size_t nstuck;
+    bool stuck_lost;             /* more were stuck than the list holds:
+                                    the instance is never freed */
     struct zs__collector *collector;
     struct zs__report *report;
     _Atomic uint32_t report_wake; /* futex word: 1 asks the report thread

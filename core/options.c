@@ -411,64 +411,87 @@ void zs__options_free(zs__options_t **options)
     *options = NULL;
 }
 
-static const struct option_value *
-option_get(const zs__options_t *o, const char *key, zmqsink_option_type_t *type)
+/* Whether an option of type answers to accessor: a string for any scalar,
+ * a number for the numeric types, a list or a map for its own. */
+static bool type_answers(zmqsink_option_type_t type, zs__accessor_t accessor)
 {
-    assert(o && key);
-    int index = option_find(o, key);
-    assert(index >= 0 && "option not declared in the plugin's table");
+    switch (accessor) {
+    case ZS__ACCESS_STRING:
+        return type != ZMQSINK_OPT_LIST && type != ZMQSINK_OPT_MAP;
+    case ZS__ACCESS_INT:
+        return type != ZMQSINK_OPT_STRING && type != ZMQSINK_OPT_LIST &&
+               type != ZMQSINK_OPT_MAP;
+    case ZS__ACCESS_LIST:
+        return type == ZMQSINK_OPT_LIST;
+    case ZS__ACCESS_MAP:
+        return type == ZMQSINK_OPT_MAP;
+    default:
+        return true;
+    }
+}
+
+const char *zs__options_misuse(const zs__options_t *o, const char *key,
+                               zs__accessor_t accessor)
+{
+    int index = o && key ? option_find(o, key) : -1;
     if (index < 0)
-        abort();
-    *type = o->table[index].type;
-    return &o->values[index];
+        return "its table does not declare it";
+    return type_answers(o->table[index].type, accessor)
+               ? NULL
+               : "its table declares it with another type";
+}
+
+/* The value of key when the accessor may read it, else NULL: a plugin's
+ * mistake, said by the host (zs__options_misuse()), never a crash. */
+static const struct option_value *option_get(const zs__options_t *o,
+                                             const char *key,
+                                             zs__accessor_t accessor)
+{
+    if (zs__options_misuse(o, key, accessor))
+        return NULL;
+    return &o->values[option_find(o, key)];
 }
 
 const char *zs__options_string(const zs__options_t *o, const char *key)
 {
-    zmqsink_option_type_t type;
-    const struct option_value *v = option_get(o, key, &type);
-    assert(type != ZMQSINK_OPT_LIST && type != ZMQSINK_OPT_MAP);
-    return v->text;
+    const struct option_value *v = option_get(o, key, ZS__ACCESS_STRING);
+    return v ? v->text : NULL;
 }
 
 int64_t zs__options_int(const zs__options_t *o, const char *key)
 {
-    zmqsink_option_type_t type;
-    const struct option_value *v = option_get(o, key, &type);
-    assert(type != ZMQSINK_OPT_STRING && type != ZMQSINK_OPT_LIST &&
-           type != ZMQSINK_OPT_MAP);
-    return v->number;
+    const struct option_value *v = option_get(o, key, ZS__ACCESS_INT);
+    return v ? v->number : 0;
 }
 
 size_t zs__options_list(const zs__options_t *o, const char *key,
                         const char *const **items)
 {
-    zmqsink_option_type_t type;
-    const struct option_value *v = option_get(o, key, &type);
-    assert(type == ZMQSINK_OPT_LIST && items);
-    *items = (const char *const *)v->keys;
-    return v->count;
+    const struct option_value *v = option_get(o, key, ZS__ACCESS_LIST);
+    if (items)
+        *items = v ? (const char *const *)v->keys : NULL;
+    return v && items ? v->count : 0;
 }
 
 size_t zs__options_map(const zs__options_t *o, const char *key,
                        const char *const **keys, const char *const **values)
 {
-    zmqsink_option_type_t type;
-    const struct option_value *v = option_get(o, key, &type);
-    assert(type == ZMQSINK_OPT_MAP && keys && values);
-    *keys = (const char *const *)v->keys;
-    *values = (const char *const *)v->values;
-    return v->count;
+    const struct option_value *v = option_get(o, key, ZS__ACCESS_MAP);
+    if (keys)
+        *keys = v ? (const char *const *)v->keys : NULL;
+    if (values)
+        *values = v ? (const char *const *)v->values : NULL;
+    return v && keys && values ? v->count : 0;
 }
 
 int zs__options_is_set(const zs__options_t *o, const char *key)
 {
-    zmqsink_option_type_t type;
-    return option_get(o, key, &type)->set;
+    const struct option_value *v = option_get(o, key, ZS__ACCESS_ANY);
+    return v ? v->set : 0;
 }
 
 const zs__node_t *zs__options_node(const zs__options_t *o, const char *key)
 {
-    zmqsink_option_type_t type;
-    return option_get(o, key, &type)->node;
+    const struct option_value *v = option_get(o, key, ZS__ACCESS_ANY);
+    return v ? v->node : NULL;
 }

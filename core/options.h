@@ -60,8 +60,23 @@ int zs__options_fail(const zs__diag_t *d, const zs__options_owner_t *owner,
  * as the tree), or NULL when it did not. */
 const zs__node_t *zs__options_node(const zs__options_t *o, const char *key);
 
+/* What a value is read as. */
+typedef enum zs__accessor {
+    ZS__ACCESS_ANY,
+    ZS__ACCESS_STRING,
+    ZS__ACCESS_INT,
+    ZS__ACCESS_LIST,
+    ZS__ACCESS_MAP
+} zs__accessor_t;
+
+/* Why key cannot be read with accessor ("its table does not declare
+ * it", ...), or NULL when it can. */
+const char *zs__options_misuse(const zs__options_t *o, const char *key,
+                               zs__accessor_t accessor);
+
 /* Values, as zmqsink_host_t hands them to plugins (see zmqsink/plugin.h).
- * Asking for a key the table does not declare is a programmer error. */
+ * A key the table does not declare, or read as another type, gives NULL,
+ * 0 or no items (zs__options_misuse() says why). */
 const char *zs__options_string(const zs__options_t *o, const char *key);
 int64_t zs__options_int(const zs__options_t *o, const char *key);
 size_t zs__options_list(const zs__options_t *o, const char *key,

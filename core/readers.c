@@ -142,7 +142,8 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
     r->tap = tap;
     r->tap_new = ch->set_tap && tap;
     r->predecessor = old;
-    r->lineage = old ? old->lineage : ++c->lineages;
+    /* The socket goes on unless it was detached: then it starts anew. */
+    r->lineage = old_live ? old->lineage : ++c->lineages;
     if (zs__ptrmap_put(&c->current, socket, r) != 0) {
         reader_discard(r);
         errno = ENOMEM;

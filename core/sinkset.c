@@ -205,7 +205,12 @@ void zs__sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
                     "shutdown began; left running, %llu events undelivered",
                     sink->name, (long long)((clock_now_ns() - started) / 1000000),
                     (unsigned long long)held);
-            zs->stuck[zs->nstuck++ % ZS__MAX_SINKS] = sink;
+            if (zs->nstuck == ZS__MAX_SINKS)
+                zs__stuck_reap(zs);
+            if (zs->nstuck < ZS__MAX_SINKS)
+                zs->stuck[zs->nstuck++] = sink;
+            else /* never freed: its thread may still use the instance */
+                zs->stuck_lost = true;
             continue; /* its thread still uses it: not freed */
         }
         if (lost && !stats) /* at destroy, the report sums up */
@@ -220,7 +225,7 @@ void zs__sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
 size_t zs__stuck_reap(zmqsink_t *zs)
 {
     size_t busy = 0;
-    for (size_t i = 0; i < zs->nstuck && i < ZS__MAX_SINKS; i++) {
+    for (size_t i = 0; i < zs->nstuck; i++) {
         if (!atomic_load(&zs->stuck[i]->finished))
             zs->stuck[busy++] = zs->stuck[i];
         else

@@ -245,9 +245,13 @@ static void worker_drain(zs__sink_t *sink)
     backoff_t backoff;
     backoff_init(&backoff, BACKOFF_MIN_NS, BACKOFF_MAX_NS);
     for (;;) {
+        /* Past the deadline, or left behind by its join (the caller was
+         * told it is over): not one more write(). */
+        if (clock_now_ns() >= deadline || atomic_load(&sink->abandoned))
+            break;
         size_t n;
         zmqsink_write_result_t result = worker_deliver(sink, &n);
-        if (n == 0 || clock_now_ns() >= deadline)
+        if (n == 0)
             break;
         if (result == ZMQSINK_WRITE_RETRY) {
             worker_tick(sink, &next_tick);
@@ -262,7 +266,7 @@ static void worker_drain(zs__sink_t *sink)
         zs__ring_release(sink->ring, left);
         zs__counter_add(&sink->dropped_shutdown, left);
     }
-    if (sink->plugin.desc->flush)
+    if (sink->plugin.desc->flush && !atomic_load(&sink->abandoned))
         zs__sink_count_lost(sink, sink->plugin.desc->flush(sink->state, deadline),
                             &sink->dropped_shutdown);
 }
@@ -389,6 +393,7 @@ int zs__worker_join(zs__sink_t *sink)
     while (!atomic_load(&sink->finished) && clock_now_ns() < give_up)
         zs__pause();
     if (!atomic_load(&sink->finished)) {
+        atomic_store(&sink->abandoned, 1);
         pthread_detach(sink->thread);
         return -1;
     }

@@ -239,7 +239,7 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     }
     /* A sink left running may still reach the instance through its host
      * table (sink_drops): then the instance is left allocated too. */
-    if (zs__stuck_reap(zs) > 0)
+    if (zs__stuck_reap(zs) > 0 || zs->stuck_lost)
         return;
     free(zs->set);
     free(zs->stats_file);

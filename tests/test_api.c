@@ -493,3 +493,90 @@ Test(api, a_monitor_that_cannot_start_leaves_the_context_able_to_end,
     pthread_join(ending, &rc);
     cr_assert_eq((intptr_t)rc, 0);
 }
+
+/* ---- callbacks that hold on ---- */
+
+static atomic_int blocked_gate, blocked_calls;
+
+static void blocked(const zmqsink_event_t *event, void *arg)
+{
+    (void)event;
+    (void)arg;
+    atomic_fetch_add(&blocked_calls, 1);
+    while (!atomic_load(&blocked_gate))
+        th_sleep_ms(1);
+}
+
+/* A callback stuck past shutdown_timeout is left behind by its removal,
+ * which returns; once it comes back it is never called again, though
+ * events wait in its queue. */
+Test(api, a_callback_left_behind_is_never_called_again, .timeout = 30)
+{
+    ctx = zmq_ctx_new();
+    dir = th_tempdir();
+    zs = th_start(ctx, dir, "shutdown_timeout: 100ms\n"
+                            "sinks:\n"
+                            "  - name: jsonl\n"
+                            "    type: file\n"
+                            "    path: %s/events.jsonl\n",
+                  dir);
+    atomic_store(&blocked_gate, 0);
+    atomic_store(&blocked_calls, 0);
+    cr_assert_eq(zmqsink_add_callback(zs, "blocked", ZMQSINK_EVENT_ALL,
+                                      blocked, NULL),
+                 0);
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    for (int i = 0; i < 5; i++)
+        th_close(client_of(server, "client"));
+    for (int waited = 0; !atomic_load(&blocked_calls) && waited < WAIT_MS;
+         waited += 5)
+        th_sleep_ms(5);
+    cr_assert_eq(atomic_load(&blocked_calls), 1, "inside its first call");
+    cr_assert_eq(zmqsink_remove_callback(zs, "blocked"), 0);
+    atomic_store(&blocked_gate, 1);
+    th_sleep_ms(300); /* room for calls that must not come */
+    cr_assert_eq(atomic_load(&blocked_calls), 1,
+                 "called again after its removal returned");
+    teardown();
+}
+
+/* A socket that is detached and attached again starts anew: its callback
+ * ended with the detach. */
+Test(api, a_detached_socket_ends_its_callback, .init = setup,
+     .fini = teardown)
+{
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    seen_t seen;
+    seen_init(&seen, server, "server");
+    cr_assert_eq(zmqsink_socket_callback(zs, server, on_socket_event, &seen),
+                 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    cr_assert_geq(th_log_wait(&seen.log, ZMQSINK_EVENT_LISTENING, 1, WAIT_MS),
+                  1u);
+    cr_assert_eq(zmqsink_detach(zs, server), 0);
+    cr_assert_geq(th_log_wait(&seen.log, ZMQSINK_EVENT_MONITOR_STOPPED, 1,
+                              WAIT_MS),
+                  1u);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    th_close(client_of(server, "client"));
+    TH_STATS(stats);
+    for (int waited = 0; waited < WAIT_MS; waited += 10) {
+        zmqsink_stats(zs, &stats);
+        if (stats.sinks[0].delivered >= 4) /* the file sink saw the client */
+            break;
+        th_sleep_ms(10);
+    }
+    th_sleep_ms(100);
+    size_t n = th_log_count(&seen.log, 0);
+    pthread_mutex_lock(&seen.log.lock);
+    uint32_t last = seen.log.events[n - 1].type;
+    pthread_mutex_unlock(&seen.log.lock);
+    cr_assert_eq(last, ZMQSINK_EVENT_MONITOR_STOPPED,
+                 "nothing after the detach's monitor_stopped");
+    cr_assert_eq(th_log_count(&seen.log, ZMQSINK_EVENT_ACCEPTED), 0u);
+    zmqsink_destroy(&zs);
+    seen_free(&seen);
+}

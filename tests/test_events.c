@@ -570,3 +570,29 @@ Test(events, every_bind_of_a_socket_names_its_connections,
     }
     th_close(server);
 }
+
+/* A socket renamed while its connections are open: their later events
+ * still name the bind they came in on (the v2 monitor learns a socket's
+ * bind sides from its events, which libzmq does not send again to the
+ * monitor a rename starts). */
+Test(events, a_rename_keeps_the_bind_side_of_open_connections,
+     .init = setup, .fini = teardown)
+{
+    char endpoint[256];
+    void *server = new_socket(ZMQ_ROUTER, "frontend");
+    bind_any(server, "tcp", endpoint, sizeof endpoint);
+    void *client = th_socket(ctx, ZMQ_DEALER);
+    cr_assert_eq(zmq_connect(client, endpoint), 0);
+    cr_assert_eq(zmq_send(client, "hi", 2, 0), 2);
+    char buf[16];
+    cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0); /* identity */
+    cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 2);
+    zmqsink_event_t accepted = expect_event(ZMQSINK_EVENT_ACCEPTED, "frontend");
+    cr_assert_eq(zmqsink_attach(zs, server, "renamed"), 0);
+    th_close(client);
+    zmqsink_event_t gone = expect_event(ZMQSINK_EVENT_DISCONNECTED, "renamed");
+    cr_assert_str_eq(gone.endpoint, endpoint,
+                     "names %s, not the bind %s", gone.endpoint, endpoint);
+    cr_assert_str_eq(gone.peer, accepted.peer);
+    cr_assert_geq(gone.duration_ms, 0, "the connection outlived the rename");
+}

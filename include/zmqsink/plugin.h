@@ -290,7 +290,8 @@ struct zmqsink_host {
      * option the file did not set and that has no fallback: NULL, 0, or 0
      * items. Any thread. Strings and arrays belong to the host. Asking
      * for a key the table does not declare, or with the accessor of
-     * another type, is a bug in the plugin and aborts the process.
+     * another type, is a bug in the plugin: it gets NULL, 0 or no items,
+     * and the log says so.
      * option_string: any scalar type, as written after ${VAR} expansion
      * (an ENUM's word, a DURATION's "500ms"). option_int: INT, BOOL,
      * DURATION, SIZE and ENUM, as converted. option_list: LIST; sets *items

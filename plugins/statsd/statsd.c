@@ -114,9 +114,10 @@ struct socket_metrics {
 };
 
 /* The counters of a sink statsd gets as deltas, as the last flush saw
- * them. */
+ * them, by the sink's name: a reload reorders, adds and removes sinks. */
 enum { SEEN_DELIVERED, SEEN_FAILED, SEEN_DROPPED, SEEN_COUNTERS };
 typedef struct sink_seen {
+    char name[ZMQSINK_SOCKET_NAME_MAX];
     uint64_t counter[SEEN_COUNTERS];
 } sink_seen_t;
 
@@ -449,38 +450,51 @@ static void flush_socket(struct statsd_sink *s, struct socket_metrics *m)
     m->timed = 0;
 }
 
+/* What the last flush saw of the sink named name: made, counting from
+ * zero, for a sink not seen before. NULL when out of memory (it is then
+ * counted at a later flush). */
+static sink_seen_t *sink_seen(struct statsd_sink *s, const char *name)
+{
+    for (size_t i = 0; i < s->nsinks_seen; i++)
+        if (strcmp(s->sinks_seen[i].name, name) == 0)
+            return &s->sinks_seen[i];
+    sink_seen_t *more =
+        realloc(s->sinks_seen, (s->nsinks_seen + 1) * sizeof *more);
+    if (!more)
+        return NULL;
+    s->sinks_seen = more;
+    sink_seen_t *seen = &more[s->nsinks_seen++];
+    memset(seen, 0, sizeof *seen);
+    snprintf(seen->name, sizeof seen->name, "%s", name);
+    return seen;
+}
+
 /* Every sink's counters (its drops only, from a host older than ABI 1.4):
  * the increase since the last flush of delivered, failed and dropped, and
- * pending and queued as they are. A sink list that grew gets its new sinks
- * counted from zero. */
+ * pending and queued as they are. */
 static void flush_sinks(struct statsd_sink *s)
 {
     const zmqsink_host_t *host = s->host;
     bool all = host->abi_minor >= 4 && host->sink_counters;
     if (!all && (host->abi_minor < 1 || !host->sink_drops))
         return; /* a host older than ABI 1.1 */
+    static const char *const words[SEEN_COUNTERS] = {"delivered", "failed",
+                                                     "dropped"};
     const char *name;
     zmqsink_counters_t c = {0};
     size_t n = all ? host->sink_counters(host, 0, &name, &c)
                    : host->sink_drops(host, 0, &name, &c.dropped);
-    if (n > s->nsinks_seen) {
-        sink_seen_t *seen = realloc(s->sinks_seen, n * sizeof *seen);
-        if (!seen)
-            return; /* counted at a later flush */
-        memset(seen + s->nsinks_seen, 0, (n - s->nsinks_seen) * sizeof *seen);
-        s->sinks_seen = seen;
-        s->nsinks_seen = n;
-    }
-    static const char *const words[SEEN_COUNTERS] = {"delivered", "failed",
-                                                     "dropped"};
-    for (size_t i = 0; i < n && i < s->nsinks_seen; i++) {
-        if (all)
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && all)
             host->sink_counters(host, i, &name, &c);
-        else
+        else if (i > 0)
             host->sink_drops(host, i, &name, &c.dropped);
+        sink_seen_t *seen = sink_seen(s, name);
+        if (!seen)
+            continue;
         uint64_t now[SEEN_COUNTERS] = {c.delivered, c.failed, c.dropped};
         for (int k = all ? 0 : SEEN_DROPPED; k < SEEN_COUNTERS; k++) {
-            uint64_t *was = &s->sinks_seen[i].counter[k];
+            uint64_t *was = &seen->counter[k];
             emit_sink_metric(s, name, words[k],
                              now[k] > *was ? now[k] - *was : 0, 'c');
             *was = now[k];
