@@ -308,9 +308,14 @@ int zs__set_fill(zmqsink_t *zs, zs__sinkset_t *set, const zs__sinkset_t *old,
     return rc;
 }
 
-void zs__sinks_wait_opened(const zs__sinkset_t *set)
+const zs__sink_t *zs__sinks_wait_opened(const zs__sinkset_t *set,
+                                        int64_t deadline_ns)
 {
     for (size_t i = 0; i < set->n; i++)
-        while (atomic_load(&set->sinks[i]->opening))
+        while (atomic_load(&set->sinks[i]->opening)) {
+            if (clock_now_ns() >= deadline_ns)
+                return set->sinks[i];
             zs__pause();
+        }
+    return NULL;
 }

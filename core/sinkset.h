@@ -55,7 +55,9 @@ int zs__set_fill(zmqsink_t *zs, zs__sinkset_t *set, const zs__sinkset_t *old,
                  size_t errlen);
 
 /* Waits until the sinks started in the background are open (or failed):
- * until then they read the config that a reload would free. */
-void zs__sinks_wait_opened(const zs__sinkset_t *set);
+ * until then they read the config that a reload would free. Returns NULL,
+ * or the first sink still opening at deadline_ns (monotonic). */
+const zs__sink_t *zs__sinks_wait_opened(const zs__sinkset_t *set,
+                                        int64_t deadline_ns);
 
 #endif

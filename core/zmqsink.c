@@ -133,7 +133,17 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
         return rc;
     pthread_mutex_lock(&zs->change_lock);
     const zs__sinkset_t *old = zs->set;
-    zs__sinks_wait_opened(old);
+    const zs__sink_t *opening = zs__sinks_wait_opened(
+        old, clock_now_ns() + zs->config->shutdown_timeout_ms * 1000000);
+    if (opening) {
+        snprintf(err, errlen,
+                 "%s: sink '%s' is still opening (started in the background)"
+                 " after shutdown_timeout; reload once it is open",
+                 config->path, opening->name);
+        zs__config_free(&config);
+        pthread_mutex_unlock(&zs->change_lock);
+        return -ZMQSINK_ELIMIT;
+    }
     bool kept[ZS__MAX_SINKS] = {false};
     zs__sinkset_t *set = zs__set_new(old, config);
     rc = set ? zs__set_fill(zs, set, old, config, kept, err, errlen)

@@ -90,7 +90,8 @@ typedef struct zmqsink zmqsink_t;
  * shutdown_timeout plus a second; zmqsink_settle() at most its timeout;
  * zmqsink_bind() at most a second, and only after a failed bind.
  * zmqsink_reload() also waits for removed sinks to deliver (at most
- * shutdown_timeout). Every other call returns at once: attaching,
+ * shutdown_timeout), and for sinks still opening in the background (at
+ * most shutdown_timeout, then it fails). Every other call returns at once: attaching,
  * detaching and monitoring take a lock that nothing holds across a wait,
  * and no call waits on a sink. */
 
@@ -235,7 +236,8 @@ ZMQSINK_EXPORT int zmqsink_attach_endpoint(zmqsink_t *zs, void *zmq_ctx,
  * Call it from one thread at a time, not concurrently with
  * zmqsink_attach_endpoint() or zmqsink_probes(). Returns 0, or a negated
  * zmqsink_err_t with the reason in err ("FILE:LINE:COL: ..."), in which
- * case the running config is left as it was. */
+ * case the running config is left as it was: -ZMQSINK_ELIMIT when a sink
+ * started in the background is still opening after shutdown_timeout. */
 ZMQSINK_EXPORT int zmqsink_reload(zmqsink_t *zs, const char *config_path,
                                   char *err, size_t errlen);
 

@@ -286,3 +286,34 @@ Test(reload, endpoint_rules_name_sockets_and_mask_their_events,
     cr_assert_eq(th_log_count(&log, ZMQSINK_EVENT_CONNECTED), 1u);
     th_log_free(&log);
 }
+
+/* A sink started in the background whose open() hangs holds a reload
+ * back at most shutdown_timeout: then the reload fails, says which sink,
+ * and changes nothing; once it is open, reloading works. */
+Test(reload, a_sink_still_opening_fails_the_reload_in_time, .init = setup,
+     .fini = teardown)
+{
+    config_write("shutdown_timeout: 200ms\n"
+                 "sinks:\n"
+                 "  - name: slow\n"
+                 "    type: slow_open\n"
+                 "    release_file: %s/release\n"
+                 "    path: %s/slow.jsonl\n"
+                 "    max_wait: 60s\n");
+    zmqsink_t *zs = NULL;
+    char err[1024] = "";
+    cr_assert_eq(zmqsink_start(&zs, ctx, config, ZMQSINK_START_BACKGROUND,
+                               err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(zmqsink_reload(zs, config, err, sizeof err), -ZMQSINK_ELIMIT);
+    cr_assert_not_null(strstr(err, "sink 'slow' is still opening"), "%s", err);
+    free(th_write_file(dir, "release", ""));
+    int rc = -1;
+    for (int waited = 0; rc != 0 && waited < WAIT_MS; waited += 50) {
+        rc = zmqsink_reload(zs, config, err, sizeof err);
+        if (rc != 0)
+            th_sleep_ms(50);
+    }
+    cr_assert_eq(rc, 0, "%s", err);
+    zmqsink_destroy(&zs);
+}
