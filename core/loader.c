@@ -19,22 +19,10 @@
 #define ZMQSINK_PLUGINDIR "/usr/local/lib/zmqsink"
 #endif
 
-/* The value of key in a mapping node, or NULL. */
-static const zs__node_t *mapping_value(const zs__node_t *mapping,
-                                       const char *key)
-{
-    if (!mapping || mapping->kind != ZS__NODE_MAPPING)
-        return NULL;
-    for (size_t i = 0; i + 1 < mapping->nitems; i += 2)
-        if (strcmp(mapping->items[i]->text, key) == 0)
-            return mapping->items[i + 1];
-    return NULL;
-}
-
 void zs__node_where(const zs__config_t *config, const zs__node_t *mapping,
                     const char *key, char *buf, size_t cap)
 {
-    const zs__node_t *node = mapping_value(mapping, key);
+    const zs__node_t *node = zs__map_get(mapping, key);
     if (!node)
         node = mapping;
     snprintf(buf, cap, "%s:%u:%u", config->path, node ? node->line : 1,

@@ -36,12 +36,6 @@ void zs__text_add(zs__text_t *t, const char *fmt, ...)
     t->len += (size_t)n;
 }
 
-void zs__text_add_words(zs__text_t *t, const char *const *words)
-{
-    for (size_t i = 0; words[i]; i++)
-        zs__text_add(t, "%s%s", i ? ", " : "", words[i]);
-}
-
 const char *zs__text_get(const zs__text_t *t)
 {
     if (t->oom)

@@ -16,9 +16,6 @@ typedef struct zs__text {
 void zs__text_add(zs__text_t *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Appends the words of a NULL-terminated array, separated by ", ". */
-void zs__text_add_words(zs__text_t *t, const char *const *words);
-
 /* The text so far ("" when empty, "(out of memory)" after a failure);
  * belongs to t. */
 const char *zs__text_get(const zs__text_t *t);

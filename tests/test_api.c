@@ -23,17 +23,28 @@ static void *ctx;
 static zmqsink_t *zs;
 static char *dir;
 
-static void setup(void)
+/* An instance with a file sink, and `extra` top-level YAML. */
+static void start(const char *extra)
 {
     ctx = zmq_ctx_new();
     dir = th_tempdir();
     zs = th_start(ctx, dir,
-                  "queue: { capacity: 16 }\n"
+                  "%s"
                   "sinks:\n"
                   "  - name: jsonl\n"
                   "    type: file\n"
                   "    path: %s/events.jsonl\n",
-                  dir);
+                  extra, dir);
+}
+
+static void setup(void)
+{
+    start("queue: { capacity: 16 }\n");
+}
+
+static void setup_short_shutdown(void)
+{
+    start("shutdown_timeout: 100ms\n");
 }
 
 static void teardown(void)
@@ -518,16 +529,9 @@ static void blocked(const zmqsink_event_t *event, void *arg)
 /* A callback stuck past shutdown_timeout is left behind by its removal,
  * which returns; once it comes back it is never called again, though
  * events wait in its queue. */
-Test(api, a_callback_left_behind_is_never_called_again, .timeout = 30)
+Test(api, a_callback_left_behind_is_never_called_again,
+     .init = setup_short_shutdown, .fini = teardown, .timeout = 30)
 {
-    ctx = zmq_ctx_new();
-    dir = th_tempdir();
-    zs = th_start(ctx, dir, "shutdown_timeout: 100ms\n"
-                            "sinks:\n"
-                            "  - name: jsonl\n"
-                            "    type: file\n"
-                            "    path: %s/events.jsonl\n",
-                  dir);
     atomic_store(&blocked_gate, 0);
     atomic_store(&blocked_calls, 0);
     cr_assert_eq(zmqsink_add_callback(zs, "blocked", ZMQSINK_EVENT_ALL,
@@ -547,7 +551,6 @@ Test(api, a_callback_left_behind_is_never_called_again, .timeout = 30)
     th_sleep_ms(300); /* room for calls that must not come */
     cr_assert_eq(atomic_load(&blocked_calls), 1,
                  "called again after its removal returned");
-    teardown();
 }
 
 /* A socket that is detached and attached again starts anew: its callback

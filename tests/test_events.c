@@ -77,6 +77,17 @@ static void bind_any(void *s, const char *transport, char *endpoint,
     th_last_endpoint(s, endpoint, cap);
 }
 
+/* Connects client to server's endpoint and has it say hello, read by the
+ * server: the connection is up, its handshake done. */
+static void greet(void *client, void *server, const char *endpoint)
+{
+    cr_assert_eq(zmq_connect(client, endpoint), 0);
+    cr_assert_eq(zmq_send(client, "hi", 2, 0), 2);
+    char buf[16];
+    cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0); /* identity */
+    cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 2);
+}
+
 /* Waits for one event of a type on a socket and returns it. */
 static zmqsink_event_t expect_event(uint32_t type, const char *socket)
 {
@@ -142,11 +153,7 @@ static void connect_accept_disconnect(const char *transport)
     void *server = new_socket(ZMQ_ROUTER, "frontend");
     bind_any(server, transport, endpoint, sizeof endpoint);
     void *client = new_socket(ZMQ_DEALER, "client");
-    cr_assert_eq(zmq_connect(client, endpoint), 0);
-    cr_assert_eq(zmq_send(client, "hi", 2, 0), 2);
-    char buf[16];
-    cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0); /* identity */
-    cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 2);
+    greet(client, server, endpoint);
 
     zmqsink_event_t listening = expect_event(ZMQSINK_EVENT_LISTENING, "frontend");
     cr_assert_str_eq(listening.endpoint, endpoint);
@@ -532,11 +539,7 @@ Test(events, every_bind_of_a_socket_names_its_connections,
     void *clients[BINDS];
     for (int i = 0; i < BINDS; i++) {
         clients[i] = th_socket(ctx, ZMQ_DEALER);
-        cr_assert_eq(zmq_connect(clients[i], endpoints[i]), 0);
-        cr_assert_eq(zmq_send(clients[i], "hi", 2, 0), 2);
-        char buf[16];
-        cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0); /* identity */
-        cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 2);
+        greet(clients[i], server, endpoints[i]);
     }
     cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_ACCEPTED, BINDS,
                               WAIT_MS),
@@ -582,11 +585,7 @@ Test(events, a_rename_keeps_the_bind_side_of_open_connections,
     void *server = new_socket(ZMQ_ROUTER, "frontend");
     bind_any(server, "tcp", endpoint, sizeof endpoint);
     void *client = th_socket(ctx, ZMQ_DEALER);
-    cr_assert_eq(zmq_connect(client, endpoint), 0);
-    cr_assert_eq(zmq_send(client, "hi", 2, 0), 2);
-    char buf[16];
-    cr_assert_gt(zmq_recv(server, buf, sizeof buf, 0), 0); /* identity */
-    cr_assert_eq(zmq_recv(server, buf, sizeof buf, 0), 2);
+    greet(client, server, endpoint);
     zmqsink_event_t accepted = expect_event(ZMQSINK_EVENT_ACCEPTED, "frontend");
     cr_assert_eq(zmqsink_attach(zs, server, "renamed"), 0);
     th_close(client);
