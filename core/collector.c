@@ -32,6 +32,19 @@
  * events before routing stops. */
 #define SETTLE_NS (250 * 1000 * 1000LL)
 
+enum {
+    /* While events flow, a round that read some starts at most once per
+     * COALESCE_NS: the events of a burst wait in their monitors' pipes
+     * (which never block libzmq: RCVHWM 0) and are read in few rounds,
+     * each one wake-up of this thread and of the workers instead of one
+     * per event. A lone event is read and handed over at once. */
+    COALESCE_NS = 500 * 1000,
+    /* Events routed within a round before the workers are woken, so that
+     * they write while the rest of a large round is read. */
+    WAKE_BATCH = 256,
+    ROUND_MAX = 256, /* epoll events per round */
+};
+
 
 static int64_t wall_clock_ns(void)
 {
@@ -54,10 +67,18 @@ static bool sink_wants_socket(const zs__sink_t *sink, const reader_t *r)
     return false;
 }
 
-/* Copies the event into every sink that wants it; returns the sinks that
- * got it as a bit mask. A full ring drops the event for that sink only. */
-static uint64_t collector_route(zs__collector_t *c, reader_t *r,
-                                const zmqsink_event_t *ev)
+/* Wakes the workers of the sinks that got events since the last call. */
+static void collector_wake(zs__collector_t *c)
+{
+    zs__worker_wake(c->set->sinks, c->set->n, c->pushed);
+    c->pushed = 0;
+    c->unwoken = 0;
+}
+
+/* Copies the event into every sink that wants it, and notes them in
+ * c->pushed. A full ring drops the event for that sink only. */
+static void collector_route(zs__collector_t *c, reader_t *r,
+                            const zmqsink_event_t *ev)
 {
     const zs__sinkset_t *set = c->set;
     if (r->set_seen != set->generation) {
@@ -85,14 +106,16 @@ static uint64_t collector_route(zs__collector_t *c, reader_t *r,
         zs__counter_add(&c->zs->filtered, 1);
     if (first_drop) /* said at once, by the report thread */
         zs__report_poke(c->zs);
-    return pushed;
+    c->pushed |= pushed;
+    if (pushed && ++c->unwoken >= WAKE_BATCH)
+        collector_wake(c);
 }
 
 /* Decodes, enriches and routes one event. Types outside the reader's
  * mask are tracked (their connection opens and closes give the others a
  * peer and a duration) but take no sequence number. */
-static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
-                               const zs__monitor_message_t *m)
+static void collector_emit(zs__collector_t *c, reader_t *r,
+                           const zs__monitor_message_t *m)
 {
     int index = zs__event_index((uint32_t)m->type);
     zmqsink_event_t ev;
@@ -111,10 +134,10 @@ static uint64_t collector_emit(zs__collector_t *c, reader_t *r,
     memcpy(ev.peer, m->peer, sizeof ev.peer);
     zs__conns_track(&c->conns, r->lineage, &ev);
     if (!(r->events & ev.type))
-        return 0;
+        return;
     ev.seq = ++c->seq;
     zs__counter_add(&c->zs->events, 1);
-    return collector_route(c, r, &ev);
+    collector_route(c, r, &ev);
 }
 
 /* ---- readers ---- */
@@ -171,9 +194,9 @@ static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
  * unless it only handed the socket over to a successor; its tap ends
  * unless the successor goes on with it. The reader is freed after the
  * epoll round. Returns the successor to read from here on (adopted, so
- * held until now), or NULL; the sinks that got an event go in *pushed. */
+ * held until now), or NULL. */
 static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
-                            const zs__monitor_message_t *m, uint64_t *pushed)
+                            const zs__monitor_message_t *m)
 {
     pthread_mutex_lock(&c->lock);
     zs__reader_unlink(c, r);
@@ -188,7 +211,7 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     pthread_mutex_unlock(&c->lock);
 
     if (stopped && report && !c->discarding)
-        *pushed |= collector_emit(c, r, m);
+        collector_emit(c, r, m);
     if (r->tap && !(successor && successor->tap == r->tap))
         tap_end(c, r->tap, stopped);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
@@ -213,9 +236,8 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
  * monitor_stopped, or when its context ends. Once discarding, events are
  * read and dropped without touching the instance; taps are served all
  * along. */
-static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
+static void reader_drain(zs__collector_t *c, reader_t *r)
 {
-    uint64_t pushed = 0;
     /* A reader that ends hands over to its successor, read on in this
      * loop (not by recursion: a chain of them can be long). */
     while (r && !r->ended && !r->predecessor) { /* else held, or done */
@@ -225,7 +247,7 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
             break;
         if (got == ZS__WIRE_STOP) {
             if (errno == ETERM) {
-                r = reader_end(c, r, false, NULL, &pushed);
+                r = reader_end(c, r, false, NULL);
                 continue;
             }
             if (errno == EINTR)
@@ -241,7 +263,7 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
             continue;
         }
         if (m.type == ZMQSINK_EVENT_MONITOR_STOPPED) {
-            r = reader_end(c, r, true, &m, &pushed);
+            r = reader_end(c, r, true, &m);
             continue;
         }
         if (r->tap)
@@ -250,18 +272,16 @@ static uint64_t reader_drain(zs__collector_t *c, reader_t *r)
             zs__bind_waits_answer(&c->binds, r->socket, m.endpoint,
                                   (int)m.value);
         if (zs__wire_event_known(m.type) && r->name[0] && !c->discarding)
-            pushed |= collector_emit(c, r, &m);
+            collector_emit(c, r, &m);
     }
-    return pushed;
 }
 
 /* Registers readers handed over by a change (and the taps that came with
  * them) and reads what they queued before epoll watched them. */
-static uint64_t collector_adopt(zs__collector_t *c)
+static void collector_adopt(zs__collector_t *c)
 {
     reader_t *fresh[64];
     size_t n = 0;
-    uint64_t pushed = 0;
     pthread_mutex_lock(&c->lock);
     /* Newest first: taken as they come, read in reverse below. */
     for (reader_t *r = c->fresh; r && n < 64; r = r->next_fresh) {
@@ -292,9 +312,8 @@ static uint64_t collector_adopt(zs__collector_t *c)
     for (size_t i = n; i-- > 0;) {
         if (fresh[i]->tap_new)
             zs__tap_flush(fresh[i]->tap);
-        pushed |= reader_drain(c, fresh[i]);
+        reader_drain(c, fresh[i]);
     }
-    return pushed;
 }
 
 /* Frees what ended during the round, now that no event of the round can
@@ -372,42 +391,65 @@ static void collector_free(zs__collector_t *c)
     free(c);
 }
 
-/* One epoll event: the wake-up eventfd, a tap or a reader. */
-static uint64_t collector_serve(zs__collector_t *c, const struct epoll_event *e)
+/* One epoll event: the wake-up eventfd, a tap or a reader. Returns
+ * whether it was a monitor's. */
+static bool collector_serve(zs__collector_t *c, const struct epoll_event *e)
 {
     if (e->data.u64 == 0) {
         eventfd_t ignored;
         eventfd_read(c->wakefd, &ignored);
-        return collector_adopt(c);
+        collector_adopt(c);
+        return false;
     }
     if (e->data.u64 & TAP_TAG) {
         zs__tap_flush((zs__tap_t *)(uintptr_t)(e->data.u64 & ~(uint64_t)TAP_TAG));
-        return 0;
+        return false;
     }
-    return reader_drain(c, e->data.ptr);
+    reader_drain(c, e->data.ptr);
+    return true;
+}
+
+/* After a round that read monitors and left none ready: while events
+ * flow (the previous such round began less than COALESCE_NS before this
+ * one), waits until COALESCE_NS after this round began. */
+static void collector_coalesce(zs__collector_t *c, int64_t round_ns)
+{
+    bool flowing = round_ns - c->last_read_ns < COALESCE_NS;
+    c->last_read_ns = round_ns;
+    if (!flowing)
+        return;
+    int64_t until = round_ns + COALESCE_NS;
+    struct timespec ts = {.tv_sec = until / 1000000000,
+                          .tv_nsec = until % 1000000000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
 }
 
 static void *collector_main(void *arg)
 {
     zs__collector_t *c = arg;
-    struct epoll_event events[64];
+    struct epoll_event events[ROUND_MAX];
+    c->last_read_ns = clock_now_ns() - COALESCE_NS;
     while (!c->discarding || readers_left(c)) {
         int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
-        int n = epoll_wait(c->epfd, events, 64, timeout);
-        uint64_t pushed = 0;
+        int n = epoll_wait(c->epfd, events, ROUND_MAX, timeout);
+        int64_t round_ns = clock_now_ns();
+        bool read = false;
         if (!c->discarding)
             collector_take_set(c);
         for (int i = 0; i < n; i++)
-            pushed |= collector_serve(c, &events[i]);
+            read |= collector_serve(c, &events[i]);
         collector_bury(c);
         if (!c->discarding) {
-            zs__worker_wake(c->set->sinks, c->set->n, pushed);
+            collector_wake(c);
             /* A switch stores its set, then writes the eventfd: one whose
              * write this round's read took came after the take above, and
              * no wake-up is left to bring it. */
             collector_take_set(c);
         }
         collector_settle(c);
+        if (read && n < ROUND_MAX)
+            collector_coalesce(c, round_ns);
     }
     pthread_mutex_lock(&c->lock);
     bool orphaned = c->orphaned;

@@ -88,6 +88,11 @@ struct zs__collector {
     uint64_t lineages;        /* (lock) the last socket lineage given */
     zs__conns_t conns;        /* (thread) connections seen opening */
     uint64_t seq;
+    uint64_t pushed;          /* (thread) sinks given events since the
+                                 workers were last woken, as a bit mask */
+    unsigned unwoken;         /* (thread) events routed since then */
+    int64_t last_read_ns;     /* (thread) start of the last round that
+                                 read monitors */
 };
 
 /* Links a new reader into the lists of readers and of fresh ones (to be

@@ -88,6 +88,11 @@ static void host_count_delivered(const zmqsink_host_t *host, uint64_t n)
         zs__sink_count_delivered(sink, n);
 }
 
+static void host_tick_at(const zmqsink_host_t *host, int64_t when_ns)
+{
+    zs__sink_request_tick(zs__sink_of_host(host), when_ns);
+}
+
 /* The counters of the instance's sink at index, now; the name is copied
  * into the asking sink, so that it outlives a reload that frees the one
  * named. Returns the number of sinks. */
@@ -159,5 +164,6 @@ void zs__host_init(zs__sink_t *sink)
         .host_name = zs__host_name(),
         .count_delivered = host_count_delivered,
         .sink_counters = sink_at,
+        .tick_at = host_tick_at,
     };
 }

@@ -98,6 +98,7 @@ typedef struct zs__sink {
      * and count_failed() wait here until its batch has left the ring. */
     bool in_write;
     uint64_t write_delivered, write_failed;
+    int64_t tick_at_ns;       /* next tick() (monotonic); INT64_MAX: none */
 } zs__sink_t;
 
 /* The sinks of an instance between two changes, and the config they

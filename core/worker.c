@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -49,8 +50,8 @@ void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,
         return;
     struct timespec ts = {.tv_sec = timeout_ns / 1000000000,
                           .tv_nsec = timeout_ns % 1000000000};
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, &ts,
-            NULL, 0);
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected,
+            timeout_ns == INT64_MAX ? NULL : &ts, NULL, 0);
 }
 
 void zs__futex_wake(_Atomic uint32_t *word)
@@ -102,6 +103,20 @@ bool zs__sink_counts_delivered(const zs__sink_t *sink)
     const zmqsink_plugin_t *desc = sink->plugin.desc;
     return desc && desc->abi_minor >= 4 &&
            (desc->flags & ZMQSINK_PLUGIN_COUNTS_DELIVERED);
+}
+
+bool zs__sink_ticks_on_request(const zs__sink_t *sink)
+{
+    const zmqsink_plugin_t *desc = sink->plugin.desc;
+    return desc && desc->abi_minor >= 5 &&
+           (desc->flags & ZMQSINK_PLUGIN_TICKS_ON_REQUEST);
+}
+
+void zs__sink_request_tick(zs__sink_t *sink, int64_t when_ns)
+{
+    if (zs__sink_ticks_on_request(sink) && sink->plugin.desc->tick &&
+        when_ns < sink->tick_at_ns)
+        sink->tick_at_ns = when_ns;
 }
 
 /* Events the plugin took and has not yet reported: exact on the sink's
@@ -178,14 +193,23 @@ static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
     return result;
 }
 
-static void worker_tick(zs__sink_t *sink, int64_t *next_tick)
+/* Ticks the plugin when its time has come: every TICK_NS, or when it
+ * asked (the request is consumed first, so that tick() may ask again). */
+static void worker_tick(zs__sink_t *sink)
 {
     int64_t now = clock_now_ns();
-    if (now < *next_tick)
+    if (now < sink->tick_at_ns)
         return;
-    *next_tick = now + TICK_NS;
-    if (sink->plugin.desc->tick)
-        sink->plugin.desc->tick(sink->state, now);
+    sink->tick_at_ns = zs__sink_ticks_on_request(sink) ? INT64_MAX
+                                                       : now + TICK_NS;
+    sink->plugin.desc->tick(sink->state, now);
+}
+
+/* How long the worker may sleep before its next tick. */
+static int64_t worker_until_tick(const zs__sink_t *sink)
+{
+    return sink->tick_at_ns == INT64_MAX ? INT64_MAX
+                                         : sink->tick_at_ns - clock_now_ns();
 }
 
 static void worker_reopen_if_asked(zs__sink_t *sink)
@@ -219,18 +243,17 @@ static void worker_backoff(zs__sink_t *sink, backoff_t *backoff,
 
 static void worker_run(zs__sink_t *sink)
 {
-    int64_t next_tick = clock_now_ns() + TICK_NS;
     backoff_t backoff;
     backoff_init(&backoff, BACKOFF_MIN_NS, BACKOFF_MAX_NS);
     while (!(atomic_load(&sink->control) & ZS__WORKER_STOP)) {
         worker_reopen_if_asked(sink);
         size_t n;
         zmqsink_write_result_t result = worker_deliver(sink, &n);
-        worker_tick(sink, &next_tick);
+        worker_tick(sink);
         if (result == ZMQSINK_WRITE_RETRY)
             worker_backoff(sink, &backoff, BACKOFF_MAX_NS);
         else if (n == 0)
-            worker_idle(sink, next_tick - clock_now_ns());
+            worker_idle(sink, worker_until_tick(sink));
         else
             backoff_reset(&backoff);
     }
@@ -241,7 +264,8 @@ static void worker_run(zs__sink_t *sink)
 static void worker_drain(zs__sink_t *sink)
 {
     int64_t deadline = atomic_load(&sink->deadline_ns);
-    int64_t next_tick = 0;
+    if (!zs__sink_ticks_on_request(sink) && sink->tick_at_ns != INT64_MAX)
+        sink->tick_at_ns = 0; /* at the first retry */
     backoff_t backoff;
     backoff_init(&backoff, BACKOFF_MIN_NS, BACKOFF_MAX_NS);
     for (;;) {
@@ -254,7 +278,7 @@ static void worker_drain(zs__sink_t *sink)
         if (n == 0)
             break;
         if (result == ZMQSINK_WRITE_RETRY) {
-            worker_tick(sink, &next_tick);
+            worker_tick(sink);
             worker_backoff(sink, &backoff, deadline - clock_now_ns());
         }
     }
@@ -318,6 +342,7 @@ static void *worker_main(void *arg)
 {
     zs__sink_t *sink = arg;
     zs__worker_self = sink;
+    sink->tick_at_ns = INT64_MAX; /* asked for in open(), or set below */
     bool background = atomic_load(&sink->opening);
     sink->state = worker_open(sink);
     if (!sink->state && background) {
@@ -328,6 +353,7 @@ static void *worker_main(void *arg)
                 sink->open_error);
         sink->plugin.desc = &unopened_plugin;
         sink->state = (void *)&unopened_plugin;
+        sink->tick_at_ns = INT64_MAX;
         atomic_store(&sink->unopened, 1);
     }
     void *state = sink->state;
@@ -336,6 +362,8 @@ static void *worker_main(void *arg)
         sem_post(&sink->opened);
     if (!state)
         return NULL;
+    if (sink->plugin.desc->tick && !zs__sink_ticks_on_request(sink))
+        sink->tick_at_ns = clock_now_ns() + TICK_NS;
     worker_run(sink);
     worker_drain(sink);
     sink->plugin.desc->close(sink->state);

@@ -50,6 +50,13 @@ void zs__sink_count_delivered(zs__sink_t *sink, uint64_t n);
  * Sink's thread; inside write(), once its batch is taken. */
 void zs__sink_count_lost(zs__sink_t *sink, uint64_t n, zs__counter_t *lost);
 
+/* Whether the sink's plugin is ticked only when it asks (tick_at()). */
+bool zs__sink_ticks_on_request(const zs__sink_t *sink);
+
+/* The plugin's tick_at(): the next tick() at when_ns or soon after, unless
+ * an earlier one is asked already. Sink's thread. */
+void zs__sink_request_tick(zs__sink_t *sink, int64_t when_ns);
+
 /* The sink whose worker thread this is, or NULL on any other thread. */
 extern _Thread_local const zs__sink_t *zs__worker_self;
 
@@ -70,7 +77,8 @@ int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg);
  * thread changes. Async-signal-safe. */
 void zs__pause(void);
 
-/* Sleeps while *word == expected, at most timeout_ns (<= 0: no wait). */
+/* Sleeps while *word == expected, at most timeout_ns (<= 0: no wait;
+ * INT64_MAX: no limit). */
 void zs__futex_wait(_Atomic uint32_t *word, uint32_t expected,
                     int64_t timeout_ns);
 

@@ -119,6 +119,13 @@ static void host_count_delivered(const zmqsink_host_t *host, uint64_t n)
     host_of(host)->delivered += n;
 }
 
+static void host_tick_at(const zmqsink_host_t *host, int64_t when_ns)
+{
+    th_plugin_host_t *h = host_of(host);
+    if (when_ns < h->tick_at_ns)
+        h->tick_at_ns = when_ns;
+}
+
 void *th_plugin_open(th_plugin_host_t *h)
 {
     char err[512] = "";
@@ -205,8 +212,10 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
             .resolve_path = zs__resolve_path,
             .host_name = zs__host_name(),
             .count_delivered = host_count_delivered,
+            .tick_at = host_tick_at,
         },
         .plugin = plugin,
+        .tick_at_ns = INT64_MAX,
     };
     if (options) {
         for (size_t i = 0; options[i].key; i++) {

@@ -37,6 +37,8 @@ typedef struct th_plugin_host {
                                          plugin may be unloaded) */
     uint64_t reason_failed[TH_MAX_REASONS];
     uint64_t delivered; /* what count_delivered() was told */
+    int64_t tick_at_ns; /* the earliest tick_at() asked; INT64_MAX: none
+                           (the test resets it when it ticks) */
     /* what sink_drops() reports */
     size_t nsinks;
     const char *sink_names[TH_MAX_SINKS];
@@ -46,7 +48,7 @@ typedef struct th_plugin_host {
 /* Loads NAME.so from $ZMQSINK_PLUGIN_DIR; *handle is for dlclose(). */
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle);
 
-/* Fills h with every service of ABI 1.4 (format: zmqsink_format_event,
+/* Fills h with every service of ABI 1.5 (format: zmqsink_format_event,
  * resolve_address, resolve_path, host_name: the core's) and the options, ended by a NULL key; or,
  * when options is NULL, every option the plugin declares, with its
  * fallback parsed as the core parses it (set false). */

@@ -396,13 +396,22 @@ Test(direct, partial_write_keeps_the_tail_and_retries_it)
 {
     limit_file_size(250);
     void *s = th_plugin_open(&th);
-    write_ok(s, 1, 5); /* taken: two lines went out, the cut third is kept */
+    cr_assert(plugin->flags & ZMQSINK_PLUGIN_TICKS_ON_REQUEST);
+    write_ok(s, 1, 1);
+    cr_assert_eq(th.tick_at_ns, INT64_MAX, "nothing kept, no tick asked");
+    write_ok(s, 2, 4); /* taken: the cut third line is kept */
+    cr_assert_neq(th.tick_at_ns, INT64_MAX, "a kept tail asks for a tick");
     cr_assert_eq(plugin->write(s, make_events(6, 1), 1), ZMQSINK_WRITE_RETRY,
                  "a new batch must wait for the tail");
     cr_assert_eq(th.logs, 1);
     cr_assert(strstr(th.last_log, strerror(EFBIG)), "%s", th.last_log);
-    limit_file_size(RLIM_INFINITY);
+    th.tick_at_ns = INT64_MAX; /* the host consumes the request as it ticks */
     plugin->tick(s, 0);
+    cr_assert_neq(th.tick_at_ns, INT64_MAX, "still kept: it asks again");
+    limit_file_size(RLIM_INFINITY);
+    th.tick_at_ns = INT64_MAX;
+    plugin->tick(s, 0);
+    cr_assert_eq(th.tick_at_ns, INT64_MAX, "written: no more ticks");
     write_ok(s, 6, 1);
     cr_assert_eq(plugin->flush(s, 0), 0);
     plugin->close(s);

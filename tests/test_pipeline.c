@@ -36,6 +36,18 @@ static void *socket_new(int type)
     return th_socket(ctx, type);
 }
 
+/* Lines in dir/name; 0 when there is no such file yet. */
+static size_t count_lines(const char *name)
+{
+    char *path = th_path(dir, name), *text = th_read_file(path);
+    size_t lines = 0;
+    for (const char *p = text; p && (p = strchr(p, '\n')); p++)
+        lines++;
+    free(text);
+    free(path);
+    return lines;
+}
+
 /* cycles connect/send/disconnect rounds of a DEALER against server. */
 static void churn(zmqsink_t *zs, void *server, const char *endpoint,
                   int cycles)
@@ -422,17 +434,48 @@ Test(pipeline, every_event_is_in_one_place_in_every_snapshot, .init = setup,
         cr_assert_gt(s->enqueued, 0u, "sink %s got nothing", s->name);
     }
     /* Counted apart from the counters: the lines the file sink wrote. */
-    char *path = th_path(dir, "events.jsonl"), *text = th_read_file(path);
-    size_t lines = 0;
-    for (const char *p = text; p && (p = strchr(p, '\n')); p++)
-        lines++;
+    size_t lines = count_lines("events.jsonl");
     cr_assert_eq(lines, stats.sinks[1].delivered,
                  "the file has %zu lines, the file sink %llu delivered", lines,
                  (unsigned long long)stats.sinks[1].delivered);
-    free(text);
-    free(path);
     const zmqsink_sink_stats_t *holding = &stats.sinks[0];
     cr_assert_gt(holding->delivered, 0u);
     cr_assert_gt(holding->failed, 0u, "one batch in three fails");
     cr_assert_eq(stats.sinks[2].delivered, 0u);
+}
+
+/* A plugin ticked on request (tick_at()) gets the ticks it asked for and
+ * no other: its events are delivered only from those ticks, and an idle
+ * sink's thread is not woken for it. */
+Test(pipeline, ticks_come_when_asked_and_only_then, .init = setup,
+     .fini = teardown)
+{
+    zmqsink_t *zs = th_start(ctx, dir, "sinks:\n"
+                                       "  - name: ticking\n"
+                                       "    type: ticking\n"
+                                       "    path: ticks.log\n");
+    void *server = socket_new(ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(server, endpoint, sizeof endpoint);
+    churn(zs, server, endpoint, 5);
+    th_close(server);
+    cr_assert_eq(zmqsink_settle(zs, ctx, 5000), 0, "every event read");
+    TH_STATS(stats);
+    for (int i = 0; i < 500; i++) { /* bounded: 5 s */
+        cr_assert_eq(zmqsink_stats(zs, &stats), 0);
+        if (stats.sinks[0].delivered == stats.sinks[0].enqueued)
+            break;
+        th_sleep_ms(10);
+    }
+    cr_assert_gt(stats.sinks[0].enqueued, 0u);
+    cr_assert_eq(stats.sinks[0].delivered, stats.sinks[0].enqueued,
+                 "the events wait for a tick that did not come");
+    size_t ticks = count_lines("ticks.log");
+    cr_assert_geq(ticks, 1u);
+    th_sleep_ms(400); /* four periods of a plugin ticked unasked */
+    cr_assert_eq(count_lines("ticks.log"), ticks,
+                 "ticked while it asked for nothing");
+    zmqsink_destroy(&zs);
 }

@@ -29,7 +29,7 @@
  * NULL; zmqsink_reload() leaves the running sinks as they were), with one
  * line naming the config file, the sink and the plugin file, for instance:
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/old.so' was built for
- *   plugin ABI 2.0, this zmqsink provides 1.4: rebuild it against this
+ *   plugin ABI 2.0, this zmqsink provides 1.5: rebuild it against this
  *   zmqsink's headers
  *   app.yaml:7:13: sink 'metrics': plugin '/opt/zs/new.so' has no write in
  *   its descriptor (mandatory: name, open, write, close)
@@ -69,6 +69,7 @@
  *     1.2: child_process, fork_hold and fork_release in the host.
  *     1.3: resolve_path and host_name in the host.
  *     1.4: count_delivered in the host, flags in the descriptor.
+ *     1.5: tick_at in the host, ZMQSINK_PLUGIN_TICKS_ON_REQUEST.
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -83,7 +84,8 @@
  * sink.
  *
  * Lifecycle: open once; then write for each batch, tick about every 100 ms
- * and reopen on request, in any order; at shutdown (zmqsink_destroy(), or
+ * (or, with ZMQSINK_PLUGIN_TICKS_ON_REQUEST, when it asked for it with
+ * tick_at()) and reopen on request, in any order; at shutdown (zmqsink_destroy(), or
  * a reload that removes or replaces the sink) the events left in the ring
  * are written until shutdown_timeout, then flush once, then close once. A
  * plugin still inside a callback a second past that deadline is left
@@ -202,7 +204,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 4
+#define ZMQSINK_PLUGIN_ABI_MINOR 5
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -398,6 +400,14 @@ struct zmqsink_host {
      * sink_drops() does) and *out. Sink's thread. */
     size_t (*sink_counters)(const zmqsink_host_t *host, size_t index,
                             const char **name, zmqsink_counters_t *out);
+
+    /* Since ABI 1.5. For a plugin whose descriptor sets
+     * ZMQSINK_PLUGIN_TICKS_ON_REQUEST (ignored otherwise): asks for one
+     * tick() at when_ns (monotonic) or soon after; when_ns <= now: as soon
+     * as the current callback returns. Of several requests before the tick,
+     * the earliest counts. The tick consumes the request: ask again from
+     * tick() to keep ticking. Sink's thread (open, write, tick, reopen). */
+    void (*tick_at)(const zmqsink_host_t *host, int64_t when_ns);
 };
 
 /* Descriptor flags (since ABI 1.4). */
@@ -405,6 +415,10 @@ struct zmqsink_host {
                                                 with count_delivered(): what
                                                 write() takes is `pending`
                                                 until then */
+#define ZMQSINK_PLUGIN_TICKS_ON_REQUEST 0x2u /* since 1.5: tick() runs only
+                                                when the plugin asked with
+                                                tick_at(), so that an idle
+                                                sink never wakes */
 
 /* The descriptor: const, static, the same at every call of the entry. */
 typedef struct zmqsink_plugin {
@@ -435,7 +449,9 @@ typedef struct zmqsink_plugin {
 
     /* Optional. Called about every 100 ms, idle or not, and between
      * retries (at shutdown: only between retries), with the monotonic
-     * clock in ns: for batch timers, reconnects, retries. */
+     * clock in ns: for batch timers, reconnects, retries. With
+     * ZMQSINK_PLUGIN_TICKS_ON_REQUEST, only at the times it asked for with
+     * tick_at() (at shutdown: only between retries, once due). */
     void (*tick)(void *state, int64_t now_ns);
 
     /* Optional. At shutdown, after the last write (also when the deadline

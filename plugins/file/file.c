@@ -45,6 +45,7 @@
 #define CHUNK_SIZE (64 * 1024)
 /* Between attempts to write the pending tail in flush(). */
 #define FLUSH_RETRY_NS (50 * 1000 * 1000)
+#define TAIL_RETRY_NS (100 * 1000 * 1000) /* between tries of a kept tail */
 #define FILE_MODE 0640
 
 enum { FSYNC_NEVER = 0, FSYNC_BATCH = 1 };
@@ -496,7 +497,9 @@ static zmqsink_write_result_t file_write(void *state,
     lock_output(f);
     zmqsink_write_result_t result = write_locked(f, events, n);
     unlock_file(f);
-    if (result == ZMQSINK_WRITE_OK && !pending(f) && f->fsync_batch)
+    if (pending(f))
+        f->host->tick_at(f->host, clock_now_ns() + TAIL_RETRY_NS);
+    else if (result == ZMQSINK_WRITE_OK && f->fsync_batch)
         sync_file(f);
     return result;
 }
@@ -511,12 +514,16 @@ static int drain_locked(struct file_sink *f)
 }
 
 /* Retries the pending tail between batches, so that it does not wait for
- * the next event. */
+ * the next event. Asked for only while there is one: an idle file sink
+ * never wakes. */
 static void file_tick(void *state, int64_t now_ns)
 {
     struct file_sink *f = state;
-    (void)now_ns;
-    if (pending(f) && drain_locked(f) == 0 && f->fsync_batch)
+    if (!pending(f))
+        return;
+    if (drain_locked(f) < 0)
+        f->host->tick_at(f->host, now_ns + TAIL_RETRY_NS);
+    else if (f->fsync_batch)
         sync_file(f);
 }
 
@@ -672,7 +679,7 @@ static const zmqsink_plugin_t file_plugin = {
     .flush = file_flush,
     .reopen = file_reopen,
     .close = file_close,
-    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 
 /* plugin.h declares only the function type, so -Wmissing-prototypes wants
