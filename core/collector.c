@@ -88,7 +88,7 @@ static void collector_route(zs__collector_t *c, reader_t *r,
                 r->sink_mask |= 1ull << i;
         r->set_seen = set->generation;
     }
-    uint64_t pushed = 0, matched = 0, first_drop = 0;
+    uint64_t pushed = 0, matched = 0, dropped = 0;
     for (size_t i = 0; i < set->n; i++) {
         zs__sink_t *sink = set->sinks[i];
         if (!(r->sink_mask >> i & 1) || !(sink->events & ev->type) ||
@@ -98,14 +98,14 @@ static void collector_route(zs__collector_t *c, reader_t *r,
         if (zs__ring_push(sink->ring, ev)) {
             pushed |= 1ull << i; /* counted by the ring: zs__ring_pushed() */
         } else {
-            first_drop |= zs__counter_get(&sink->dropped_full) == 0;
             zs__counter_add(&sink->dropped_full, 1);
+            dropped = 1;
         }
     }
     if (!matched)
         zs__counter_add(&c->zs->filtered, 1);
-    if (first_drop) /* said at once, by the report thread */
-        zs__report_poke(c->zs);
+    if (dropped) /* said by the report thread */
+        zs__report_loss(c->zs);
     c->pushed |= pushed;
     if (pushed && ++c->unwoken >= WAKE_BATCH)
         collector_wake(c);

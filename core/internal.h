@@ -127,7 +127,9 @@ struct zmqsink {
     struct zs__collector *collector;
     struct zs__report *report;
     _Atomic uint32_t report_wake; /* futex word: 1 asks the report thread
-                                     to look now (a sink's first loss) */
+                                     to look now (a loss, a reload) */
+    _Atomic int report_idle;      /* it sleeps with nothing due: a loss
+                                     must wake it (zs__report_loss) */
     char *stats_file;            /* $ZMQSINK_STATS_FILE at start, or NULL */
     zs__counter_t events;       /* written by the collector */
     zs__counter_t filtered;

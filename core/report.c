@@ -20,7 +20,6 @@
 #include "clock.h"
 #include "once.h"
 
-#define TICK_MS 1000
 
 /* What was last said of one sink, found again by name across reloads. */
 typedef struct said {
@@ -142,13 +141,16 @@ int zs__report_write_stats(const zmqsink_stats_t *stats, const char *path,
     return 0;
 }
 
-/* Writes the file when it is due; says a failure once, and the recovery. */
-static void report_file(zs__report_t *r, const zmqsink_stats_t *st,
-                        const settings_t *s, bool now)
+/* Writes the file when it is due; says a failure once, and the recovery.
+ * Returns when it is next due, or INT64_MAX without a file. */
+static int64_t report_file(zs__report_t *r, const zmqsink_stats_t *st,
+                           const settings_t *s, bool now)
 {
     int64_t t = clock_now_ns();
-    if (!s->path[0] || (!now && t < r->next_file_ns))
-        return;
+    if (!s->path[0])
+        return INT64_MAX;
+    if (!now && t < r->next_file_ns)
+        return r->next_file_ns;
     r->next_file_ns = t + s->interval_ms * 1000000;
     char err[PATH_MAX + 128];
     if (zs__report_write_stats(st, s->path, s->dir, err, sizeof err) != 0) {
@@ -158,6 +160,7 @@ static void report_file(zs__report_t *r, const zmqsink_stats_t *st,
     } else if (once_recovered(&r->file_failing)) {
         zs__log(ZMQSINK_SEV_NOTICE, "stats file '%s' written again", s->path);
     }
+    return r->next_file_ns;
 }
 
 /* ---- losses ---- */
@@ -176,11 +179,13 @@ static said_t *said_of(zs__report_t *r, const char *name)
 }
 
 /* A sink's first loss at once; later ones at most once per interval,
- * with the counts since the last line. */
-static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
-                          const settings_t *s)
+ * with the counts since the last line. Returns when losses not yet said
+ * may be, or INT64_MAX when every loss was said. */
+static int64_t report_losses(zs__report_t *r, const zmqsink_stats_t *st,
+                             const settings_t *s)
 {
-    int64_t now = clock_now_ns();
+    int64_t now = clock_now_ns(), due = INT64_MAX;
+    int64_t interval_ns = s->interval_ms * 1000000;
     for (size_t i = 0; i < st->nsinks; i++) {
         const zmqsink_sink_stats_t *sink = &st->sinks[i];
         said_t *said = said_of(r, sink->name);
@@ -200,7 +205,7 @@ static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
                     (unsigned long long)new_dropped,
                     (unsigned long long)sink->queue_capacity,
                     (unsigned long long)new_failed, (long long)s->interval_ms);
-        else if (now - said->when_ns >= s->interval_ms * 1000000)
+        else if (now - said->when_ns >= interval_ns)
             zs__log(ZMQSINK_SEV_WARNING,
                     "sink '%s': lost %llu more events: %llu dropped (queue "
                     "full), %llu failed; %llu dropped and %llu failed in all",
@@ -208,12 +213,16 @@ static void report_losses(zs__report_t *r, const zmqsink_stats_t *st,
                     (unsigned long long)new_dropped,
                     (unsigned long long)new_failed,
                     (unsigned long long)dropped, (unsigned long long)failed);
-        else
+        else {
+            if (said->when_ns + interval_ns < due)
+                due = said->when_ns + interval_ns;
             continue;
+        }
         said->dropped = dropped;
         said->failed = failed;
         said->when_ns = now;
     }
+    return due;
 }
 
 /* One line for each sink that lost anything. What a sink still holds, in
@@ -241,27 +250,61 @@ void zs__report_poke(zmqsink_t *zs)
         zs__futex_wake(&zs->report_wake);
 }
 
+void zs__report_loss(zmqsink_t *zs)
+{
+    /* Pairs with the fence in report_main(): either the thread sees the
+     * loss in the counters, or this side sees it idle. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&zs->report_idle, memory_order_relaxed) &&
+        atomic_exchange(&zs->report_idle, 0))
+        zs__report_poke(zs);
+}
+
+/* One look: says the losses and writes the file as they are due. Returns
+ * when the next look is due; INT64_MAX: only when poked. */
+static int64_t report_look(zs__report_t *r, bool last)
+{
+    zs__stats_t all;
+    zmqsink_stats_t *st = zs__stats_init(&all);
+    settings_t s;
+    zmqsink_stats(r->zs, st);
+    settings_read(r->zs, &s);
+    int64_t losses_due = report_losses(r, st, &s);
+    int64_t file_due = report_file(r, st, &s, last);
+    if (last) {
+        report_summary(st);
+        atomic_store(&r->last_said, 1);
+    }
+    return losses_due < file_due ? losses_due : file_due;
+}
+
+/* Sleeps until a look is due: never, without a stats file and with every
+ * loss said, until a new loss, a reload or the end pokes it. */
 static void *report_main(void *arg)
 {
     zs__report_t *r = arg;
+    zmqsink_t *zs = r->zs;
+    int64_t due = 0;
     while (!atomic_load(&r->stop)) {
-        zs__futex_wait(&r->zs->report_wake, 0, TICK_MS * 1000000LL);
-        atomic_store(&r->zs->report_wake, 0);
+        if (due == INT64_MAX) {
+            atomic_store(&zs->report_idle, 1);
+            atomic_thread_fence(memory_order_seq_cst);
+            due = report_look(r, false); /* a loss just before idle */
+            if (due != INT64_MAX)
+                atomic_store(&zs->report_idle, 0);
+        }
+        int64_t now = clock_now_ns();
+        if (due > now)
+            zs__futex_wait(&zs->report_wake, 0,
+                           due == INT64_MAX ? INT64_MAX : due - now);
+        atomic_store(&zs->report_wake, 0);
+        atomic_store(&zs->report_idle, 0);
         if (atomic_load(&r->stop))
             break;
-        zs__stats_t all;
-        zmqsink_stats_t *st = zs__stats_init(&all);
-        settings_t s;
-        zmqsink_stats(r->zs, st);
-        settings_read(r->zs, &s);
         bool last = atomic_load(&r->last_asked);
-        report_losses(r, st, &s);
-        report_file(r, st, &s, last);
-        if (last) {
-            report_summary(st);
-            atomic_store(&r->last_said, 1);
+        due = report_look(r, last);
+        if (last)
             break;
-        }
     }
     return NULL;
 }

@@ -2,7 +2,9 @@
  * (a sink's first at once, then at most one line per stats.interval with
  * the counts since the last), a json file of the counters rewritten every
  * stats.interval, and at shutdown one line per sink that lost anything.
- * One thread per instance, which wakes once a second. */
+ * One thread per instance, apart from the collector so that neither a
+ * slow disk nor a full stderr pipe can hold the monitors' reader. It
+ * sleeps until something is due: the stats file, a loss not yet said. */
 #ifndef ZS_REPORT_H
 #define ZS_REPORT_H
 
@@ -15,9 +17,14 @@ typedef struct zs__report zs__report_t;
 /* Starts reporting on zs. Returns NULL with a message in err. */
 zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen);
 
-/* Has the report thread look at the counters now, to say a first loss at
- * once. Never waits: the collector calls it. */
+/* Has the report thread look at the counters and settings now (after a
+ * reload). Never waits. */
 void zs__report_poke(zmqsink_t *zs);
+
+/* Tells the report thread, if it sleeps with nothing due, that a sink
+ * counted a loss (dropped or failed), so that it is said at once. Any
+ * thread; cheap when the thread is awake already. */
+void zs__report_loss(zmqsink_t *zs);
 
 /* Has the thread say the last word (the stats file, a line per sink that
  * lost anything) with the counters as they are, and end; waits for it

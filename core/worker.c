@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "backoff.h"
+#include "report.h"
 #include "clock.h"
 
 #define ZS__WORKER_STOP 1u
@@ -159,6 +160,8 @@ void zs__sink_count_lost(zs__sink_t *sink, uint64_t n, zs__counter_t *lost)
         zs__counter_add(&sink->revoked, from_delivered);
     }
     zs__counter_add(lost, from_held + from_delivered);
+    if (lost == &sink->failed)
+        zs__report_loss(sink->owner);
 }
 
 /* Offers the oldest events to the plugin. Returns what write() said, or
@@ -179,8 +182,10 @@ static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
     sink->in_write = false;
     if (result != ZMQSINK_WRITE_RETRY) {
         zs__ring_release(sink->ring, n);
-        if (result != ZMQSINK_WRITE_OK)
+        if (result != ZMQSINK_WRITE_OK) {
             zs__counter_add(&sink->failed, n);
+            zs__report_loss(sink->owner);
+        }
         else if (!zs__sink_counts_delivered(sink))
             zs__counter_add(&sink->delivered, n);
     }

@@ -168,6 +168,7 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
         set->sinks[i]->node = config->sinks[i].node;
     size_t nopened = set->n - nkept;
     zs__set_publish(zs, set);
+    zs__report_poke(zs); /* its stats file may have changed */
     zs__sinks_stop(zs, removed, nremoved,
                    clock_now_ns() + config->shutdown_timeout_ms * 1000000,
                    NULL);

@@ -2,8 +2,10 @@
  * other sinks, drops and failures are counted, and shutdown delivers what
  * was queued. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,4 +480,46 @@ Test(pipeline, ticks_come_when_asked_and_only_then, .init = setup,
     cr_assert_eq(count_lines("ticks.log"), ticks,
                  "ticked while it asked for nothing");
     zmqsink_destroy(&zs);
+}
+
+/* Whether the file at path comes to contain text within timeout_ms. */
+static bool file_gets(const char *path, const char *text, int timeout_ms)
+{
+    for (int waited = 0;; waited += 10) {
+        char *content = th_read_file(path);
+        bool found = content && strstr(content, text);
+        free(content);
+        if (found || waited >= timeout_ms)
+            return found;
+        th_sleep_ms(10);
+    }
+}
+
+/* The report thread sleeps while nothing is due (no stats file, every
+ * loss said): a sink's losses, the first and those after a quiet spell
+ * longer than stats.interval, still reach the log without waiting. */
+Test(pipeline, losses_are_said_though_the_reporter_sleeps, .init = setup,
+     .fini = teardown)
+{
+    char *log_path = th_path(dir, "stderr.log");
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+    zmqsink_t *zs = th_start(ctx, dir, "stats: { interval: 100ms }\n"
+                                       "sinks:\n"
+                                       "  - name: broken\n"
+                                       "    type: fail_write\n");
+    th_sleep_ms(300); /* the reporter has long gone to sleep */
+    void *server = socket_new(ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, server, "server"), 0);
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    cr_assert(file_gets(log_path, "sink 'broken': lost ", 5000),
+              "the first loss was not said");
+    th_sleep_ms(300); /* three intervals without a loss */
+    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
+    cr_assert(file_gets(log_path, "sink 'broken': lost 1 more events", 5000),
+              "a loss after a quiet spell was not said");
+    zmqsink_destroy(&zs);
+    free(log_path);
 }
