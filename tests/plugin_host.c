@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "clock.h"
 #include "config.h"
 #include "format.h"
 #include "helpers.h"
@@ -124,6 +125,21 @@ static void host_tick_at(const zmqsink_host_t *host, int64_t when_ns)
     th_plugin_host_t *h = host_of(host);
     if (when_ns < h->tick_at_ns)
         h->tick_at_ns = when_ns;
+}
+
+void th_plugin_tick_when_asked(th_plugin_host_t *h, void *state, int wait_ms)
+{
+    cr_assert_neq(h->tick_at_ns, INT64_MAX,
+                  "the plugin asked for no tick: what it holds would wait "
+                  "forever");
+    int64_t wait = h->tick_at_ns - clock_now_ns();
+    cr_assert_leq(wait, wait_ms * CLOCK_NS_PER_MS,
+                  "the plugin asked for a tick %lld ms from now",
+                  (long long)(wait / CLOCK_NS_PER_MS));
+    if (wait > 0)
+        th_sleep_ms((int)(wait / CLOCK_NS_PER_MS) + 1);
+    h->tick_at_ns = INT64_MAX;
+    h->plugin->tick(state, clock_now_ns());
 }
 
 void *th_plugin_open(th_plugin_host_t *h)

@@ -64,6 +64,12 @@ th_option_t *th_plugin_option(th_plugin_host_t *h, const char *key);
  * if it cannot. Returns its state. */
 void *th_plugin_open(th_plugin_host_t *h);
 
+/* Ticks a plugin that ticks on request as the core does: once the time it
+ * asked for has come, consuming the request. The test fails when it asked
+ * for none (what it holds would wait forever) or for one more than wait_ms
+ * away. */
+void th_plugin_tick_when_asked(th_plugin_host_t *h, void *state, int wait_ms);
+
 /* Events count_failed() was told of with this reason. */
 uint64_t th_plugin_failed(const th_plugin_host_t *h, const char *reason);
 

@@ -278,6 +278,91 @@ Test(http, without_spool_memory_fills_then_write_says_retry)
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
 }
 
+/* Writes events first .. first + n - 1 without ticking; returns what
+ * write() said. */
+static zmqsink_write_result_t write_unticked(hp_sink_t *k, uint64_t first,
+                                             size_t n)
+{
+    zmqsink_event_t ev[50];
+    cr_assert_leq(n, 50);
+    for (size_t i = 0; i < n; i++)
+        ev[i] = (zmqsink_event_t){.seq = first + i,
+                                  .type = ZMQSINK_EVENT_CONNECTED};
+    return k->h.plugin->write(k->state, ev, n);
+}
+
+/* Ticks the sink only when and as it asks, as the core does, until cond
+ * holds; fails when it holds events and asks for no tick. */
+#define TICK_AS_ASKED_UNTIL(k, cond)                                           \
+    for (int ticks_ = 0; !(cond); ticks_++) {                                  \
+        cr_assert_lt(ticks_, 10000, "never: %s", #cond);                       \
+        th_plugin_tick_when_asked(&(k)->h, (k)->state, 2000);                  \
+    }
+
+/* Asserts that the sink, its events delivered, asks for no more ticks and
+ * that the endpoint got seqs 0 .. count - 1 once, in `batches` requests;
+ * then closes it. */
+static void assert_idle_when_delivered(hp_sink_t *k, uint64_t count,
+                                       size_t batches)
+{
+    cr_assert_eq(k->h.tick_at_ns, INT64_MAX, "delivered: no more ticks");
+    size_t n;
+    hp_request_t *r = hp_requests(&server, &n);
+    cr_assert_eq(hp_assert_delivered_once(r, n, 0, count), batches);
+    hp_requests_free(r, n);
+    cr_assert_eq(hp_sink_close(k, 2000), 0);
+}
+
+Test(http, asks_for_ticks_only_while_it_holds_events)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "batch.max_delay", "50ms", 50);
+    hp_sink_open(&k);
+    cr_assert(k.h.plugin->flags & ZMQSINK_PLUGIN_TICKS_ON_REQUEST);
+    cr_assert_eq(k.h.tick_at_ns, INT64_MAX, "idle: no tick asked");
+    cr_assert_eq(write_unticked(&k, 0, 5), ZMQSINK_WRITE_OK);
+    cr_assert_neq(k.h.tick_at_ns, INT64_MAX, "the open batch asks");
+    TICK_AS_ASKED_UNTIL(&k, k.h.delivered == 5);
+    assert_idle_when_delivered(&k, 5, 1);
+}
+
+/* Only the ticks it asks for carry it through refusals: retries, and a
+ * memory full of batches that makes write() say RETRY. */
+Test(http, retries_and_a_full_memory_ask_for_their_ticks)
+{
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_open(&k);
+    hp_control(&server, "status 503");
+    for (uint64_t first = 0; first < 450; first += 50) /* 9 batches */
+        cr_assert_eq(write_unticked(&k, first, 50), ZMQSINK_WRITE_OK);
+    k.h.tick_at_ns = INT64_MAX; /* only what the next write asks */
+    cr_assert_eq(write_unticked(&k, 450, 1), ZMQSINK_WRITE_RETRY);
+    cr_assert_neq(k.h.tick_at_ns, INT64_MAX, "held batches ask");
+    TICK_AS_ASKED_UNTIL(&k, requests_answered("503") >= 3);
+    hp_control(&server, "ok");
+    TICK_AS_ASKED_UNTIL(&k, k.h.delivered == 450);
+    cr_assert_eq(write_unticked(&k, 450, 1), ZMQSINK_WRITE_OK);
+    TICK_AS_ASKED_UNTIL(&k, k.h.delivered == 451);
+    assert_idle_when_delivered(&k, 451, 10);
+}
+
+/* Batches an earlier run left in the spool ask for a tick at open, and go
+ * out on the ticks the sink asks for; then it asks for nothing. */
+Test(http, a_spool_left_by_an_earlier_run_asks_for_ticks_at_open)
+{
+    int port = hp_spool_while_down(&server, spool_path(), 100, 2);
+    hp_start(&server, tmpdir, port);
+    hp_sink_t k;
+    hp_sink_init(&k, hp_url(&server));
+    hp_sink_set(&k, "spool.dir", spool_path(), 0);
+    hp_sink_open(&k);
+    cr_assert_neq(k.h.tick_at_ns, INT64_MAX, "the spool asks at open");
+    TICK_AS_ASKED_UNTIL(&k, hp_files_ending(spool_path(), ".batch") == 0);
+    assert_idle_when_delivered(&k, 100, 2);
+}
+
 /* Asserts that one 429 with this Retry-After holds the retry back for
  * more than a second, although the backoff alone would retry at once. */
 static void check_retry_after(const char *value)
@@ -336,6 +421,8 @@ Test(http, storm_of_429_delivers_everything_once)
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
 }
 
+/* The hanging request stays in flight past the ticks that serve it, each
+ * of which asks for the next, until it times out and is retried. */
 Test(http, hanging_endpoint_times_out_and_is_retried)
 {
     hp_sink_t k;
@@ -343,16 +430,17 @@ Test(http, hanging_endpoint_times_out_and_is_retried)
     hp_sink_set(&k, "timeout", "300ms", 300);
     hp_control(&server, "hang 1");
     hp_sink_open(&k);
-    hp_sink_write(&k, 0, 50);
+    cr_assert_eq(write_unticked(&k, 0, 50), ZMQSINK_WRITE_OK);
+    cr_assert_neq(k.h.tick_at_ns, INT64_MAX, "the request in flight asks");
+    TICK_AS_ASKED_UNTIL(&k, k.h.delivered == 50);
     size_t n;
-    hp_request_t *r = hp_wait_delivered(&server, 50, hp_sink_tick, &k, &n);
-    cr_assert_eq(hp_assert_delivered_once(r, n, 0, 50), 1);
+    hp_request_t *r = hp_requests(&server, &n);
     cr_assert_eq(n, 2);
     cr_assert_str_eq(r[0].answer, "hang");
     cr_assert_str_eq(r[0].key, r[1].key);
     hp_requests_free(r, n);
     cr_assert_not_null(strstr(k.h.log_text, "timed out"), "%s", k.h.log_text);
-    cr_assert_eq(hp_sink_close(&k, 2000), 0);
+    assert_idle_when_delivered(&k, 50, 1);
 }
 
 /* Lines of the dead-letter file and the seqs it holds. */

@@ -623,6 +623,56 @@ Test(direct, close_counts_what_was_never_sent)
     cr_assert_str_eq(th.failed_reason, "unsent");
 }
 
+/* The sinks' metrics change without this sink being sent events, and
+ * every host that ticks on request tells them: an idle sink asks for a
+ * tick at each interval, and each tick sends them. */
+Test(direct, ticks_at_each_interval_for_the_sinks_metrics)
+{
+    cr_assert(plugin->flags & ZMQSINK_PLUGIN_TICKS_ON_REQUEST);
+    th_plugin_set_option(&th, "flush_interval", "50ms", 50);
+    th.nsinks = 1;
+    th.sink_names[0] = "file";
+    void *s = th_plugin_open(&th);
+    cr_assert_neq(th.tick_at_ns, INT64_MAX, "idle, it asks for the interval");
+    int64_t asked = th.tick_at_ns;
+    th_plugin_tick_when_asked(&th, s, 2000);
+    cr_assert_gt(th.tick_at_ns, asked, "it asks for the next interval");
+    th.sink_dropped[0] = 3;
+    th_plugin_tick_when_asked(&th, s, 2000);
+    cr_assert_neq(th.tick_at_ns, INT64_MAX);
+    sp_udp_send(listener_port, MARKER);
+    received_t r = receive_until_marker(listener);
+    cr_assert_eq(r.nlines, 2u);
+    cr_assert_str_eq(r.line[0], "zmq.zmqsink.file.dropped:0|c");
+    cr_assert_str_eq(r.line[1], "zmq.zmqsink.file.dropped:3|c");
+    free_received(&r);
+    plugin->close(s);
+}
+
+/* With a host that tells no sinks' metrics, a sink that saw no event has
+ * nothing to send and asks for nothing; counted events ask for the flush,
+ * which delivers them. The sockets' gauges, sent at every flush, keep it
+ * ticking at the interval from then on. */
+Test(direct, without_the_sinks_metrics_an_idle_sink_asks_for_nothing)
+{
+    th_plugin_set_option(&th, "flush_interval", "50ms", 50);
+    th.host.sink_drops = NULL;
+    void *s = th_plugin_open(&th);
+    cr_assert_eq(th.tick_at_ns, INT64_MAX, "nothing to send, no tick asked");
+    zmqsink_event_t ev = event("t", ZMQSINK_EVENT_ACCEPTED, -1);
+    write_ok(s, &ev, 1);
+    cr_assert_neq(th.tick_at_ns, INT64_MAX, "a counted event asks");
+    th_plugin_tick_when_asked(&th, s, 2000);
+    cr_assert_eq(th.delivered, 1u, "the tick flushed the counter");
+    cr_assert_neq(th.tick_at_ns, INT64_MAX, "the gauge goes at every flush");
+    sp_udp_send(listener_port, MARKER);
+    received_t r = receive_until_marker(listener);
+    cr_assert_eq(count_lines(&r, "zmq.t.accepted:1|c"), 1u);
+    cr_assert_eq(count_lines(&r, "zmq.t.connections:1|g"), 1u);
+    free_received(&r);
+    plugin->close(s);
+}
+
 typedef struct open_case {
     const char *address;
     const char *prefix;

@@ -345,6 +345,64 @@ Test(direct, bounded_buffer_while_the_server_is_away)
     close(server);
 }
 
+/* Ticks only while messages wait: an idle sink, connected or not, asks for
+ * none; a message waiting for the server asks for the next connect
+ * attempt, which sends it, and then for nothing more. */
+Test(direct, asks_for_ticks_only_while_messages_wait)
+{
+    th_plugin_set_option(&th, "reconnect.min", "", 1);
+    th_plugin_set_option(&th, "reconnect.max", "", 1);
+    cr_assert(plugin->flags & ZMQSINK_PLUGIN_TICKS_ON_REQUEST);
+    void *s = th_plugin_open(&th); /* no server: the connect failed */
+    cr_assert_eq(th.tick_at_ns, INT64_MAX, "nothing waits, no tick asked");
+    zmqsink_event_t ev = sample_event(1);
+    cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
+    cr_assert_neq(th.tick_at_ns, INT64_MAX, "a waiting message asks");
+    int server = unix_server();
+    th_plugin_tick_when_asked(&th, s, WAIT_MS);
+    cr_assert(strstr(receive(server), " seq=\"1\" "));
+    cr_assert_eq(th.delivered, 1);
+    cr_assert_eq(th.tick_at_ns, INT64_MAX, "sent: no more ticks");
+    ev.seq = 2;
+    cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
+    cr_assert(strstr(receive(server), " seq=\"2\" "));
+    cr_assert_eq(th.tick_at_ns, INT64_MAX, "sent at once: no tick asked");
+    plugin->close(s);
+    close(server);
+}
+
+/* A server that reads slowly fills the socket: the sink asks for ticks
+ * until the socket took every message, each once and in order. */
+Test(direct, a_full_socket_is_ticked_until_it_took_everything)
+{
+    enum { COUNT = 200 };
+    int server = unix_server();
+    void *s = th_plugin_open(&th);
+    static zmqsink_event_t ev[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        ev[i] = sample_event((uint64_t)i + 1);
+    cr_assert_eq(plugin->write(s, ev, COUNT), ZMQSINK_WRITE_OK);
+    cr_assert_lt(th.delivered, COUNT, "the socket took everything at once");
+    int got = 0;
+    while (th.tick_at_ns != INT64_MAX) {
+        struct pollfd p = { .fd = server, .events = POLLIN };
+        while (poll(&p, 1, 0) == 1) {
+            char want[32];
+            snprintf(want, sizeof want, " seq=\"%d\" ", ++got);
+            cr_assert(strstr(receive(server), want), "message %d", got);
+        }
+        th_plugin_tick_when_asked(&th, s, WAIT_MS);
+    }
+    while (got < COUNT) {
+        char want[32];
+        snprintf(want, sizeof want, " seq=\"%d\" ", ++got);
+        cr_assert(strstr(receive(server), want), "message %d", got);
+    }
+    cr_assert_eq(th.delivered, COUNT);
+    plugin->close(s);
+    close(server);
+}
+
 Test(direct, unsent_messages_are_reported_once)
 {
     th_plugin_set_option(&th, "reconnect.min", "", 3600000);

@@ -10,9 +10,15 @@
  * batches arrive in order, over one kept-alive connection.
  *
  * Requests run on libcurl's multi interface, driven from write() and
- * tick() (which serves transfers for up to SERVE_NS of each period), so a
- * slow or hanging endpoint never blocks the worker: events keep flowing
- * from the ring into batches, and batches into the spool.
+ * tick() (which serves transfers for up to SERVE_NS), so a slow or hanging
+ * endpoint never blocks the worker: events keep flowing from the ring into
+ * batches, and batches into the spool.
+ *
+ * The sink asks for its ticks (ZMQSINK_PLUGIN_TICKS_ON_REQUEST) only while
+ * it holds something: when the open batch is due to close, when libcurl
+ * wants the transfer in flight served (at least every TRANSFER_WAIT_MAX_NS,
+ * since only a tick watches its sockets), when a retry is due, and soon
+ * while a batch waits that could not be loaded. An idle sink never wakes.
  *
  * A transport error, 408, 429 or a 5xx other than 501 is retried after a
  * full-jitter exponential backoff (a random wait up to base * 2^attempts,
@@ -65,6 +71,13 @@
 
 #define MEMORY_BATCHES 8
 #define SERVE_NS (80 * NS_PER_MS)
+/* Between two ticks while a request is in flight: at most the rest of the
+ * 100 ms period of the ticks that once came unasked (each serves for
+ * SERVE_NS); at least 1 ms when libcurl asks for 0, so as not to spin. */
+#define TRANSFER_WAIT_MIN_NS (1 * NS_PER_MS)
+#define TRANSFER_WAIT_MAX_NS (20 * NS_PER_MS)
+/* Before trying again to load a batch that waits (out of memory). */
+#define LOAD_RETRY_NS (100 * NS_PER_MS)
 #define POLL_MAX_MS 50
 #define RETRY_AFTER_MAX_S 3600
 #define NS_PER_MS INT64_C(1000000)
@@ -590,6 +603,35 @@ static void serve(struct http_sink *s, int64_t until)
     }
 }
 
+/* When libcurl wants the transfer in flight served again, within bounds:
+ * its timeout says nothing of its sockets, which only serve() watches. */
+static int64_t transfer_wait_ns(struct http_sink *s)
+{
+    long ms = -1;
+    curl_multi_timeout(s->multi, &ms);
+    int64_t wait = ms < 0 ? TRANSFER_WAIT_MAX_NS : ms * NS_PER_MS;
+    if (wait < TRANSFER_WAIT_MIN_NS)
+        return TRANSFER_WAIT_MIN_NS;
+    return wait < TRANSFER_WAIT_MAX_NS ? wait : TRANSFER_WAIT_MAX_NS;
+}
+
+/* Asks for the tick that moves along what the sink holds (the host keeps
+ * the earliest request); nothing when it holds nothing. Every callback
+ * that may leave something held ends here: a batch held without a tick
+ * asked for would wait forever. */
+static void request_tick(struct http_sink *s, int64_t now)
+{
+    const zmqsink_host_t *host = s->host;
+    if (s->open.events > 0)
+        host->tick_at(host, s->open_since_ns + s->max_delay_ns);
+    if (s->in_flight)
+        host->tick_at(host, now + transfer_wait_ns(s));
+    else if (s->current)
+        host->tick_at(host, s->retry_at_ns);
+    else if (s->queue || (s->spool && spool_count(s->spool) > 0))
+        host->tick_at(host, now + LOAD_RETRY_NS); /* next_batch() failed */
+}
+
 /* ---- callbacks ---- */
 
 static zmqsink_write_result_t http_write(void *state,
@@ -597,16 +639,19 @@ static zmqsink_write_result_t http_write(void *state,
                                          size_t n)
 {
     struct http_sink *s = state;
-    if (!s->spool && s->queued >= MEMORY_BATCHES) {
-        pump(s);
-        if (s->queued >= MEMORY_BATCHES)
-            return ZMQSINK_WRITE_RETRY;
+    bool full = !s->spool && s->queued >= MEMORY_BATCHES;
+    if (full) {
+        pump(s); /* a request that ended makes room */
+        full = s->queued >= MEMORY_BATCHES;
     }
-    int64_t now = clock_now_ns();
-    for (size_t i = 0; i < n; i++)
-        open_add(s, &events[i], now);
-    pump(s);
-    return ZMQSINK_WRITE_OK;
+    if (!full) {
+        int64_t now = clock_now_ns();
+        for (size_t i = 0; i < n; i++)
+            open_add(s, &events[i], now);
+        pump(s);
+    }
+    request_tick(s, clock_now_ns());
+    return full ? ZMQSINK_WRITE_RETRY : ZMQSINK_WRITE_OK;
 }
 
 static void http_tick(void *state, int64_t now)
@@ -615,6 +660,7 @@ static void http_tick(void *state, int64_t now)
     if (s->open.events > 0 && now - s->open_since_ns >= s->max_delay_ns)
         open_close(s);
     serve(s, now + SERVE_NS);
+    request_tick(s, clock_now_ns());
 }
 
 /* Waits until the retry is due or the deadline passes. */
@@ -906,11 +952,13 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
         if (!s->spool)
             goto fail;
         s->next_id = spool_last_id(s->spool);
-        if (spool_count(s->spool) > 0)
+        if (spool_count(s->spool) > 0) {
             host->log(host, ZMQSINK_SEV_NOTICE,
                       "%zu batches from an earlier run wait in %s; they are "
                       "sent first",
                       spool_count(s->spool), spool_dir(s->spool));
+            host->tick_at(host, clock_now_ns()); /* replayed at once */
+        }
     }
     return s;
 fail:
@@ -939,8 +987,7 @@ static const zmqsink_option_t http_options[] = {
              "always fits)"},
     {.key = "batch.max_delay", .type = ZMQSINK_OPT_DURATION, .fallback = "1s",
      .min = 0, .max = 3600000,
-     .help = "longest an event waits for its batch to fill (checked about "
-             "every 100ms)"},
+     .help = "longest an event waits for its batch to fill"},
     {.key = "timeout", .type = ZMQSINK_OPT_DURATION, .fallback = "10s",
      .min = 100, .max = 600000, .help = "longest one request may take"},
     {.key = "connect_timeout", .type = ZMQSINK_OPT_DURATION, .fallback = "5s",
@@ -978,7 +1025,7 @@ static const zmqsink_plugin_t http_plugin = {
     .tick = http_tick,
     .flush = http_flush,
     .close = http_close,
-    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)

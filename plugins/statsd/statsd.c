@@ -27,8 +27,12 @@
  * its sockets first) until statsd deletes idle gauges (deleteGauges).
  *
  * write() only counts, in a table keyed by socket name; tick() flushes once
- * flush_interval has passed since the last flush (tick comes about every
- * 100 ms, so shorter intervals act as 100 ms), flush() at shutdown. Lines
+ * flush_interval has passed since the last flush, flush() at shutdown. The
+ * sink asks for a tick at the end of each interval, however short, once a
+ * flush has something to send: the gauges of the sockets seen or the
+ * metrics of the sinks, both sent at every flush (see below). Every host
+ * that ticks on request tells the sinks' metrics, which change without this
+ * sink being sent events: so it wakes once per interval, idle or not. Lines
  * are joined with '\n' into datagrams of at most max_packet bytes; a line
  * longer than max_packet goes alone in a datagram of its own.
  *
@@ -302,16 +306,6 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
     }
 }
 
-static zmqsink_write_result_t statsd_write(void *state,
-                                           const zmqsink_event_t *events,
-                                           size_t n)
-{
-    struct statsd_sink *s = state;
-    for (size_t i = 0; i < n; i++)
-        aggregate(s, &events[i]);
-    return ZMQSINK_WRITE_OK;
-}
-
 /* ---- datagrams ---- */
 
 static void send_packet(struct statsd_sink *s)
@@ -469,14 +463,27 @@ static sink_seen_t *sink_seen(struct statsd_sink *s, const char *name)
     return seen;
 }
 
+/* Whether the host tells every sink's counters (ABI 1.4), or their drops
+ * (ABI 1.1). */
+static bool host_has_sink_counters(const zmqsink_host_t *host)
+{
+    return host->abi_minor >= 4 && host->sink_counters;
+}
+
+static bool host_has_sink_metrics(const zmqsink_host_t *host)
+{
+    return host_has_sink_counters(host) ||
+           (host->abi_minor >= 1 && host->sink_drops);
+}
+
 /* Every sink's counters (its drops only, from a host older than ABI 1.4):
  * the increase since the last flush of delivered, failed and dropped, and
  * pending and queued as they are. */
 static void flush_sinks(struct statsd_sink *s)
 {
     const zmqsink_host_t *host = s->host;
-    bool all = host->abi_minor >= 4 && host->sink_counters;
-    if (!all && (host->abi_minor < 1 || !host->sink_drops))
+    bool all = host_has_sink_counters(host);
+    if (!host_has_sink_metrics(host))
         return; /* a host older than ABI 1.1 */
     static const char *const words[SEEN_COUNTERS] = {"delivered", "failed",
                                                      "dropped"};
@@ -517,11 +524,32 @@ static void flush_all(struct statsd_sink *s, int64_t now_ns)
     s->last_flush_ns = now_ns;
 }
 
+/* Asks for the tick at the end of the interval when its flush will send
+ * something: what every flush sends, the gauges of the sockets seen (the
+ * counted events' among them) and the metrics of the sinks. */
+static void request_tick(struct statsd_sink *s)
+{
+    if (s->nsockets > 0 || host_has_sink_metrics(s->host))
+        s->host->tick_at(s->host, s->last_flush_ns + s->interval_ns);
+}
+
+static zmqsink_write_result_t statsd_write(void *state,
+                                           const zmqsink_event_t *events,
+                                           size_t n)
+{
+    struct statsd_sink *s = state;
+    for (size_t i = 0; i < n; i++)
+        aggregate(s, &events[i]);
+    request_tick(s);
+    return ZMQSINK_WRITE_OK;
+}
+
 static void statsd_tick(void *state, int64_t now_ns)
 {
     struct statsd_sink *s = state;
     if (now_ns - s->last_flush_ns >= s->interval_ns)
         flush_all(s, now_ns);
+    request_tick(s);
 }
 
 static uint64_t statsd_flush(void *state, int64_t deadline_ns)
@@ -621,6 +649,7 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
     }
     if (read_prefix(s, err, len) < 0 || open_socket(s, err, len) < 0)
         goto err;
+    request_tick(s);
     return s;
 err:
     statsd_close(s);
@@ -663,7 +692,7 @@ static const zmqsink_plugin_t statsd_plugin = {
     .tick = statsd_tick,
     .flush = statsd_flush,
     .close = statsd_close,
-    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)

@@ -33,7 +33,10 @@
  * stream) or a datagram socket (local, unix) is away, the plugin reconnects
  * with exponential backoff from tick() and write(), and keeps up to `buffer`
  * bytes of messages; past that, write() says RETRY and the core's ring holds
- * the events, dropping and counting them once it is full. A message is
+ * the events, dropping and counting them once it is full. tick() is asked
+ * for only while messages wait: at the next connect attempt while the
+ * server is away, every QUEUE_RETRY_NS while the socket is full or still
+ * connecting; an idle sink never wakes. A message is
  * removed from the queue only once all of its bytes went out; one cut short
  * by a broken connection is sent again whole on the next one (a syslog
  * server drops an incomplete frame at the end of a stream). Before writing
@@ -74,6 +77,9 @@
 #define LOCAL_PATH "/dev/log"
 /* A connect() still in progress after this long has failed. */
 #define CONNECT_TIMEOUT_NS (10 * INT64_C(1000000000))
+/* Between tries to send what a full or still connecting socket did not
+ * take. */
+#define QUEUE_RETRY_NS (100 * INT64_C(1000000))
 /* Longest wait in flush() before looking at the deadline again. */
 #define FLUSH_POLL_MS 50
 /* RFC 5424 limits. */
@@ -568,15 +574,21 @@ static void pump(struct syslog_sink *s, int64_t now)
         s->host->count_delivered(s->host, delivered);
 }
 
-/* ---- callbacks ---- */
-
-static zmqsink_write_result_t syslog_write(void *state,
-                                           const zmqsink_event_t *events,
-                                           size_t n)
+/* Asks for the tick that sends what still waits after a pump: at the next
+ * connect attempt while the server is away, soon while the socket is full
+ * or connecting; nothing when nothing waits. */
+static void request_tick(struct syslog_sink *s, int64_t now)
 {
-    struct syslog_sink *s = state;
-    int64_t now = clock_now_ns();
-    pump(s, now);
+    if (s->queued == 0)
+        return;
+    s->host->tick_at(s->host, s->conn == DOWN ? s->next_attempt_ns
+                                              : now + QUEUE_RETRY_NS);
+}
+
+/* Queues the events as messages, whole batches only. */
+static zmqsink_write_result_t take(struct syslog_sink *s,
+                                   const zmqsink_event_t *events, size_t n)
+{
     /* Older messages still waiting and the buffer full: the ring holds the
      * new ones until the server takes some. */
     if (s->queued > 0 && queued_bytes(s) >= s->buffer_max)
@@ -595,15 +607,32 @@ static zmqsink_write_result_t syslog_write(void *state,
         return ZMQSINK_WRITE_RETRY;
     }
     s->queued += n;
-    pump(s, now);
     return ZMQSINK_WRITE_OK;
+}
+
+/* ---- callbacks ---- */
+
+static zmqsink_write_result_t syslog_write(void *state,
+                                           const zmqsink_event_t *events,
+                                           size_t n)
+{
+    struct syslog_sink *s = state;
+    int64_t now = clock_now_ns();
+    pump(s, now);
+    zmqsink_write_result_t result = take(s, events, n);
+    if (result == ZMQSINK_WRITE_OK)
+        pump(s, now);
+    request_tick(s, now);
+    return result;
 }
 
 static void syslog_tick(void *state, int64_t now_ns)
 {
     struct syslog_sink *s = state;
-    if (s->queued > 0)
-        pump(s, now_ns);
+    if (s->queued == 0)
+        return;
+    pump(s, now_ns);
+    request_tick(s, now_ns);
 }
 
 /* Waits (at most ms) until the socket may take more or the next connect
@@ -882,7 +911,7 @@ static const zmqsink_plugin_t syslog_plugin = {
     .tick = syslog_tick,
     .flush = syslog_flush,
     .close = syslog_close,
-    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED,
+    .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
