@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zmqsink/plugin.h>
@@ -34,7 +35,6 @@ typedef struct prom {
     const char *prefix;     /* metric name prefix */
     char *labels;           /* constant labels, rendered: `app="x",` */
     int64_t interval_ns;
-    int64_t next_write_ns;  /* 0 until the first tick */
     size_t max_sockets;
     socket_counts_t *sockets;
     size_t nsockets, capacity;
@@ -304,6 +304,10 @@ static void *prom_open(const zmqsink_host_t *host, char *err, size_t len)
                   "'%s' does not end in .prom: node_exporter's textfile "
                   "collector reads only *.prom files",
                   p->path);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    host->tick_at(host, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+                            p->interval_ns);
     return p;
 }
 
@@ -330,16 +334,14 @@ static zmqsink_write_result_t prom_write(void *state,
 }
 
 /* Rewrites the file every interval, changed or not: its modification time
- * (node_textfile_mtime_seconds) then shows that zmqsink is alive. */
+ * (node_textfile_mtime_seconds) then shows that zmqsink is alive. The
+ * plugin asks for each tick (ZMQSINK_PLUGIN_TICKS_ON_REQUEST), so its
+ * thread sleeps in between. */
 static void prom_tick(void *state, int64_t now_ns)
 {
     prom_t *p = state;
-    if (p->next_write_ns == 0)
-        p->next_write_ns = now_ns + p->interval_ns;
-    if (now_ns < p->next_write_ns)
-        return;
-    p->next_write_ns = now_ns + p->interval_ns;
     file_update(p);
+    p->host->tick_at(p->host, now_ns + p->interval_ns);
 }
 
 /* The final counts at shutdown. Events are never held back, so none is
@@ -386,6 +388,7 @@ static const zmqsink_plugin_t prom_plugin = {
     .flush = prom_flush,
     .reopen = prom_reopen,
     .close = prom_close,
+    .flags = ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
