@@ -491,7 +491,7 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
     if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wakefd, &ev) != 0)
         goto err;
-    errno = zs__thread_create(&c->thread, collector_main, c);
+    errno = zs__thread_create(&c->thread, "zs-collector", collector_main, c);
     if (errno != 0)
         goto err;
     return c;

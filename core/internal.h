@@ -66,6 +66,7 @@ typedef struct zs__sink {
 
     /* Worker (core/worker.c). */
     pthread_t thread;
+    char thread_name[16];     /* "zs:NAME", cut */
     sem_t opened;             /* posted once open() has returned */
     char open_error[1024];    /* why open() failed, when it did */
     /* Started in the background: the worker itself loads the plugin and

@@ -317,7 +317,7 @@ zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen)
         return NULL;
     }
     r->zs = zs;
-    int rc = zs__thread_create(&r->thread, report_main, r);
+    int rc = zs__thread_create(&r->thread, "zs-report", report_main, r);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
         free(r);

@@ -28,13 +28,19 @@ enum {
     BACKOFF_MAX_NS = 2000 * 1000 * 1000,
 };
 
-int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg)
+int zs__thread_create(pthread_t *thread, const char *name,
+                      void *(*run)(void *), void *arg)
 {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(thread, NULL, run, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        char cut[16]; /* the kernel's limit, NUL included */
+        snprintf(cut, sizeof cut, "%s", name);
+        pthread_setname_np(*thread, cut);
+    }
     return rc;
 }
 
@@ -380,11 +386,20 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* "zs:" and the sink's name, cut to what a thread name holds: what top -H
+ * and ps -L show. */
+static const char *sink_thread_name(zs__sink_t *sink)
+{
+    snprintf(sink->thread_name, sizeof sink->thread_name, "zs:%.12s", sink->name);
+    return sink->thread_name;
+}
+
 int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen)
 {
     int rc = sem_init(&sink->opened, 0, 0) != 0
                  ? errno
-                 : zs__thread_create(&sink->thread, worker_main, sink);
+                 : zs__thread_create(&sink->thread, sink_thread_name(sink),
+                                     worker_main, sink);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
         return -1;
@@ -402,7 +417,8 @@ int zs__worker_start(zs__sink_t *sink, char *err, size_t errlen)
 int zs__worker_start_background(zs__sink_t *sink, char *err, size_t errlen)
 {
     atomic_store(&sink->opening, 1);
-    int rc = zs__thread_create(&sink->thread, worker_main, sink);
+    int rc = zs__thread_create(&sink->thread, sink_thread_name(sink),
+                               worker_main, sink);
     if (rc != 0) {
         atomic_store(&sink->opening, 0);
         snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));

@@ -70,8 +70,10 @@ static inline bool zs__on_worker_of(const zmqsink_t *zs)
 /* pthread_create() with every signal blocked in the new thread: the
  * application's handlers run on its own threads, and a plugin writing to a
  * closed pipe gets EPIPE instead of a SIGPIPE that ends the process.
+ * The thread is named name, cut to 15 bytes (top -H and ps -L show it).
  * Returns 0 or an errno value. */
-int zs__thread_create(pthread_t *thread, void *(*run)(void *), void *arg);
+int zs__thread_create(pthread_t *thread, const char *name,
+                      void *(*run)(void *), void *arg);
 
 /* Sleeps a moment (2 ms) between two looks at a condition that another
  * thread changes. Async-signal-safe. */
