@@ -1,0 +1,169 @@
+/* Clocks, rusage and /proc readings of the benchmark's own process, and the
+ * order statistics of its tables. */
+#include "measure.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static int64_t clock_ns(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t clock_realtime_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
+
+int64_t clock_monotonic_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+void sleep_ms(int ms)
+{
+    struct timespec left = {.tv_sec = ms / 1000,
+                            .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}
+
+void usage_self(usage_t *out)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    out->cpu_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+                  (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+    out->nvcsw = ru.ru_nvcsw;
+    out->nivcsw = ru.ru_nivcsw;
+    out->maxrss_kib = ru.ru_maxrss;
+}
+
+/* The number after "key:" in a /proc status file, or -1. */
+static long status_field(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t len = strlen(key);
+    long value = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, len) == 0 && line[len] == ':') {
+            value = strtol(line + len + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return value;
+}
+
+long proc_rss_kib(void)
+{
+    return status_field("/proc/self/status", "VmRSS");
+}
+
+static int count_entries(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (!dir)
+        return -1;
+    int n = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)))
+        if (entry->d_name[0] != '.')
+            n++;
+    closedir(dir);
+    return n;
+}
+
+int proc_count_threads(void)
+{
+    return count_entries("/proc/self/task");
+}
+
+int proc_count_fds(void)
+{
+    int n = count_entries("/proc/self/fd");
+    return n < 0 ? n : n - 1; /* the directory being read */
+}
+
+long proc_thread_ctxsw(pid_t tid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    long voluntary = status_field(path, "voluntary_ctxt_switches");
+    long involuntary = status_field(path, "nonvoluntary_ctxt_switches");
+    return voluntary < 0 || involuntary < 0 ? -1 : voluntary + involuntary;
+}
+
+static void thread_comm(pid_t tid, char *out, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    FILE *f = fopen(path, "r");
+    out[0] = '\0';
+    if (!f)
+        return;
+    if (fgets(out, (int)cap, f))
+        out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+int proc_sample_threads(thread_sample_t *out, int cap)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return -1;
+    int n = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir))) {
+        if (entry->d_name[0] == '.')
+            continue;
+        if (n < cap) {
+            out[n].tid = (pid_t)atoi(entry->d_name);
+            thread_comm(out[n].tid, out[n].comm, sizeof out[n].comm);
+            out[n].ctxsw = proc_thread_ctxsw(out[n].tid);
+        }
+        n++;
+    }
+    closedir(dir);
+    return n;
+}
+
+long raise_fd_limit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return -1;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return -1;
+    return (long)limit.rlim_cur;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double percentile(double *v, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    qsort(v, n, sizeof *v, compare_doubles);
+    size_t rank = (size_t)ceil(p * (double)n);
+    if (rank < 1)
+        rank = 1;
+    if (rank > n)
+        rank = n;
+    return v[rank - 1];
+}

@@ -1,0 +1,63 @@
+/* What the event-path benchmarks read from the process they run in: clocks,
+ * CPU and context switches, memory, threads and fds from /proc, and the
+ * order statistics their tables print. */
+#ifndef BENCH_MEASURE_H
+#define BENCH_MEASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* CLOCK_REALTIME in ns: the clock of zmqsink_event_t.time_ns, so that every
+ * latency is taken on the clock the collector stamps events with. */
+int64_t clock_realtime_ns(void);
+
+/* CLOCK_MONOTONIC in ns, for deadlines and durations. */
+int64_t clock_monotonic_ns(void);
+
+/* Sleeps ms milliseconds (restarting after signals). */
+void sleep_ms(int ms);
+
+/* CPU and context switches of the whole process, every thread included
+ * (also threads that have ended), from getrusage(RUSAGE_SELF): helper
+ * processes the benchmark forks are left out. */
+typedef struct usage {
+    double cpu_us;  /* user + system */
+    long nvcsw;     /* voluntary context switches */
+    long nivcsw;    /* involuntary ones */
+    long maxrss_kib;
+} usage_t;
+void usage_self(usage_t *out);
+
+/* VmRSS of this process in KiB, or -1 when /proc cannot say. */
+long proc_rss_kib(void);
+
+/* Entries of /proc/self/task (threads) and /proc/self/fd (open fds, the
+ * one that reads the directory not counted); -1 on error. */
+int proc_count_threads(void);
+int proc_count_fds(void);
+
+/* One thread of this process: its id, name and context switches so far
+ * (voluntary + nonvoluntary, from /proc/self/task/TID/status). */
+typedef struct thread_sample {
+    pid_t tid;
+    char comm[32];
+    long ctxsw;
+} thread_sample_t;
+
+/* Fills at most cap samples, one per thread; returns how many threads there
+ * are (which may exceed cap), or -1. */
+int proc_sample_threads(thread_sample_t *out, int cap);
+
+/* Context switches of thread tid so far, or -1 when it is gone. */
+long proc_thread_ctxsw(pid_t tid);
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft
+ * limit, or -1. */
+long raise_fd_limit(void);
+
+/* Sorts v (n values) in place and returns the value at fraction p (0..1) by
+ * the nearest-rank method; NAN for n == 0. The median is p = 0.5. */
+double percentile(double *v, size_t n, double p);
+
+#endif
