@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t clock_ns(clockid_t clock)
 {
@@ -166,4 +169,64 @@ double percentile(double *v, size_t n, double p)
     if (rank > n)
         rank = n;
     return v[rank - 1];
+}
+
+int background_load_start(pid_t *pids, int cap)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = 0;
+    for (long i = 0; i < cpus && n < cap; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            setpriority(PRIO_PROCESS, 0, 19);
+            for (volatile unsigned long spin = 0;; spin++)
+                ;
+        }
+        if (pid > 0)
+            pids[n++] = pid;
+    }
+    return n;
+}
+
+void background_load_stop(pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++) {
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+}
+
+int proc_thread_cpu(thread_cpu_t *out)
+{
+    *out = (thread_cpu_t){0};
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks)
+        return -1;
+    pid_t self = getpid();
+    for (struct dirent *e; (e = readdir(tasks));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "";
+        unsigned long long ns = 0;
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue; /* ended meanwhile */
+        int got = fscanf(f, "%llu", &ns);
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if (got != 1 || !(f = fopen(path, "re")))
+            continue;
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = '\0';
+        fclose(f);
+        if (atoi(e->d_name) == self)
+            out->app_ns += (double)ns;
+        else if (strncmp(comm, "ZMQbg/", 6) == 0)
+            out->libzmq_ns += (double)ns;
+        else
+            out->monitor_ns += (double)ns;
+    }
+    closedir(tasks);
+    return 0;
 }

@@ -52,9 +52,30 @@ int proc_sample_threads(thread_sample_t *out, int cap);
 /* Context switches of thread tid so far, or -1 when it is gone. */
 long proc_thread_ctxsw(pid_t tid);
 
+/* CPU time so far (ns, from /proc/self/task/TID/schedstat) of the live
+ * threads of this process by role: the main thread (the application),
+ * libzmq's ("ZMQbg/..."), and every other one (the monitoring: a reader
+ * thread, zmonitor actors, zmqsink's threads). Threads that ended are not
+ * counted. Returns 0, or -1 when /proc cannot say. */
+typedef struct thread_cpu {
+    double app_ns, libzmq_ns, monitor_ns;
+} thread_cpu_t;
+int proc_thread_cpu(thread_cpu_t *out);
+
 /* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft
  * limit, or -1. */
 long raise_fd_limit(void);
+
+/* Busy loops at nice 19 in child processes, one per online CPU, so that
+ * no CPU idles: on a virtual machine a thread that wakes on an idle CPU
+ * waits for the host to resume it, and programs whose pace is set by
+ * their own timers (libzmq reconnecting every ms) then run slower exactly
+ * when the monitoring around them leaves the CPUs idle. The children hold
+ * little CPU from anything else (nice 19). Returns how many started. */
+int background_load_start(pid_t *pids, int cap);
+
+/* Ends the children of background_load_start(). */
+void background_load_stop(pid_t *pids, int n);
 
 /* Sorts v (n values) in place and returns the value at fraction p (0..1) by
  * the nearest-rank method; NAN for n == 0. The median is p = 0.5. */

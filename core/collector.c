@@ -39,9 +39,12 @@ enum {
      * each one wake-up of this thread and of the workers instead of one
      * per event. A lone event is read and handed over at once. */
     COALESCE_NS = 500 * 1000,
-    /* Events routed within a round before the workers are woken, so that
-     * they write while the rest of a large round is read. */
+    /* Within a large round, the workers are woken once WAKE_BATCH events
+     * or WAKE_AFTER_NS went by since the first event they have not been
+     * woken for, so that they write while the rest is read. A wake-up of a
+     * worker that is awake already costs no system call. */
     WAKE_BATCH = 256,
+    WAKE_AFTER_NS = 100 * 1000,
     ROUND_MAX = 256, /* epoll events per round */
 };
 
@@ -106,8 +109,13 @@ static void collector_route(zs__collector_t *c, reader_t *r,
         zs__counter_add(&c->zs->filtered, 1);
     if (dropped) /* said by the report thread */
         zs__report_loss(c->zs);
+    if (!pushed)
+        return;
+    if (!c->unwoken++)
+        c->unwoken_since_ns = ev->time_ns;
     c->pushed |= pushed;
-    if (pushed && ++c->unwoken >= WAKE_BATCH)
+    if (c->unwoken >= WAKE_BATCH ||
+        ev->time_ns - c->unwoken_since_ns >= WAKE_AFTER_NS)
         collector_wake(c);
 }
 

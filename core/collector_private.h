@@ -91,6 +91,7 @@ struct zs__collector {
     uint64_t pushed;          /* (thread) sinks given events since the
                                  workers were last woken, as a bit mask */
     unsigned unwoken;         /* (thread) events routed since then */
+    int64_t unwoken_since_ns; /* (thread) the first one's time_ns */
     int64_t last_read_ns;     /* (thread) start of the last round that
                                  read monitors */
 };
