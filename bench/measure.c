@@ -230,3 +230,26 @@ int proc_thread_cpu(thread_cpu_t *out)
     closedir(tasks);
     return 0;
 }
+
+long long tcp_active_opens(void)
+{
+    FILE *f = fopen("/proc/net/snmp", "re");
+    if (!f)
+        return -1;
+    char names[1024], values[1024];
+    long long found = -1;
+    while (found < 0 && fgets(names, sizeof names, f)) {
+        if (strncmp(names, "Tcp:", 4) != 0 || !fgets(values, sizeof values, f))
+            continue;
+        /* The header line names the columns of the line after it. */
+        char *nsave = NULL, *vsave = NULL;
+        for (char *n = strtok_r(names, " \n", &nsave),
+                  *v = strtok_r(values, " \n", &vsave);
+             n && v; n = strtok_r(NULL, " \n", &nsave),
+                  v = strtok_r(NULL, " \n", &vsave))
+            if (strcmp(n, "ActiveOpens") == 0)
+                found = atoll(v);
+    }
+    fclose(f);
+    return found;
+}

@@ -62,6 +62,11 @@ typedef struct thread_cpu {
 } thread_cpu_t;
 int proc_thread_cpu(thread_cpu_t *out);
 
+/* The machine's count of TCP connects begun (ActiveOpens of /proc/net/snmp),
+ * or -1: how many connections programs tried, whether they were refused
+ * or not. */
+long long tcp_active_opens(void);
+
 /* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft
  * limit, or -1. */
 long raise_fd_limit(void);

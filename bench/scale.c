@@ -391,15 +391,15 @@ static void scale_targets(const scale_table_t *tables, int ntables)
     if (at1000) {
         /* Judged on zmqsink's own part. In a burst: collector→sink, plus
          * the longest an event waits in its monitor's pipe while events
-         * flow (the collector reads at most every 500 us then, zmqsink(3));
+         * flow (the collector reads at most every 1 ms then, zmqsink(3));
          * from the call, libzmq connecting the sockets one by one decides.
          * Sparse: from zmq_bind()'s return, since libzmq emits `listening`
          * at the end of the call, after the listening socket's syscalls. */
         int z = runs_variant(&at1000->runs, "zmqsink");
-        double own = runs_median(&at1000->runs, z, "burst_stamp_p99_us") + 500;
+        double own = runs_median(&at1000->runs, z, "burst_stamp_p99_us") + 1000;
         double p50 = runs_median(&at1000->runs, z, "sparse_after_p50_us");
         snprintf(text, sizeof text,
-                 "%s us: collector→sink p99 + 500 us in the pipe (from the call: "
+                 "%s us: collector→sink p99 + 1000 us in the pipe (from the call: "
                  "%s us, libzmq's)",
                  fmt_num(own, 0),
                  fmt_num(runs_median(&at1000->runs, z, "burst_p99_us"), 0));

@@ -78,9 +78,12 @@ static int storm_child(int argc, char **argv, variant_kind_t kind)
     if (rc == 0)
         rc = storm_sockets(v, nsockets, port, err, sizeof err);
     usage_t before = {0}, after = {0};
+    long long opens_before = -1, opens_after = -1;
     if (rc == 0) {
         usage_self(&before);
+        opens_before = tcp_active_opens();
         sleep_ms(seconds * 1000);
+        opens_after = tcp_active_opens();
         variant_counts_so_far(v, &window);
         usage_self(&after);
     }
@@ -89,6 +92,9 @@ static int storm_child(int argc, char **argv, variant_kind_t kind)
         close(refused_fd);
     if (rc != 0)
         result_error("%s", err);
+    if (opens_before >= 0 && opens_after >= 0)
+        result_number("attempts_per_s",
+                      (double)(opens_after - opens_before) / seconds);
     result_number("window_events", (double)window.events);
     result_number("window_decoded", (double)window.decoded);
     result_number("events_per_s", (double)window.events / seconds);
@@ -124,8 +130,9 @@ static void storm_table(const bench_settings_t *settings, int nsockets,
     for (int v = 0; v < nvariants; v++) {
         bool monitored = v != none;
         double cpu_s = runs_median(&runs, v, "window_cpu_us") / 1e6;
-        printf("| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", nsockets,
+        printf("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", nsockets,
                busy ? "busy" : "idle", variants[v],
+               fmt_num(runs_median(&runs, v, "attempts_per_s"), 0),
                monitored ? fmt_num(runs_median(&runs, v, "events_per_s"), 0) : "-",
                monitored ? fmt_num(runs_median(&runs, v, "decoded_per_s"), 0) : "-",
                monitored ? fmt_num(runs_median(&runs, v, "dropped"), 0) : "-",
@@ -157,11 +164,13 @@ static void storm_report(const bench_settings_t *settings)
            "busy it keeps the CPUs, not only on how fast it reads. Each size "
            "therefore runs twice: with the CPUs left *idle*, and kept *busy* by "
            "a nice 19 busy loop per CPU (in processes of their own, outside the "
-           "CPU figures), where the pace no longer depends on the variant.\n\n",
+           "CPU figures). *connects/s*: the application's connection attempts "
+           "(TCP ActiveOpens of /proc/net/snmp), which sets the events' pace, "
+           "also without monitoring.\n\n",
            settings->storm_seconds, settings->storm_rounds);
-    printf("| sockets | CPUs | variant | delivered/s | decoded/s | dropped | failed "
-           "| CPU %% | extra CPU us/event |\n"
-           "|---:|---|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| sockets | CPUs | variant | connects/s | delivered/s | decoded/s "
+           "| dropped | failed | CPU %% | extra CPU us/event |\n"
+           "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int busy = 0; busy < 2; busy++)
         for (int i = 0; i < settings->nstorm_sizes; i++) {
             ratios[busy][i] = dropped[busy][i] = NAN;

@@ -38,7 +38,7 @@ enum {
      * (which never block libzmq: RCVHWM 0) and are read in few rounds,
      * each one wake-up of this thread and of the workers instead of one
      * per event. A lone event is read and handed over at once. */
-    COALESCE_NS = 500 * 1000,
+    COALESCE_NS = 1000 * 1000,
     /* Within a large round, the workers are woken once WAKE_BATCH events
      * or WAKE_AFTER_NS went by since the first event they have not been
      * woken for, so that they write while the rest is read. A wake-up of a
