@@ -79,11 +79,14 @@ static int storm_child(int argc, char **argv, variant_kind_t kind)
         rc = storm_sockets(v, nsockets, port, err, sizeof err);
     usage_t before = {0}, after = {0};
     long long opens_before = -1, opens_after = -1;
+    thread_cpu_t cpu_before = {0}, cpu_after = {0};
     if (rc == 0) {
         usage_self(&before);
+        proc_thread_cpu(&cpu_before);
         opens_before = tcp_active_opens();
         sleep_ms(seconds * 1000);
         opens_after = tcp_active_opens();
+        proc_thread_cpu(&cpu_after);
         variant_counts_so_far(v, &window);
         usage_self(&after);
     }
@@ -92,9 +95,12 @@ static int storm_child(int argc, char **argv, variant_kind_t kind)
         close(refused_fd);
     if (rc != 0)
         result_error("%s", err);
-    if (opens_before >= 0 && opens_after >= 0)
-        result_number("attempts_per_s",
-                      (double)(opens_after - opens_before) / seconds);
+    if (opens_before >= 0 && opens_after > opens_before) {
+        double attempts = (double)(opens_after - opens_before);
+        result_number("attempts_per_s", attempts / seconds);
+        result_number("libzmq_us_per_attempt",
+                      (cpu_after.libzmq_ns - cpu_before.libzmq_ns) / 1000 / attempts);
+    }
     result_number("window_events", (double)window.events);
     result_number("window_decoded", (double)window.decoded);
     result_number("events_per_s", (double)window.events / seconds);
@@ -130,9 +136,10 @@ static void storm_table(const bench_settings_t *settings, int nsockets,
     for (int v = 0; v < nvariants; v++) {
         bool monitored = v != none;
         double cpu_s = runs_median(&runs, v, "window_cpu_us") / 1e6;
-        printf("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", nsockets,
+        printf("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", nsockets,
                busy ? "busy" : "idle", variants[v],
                fmt_num(runs_median(&runs, v, "attempts_per_s"), 0),
+               fmt_num(runs_median(&runs, v, "libzmq_us_per_attempt"), 1),
                monitored ? fmt_num(runs_median(&runs, v, "events_per_s"), 0) : "-",
                monitored ? fmt_num(runs_median(&runs, v, "decoded_per_s"), 0) : "-",
                monitored ? fmt_num(runs_median(&runs, v, "dropped"), 0) : "-",
@@ -166,11 +173,14 @@ static void storm_report(const bench_settings_t *settings)
            "a nice 19 busy loop per CPU (in processes of their own, outside the "
            "CPU figures). *connects/s*: the application's connection attempts "
            "(TCP ActiveOpens of /proc/net/snmp), which sets the events' pace, "
-           "also without monitoring.\n\n",
+           "also without monitoring; *libzmq us/connect*: the CPU time of "
+           "libzmq's I/O thread per attempt, which does the reconnecting and "
+           "makes the monitor's messages.\n\n",
            settings->storm_seconds, settings->storm_rounds);
-    printf("| sockets | CPUs | variant | connects/s | delivered/s | decoded/s "
-           "| dropped | failed | CPU %% | extra CPU us/event |\n"
-           "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| sockets | CPUs | variant | connects/s | libzmq us/connect "
+           "| delivered/s | decoded/s | dropped | failed | CPU %% "
+           "| extra CPU us/event |\n"
+           "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int busy = 0; busy < 2; busy++)
         for (int i = 0; i < settings->nstorm_sizes; i++) {
             ratios[busy][i] = dropped[busy][i] = NAN;
