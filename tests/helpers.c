@@ -77,20 +77,26 @@ zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
     return zs;
 }
 
-char *th_read_file(const char *path)
+char *th_read_stream(FILE *stream)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while ((n = fread(chunk, 1, sizeof chunk, stream)) > 0)
         fwrite(chunk, 1, n, out);
-    fclose(f);
     fclose(out);
+    return text;
+}
+
+char *th_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *text = th_read_stream(f);
+    fclose(f);
     return text;
 }
 
@@ -431,6 +437,57 @@ void th_stop_process(pid_t *pid)
         th_sleep_ms(10);
     }
     *pid = -1;
+}
+
+void th_dealers_visit(void *ctx, zmqsink_t *zs, const char *client_name,
+                      void *router, const char *endpoint, int ndealers)
+{
+    for (int i = 0; i < ndealers; i++) {
+        void *dealer = th_socket(ctx, ZMQ_DEALER);
+        if (client_name)
+            cr_assert_eq(zmqsink_attach(zs, dealer, client_name), 0);
+        cr_assert_eq(zmq_connect(dealer, endpoint), 0);
+        cr_assert_eq(zmq_send(dealer, "hi", 2, 0), 2);
+        char frame[256];
+        cr_assert_geq(zmq_recv(router, frame, sizeof frame, 0), 0);
+        cr_assert_eq(zmq_recv(router, frame, sizeof frame, 0), 2);
+        th_close(dealer);
+    }
+}
+
+void th_bind_and_curve_failures(void *ctx, zmqsink_t *zs, void *router,
+                                th_log_t *log)
+{
+    char endpoint[256];
+    th_last_endpoint(router, endpoint, sizeof endpoint);
+    void *second = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
+    cr_assert_eq(zmq_bind(second, endpoint), -1);
+    void *curvy = th_curve_client(ctx);
+    cr_assert_eq(zmqsink_attach(zs, curvy, "curvy"), 0);
+    cr_assert_eq(zmq_connect(curvy, endpoint), 0);
+    cr_assert_geq(th_log_wait(log, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL, 2,
+                              15000 /* ms */),
+                  2u);
+    th_close(second);
+    th_close(curvy);
+}
+
+zmqsink_event_t th_sample_event(uint64_t seq)
+{
+    zmqsink_event_t ev = {
+        .seq = seq,
+        .time_ns = INT64_C(1700000000123456789), /* 2023-11-14T22:13:20 */
+        .duration_ms = 1500,
+        .type = ZMQSINK_EVENT_DISCONNECTED,
+        .value = 12,
+        .socket_type = ZMQ_ROUTER,
+        .severity = ZMQSINK_SEV_NOTICE,
+    };
+    snprintf(ev.socket, sizeof ev.socket, "a\"b\\c]d");
+    snprintf(ev.endpoint, sizeof ev.endpoint, "tcp://127.0.0.1:5555");
+    snprintf(ev.peer, sizeof ev.peer, "127.0.0.1:40000");
+    return ev;
 }
 
 void th_sleep_ms(int ms)

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <zmqsink.h>
@@ -36,6 +37,10 @@ void th_assert_json_seqs(const char *dir, const char *name, uint64_t events);
 
 /* Reads a whole file; NULL if it does not exist. Caller frees. */
 char *th_read_file(const char *path);
+
+/* Reads what is left of a stream (a file, a popen() pipe) to its end; the
+ * caller closes the stream and frees the text. */
+char *th_read_stream(FILE *stream);
 
 /* A socket with linger 0, remembered so that th_sockets_close_all() can
  * close it if the test stops early (zmq_ctx_term would wait for it). */
@@ -106,6 +111,16 @@ pid_t th_spawn(char *const argv[], const char *output_path);
  * and reaps it; sets *pid to -1. A pid <= 0 is a no-op. */
 void th_stop_process(pid_t *pid);
 
+/* ndealers DEALERs, attached to zs as client_name (NULL: not attached),
+ * connect to endpoint one after the other, each proven by a message that router receives,
+ * and close. */
+void th_dealers_visit(void *ctx, zmqsink_t *zs, const char *client_name,
+                      void *router, const char *endpoint, int ndealers);
+
+/* A disconnected event of a ROUTER, with a peer, a duration, and a socket
+ * name holding '"', '\\' and ']', for sinks driven directly. */
+zmqsink_event_t th_sample_event(uint64_t seq);
+
 /* Sleeps ms milliseconds. */
 void th_sleep_ms(int ms);
 
@@ -128,5 +143,13 @@ size_t th_log_wait(th_log_t *log, uint32_t type, size_t count, int timeout_ms);
 int th_log_find(th_log_t *log, uint32_t type, size_t from,
                 zmqsink_event_t *out);
 size_t th_log_count(th_log_t *log, uint32_t type);
+
+/* Failures beside router, bound over tcp: a ROUTER attached to zs as
+ * "second" binds its endpoint again (bind_failed, EADDRINUSE), and a CURVE
+ * client attached as "curvy" connects to it (handshake_failed_protocol,
+ * ZMTP_MECHANISM_MISMATCH, on both sides). Waits (bounded) until log has
+ * both handshake failures, then closes the two. */
+void th_bind_and_curve_failures(void *ctx, zmqsink_t *zs, void *router,
+                                th_log_t *log);
 
 #endif

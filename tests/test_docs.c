@@ -409,6 +409,14 @@ Test(docs, http_sink_options_are_documented)
     plugin_documented("http");
 }
 
+/* Built only where libsystemd is; documented everywhere. */
+#ifdef ZMQSINK_TEST_JOURNALD
+Test(docs, journald_sink_options_are_documented)
+{
+    plugin_documented("journald");
+}
+#endif
+
 /* ---- the core's keys ---- */
 
 /* zmqsink_check() on yaml, written to a file of its own. Returns what it

@@ -193,29 +193,12 @@ static char *receive(int fd)
     return buf;
 }
 
-/* 2023-11-14T22:13:20.123456Z */
-static zmqsink_event_t sample_event(uint64_t seq)
-{
-    zmqsink_event_t ev = {
-        .seq = seq,
-        .time_ns = INT64_C(1700000000123456789),
-        .duration_ms = 1500,
-        .type = ZMQSINK_EVENT_DISCONNECTED,
-        .value = 12,
-        .socket_type = ZMQ_ROUTER,
-        .severity = ZMQSINK_SEV_NOTICE,
-    };
-    snprintf(ev.socket, sizeof ev.socket, "a\"b\\c]d");
-    snprintf(ev.endpoint, sizeof ev.endpoint, "tcp://127.0.0.1:5555");
-    snprintf(ev.peer, sizeof ev.peer, "127.0.0.1:40000");
-    return ev;
-}
 
 Test(direct, rfc5424_message_is_exact)
 {
     int server = unix_server();
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev = sample_event(7);
+    zmqsink_event_t ev = th_sample_event(7);
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
     char *sd = expected_sd(&ev), *text = rendered(ZMQSINK_FORMAT_TEXT, &ev),
          want[4096];
@@ -241,7 +224,7 @@ Test(direct, rfc3164_message_is_exact_and_has_no_hostname_locally)
     th_plugin_set_option(&th, "facility", "local7", 23);
     th_plugin_set_option(&th, "app_name", "myapp", 0);
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev = sample_event(8);
+    zmqsink_event_t ev = th_sample_event(8);
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
     char *logfmt = rendered(ZMQSINK_FORMAT_LOGFMT, &ev), want[4096];
     snprintf(want, sizeof want, "<189>Nov 14 22:13:20 myapp[%d]: %s",
@@ -261,7 +244,7 @@ Test(direct, severity_override_sets_the_pri_only)
     th.map_values[1] = "debug";
     th.map_n = 2;
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
+    zmqsink_event_t ev[2] = { th_sample_event(1), th_sample_event(2) };
     ev[1].type = ZMQSINK_EVENT_ACCEPTED;
     ev[1].severity = ZMQSINK_SEV_INFO;
     cr_assert_eq(plugin->write(s, ev, 2), ZMQSINK_WRITE_OK);
@@ -280,7 +263,7 @@ Test(direct, truncation_keeps_the_header_and_marks_the_cut)
     int server = unix_server();
     th_plugin_set_option(&th, "max_size", "480", 480);
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
+    zmqsink_event_t ev[2] = { th_sample_event(1), th_sample_event(2) };
     for (int i = 0; i < 2; i++) {
         memset(ev[i].socket, 's', 60); /* long, but the SD fits */
         ev[i].socket[60] = '\0';
@@ -320,8 +303,8 @@ Test(direct, bounded_buffer_while_the_server_is_away)
     th_plugin_set_option(&th, "reconnect.min", "", 1);
     th_plugin_set_option(&th, "reconnect.max", "", 1);
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev[4] = { sample_event(1), sample_event(2),
-                              sample_event(3), sample_event(4) };
+    zmqsink_event_t ev[4] = { th_sample_event(1), th_sample_event(2),
+                              th_sample_event(3), th_sample_event(4) };
     cr_assert_eq(plugin->write(s, &ev[0], 1), ZMQSINK_WRITE_OK);
     cr_assert_eq(plugin->write(s, &ev[1], 1), ZMQSINK_WRITE_OK);
     cr_assert_eq(plugin->write(s, &ev[2], 1), ZMQSINK_WRITE_RETRY,
@@ -355,7 +338,7 @@ Test(direct, asks_for_ticks_only_while_messages_wait)
     cr_assert(plugin->flags & ZMQSINK_PLUGIN_TICKS_ON_REQUEST);
     void *s = th_plugin_open(&th); /* no server: the connect failed */
     cr_assert_eq(th.tick_at_ns, INT64_MAX, "nothing waits, no tick asked");
-    zmqsink_event_t ev = sample_event(1);
+    zmqsink_event_t ev = th_sample_event(1);
     cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
     cr_assert_neq(th.tick_at_ns, INT64_MAX, "a waiting message asks");
     int server = unix_server();
@@ -380,7 +363,7 @@ Test(direct, a_full_socket_is_ticked_until_it_took_everything)
     void *s = th_plugin_open(&th);
     static zmqsink_event_t ev[COUNT];
     for (int i = 0; i < COUNT; i++)
-        ev[i] = sample_event((uint64_t)i + 1);
+        ev[i] = th_sample_event((uint64_t)i + 1);
     cr_assert_eq(plugin->write(s, ev, COUNT), ZMQSINK_WRITE_OK);
     cr_assert_lt(th.delivered, COUNT, "the socket took everything at once");
     int got = 0;
@@ -408,8 +391,8 @@ Test(direct, unsent_messages_are_reported_once)
     th_plugin_set_option(&th, "reconnect.min", "", 3600000);
     th_plugin_set_option(&th, "reconnect.max", "", 3600000);
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev[3] = { sample_event(1), sample_event(2),
-                              sample_event(3) };
+    zmqsink_event_t ev[3] = { th_sample_event(1), th_sample_event(2),
+                              th_sample_event(3) };
     cr_assert_eq(plugin->write(s, ev, 3), ZMQSINK_WRITE_OK);
     cr_assert_eq(plugin->flush(s, monotonic_ns() + 50000000), 3);
     plugin->close(s);
@@ -446,7 +429,7 @@ Test(direct, unix_stream_server_gets_lf_terminated_messages)
     cr_assert_eq(bind(listener, (struct sockaddr *)&un, sizeof un), 0);
     cr_assert_eq(listen(listener, 1), 0);
     void *s = th_plugin_open(&th);
-    zmqsink_event_t ev[2] = { sample_event(1), sample_event(2) };
+    zmqsink_event_t ev[2] = { th_sample_event(1), th_sample_event(2) };
     cr_assert_eq(plugin->write(s, ev, 2), ZMQSINK_WRITE_OK);
     int conn = accept(listener, NULL, NULL);
     cr_assert_geq(conn, 0);
@@ -514,7 +497,7 @@ Test(direct, tcp_framing_and_reconnect)
         th_plugin_set_option(&th, "reconnect.max", "", 1);
         void *s = th_plugin_open(&th);
         for (uint64_t seq = 1; seq <= 2; seq++) {
-            zmqsink_event_t ev = sample_event(seq);
+            zmqsink_event_t ev = th_sample_event(seq);
             cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
             int conn = accept_within(listener, s);
             char *sd = expected_sd(&ev), *text = rendered(ZMQSINK_FORMAT_TEXT,
@@ -790,15 +773,7 @@ static void traffic(const char *name, int ndealers)
         int timeout_ms = WAIT_MS;
         zmq_setsockopt(router, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     }
-    for (int i = 0; i < ndealers; i++) {
-        void *dealer = th_socket(ctx, ZMQ_DEALER);
-        cr_assert_eq(zmq_connect(dealer, endpoint), 0);
-        cr_assert_eq(zmq_send(dealer, "hi", 2, 0), 2);
-        char frame[256];
-        cr_assert_geq(zmq_recv(router, frame, sizeof frame, 0), 0);
-        cr_assert_eq(zmq_recv(router, frame, sizeof frame, 0), 2);
-        th_close(dealer);
-    }
+    th_dealers_visit(ctx, zs, NULL, router, endpoint, ndealers);
 }
 
 /* Closes the router (its last events: closed, monitor_stopped) and shuts
@@ -1046,30 +1021,18 @@ static void failures(void)
     th_zap_t zap;
     th_zap_start(&zap, ctx, "400");
     void *plain = th_plain_refused(ctx, zs, "plain");
-    char endpoint[256];
-    th_last_endpoint(router, endpoint, sizeof endpoint);
-    void *second = th_socket(ctx, ZMQ_ROUTER);
-    cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
-    cr_assert_eq(zmq_bind(second, endpoint), -1);
-    void *curvy = th_curve_client(ctx);
-    cr_assert_eq(zmqsink_attach(zs, curvy, "curvy"), 0);
-    cr_assert_eq(zmq_connect(curvy, endpoint), 0);
     void *retrier = th_socket(ctx, ZMQ_DEALER);
     cr_assert_eq(zmqsink_attach(zs, retrier, "retrier"), 0);
     char nobody[64];
     snprintf(nobody, sizeof nobody, "tcp://127.0.0.1:%d", th_free_port());
     cr_assert_eq(zmq_connect(retrier, nobody), 0);
-    cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_HANDSHAKE_FAILED_PROTOCOL,
-                              2, WAIT_MS),
-                  2u);
+    th_bind_and_curve_failures(ctx, zs, router, &events);
     cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_CONNECT_RETRIED, 1,
                               WAIT_MS),
                   1u);
     cr_assert_geq(th_log_wait(&events, ZMQSINK_EVENT_HANDSHAKE_FAILED_AUTH, 1,
                               WAIT_MS),
                   1u);
-    th_close(second);
-    th_close(curvy);
     th_close(retrier);
     th_close(plain);
     th_zap_stop(&zap);
