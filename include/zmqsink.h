@@ -1,6 +1,7 @@
 /* zmqsink: forwards the socket monitor events of an application's ZeroMQ
- * sockets to the sinks a YAML file chooses (files, syslog, HTTP, statsd,
- * plugins, callbacks), without ever blocking the application.
+ * sockets to the sinks a YAML file chooses (files, syslog, the systemd
+ * journal, HTTP, statsd, plugins, callbacks), without ever blocking the
+ * application.
  *
  *   zmqsink_t *zs;
  *   int rc = zmqsink_start(&zs, ctx, "/etc/zmqsink.yaml", 0, err, sizeof err);
