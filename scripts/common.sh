@@ -4,11 +4,12 @@
 ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # libsystemd-dev builds the journald sink; systemd brings the
 # systemd-journald and journalctl its tests run by hand (no systemd as
-# PID 1 needed).
+# PID 1 needed). debhelper and lintian build and check the Debian packages
+# (scripts/test deb).
 ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
   libzmq3-dev libyaml-dev libcurl4-openssl-dev zlib1g-dev libcriterion-dev libck-dev valgrind clang
   libclang-rt-14-dev cmake dpkg-dev rsyslog libsystemd-dev systemd
-  python3 python3-zmq libczmq-dev openssl"
+  python3 python3-zmq libczmq-dev openssl debhelper lintian"
 
 zs_install_deps() {
     local missing=()
