@@ -409,6 +409,14 @@ Test(docs, http_sink_options_are_documented)
     plugin_documented("http");
 }
 
+/* Built only where libmicrohttpd is; documented everywhere. */
+#ifdef ZMQSINK_TEST_PROMETHEUS
+Test(docs, prometheus_sink_options_are_documented)
+{
+    plugin_documented("prometheus");
+}
+#endif
+
 /* Built only where libsystemd is; documented everywhere. */
 #ifdef ZMQSINK_TEST_JOURNALD
 Test(docs, journald_sink_options_are_documented)

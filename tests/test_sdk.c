@@ -211,11 +211,11 @@ Test(sdk, prometheus_example_builds_out_of_tree_and_counts_the_demo,
     /* Its Makefile, with pkg-config as the only source of paths. */
     run(example, "make && make install");
     char installed[PATH_MAX + 32];
-    snprintf(installed, sizeof installed, "%s/prometheus.so", plugindir);
+    snprintf(installed, sizeof installed, "%s/prometheus_textfile.so", plugindir);
     cr_assert_eq(access(installed, F_OK), 0, "make install put nothing in %s",
                  plugindir);
 
-    /* example.yaml as shipped: `plugin: ./prometheus.so`. */
+    /* example.yaml as shipped: `plugin: ./prometheus_textfile.so`. */
     run(example, "'%s' demo -c example.yaml -d 1", bin);
     char *output = run_output();
     tally_t demo = demo_summary(output, "metrics");
@@ -240,13 +240,13 @@ Test(sdk, prometheus_example_builds_out_of_tree_and_counts_the_demo,
     /* Installed, it is found by `type:` along ZMQSINK_PLUGIN_DIR. */
     free(th_write_file(dir, "by-type.yaml",
                        "sinks:\n"
-                       "  - { name: m, type: prometheus, path: m.prom }\n"));
+                       "  - { name: m, type: prometheus_textfile, path: m.prom }\n"));
     run(dir, "'%s' check by-type.yaml", bin);
     output = run_output();
     char *real = realpath(installed, NULL);
     cr_assert_not_null(real);
     char described[PATH_MAX + 64];
-    snprintf(described, sizeof described, "type prometheus (%s)", real);
+    snprintf(described, sizeof described, "type prometheus_textfile (%s)", real);
     cr_assert_not_null(strstr(output, described), "%s", output);
     free(real);
     free(output);

@@ -379,7 +379,7 @@ static const zmqsink_option_t prom_options[] = {
 
 static const zmqsink_plugin_t prom_plugin = {
     ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
-    .name = "prometheus",
+    .name = "prometheus_textfile",
     .description = "event counters for node_exporter's textfile collector",
     .options = prom_options,
     .open = prom_open,
