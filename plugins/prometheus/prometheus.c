@@ -695,15 +695,18 @@ static int targets_rewrite(struct prom_sink *s, FILE *in, FILE *out, bool add)
         if (pid <= 0 || pid == self || (kill((pid_t)pid, 0) < 0 &&
                                         errno == ESRCH))
             continue; /* not an entry, ours, or of a process gone */
-        size_t n = strcspn(line, "\n");
-        while (n > 0 && (line[n - 1] == ',' || line[n - 1] == ' '))
-            n--;
-        fprintf(out, "%s%.*s", first ? "" : ",\n", (int)n, line);
+        const char *brace = strchr(line, '{'), *end = strrchr(line, '}');
+        if (!brace || !end)
+            continue;
+        fprintf(out, "%s%.*s", first ? "" : ",\n", (int)(end + 1 - brace),
+                brace);
         first = false;
     }
-    if (add)
+    if (add) {
         fprintf(out, "%s{\"targets\":[\"%s\"],\"labels\":{\"zmqsink_pid\":"
                 "\"%ld\"}}", first ? "" : ",\n", s->target, self);
+        first = false;
+    }
     fputs(first ? "]\n" : "\n]\n", out);
     return fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : -1;
 }

@@ -1,0 +1,375 @@
+/* The prometheus sink against a real Prometheus (Debian's prometheus
+ * package): the test starts it on free ports with a 1 s scrape interval,
+ * makes real libzmq connections come and go, and asks Prometheus's HTTP
+ * API what it scraped; promtool checks the exposition; processes forked
+ * with one targets_file are all found through file_sd. Waits are bounded;
+ * nothing asserts on timing. */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "helpers.h"
+
+#define WAIT_MS 30000 /* for what Prometheus must have scraped */
+
+static char *dir;
+static void *ctx;
+static pid_t prometheus = -1;
+static int prometheus_port;
+
+static void setup(void)
+{
+    dir = th_tempdir();
+    ctx = zmq_ctx_new();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void teardown(void)
+{
+    th_stop_process(&prometheus);
+    th_close_all();
+    zmq_ctx_term(ctx);
+    th_remove_tree(dir);
+    free(dir);
+    curl_global_cleanup();
+}
+
+/* ---- HTTP ---- */
+
+static size_t append(char *data, size_t size, size_t n, void *out)
+{
+    fwrite(data, size, n, out);
+    return size * n;
+}
+
+/* GET url: the body (caller frees) when the answer is 200, else NULL. */
+static char *http_get(const char *url)
+{
+    char *body = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&body, &len);
+    CURL *curl = curl_easy_init();
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    long status = 0;
+    CURLcode rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    fclose(out);
+    if (rc != CURLE_OK || status != 200) {
+        free(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* ---- Prometheus ---- */
+
+/* Starts Prometheus with scrape_configs (YAML, indented under
+ * scrape_configs:) and waits until it is ready. */
+static void prometheus_start(const char *scrape_configs)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+             "scrape_configs:\n%s", scrape_configs);
+    free(th_write_file(dir, "prometheus.yml", yaml));
+    prometheus_port = th_free_port();
+    char config[4096], listen[64], storage[4096], log[4096];
+    snprintf(config, sizeof config, "--config.file=%s/prometheus.yml", dir);
+    snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d",
+             prometheus_port);
+    snprintf(storage, sizeof storage, "--storage.tsdb.path=%s/data", dir);
+    snprintf(log, sizeof log, "%s/prometheus.log", dir);
+    char *argv[] = {"prometheus", config, listen, storage,
+                    "--log.level=warn", NULL};
+    prometheus = th_spawn(argv, log);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/-/ready", prometheus_port);
+    for (int waited = 0; waited < WAIT_MS; waited += 100) {
+        char *ready = http_get(url);
+        free(ready);
+        if (ready)
+            return;
+        th_sleep_ms(100);
+    }
+    char *text = th_read_file(log);
+    cr_assert_fail("Prometheus is not ready after %d ms:\n%s", WAIT_MS,
+                   text ? text : "");
+}
+
+/* The value of an instant query that gives one sample; false when it
+ * gives none. */
+static bool query(const char *promql, double *value)
+{
+    CURL *curl = curl_easy_init();
+    char *escaped = curl_easy_escape(curl, promql, 0);
+    char url[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/query?query=%s",
+             prometheus_port, escaped);
+    curl_free(escaped);
+    curl_easy_cleanup(curl);
+    char *body = http_get(url);
+    cr_assert_not_null(body, "query %s failed", promql);
+    cr_assert_not_null(strstr(body, "\"status\":\"success\""), "%s", body);
+    const char *v = strstr(body, "\"value\":[");
+    bool found = v != NULL;
+    if (found) {
+        v = strchr(v, ',');
+        cr_assert_not_null(v, "%s", body);
+        *value = strtod(v + 2, NULL); /* ,"12" */
+        cr_assert_null(strstr(v, "\"value\":["), "%s gives several: %s",
+                       promql, body);
+    }
+    free(body);
+    return found;
+}
+
+/* Waits until the query gives expected; fails with the last value. */
+static void expect_value(const char *promql, double expected)
+{
+    double value = -1;
+    bool found = false;
+    for (int waited = 0; waited < WAIT_MS; waited += 250) {
+        found = query(promql, &value);
+        if (found && value == expected)
+            return;
+        th_sleep_ms(250);
+    }
+    cr_assert_fail("%s: %s, not %g after %d ms", promql,
+                   found ? "another value" : "no sample", expected, WAIT_MS);
+}
+
+/* ---- the metrics of one process ---- */
+
+static uint64_t sink_delivered(zmqsink_t *zs, const char *name)
+{
+    TH_STATS(stats);
+    cr_assert_eq(zmqsink_stats(zs, &stats), 0);
+    for (size_t i = 0; i < stats.nsinks && i < stats.sinks_cap; i++)
+        if (strcmp(stats.sinks[i].name, name) == 0)
+            return stats.sinks[i].delivered;
+    cr_assert_fail("no sink %s", name);
+    return 0;
+}
+
+Test(prometheus, scraped_during_churn_with_the_values_that_happened,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    int port = th_free_port();
+    zmqsink_t *zs = th_start(ctx, dir,
+                             "sinks:\n"
+                             "  - name: metrics\n"
+                             "    type: prometheus\n"
+                             "    listen: 127.0.0.1:%d\n"
+                             "    labels: { service: billing }\n",
+                             port);
+    char scrape[512];
+    snprintf(scrape, sizeof scrape,
+             "  - job_name: zmqsink\n"
+             "    static_configs:\n"
+             "      - targets: ['127.0.0.1:%d']\n", port);
+    prometheus_start(scrape);
+    expect_value("up{job=\"zmqsink\"}", 1);
+    expect_value("zmqsink_build_info{service=\"billing\",version=\""
+                 ZMQSINK_VERSION_STRING "\"}", 1);
+
+    /* Churn, in rounds, so that scrapes fall in the middle of it. */
+    void *router = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, router, "server"), 0);
+    cr_assert_eq(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(router, endpoint, sizeof endpoint);
+    enum { ROUNDS = 6, PER_ROUND = 5, HELD = 3 };
+    for (int round = 0; round < ROUNDS; round++) {
+        th_dealers_visit(ctx, zs, "client", router, endpoint, PER_ROUND);
+        th_sleep_ms(300);
+    }
+    /* A failure with its reason: the endpoint is taken. */
+    void *second = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, second, "second"), 0);
+    cr_assert_eq(zmq_bind(second, endpoint), -1);
+
+    const int visits = ROUNDS * PER_ROUND;
+    expect_value("zmqsink_events_total{socket=\"server\","
+                 "event=\"accepted\"}", visits);
+    expect_value("zmqsink_events_total{socket=\"server\","
+                 "event=\"disconnected\"}", visits);
+    expect_value("zmqsink_events_total{socket=\"client\","
+                 "event=\"connected\"}", visits);
+    expect_value("zmqsink_connection_duration_seconds_count{socket="
+                 "\"server\"}", visits);
+    expect_value("zmqsink_connection_duration_seconds_bucket{socket="
+                 "\"server\",le=\"+Inf\"}", visits);
+    expect_value("zmqsink_connections{socket=\"server\"}", 0);
+    /* Known series start at 0. */
+    expect_value("zmqsink_events_total{socket=\"server\","
+                 "event=\"handshake_failed_auth\"}", 0);
+    expect_value("zmqsink_event_reasons_total{socket=\"second\","
+                 "event=\"bind_failed\",reason=\"EADDRINUSE\"}", 1);
+    expect_value("zmqsink_events_total{socket=\"second\","
+                 "event=\"bind_failed\"}", 1);
+    /* Counters never went back while they were scraped. */
+    expect_value("sum(resets(zmqsink_events_total[5m]))", 0);
+
+    /* Live connections, then none. */
+    void *held[HELD];
+    for (int i = 0; i < HELD; i++) {
+        held[i] = th_socket(ctx, ZMQ_DEALER);
+        cr_assert_eq(zmq_connect(held[i], endpoint), 0);
+    }
+    expect_value("zmqsink_connections{socket=\"server\"}", HELD);
+    for (int i = 0; i < HELD; i++)
+        th_close(held[i]);
+    expect_value("zmqsink_connections{socket=\"server\"}", 0);
+    expect_value("zmqsink_connection_duration_seconds_count{socket="
+                 "\"server\"}", visits + HELD);
+
+    /* The sinks' own counters, as zmqsink_stats() tells them once the
+     * events have settled. */
+    double delivered = -1, expected = -2;
+    for (int waited = 0; waited < WAIT_MS && delivered != expected;
+         waited += 250) {
+        expected = (double)sink_delivered(zs, "metrics");
+        if (!query("zmqsink_sink_events_total{sink=\"metrics\","
+                   "outcome=\"delivered\"}", &delivered))
+            delivered = -1;
+        if (delivered != expected)
+            th_sleep_ms(250);
+    }
+    cr_assert_eq(delivered, expected, "delivered: Prometheus %g, "
+                 "zmqsink_stats() %g", delivered, expected);
+    expect_value("zmqsink_sink_events_total{sink=\"metrics\","
+                 "outcome=\"dropped\"}", 0);
+    expect_value("zmqsink_sink_queue_depth{sink=\"metrics\"}", 0);
+
+    /* The exposition passes promtool's lint. */
+    char command[512];
+    snprintf(command, sizeof command,
+             "curl -sf http://127.0.0.1:%d/metrics | promtool check metrics "
+             "2>&1", port);
+    FILE *check = popen(command, "r");
+    cr_assert_not_null(check);
+    char *said = th_read_stream(check);
+    int status = pclose(check);
+    cr_expect_eq(status, 0, "promtool check metrics: %s", said);
+    free(said);
+    zmqsink_destroy(&zs);
+}
+
+/* ---- several processes through file_sd ---- */
+
+/* Counts the entries of a targets file, and copies the first ports. */
+static int targets_entries(const char *path, int *ports, int cap)
+{
+    char *text = th_read_file(path);
+    int n = 0;
+    for (const char *p = text ? strstr(text, "127.0.0.1:") : NULL; p;
+         p = strstr(p + 1, "127.0.0.1:")) {
+        if (n < cap)
+            ports[n] = atoi(p + strlen("127.0.0.1:"));
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+/* A forked worker: its own context and zmqsink, a bound socket, until
+ * the parent closes its end of the pipe. Exits 0, or 1 on a failure. */
+static void worker(const char *config, int release)
+{
+    void *own = zmq_ctx_new();
+    char err[1024];
+    zmqsink_t *zs = zmqsink_new(own, config, err, sizeof err);
+    if (!zs) {
+        fprintf(stderr, "worker %d: %s\n", (int)getpid(), err);
+        _exit(1);
+    }
+    void *pull = zmq_socket(own, ZMQ_PULL);
+    int linger = 0;
+    zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmqsink_attach(zs, pull, "worker") != 0 ||
+        zmq_bind(pull, "tcp://127.0.0.1:*") != 0)
+        _exit(1);
+    char byte;
+    while (read(release, &byte, 1) < 0)
+        ;
+    zmq_close(pull);
+    zmqsink_destroy(&zs);
+    zmq_ctx_term(own);
+    _exit(0);
+}
+
+Test(prometheus, forked_processes_all_scraped_through_file_sd,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    enum { WORKERS = 3 };
+    char *targets = th_path(dir, "targets.json");
+    char *config = th_write_file(dir, "workers.yaml",
+                                 "sinks:\n"
+                                 "  - name: metrics\n"
+                                 "    type: prometheus\n"
+                                 "    listen: 127.0.0.1:0\n"
+                                 "    targets_file: targets.json\n");
+    char scrape[4096];
+    snprintf(scrape, sizeof scrape,
+             "  - job_name: zmqsink\n"
+             "    file_sd_configs:\n"
+             "      - files: ['%s']\n"
+             "        refresh_interval: 1s\n", targets);
+    prometheus_start(scrape);
+
+    int pipe_fds[2];
+    cr_assert_eq(pipe(pipe_fds), 0);
+    pid_t workers[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        workers[i] = fork();
+        cr_assert_geq(workers[i], 0);
+        if (workers[i] == 0) {
+            close(pipe_fds[1]);
+            worker(config, pipe_fds[0]);
+        }
+    }
+    close(pipe_fds[0]);
+
+    int ports[WORKERS] = {0};
+    for (int waited = 0; targets_entries(targets, ports, WORKERS) < WORKERS;
+         waited += 50) {
+        cr_assert_lt(waited, WAIT_MS, "the targets file lists %d workers",
+                     targets_entries(targets, ports, WORKERS));
+        th_sleep_ms(50);
+    }
+    cr_assert_eq(targets_entries(targets, ports, WORKERS), WORKERS);
+    for (int i = 0; i < WORKERS; i++) {
+        char q[256];
+        snprintf(q, sizeof q, "up{job=\"zmqsink\",instance=\"127.0.0.1:%d\"}",
+                 ports[i]);
+        expect_value(q, 1);
+        snprintf(q, sizeof q, "zmqsink_events_total{instance=\"127.0.0.1:%d\","
+                 "socket=\"worker\",event=\"listening\"}", ports[i]);
+        expect_value(q, 1);
+    }
+    expect_value("count(up{job=\"zmqsink\"} == 1)", WORKERS);
+
+    /* At exit each removes its own entry. */
+    close(pipe_fds[1]);
+    for (int i = 0; i < WORKERS; i++) {
+        int status;
+        cr_assert_eq(waitpid(workers[i], &status, 0), workers[i]);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "worker %d: status %d", (int)workers[i], status);
+    }
+    cr_expect_eq(targets_entries(targets, ports, WORKERS), 0);
+    char *left = th_read_file(targets);
+    cr_expect_str_eq(left, "[\n]\n");
+    free(left);
+    free(config);
+    free(targets);
+}
