@@ -373,3 +373,65 @@ Test(prometheus, forked_processes_all_scraped_through_file_sd,
     free(config);
     free(targets);
 }
+
+/* ---- bounds, without Prometheus ---- */
+
+/* Waits until /metrics of url does (present) or does not contain text. */
+static void wait_metrics(const char *url, const char *text, bool present)
+{
+    char *body = NULL;
+    for (int waited = 0; waited < WAIT_MS; waited += 100) {
+        free(body);
+        body = http_get(url);
+        if (body && (strstr(body, text) != NULL) == present) {
+            free(body);
+            return;
+        }
+        th_sleep_ms(100);
+    }
+    cr_assert_fail("%s %s '%s':\n%s", url, present ? "lacks" : "still has",
+                   text, body ? body : "(no answer)");
+}
+
+Test(prometheus, dual_stack_max_sockets_and_expiry, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    int port = th_free_port();
+    zmqsink_t *zs = th_start(ctx, dir,
+                             "sinks:\n"
+                             "  - name: metrics\n"
+                             "    type: prometheus\n"
+                             "    listen: '[::]:%d'\n"
+                             "    max_sockets: 2\n"
+                             "    expire_after: 1s\n",
+                             port);
+    const char *names[] = {"a", "b", "c"};
+    void *sockets[3];
+    for (int i = 0; i < 3; i++) {
+        sockets[i] = th_socket(ctx, ZMQ_PULL);
+        cr_assert_eq(zmqsink_attach(zs, sockets[i], names[i]), 0);
+        cr_assert_eq(zmq_bind(sockets[i], "tcp://127.0.0.1:*"), 0);
+        th_sleep_ms(50); /* in order: a and b get the two slots */
+    }
+    char v4[128], v6[128], missing[128];
+    snprintf(v4, sizeof v4, "http://127.0.0.1:%d/metrics", port);
+    snprintf(v6, sizeof v6, "http://[::1]:%d/metrics", port);
+    snprintf(missing, sizeof missing, "http://127.0.0.1:%d/nothing", port);
+    wait_metrics(v4, "zmqsink_events_total{socket=\"_other\","
+                     "event=\"listening\"} 1\n", true);
+    wait_metrics(v6, "zmqsink_events_total{socket=\"a\","
+                     "event=\"listening\"} 1\n", true);
+    wait_metrics(v4, "zmqsink_events_total{socket=\"b\","
+                     "event=\"listening\"} 1\n", true);
+    char *body = http_get(v4);
+    cr_expect_null(strstr(body, "socket=\"c\""), "%s", body);
+    free(body);
+    cr_expect_null(http_get(missing));
+
+    /* Closed, and idle past expire_after: the series go. */
+    for (int i = 0; i < 3; i++)
+        th_close(sockets[i]);
+    wait_metrics(v4, "socket=\"a\"", false);
+    wait_metrics(v4, "socket=\"b\"", false);
+    zmqsink_destroy(&zs);
+}
