@@ -66,6 +66,7 @@
 #include <zmqsink.h>
 #include <zmqsink/plugin.h>
 #include "clock.h"
+#include "names.h"
 #include "once.h"
 
 #define TABLE_INITIAL 16
@@ -212,41 +213,17 @@ static bool label_name_valid(const char *text)
 
 /* ---- the table of sockets ---- */
 
-static uint64_t name_hash(const char *name)
-{
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 1099511628211u;
-    return h;
-}
-
-static struct socket_metrics *table_slot(struct socket_metrics *table,
-                                         size_t capacity, const char *name)
-{
-    size_t mask = capacity - 1;
-    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
-        if (!table[i].name[0] || strcmp(table[i].name, name) == 0)
-            return &table[i];
-}
-
 /* Rebuilds the table at capacity, keeping the sockets keep() accepts. */
 static int table_rebuild(struct prom_sink *s, size_t capacity,
-                         bool (*keep)(struct prom_sink *,
-                                      const struct socket_metrics *))
+                         bool (*keep)(const void *entry, void *sink))
 {
-    struct socket_metrics *table = calloc(capacity, sizeof *table);
-    if (!table)
+    void *table = s->sockets;
+    long kept = names_rebuild(&table, &s->capacity, sizeof *s->sockets,
+                              capacity, keep, s);
+    if (kept < 0)
         return -1;
-    size_t kept = 0;
-    for (size_t i = 0; i < s->capacity; i++)
-        if (s->sockets[i].name[0] && (!keep || keep(s, &s->sockets[i]))) {
-            *table_slot(table, capacity, s->sockets[i].name) = s->sockets[i];
-            kept++;
-        }
-    free(s->sockets);
     s->sockets = table;
-    s->capacity = capacity;
-    s->nsockets = kept;
+    s->nsockets = (size_t)kept;
     return 0;
 }
 
@@ -255,7 +232,8 @@ static int table_rebuild(struct prom_sink *s, size_t capacity,
 static struct socket_metrics *socket_metrics(struct prom_sink *s,
                                              const char *name)
 {
-    struct socket_metrics *m = table_slot(s->sockets, s->capacity, name);
+    struct socket_metrics *m =
+        names_slot(s->sockets, s->capacity, sizeof *s->sockets, name);
     if (m->name[0])
         return m;
     if (s->nsockets >= s->max_sockets) {
@@ -265,15 +243,17 @@ static struct socket_metrics *socket_metrics(struct prom_sink *s,
     if ((s->nsockets + 1) * 2 > s->capacity) {
         if (table_rebuild(s, s->capacity * 2, NULL) < 0)
             return NULL;
-        m = table_slot(s->sockets, s->capacity, name);
+        m = names_slot(s->sockets, s->capacity, sizeof *s->sockets, name);
     }
     snprintf(m->name, sizeof m->name, "%s", name);
     s->nsockets++;
     return m;
 }
 
-static bool not_expired(struct prom_sink *s, const struct socket_metrics *m)
+static bool not_expired(const void *entry, void *sink)
 {
+    const struct socket_metrics *m = entry;
+    const struct prom_sink *s = sink;
     return m->connections > 0 ||
            clock_now_ns() - m->last_event_ns < s->expire_ns;
 }

@@ -86,6 +86,7 @@
 #include "backoff.h"
 #include "once.h"
 #include "clock.h"
+#include "names.h"
 
 #define PREFIX_MAX 200
 /* Room for the longest line: prefix, socket and event names are bounded. */
@@ -171,35 +172,14 @@ static void sanitize(char *dst, size_t cap, const char *src, bool in_tag)
 
 /* ---- the table of sockets ---- */
 
-static uint64_t name_hash(const char *name)
-{
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (; *name; name++)
-        h = (h ^ (unsigned char)*name) * 1099511628211u;
-    return h;
-}
-
-static struct socket_metrics *table_slot(struct socket_metrics *table,
-                                         size_t capacity, const char *name)
-{
-    size_t mask = capacity - 1;
-    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask)
-        if (!table[i].name[0] || strcmp(table[i].name, name) == 0)
-            return &table[i];
-}
-
 static int table_grow(struct statsd_sink *s)
 {
     size_t capacity = s->capacity ? s->capacity * 2 : TABLE_INITIAL;
-    struct socket_metrics *table = calloc(capacity, sizeof *table);
-    if (!table)
+    void *table = s->sockets;
+    if (names_rebuild(&table, &s->capacity, sizeof *s->sockets, capacity,
+                      NULL, NULL) < 0)
         return -1;
-    for (size_t i = 0; i < s->capacity; i++)
-        if (s->sockets[i].name[0])
-            *table_slot(table, capacity, s->sockets[i].name) = s->sockets[i];
-    free(s->sockets);
     s->sockets = table;
-    s->capacity = capacity;
     return 0;
 }
 
@@ -210,7 +190,8 @@ static struct socket_metrics *socket_metrics(struct statsd_sink *s,
 {
     if ((s->nsockets + 1) * 2 > s->capacity && table_grow(s) < 0)
         return NULL;
-    struct socket_metrics *m = table_slot(s->sockets, s->capacity, name);
+    struct socket_metrics *m =
+        names_slot(s->sockets, s->capacity, sizeof *s->sockets, name);
     if (!m->name[0]) {
         snprintf(m->name, sizeof m->name, "%s", name);
         s->nsockets++;

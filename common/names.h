@@ -1,0 +1,24 @@
+/* Tables of fixed-size entries found by a name each entry begins with
+ * (a char array; "" marks a free slot): open addressing with linear
+ * probing, a power-of-two capacity. The sinks that count by socket name
+ * keep their sockets in one. */
+#ifndef ZS_COMMON_NAMES_H
+#define ZS_COMMON_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The entry named name, or the free slot where it goes. The table must
+ * have a free slot (keep it at most half full, so probing stays short). */
+void *names_slot(void *table, size_t capacity, size_t entry_size,
+                 const char *name);
+
+/* Moves the entries of *table (*capacity slots) that keep() accepts (all
+ * when keep is NULL) into a new table of capacity slots, which replaces
+ * it. Returns how many were kept, or -1 when out of memory (*table is then
+ * unchanged). */
+long names_rebuild(void **table, size_t *capacity, size_t entry_size,
+                   size_t new_capacity,
+                   bool (*keep)(const void *entry, void *arg), void *arg);
+
+#endif
