@@ -1,6 +1,8 @@
 /* Growable byte strings for sink plugins. */
 #include "bytes.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,8 @@ int bytes_reserve(bytes_t *b, size_t more)
 
 void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed)
 {
+    if (n == 0 && !*failed)
+        return; /* s may be NULL: the data of an empty bytes_t */
     if (*failed || bytes_reserve(b, n) < 0) {
         *failed = true;
         return;
@@ -32,6 +36,22 @@ void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed)
 void bytes_put_str(bytes_t *b, const char *s, bool *failed)
 {
     bytes_put(b, s, strlen(s), failed);
+}
+
+void bytes_printf(bytes_t *b, bool *failed, const char *fmt, ...)
+{
+    va_list args, again;
+    va_start(args, fmt);
+    va_copy(again, args);
+    int n = *failed ? -1 : vsnprintf(NULL, 0, fmt, args);
+    if (n < 0 || bytes_reserve(b, (size_t)n + 1) < 0) {
+        *failed = true;
+    } else {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+    va_end(args);
 }
 
 int bytes_put_event(bytes_t *b, const zmqsink_host_t *host,

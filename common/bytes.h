@@ -24,6 +24,11 @@ int bytes_reserve(bytes_t *b, size_t more);
 void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed);
 void bytes_put_str(bytes_t *b, const char *s, bool *failed);
 
+/* Appends what printf() would print, as bytes_put() does (no NUL counted
+ * in len, though one follows the text in data). */
+void bytes_printf(bytes_t *b, bool *failed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Appends the event rendered by the host's formatter (without a newline).
  * Returns 0, or -1 when out of memory (b is unchanged). */
 int bytes_put_event(bytes_t *b, const zmqsink_host_t *host,

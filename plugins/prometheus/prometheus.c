@@ -65,6 +65,7 @@
 
 #include <zmqsink.h>
 #include <zmqsink/plugin.h>
+#include "bytes.h"
 #include "clock.h"
 #include "names.h"
 #include "once.h"
@@ -141,39 +142,13 @@ static void exposition_release(struct exposition *e)
         free(e);
 }
 
-/* A growable buffer for the rendering. */
+/* The rendering: one check for memory at its end. */
 struct text {
-    char *buf;
-    size_t len, cap;
+    bytes_t bytes;
     bool failed;
 };
 
-static void text_printf(struct text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = t->failed ? 0 : vsnprintf(t->buf + t->len, t->cap - t->len,
-                                          fmt, ap);
-        va_end(ap);
-        if (t->failed || n < 0)
-            return;
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap * 2 + (size_t)n;
-        char *more = realloc(t->buf, cap);
-        if (!more) {
-            t->failed = true;
-            return;
-        }
-        t->buf = more;
-        t->cap = cap;
-    }
-}
+#define text_printf(t, ...) bytes_printf(&(t)->bytes, &(t)->failed, __VA_ARGS__)
 
 /* Writes a label value escaped as the format wants (backslash, quote,
  * newline), with control bytes and bytes outside ASCII as '_': a socket
@@ -445,9 +420,9 @@ static void render_sinks(struct prom_sink *s, struct text *t)
            "Events waiting in each sink's ring.");
     if (depth.failed)
         t->failed = true;
-    else if (depth.len)
-        text_printf(t, "%.*s", (int)depth.len, depth.buf);
-    free(depth.buf);
+    else
+        bytes_put(&t->bytes, depth.bytes.data, depth.bytes.len, &t->failed);
+    bytes_free(&depth.bytes);
 }
 
 /* Renders everything with at most max_listed sockets into a new
@@ -456,23 +431,22 @@ static struct exposition *render_with(struct prom_sink *s,
                                       const struct socket_metrics **list,
                                       size_t n)
 {
-    struct text t = {.cap = 4096};
-    t.buf = malloc(sizeof(struct exposition) + t.cap);
-    if (!t.buf)
+    struct text t = {0};
+    if (bytes_reserve(&t.bytes, sizeof(struct exposition) + 4096) < 0)
         return NULL;
-    t.len = sizeof(struct exposition); /* the header, filled last */
+    t.bytes.len = sizeof(struct exposition); /* the header, filled last */
     family(&t, "zmqsink_build_info", "gauge",
            "zmqsink's version, libzmq's, and the monitor protocol read.");
     text_printf(&t, "zmqsink_build_info{%s%s} 1\n", s->labels, s->build_info);
     render_sinks(s, &t);
     render_sockets(s, &t, list, n);
     if (t.failed) {
-        free(t.buf);
+        bytes_free(&t.bytes);
         return NULL;
     }
-    struct exposition *e = (struct exposition *)t.buf;
+    struct exposition *e = (struct exposition *)t.bytes.data;
     atomic_init(&e->refs, 1);
-    e->len = t.len - sizeof *e;
+    e->len = t.bytes.len - sizeof *e;
     return e;
 }
 
