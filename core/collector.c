@@ -207,6 +207,11 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
                             const zs__monitor_message_t *m)
 {
     pthread_mutex_lock(&c->lock);
+    /* Counted before the reader leaves the list: zmqsink_settle() that
+     * finds it gone finds its monitor_stopped counted too. */
+    if (stopped && r->name[0] && (!r->superseded || r->report_stop) &&
+        !c->discarding)
+        collector_emit(c, r, m);
     zs__reader_unlink(c, r);
     reader_t *successor = r->successor;
     if (successor)
@@ -214,12 +219,9 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     bool current = zs__ptrmap_get(&c->current, r->socket) == r;
     if (current)
         zs__ptrmap_remove(&c->current, r->socket);
-    bool report = r->name[0] && (!r->superseded || r->report_stop);
     bool resume = successor && successor->adopted;
     pthread_mutex_unlock(&c->lock);
 
-    if (stopped && report && !c->discarding)
-        collector_emit(c, r, m);
     if (r->tap && !(successor && successor->tap == r->tap))
         tap_end(c, r->tap, stopped);
     epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
