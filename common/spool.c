@@ -576,9 +576,8 @@ int spool_dead_letter(spool_t *s, const spool_batch_t *batch, const char *reason
 
 /* ---- this process's spools, and fork ---- */
 
-/* Forgets the spools a forked child inherited from its parent, closing its
- * copies of their locks: kept, they would hold the parent's slots after
- * the parent is gone. Under fork_hold. */
+/* Forgets the spools a forked child inherited from its parent (whose
+ * copies of their locks the core closed in the fork). Under fork_hold. */
 static void live_forget_inherited(void)
 {
     pid_t self = getpid();
@@ -588,9 +587,6 @@ static void live_forget_inherited(void)
             p = &o->next_live;
             continue;
         }
-        if (o->lock_fd >= 0)
-            close(o->lock_fd);
-        o->lock_fd = -1;
         *p = o->next_live; /* the parent's memory: left as it is */
     }
 }
@@ -669,8 +665,7 @@ static void slot_name(char name[SLOT_NAME_LEN], int slot)
 static void slot_leave(spool_t *s)
 {
     s->host->fork_hold(s->host);
-    if (s->lock_fd >= 0)
-        close(s->lock_fd); /* releases the lock */
+    s->host->close_fd(s->host, s->lock_fd); /* releases the lock */
     s->lock_fd = -1;
     s->host->fork_release(s->host);
     if (s->dir_fd >= 0)
@@ -682,10 +677,14 @@ static void slot_leave(spool_t *s)
  * another process holds it, or -1 with err. */
 static int slot_lock(spool_t *s, char *err, size_t errlen)
 {
-    /* With fork() held off, so that a child finds the fd in s->lock_fd. */
+    /* With fork() held off, so that no child gets a copy of the lock before
+     * the core knows to close it there: kept, a child would hold the slot
+     * after this process is gone. */
     s->host->fork_hold(s->host);
     s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     int fd = s->lock_fd;
+    if (fd >= 0)
+        s->host->own_fd(s->host, fd, 1);
     s->host->fork_release(s->host);
     if (fd < 0) {
         snprintf(err, errlen, "spool.dir '%s': cannot create its lock file: %s",

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "collector.h"
+#include "fork.h"
 #include "format.h"
 #include "internal.h"
 #include "log.h"
@@ -132,6 +134,12 @@ static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
     return n;
 }
 
+static uint64_t host_sockets_attached(const zmqsink_host_t *host)
+{
+    zs__collector_t *collector = zs__sink_of_host(host)->owner->collector;
+    return collector ? zs__collector_attached(collector) : 0;
+}
+
 /* Whether this process is a child (forked or executed) of the one that
  * `zmqsink run` started: run names that one in $ZMQSINK_RUN_PID. */
 int zs__child_process(void)
@@ -165,5 +173,8 @@ void zs__host_init(zs__sink_t *sink)
         .count_delivered = host_count_delivered,
         .sink_counters = sink_at,
         .tick_at = host_tick_at,
+        .own_fd = zs__host_own_fd,
+        .close_fd = zs__host_close_fd,
+        .sockets_attached = host_sockets_attached,
     };
 }

@@ -5,7 +5,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fork.h"
 #include "path.h"
 
 #ifndef ZMQSINK_PLUGINDIR
@@ -207,43 +207,6 @@ int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
         return -1;
     }
     return options_check(desc->options, path, err, errlen);
-}
-
-/* dlopen(), the plugin's entry and dlclose() happen under this lock, and
- * so do plugins' changes to process-wide state (fork_hold()); fork()
- * takes it too. Sinks load their plugins on threads of their own, and a
- * fork while another thread is inside dlopen() leaves the child's dynamic
- * loader half-updated (glibc resets its lock in the child, not its data),
- * so that the child's next dlopen() fails or crashes. The fork handlers
- * are registered when the library loads, before any thread of zmqsink
- * runs, so that no fork can slip in before them. (glibc before 2.36
- * holds its own fork lock across every prepare handler, which a dlopen()
- * that registers handlers would wait for: zmqsink needs 2.36.) */
-static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
-
-void zs__fork_hold(void)
-{
-    pthread_mutex_lock(&loading);
-}
-
-void zs__fork_release(void)
-{
-    pthread_mutex_unlock(&loading);
-}
-
-void zs__host_fork_hold(const zmqsink_host_t *host)
-{
-    zs__fork_hold();
-}
-
-void zs__host_fork_release(const zmqsink_host_t *host)
-{
-    zs__fork_release();
-}
-
-__attribute__((constructor)) static void loading_fork_handlers(void)
-{
-    pthread_atfork(zs__fork_hold, zs__fork_release, zs__fork_release);
 }
 
 static int plugin_open_file_locked(zs__plugin_t *out, char *why, size_t cap)

@@ -32,15 +32,6 @@ int zs__plugin_load(const zs__config_t *config, const zs__sink_config_t *sink,
 int zs__plugin_check(const zmqsink_plugin_t *desc, const char *path, char *err,
                      size_t errlen);
 
-/* Holds off fork() of the application until zs__fork_release(), and the
- * loading of plugins: around dlopen() and for plugins' fork_hold(). */
-void zs__fork_hold(void);
-void zs__fork_release(void);
-
-/* The same as the host services fork_hold and fork_release. */
-void zs__host_fork_hold(const zmqsink_host_t *host);
-void zs__host_fork_release(const zmqsink_host_t *host);
-
 /* dlcloses the plugin; NULL handle is a no-op. */
 void zs__plugin_unload(zs__plugin_t *plugin);
 

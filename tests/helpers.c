@@ -515,3 +515,26 @@ void th_assert_json_seqs(const char *dir, const char *name, uint64_t events)
                  (unsigned long long)seq, (unsigned long long)events, path);
     free(text);
 }
+
+int th_fds_in_child(const char *prefix)
+{
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        int n = 0;
+        for (int fd = 0; fd < 1024; fd++) {
+            char link[64], path[4096];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+            ssize_t len = readlink(link, path, sizeof path - 1);
+            if (len > 0) {
+                path[len] = '\0';
+                n += strncmp(path, prefix, strlen(prefix)) == 0;
+            }
+        }
+        _exit(n < 255 ? n : 255);
+    }
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status), "the child: status %d", status);
+    return WEXITSTATUS(status);
+}

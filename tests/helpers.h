@@ -65,6 +65,10 @@ char *th_plugin_path(const char *name);
  * refuse connections. */
 int th_free_port(void);
 
+/* The number of fds that a child forked now has open on files whose path
+ * starts with prefix: what a program's child inherits. */
+int th_fds_in_child(const char *prefix);
+
 /* The socket's ZMQ_LAST_ENDPOINT into buf. */
 void th_last_endpoint(void *socket, char *buf, size_t cap);
 

@@ -13,6 +13,7 @@
 #include "address.h"
 #include "clock.h"
 #include "config.h"
+#include "fork.h"
 #include "format.h"
 #include "helpers.h"
 #include "loader.h"
@@ -127,6 +128,11 @@ static void host_tick_at(const zmqsink_host_t *host, int64_t when_ns)
         h->tick_at_ns = when_ns;
 }
 
+static uint64_t host_sockets_attached(const zmqsink_host_t *host)
+{
+    return host_of(host)->sockets_attached;
+}
+
 void th_plugin_tick_when_asked(th_plugin_host_t *h, void *state, int wait_ms)
 {
     cr_assert_neq(h->tick_at_ns, INT64_MAX,
@@ -229,6 +235,9 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
             .host_name = zs__host_name(),
             .count_delivered = host_count_delivered,
             .tick_at = host_tick_at,
+            .own_fd = zs__host_own_fd,
+            .close_fd = zs__host_close_fd,
+            .sockets_attached = host_sockets_attached,
         },
         .plugin = plugin,
         .tick_at_ns = INT64_MAX,

@@ -43,6 +43,7 @@ typedef struct th_plugin_host {
     size_t nsinks;
     const char *sink_names[TH_MAX_SINKS];
     uint64_t sink_dropped[TH_MAX_SINKS];
+    uint64_t sockets_attached; /* what sockets_attached() reports */
 } th_plugin_host_t;
 
 /* Loads NAME.so from $ZMQSINK_PLUGIN_DIR; *handle is for dlclose(). */

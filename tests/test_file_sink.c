@@ -347,6 +347,19 @@ Test(direct, rotation)
     cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
 }
 
+Test(direct, a_forked_child_holds_none_of_its_files)
+{
+    th_plugin_set_option(&th, "path", "kept.log", 0);
+    th_plugin_set_option(&th, "rotate.max_size", "1KiB", 1024);
+    void *s = th_plugin_open(&th);
+    write_ok(s, 1, 20); /* rotated: a new file, the old one closed */
+    cr_assert(exists(in_tmp(0, "kept.log.1")));
+    cr_expect_eq(th_fds_in_child(tmpdir), 0,
+                 "the child holds the log or its lock file");
+    plugin->close(s);
+    cr_assert_eq(th.logs, 0, "logged: %s", th.last_log);
+}
+
 Test(direct, oversized_existing_file_is_rotated_first)
 {
     char big[2048];

@@ -4,11 +4,15 @@
  * API what it scraped; promtool checks the exposition; processes forked
  * with one targets_file are all found through file_sd. Waits are bounded;
  * nothing asserts on timing. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <curl/curl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -160,17 +164,23 @@ static uint64_t sink_delivered(zmqsink_t *zs, const char *name)
     return 0;
 }
 
+/* zmqsink with one prometheus sink "metrics": options is the rest of its
+ * entry, with one %d for port. */
+static zmqsink_t *start_metrics(const char *options, int port)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - name: metrics\n    type: prometheus\n%s", options);
+    return th_start(ctx, dir, yaml, port);
+}
+
 Test(prometheus, scraped_during_churn_with_the_values_that_happened,
      .init = setup, .fini = teardown, .timeout = 60)
 {
     int port = th_free_port();
-    zmqsink_t *zs = th_start(ctx, dir,
-                             "sinks:\n"
-                             "  - name: metrics\n"
-                             "    type: prometheus\n"
-                             "    listen: 127.0.0.1:%d\n"
-                             "    labels: { service: billing }\n",
-                             port);
+    zmqsink_t *zs = start_metrics("    listen: 127.0.0.1:%d\n"
+                                  "    labels: { service: billing }\n",
+                                  port);
     char scrape[512];
     snprintf(scrape, sizeof scrape,
              "  - job_name: zmqsink\n"
@@ -216,6 +226,8 @@ Test(prometheus, scraped_during_churn_with_the_values_that_happened,
                  "event=\"bind_failed\",reason=\"EADDRINUSE\"}", 1);
     expect_value("zmqsink_events_total{socket=\"second\","
                  "event=\"bind_failed\"}", 1);
+    /* The router and the second one; the clients closed. */
+    expect_value("zmqsink_sockets_attached{service=\"billing\"}", 2);
     /* Counters never went back while they were scraped. */
     expect_value("sum(resets(zmqsink_events_total[5m]))", 0);
 
@@ -397,14 +409,10 @@ Test(prometheus, dual_stack_max_sockets_and_expiry, .init = setup,
      .fini = teardown, .timeout = 60)
 {
     int port = th_free_port();
-    zmqsink_t *zs = th_start(ctx, dir,
-                             "sinks:\n"
-                             "  - name: metrics\n"
-                             "    type: prometheus\n"
-                             "    listen: '[::]:%d'\n"
-                             "    max_sockets: 2\n"
-                             "    expire_after: 1s\n",
-                             port);
+    zmqsink_t *zs = start_metrics("    listen: '[::]:%d'\n"
+                                  "    max_sockets: 2\n"
+                                  "    expire_after: 1s\n",
+                                  port);
     const char *names[] = {"a", "b", "c"};
     void *sockets[3];
     for (int i = 0; i < 3; i++) {
@@ -434,4 +442,71 @@ Test(prometheus, dual_stack_max_sockets_and_expiry, .init = setup,
     wait_metrics(v4, "socket=\"a\"", false);
     wait_metrics(v4, "socket=\"b\"", false);
     zmqsink_destroy(&zs);
+}
+
+/* ---- what a forked child inherits ---- */
+
+/* The fds of this process that are TCP sockets bound to port. */
+static int fds_bound_to(int port)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        struct sockaddr_storage a;
+        socklen_t len = sizeof a;
+        if (getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+            a.ss_family == AF_INET &&
+            ntohs(((struct sockaddr_in *)&a)->sin_port) == port)
+            n++;
+    }
+    return n;
+}
+
+/* Whether a listening socket can be bound to 127.0.0.1:port now. */
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), on = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              listen(fd, 1) == 0;
+    close(fd);
+    return ok;
+}
+
+Test(prometheus, a_forked_child_does_not_keep_the_port, .init = setup,
+     .fini = teardown, .timeout = 60)
+{
+    int port = th_free_port();
+    zmqsink_t *zs = start_metrics("    listen: 127.0.0.1:%d\n", port);
+    cr_assert_eq(fds_bound_to(port), 1, "the sink listens on %d", port);
+    int report[2], release[2];
+    cr_assert_eq(pipe(report), 0);
+    cr_assert_eq(pipe(release), 0);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        /* The program's child, which never starts zmqsink. */
+        close(release[1]);
+        char n = (char)fds_bound_to(port), byte;
+        if (write(report[1], &n, 1) != 1)
+            _exit(1);
+        while (read(release[0], &byte, 1) < 0)
+            ;
+        _exit(0);
+    }
+    close(release[0]);
+    char inherited = -1;
+    cr_assert_eq(read(report[0], &inherited, 1), 1);
+    cr_expect_eq(inherited, 0, "the child holds the sink's port");
+
+    /* The sink gone, the port is free while the child lives. */
+    zmqsink_destroy(&zs);
+    cr_expect(port_free(port), "port %d still taken", port);
+    close(release[1]);
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(report[0]);
+    close(report[1]);
 }

@@ -70,6 +70,7 @@
  *     1.3: resolve_path and host_name in the host.
  *     1.4: count_delivered in the host, flags in the descriptor.
  *     1.5: tick_at in the host, ZMQSINK_PLUGIN_TICKS_ON_REQUEST.
+ *     1.6: own_fd, close_fd and sockets_attached in the host.
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -204,7 +205,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 5
+#define ZMQSINK_PLUGIN_ABI_MINOR 6
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -408,6 +409,28 @@ struct zmqsink_host {
      * the earliest counts. The tick consumes the request: ask again from
      * tick() to keep ticking. Sink's thread (open, write, tick, reopen). */
     void (*tick_at)(const zmqsink_host_t *host, int64_t when_ns);
+
+    /* Since ABI 1.6. Keeps an fd of the instance (a listening socket, a
+     * connection, a file, a lock) out of the processes forked from this
+     * one: the core closes it in the child before fork() returns there.
+     * A child never uses it (it starts zmqsink afresh), but without this
+     * it would hold the parent's port bound, its connection open and its
+     * rotated-away file on disk for as long as it lives. (exec() is the
+     * plugin's to cover, with O_CLOEXEC or SOCK_CLOEXEC.)
+     * own_fd(host, fd, 1) right after opening fd (a fork between the two
+     * leaves a copy in that one child); returns 0, or -1 out of memory
+     * (the fd is then inherited, as without it). own_fd(host, fd, 0)
+     * forgets it again (returns -1 when it was not owned): before
+     * something else closes it. close_fd(host, fd) instead of close():
+     * forgets and closes fd with fork() held off, so that no child ever
+     * closes a number the program opened since. Any thread, also between
+     * fork_hold() and fork_release(). */
+    int (*own_fd)(const zmqsink_host_t *host, int fd, int own);
+    void (*close_fd)(const zmqsink_host_t *host, int fd);
+
+    /* Since ABI 1.6. The number of sockets the instance's zmqsink
+     * monitors now (sockets_attached of zmqsink_stats()). Any thread. */
+    uint64_t (*sockets_attached)(const zmqsink_host_t *host);
 };
 
 /* Descriptor flags (since ABI 1.4). */

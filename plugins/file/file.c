@@ -112,6 +112,7 @@ static int open_append(struct file_sink *f)
         errno = saved;
         return -1;
     }
+    f->host->own_fd(f->host, fd, 1);
     f->fd = fd;
     f->regular = S_ISREG(st.st_mode);
     f->size = (uint64_t)st.st_size;
@@ -178,7 +179,7 @@ static int reopen_path(struct file_sink *f)
         flock(old, LOCK_UN); /* a forked child may hold the file open */
         f->locked = false;
     }
-    close(old);
+    f->host->close_fd(f->host, old);
     if (relock)
         lock_file(f);
     return 0;
@@ -564,10 +565,9 @@ static void file_close(void *state)
         return;
     if (pending(f))
         f->host->count_failed(f->host, pending_events(f), "unwritten");
-    if (f->path && f->fd >= 0)
-        close(f->fd);
-    if (f->lock_fd >= 0)
-        close(f->lock_fd);
+    if (f->path)
+        f->host->close_fd(f->host, f->fd);
+    f->host->close_fd(f->host, f->lock_fd);
     free(f->path);
     free(f->buf);
     free(f);
@@ -584,7 +584,9 @@ static void open_lock_file(struct file_sink *f)
     snprintf(path, sizeof path, "%s.lock", f->path);
     f->lock_fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOCTTY,
                       FILE_MODE);
-    if (f->lock_fd < 0)
+    if (f->lock_fd >= 0)
+        f->host->own_fd(f->host, f->lock_fd, 1);
+    else
         f->host->log(f->host, ZMQSINK_SEV_WARNING,
                      "cannot open '%s', where processes that share '%s' "
                      "take turns: %s%s; locking '%s' itself instead",

@@ -58,6 +58,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -873,6 +874,27 @@ static int tls_setup(struct http_sink *s, char *err, size_t len)
     return 0;
 }
 
+/* libcurl's connections, owned through the host so that no forked child
+ * keeps one of them open. */
+static curl_socket_t socket_open(void *clientp, curlsocktype purpose,
+                                 struct curl_sockaddr *address)
+{
+    const zmqsink_host_t *host = clientp;
+    int fd = socket(address->family, address->socktype | SOCK_CLOEXEC,
+                    address->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    host->own_fd(host, fd, 1);
+    return fd;
+}
+
+static int socket_close(void *clientp, curl_socket_t fd)
+{
+    const zmqsink_host_t *host = clientp;
+    host->close_fd(host, fd);
+    return 0;
+}
+
 static int curl_setup(struct http_sink *s, const char *url, char *err,
                       size_t len)
 {
@@ -891,6 +913,10 @@ static int curl_setup(struct http_sink *s, const char *url, char *err,
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_body);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "zmqsink/" PACKAGE_VERSION);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, socket_open);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, (void *)h);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, socket_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, (void *)h);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)h->option_int(h, "timeout"));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)h->option_int(h, "connect_timeout"));

@@ -15,6 +15,7 @@
  *                                                  delivered, dropped and
  *                                                  failed events
  *   zmqsink_sink_queue_depth{sink}                 gauge, events in its ring
+ *   zmqsink_sockets_attached                       gauge, sockets monitored
  *   zmqsink_build_info{version,libzmq,monitor}     gauge, always 1
  * Every counter of a socket seen starts at 0 for every event type, so that
  * rate() and increase() see the first event. zmqsink_events_total counts
@@ -425,6 +426,19 @@ static void render_sinks(struct prom_sink *s, struct text *t)
     bytes_free(&depth.bytes);
 }
 
+static void render_attached(struct prom_sink *s, struct text *t)
+{
+    unsigned long long n = s->host->sockets_attached(s->host);
+    size_t labels = strlen(s->labels); /* each label ends with ',' */
+    family(t, "zmqsink_sockets_attached", "gauge",
+           "Sockets whose monitor zmqsink reads now.");
+    if (labels)
+        text_printf(t, "zmqsink_sockets_attached{%.*s} %llu\n",
+                    (int)labels - 1, s->labels, n);
+    else
+        text_printf(t, "zmqsink_sockets_attached %llu\n", n);
+}
+
 /* Renders everything with at most max_listed sockets into a new
  * exposition; NULL when out of memory. */
 static struct exposition *render_with(struct prom_sink *s,
@@ -438,6 +452,7 @@ static struct exposition *render_with(struct prom_sink *s,
     family(&t, "zmqsink_build_info", "gauge",
            "zmqsink's version, libzmq's, and the monitor protocol read.");
     text_printf(&t, "zmqsink_build_info{%s%s} 1\n", s->labels, s->build_info);
+    render_attached(s, &t);
     render_sinks(s, &t);
     render_sockets(s, &t, list, n);
     if (t.failed) {
@@ -623,6 +638,7 @@ static int open_listener(struct prom_sink *s, const char *address,
     getsockname(fd, (struct sockaddr *)&bound, &bound_len);
     set_target(s, &bound);
     s->listen_fd = fd;
+    s->host->own_fd(s->host, fd, 1); /* no child keeps the port bound */
     return 0;
 }
 
@@ -751,10 +767,18 @@ static void prom_close(void *state)
     struct prom_sink *s = state;
     if (!s)
         return;
-    if (s->daemon)
+    if (s->daemon) {
+        /* Quiesced, the daemon leaves the listening socket to us, to
+         * close it as an fd given to own_fd(). */
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd == MHD_INVALID_SOCKET)
+            s->host->own_fd(s->host, s->listen_fd, 0);
         MHD_stop_daemon(s->daemon); /* joins its thread: no scrape after */
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
+        if (fd != MHD_INVALID_SOCKET)
+            s->host->close_fd(s->host, fd);
+    } else if (s->listen_fd >= 0) {
+        s->host->close_fd(s->host, s->listen_fd);
+    }
     if (s->registered) {
         char err[512];
         if (targets_update(s, false, err, sizeof err) < 0)
@@ -815,7 +839,8 @@ static void read_build_info(struct prom_sink *s)
 static int start_daemon(struct prom_sink *s, char *err, size_t len)
 {
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, answer,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC, 0, NULL,
+        NULL, answer,
         s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
@@ -823,7 +848,6 @@ static int start_daemon(struct prom_sink *s, char *err, size_t len)
         snprintf(err, len, "cannot start the HTTP server on %s", s->target);
         return -1;
     }
-    s->listen_fd = -1; /* the daemon's now, closed by MHD_stop_daemon() */
     return 0;
 }
 

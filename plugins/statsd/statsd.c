@@ -552,8 +552,7 @@ static void statsd_close(void *state)
     free(s->sockets);
     free(s->sinks_seen);
     free(s->packet);
-    if (s->fd >= 0)
-        close(s->fd);
+    s->host->close_fd(s->host, s->fd);
     free(s);
 }
 
@@ -570,6 +569,7 @@ static int open_socket(struct statsd_sink *s, char *err, size_t len)
                  s->address, strerror(errno));
         return -1;
     }
+    s->host->own_fd(s->host, s->fd, 1); /* no child keeps it open */
     return 0;
 }
 

@@ -358,8 +358,7 @@ static void clear_queue(struct syslog_sink *s)
 
 static void close_socket(struct syslog_sink *s)
 {
-    if (s->fd >= 0)
-        close(s->fd);
+    s->host->close_fd(s->host, s->fd);
     s->fd = -1;
     s->conn = DOWN;
 }
@@ -403,6 +402,7 @@ static void start_connect(struct syslog_sink *s, int64_t now)
             connection_failed(s, errno, now, "cannot open a socket for");
             return;
         }
+        s->host->own_fd(s->host, s->fd, 1); /* no child keeps it open */
         if (connect(s->fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
             connected(s);
             return;
