@@ -23,6 +23,14 @@ void *names_slot(void *table, size_t capacity, size_t entry_size,
     }
 }
 
+size_t names_capacity(size_t n, size_t min)
+{
+    size_t capacity = min;
+    while (capacity / 2 < n)
+        capacity *= 2;
+    return capacity;
+}
+
 long names_rebuild(void **table, size_t *capacity, size_t entry_size,
                    size_t new_capacity,
                    bool (*keep)(const void *entry, void *arg), void *arg)

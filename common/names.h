@@ -13,10 +13,16 @@
 void *names_slot(void *table, size_t capacity, size_t entry_size,
                  const char *name);
 
+/* The smallest power of two, at least min, that holds n entries at most
+ * half full. */
+size_t names_capacity(size_t n, size_t min);
+
 /* Moves the entries of *table (*capacity slots) that keep() accepts (all
  * when keep is NULL) into a new table of capacity slots, which replaces
- * it. Returns how many were kept, or -1 when out of memory (*table is then
- * unchanged). */
+ * it. keep() is called once for each entry, once the new table is there:
+ * it may release what an entry it drops holds. Returns how many were
+ * kept, or -1 when out of memory (*table is then unchanged, and keep() was
+ * not called). */
 long names_rebuild(void **table, size_t *capacity, size_t entry_size,
                    size_t new_capacity,
                    bool (*keep)(const void *entry, void *arg), void *arg);

@@ -80,8 +80,10 @@ int spool_load_oldest(spool_t *spool, spool_batch_t *batch);
 void spool_remove(spool_t *spool, uint64_t id);
 
 /* Appends the batch to the dead-letter file as one json line:
- * {"ts":..,"key":..,"reason":..,"events":[...]}. Returns 0, or -1 after
- * logging. */
+ * {"ts":..,"key":..,"reason":..,"events":[...]}. The file counts against
+ * max_size with the batches; a line that would take the spool past it is
+ * not written (the batches waiting to be sent are never dropped for it).
+ * Returns 0, or -1 after logging (once per streak when it is full). */
 int spool_dead_letter(spool_t *spool, const spool_batch_t *batch,
                       const char *reason);
 
