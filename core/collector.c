@@ -209,9 +209,12 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     pthread_mutex_lock(&c->lock);
     /* Counted before the reader leaves the list: zmqsink_settle() that
      * finds it gone finds its monitor_stopped counted too. */
-    if (stopped && r->name[0] && (!r->superseded || r->report_stop) &&
-        !c->discarding)
-        collector_emit(c, r, m);
+    if (stopped && r->name[0] && (!r->superseded || r->report_stop)) {
+        if (c->discarding)
+            c->discarded++;
+        else
+            collector_emit(c, r, m);
+    }
     zs__reader_unlink(c, r);
     reader_t *successor = r->successor;
     if (successor)
@@ -281,8 +284,12 @@ static void reader_drain(zs__collector_t *c, reader_t *r)
         if (m.type == ZMQSINK_EVENT_BIND_FAILED)
             zs__bind_waits_answer(&c->binds, r->socket, m.endpoint,
                                   (int)m.value);
-        if (zs__wire_event_known(m.type) && r->name[0] && !c->discarding)
-            collector_emit(c, r, &m);
+        if (zs__wire_event_known(m.type) && r->name[0]) {
+            if (c->discarding)
+                c->discarded++;
+            else
+                collector_emit(c, r, &m);
+        }
     }
 }
 
@@ -371,7 +378,25 @@ static void collector_settle(zs__collector_t *c)
         clock_now_ns() < atomic_load(&c->settle_deadline_ns))
         return;
     c->discarding = true;
+    size_t open = zs__collector_attached(c);
+    if (open > 0)
+        zs__log(ZMQSINK_SEV_WARNING,
+                "zmqsink_destroy(): %zu attached socket%s still open: "
+                "%s events are read and discarded from now on, until %s "
+                "closed (detach sockets before destroying to keep their "
+                "last events)",
+                open, open == 1 ? " is" : "s are", open == 1 ? "its" : "their",
+                open == 1 ? "it is" : "they are");
     sem_post(&c->settled);
+}
+
+/* The count of what the sockets left open lost, once they are all gone. */
+static void collector_say_discarded(const zs__collector_t *c)
+{
+    if (c->discarded > 0)
+        zs__log(ZMQSINK_SEV_NOTICE,
+                "%llu events of sockets left open at zmqsink_destroy() were "
+                "discarded", (unsigned long long)c->discarded);
 }
 
 /* Takes the set a switch handed over; events read from here on go to its
@@ -461,6 +486,7 @@ static void *collector_main(void *arg)
         if (read && n < ROUND_MAX)
             collector_coalesce(c, round_ns);
     }
+    collector_say_discarded(c);
     pthread_mutex_lock(&c->lock);
     bool orphaned = c->orphaned;
     c->exited = true;

@@ -79,6 +79,7 @@ struct zs__collector {
     _Atomic int64_t settle_deadline_ns;
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */
+    uint64_t discarded;       /* (thread) events read since, and dropped */
     bool exited;              /* (lock) the thread has ended */
     bool orphaned;            /* (lock) destroy returned: the thread frees c */
     reader_t *dead;           /* (thread) ended, freed after the round */
