@@ -11,9 +11,10 @@
 
 #include <zmqsink/plugin.h>
 
+#include "backoff.h"
 #include "bytes.h"
 
-#define SPOOL_KEY_LEN 32
+#define SPOOL_KEY_LEN RANDOM_HEX128_LEN /* a key is random_hex128() */
 #define SPOOL_DEAD_LETTER_FILE "dead-letter.ndjson"
 
 /* A closed batch of events: its place in the sink's order, the key that

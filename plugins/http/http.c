@@ -57,7 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,20 +155,6 @@ static void curl_release(const zmqsink_host_t *host)
     host->fork_release(host);
 }
 
-/* ---- randomness: idempotency keys and jitter ---- */
-
-/* 128 bits from the kernel, or from the jitter generator if it has none. */
-static void key_new(struct http_sink *s, char key[SPOOL_KEY_LEN + 1])
-{
-    uint64_t bits[2];
-    if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
-        bits[0] = random_next(&s->random);
-        bits[1] = random_next(&s->random);
-    }
-    snprintf(key, SPOOL_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
-             bits[1]);
-}
-
 /* ---- secrets ---- */
 
 static int secret_add(struct http_sink *s, const char *text)
@@ -264,7 +249,7 @@ static void open_close(struct http_sink *s)
     }
     *b = s->open;
     b->id = ++s->next_id;
-    key_new(s, b->key);
+    random_hex128(&s->random, b->key);
     s->open = (spool_batch_t){0};
     batch_enqueue(s, b);
 }
