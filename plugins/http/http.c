@@ -49,7 +49,6 @@
 #include "zmqsink-config.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -65,8 +64,9 @@
 #include <zlib.h>
 
 #include "bytes.h"
-#include "spool.h"
 #include "clock.h"
+#include "option_file.h"
+#include "spool.h"
 
 #define MEMORY_BATCHES 8
 #define SERVE_NS (80 * NS_PER_MS)
@@ -844,18 +844,12 @@ static int tls_setup(struct http_sink *s, char *err, size_t len)
                "tls.insecure is true: the server's certificate and host name "
                "are not verified");
     }
-    const char *ca = h->option_string(h, "tls.ca_file");
-    if (!ca)
-        return 0;
     char path[PATH_MAX];
-    int n = h->resolve_path(h, ca, path, sizeof path);
-    if (n < 0 || access(path, R_OK) != 0) {
-        snprintf(err, len, "tls.ca_file '%s': %s", n < 0 ? ca : path,
-                 n < 0 ? "path too long" : strerror(errno));
-        return -1;
-    }
-    curl_easy_setopt(s->easy, CURLOPT_CAINFO, path);
-    return 0;
+    int rc = option_file_readable(h, "tls.ca_file", path, sizeof path, err,
+                                  len);
+    if (rc > 0)
+        curl_easy_setopt(s->easy, CURLOPT_CAINFO, path);
+    return rc < 0 ? -1 : 0;
 }
 
 static int curl_setup(struct http_sink *s, const char *url, char *err,
