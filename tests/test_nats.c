@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -460,6 +461,37 @@ Test(nats, a_cluster_that_does_not_answer_stalls_neither_start_nor_attach,
     cr_assert_eq(bus->delivered + bus->failed + bus->dropped_full, 0);
     cr_assert_eq(bus->dropped_shutdown, bus->enqueued,
                  "every event waits in the spool");
+}
+
+/* ---- fork ---- */
+
+/* libnats' threads do not survive fork(): a child of a process that
+ * started a nats sink is refused one, with a message saying why, instead
+ * of a sink whose timers and callbacks never run. */
+Test(nats, a_child_forked_after_its_parent_started_libnats_is_refused_a_sink)
+{
+    char servers[64];
+    snprintf(servers, sizeof servers, "[nats://127.0.0.1:%d]", th_free_port());
+    zmqsink_t *zs = bus_start("", servers, "");
+    char *path = th_path(dir, "zmqsink.yaml");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        void *child_ctx = zmq_ctx_new();
+        char err[1024] = "";
+        zmqsink_t *child = zmqsink_new(child_ctx, path, err, sizeof err);
+        bool refused = !child && strstr(err, "sink 'bus'") &&
+                       strstr(err, "fork()");
+        if (!refused)
+            fprintf(stderr, "child: %s\n", child ? "started" : err);
+        _exit(refused ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child was not refused its nats sink (status %d)", status);
+    free(path);
+    zmqsink_destroy(&zs);
 }
 
 /* ---- options ---- */
