@@ -53,6 +53,9 @@ static void node_write_config(const np_cluster_t *c, size_t i)
     if (c->jetstream)
         fprintf(f, "jetstream { store_dir: \"%s/%s\" }\n", c->dir,
                 node->name);
+    if (c->tls_dir[0])
+        fprintf(f, "tls { cert_file: \"%s/server.pem\", key_file: "
+                   "\"%s/server.key\" }\n", c->tls_dir, c->tls_dir);
     if (c->n > 1)
         fprintf(f, "cluster {\n  name: zmqsink-test\n  listen: "
                    "127.0.0.1:%d\n  routes: [%s]\n}\n",
@@ -113,11 +116,12 @@ void np_node_start(np_cluster_t *c, size_t i)
 }
 
 void np_cluster_start(np_cluster_t *c, const char *dir, size_t n,
-                      bool jetstream)
+                      bool jetstream, const char *tls_dir)
 {
     cr_assert_leq(n, NP_NODES_MAX);
     memset(c, 0, sizeof *c);
     snprintf(c->dir, sizeof c->dir, "%s", dir);
+    snprintf(c->tls_dir, sizeof c->tls_dir, "%s", tls_dir ? tls_dir : "");
     c->n = n;
     c->jetstream = jetstream;
     if (access("/usr/sbin/nats-server", X_OK) != 0 &&
@@ -163,8 +167,10 @@ void np_servers_yaml(const np_cluster_t *c, char *out, size_t cap)
 {
     size_t used = (size_t)snprintf(out, cap, "[");
     for (size_t i = 0; i < c->n && used < cap; i++)
-        used += (size_t)snprintf(out + used, cap - used, "%snats://127.0.0.1:%d",
-                                 i ? ", " : "", c->nodes[i].port);
+        used += (size_t)snprintf(out + used, cap - used, "%s%s://127.0.0.1:%d",
+                                 i ? ", " : "",
+                                 c->tls_dir[0] ? "tls" : "nats",
+                                 c->nodes[i].port);
     if (used < cap)
         snprintf(out + used, cap - used, "]");
 }
@@ -220,8 +226,8 @@ natsConnection *np_connect(const np_cluster_t *c)
     const char *urls[NP_NODES_MAX];
     char text[NP_NODES_MAX][64];
     for (size_t i = 0; i < c->n; i++) {
-        snprintf(text[i], sizeof text[i], "nats://127.0.0.1:%d",
-                 c->nodes[i].port);
+        snprintf(text[i], sizeof text[i], "%s://127.0.0.1:%d",
+                 c->tls_dir[0] ? "tls" : "nats", c->nodes[i].port);
         urls[i] = text[i];
     }
     natsOptions *opts;
@@ -229,6 +235,12 @@ natsConnection *np_connect(const np_cluster_t *c)
     natsOptions_SetServers(opts, urls, (int)c->n);
     natsOptions_SetTimeout(opts, 1000);
     natsOptions_SetName(opts, "zmqsink test");
+    if (c->tls_dir[0]) {
+        char ca[600];
+        snprintf(ca, sizeof ca, "%s/ca.pem", c->tls_dir);
+        cr_assert_eq(natsOptions_LoadCATrustedCertificates(opts, ca), NATS_OK,
+                     "%s", nats_GetLastError(NULL));
+    }
     natsConnection *conn = NULL;
     natsStatus rc = NATS_ERR;
     for (int waited = 0; waited < WAIT_MS && rc != NATS_OK; waited += 100) {
@@ -273,6 +285,30 @@ void np_stream_create(const np_cluster_t *c, const char *name,
     cr_assert(rc == NATS_OK || code == JSStreamNameExistErr,
               "cannot create stream %s: %s (%d)", name, natsStatus_GetText(rc),
               (int)code);
+}
+
+uint64_t np_stream_wait_count(const np_cluster_t *c, const char *stream,
+                              uint64_t expected)
+{
+    natsConnection *conn = np_connect(c);
+    jsCtx *js;
+    cr_assert_eq(natsConnection_JetStream(&js, conn, NULL), NATS_OK);
+    uint64_t count = 0, said = UINT64_MAX;
+    for (int waited = 0; waited < WAIT_MS && count < expected; waited += 250) {
+        jsStreamInfo *info = NULL;
+        if (js_GetStreamInfo(&info, js, stream, NULL, NULL) == NATS_OK)
+            count = info->State.Msgs;
+        jsStreamInfo_Destroy(info);
+        if (count != said)
+            fprintf(stderr, "stream %s: %llu messages of %llu\n", stream,
+                    (unsigned long long)count, (unsigned long long)expected);
+        said = count;
+        if (count < expected)
+            th_sleep_ms(250);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(conn);
+    return count;
 }
 
 static char *copy_text(const char *data, size_t len)

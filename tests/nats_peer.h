@@ -24,15 +24,18 @@ typedef struct np_cluster {
     char dir[512];
     size_t n;
     bool jetstream;
+    char tls_dir[512]; /* "": plain; else its server.pem, server.key, ca.pem */
     np_node_t nodes[NP_NODES_MAX];
 } np_cluster_t;
 
 /* Writes the config of n nodes (clustered when n > 1, with routes between
- * all of them; JetStream on or off) into dir and starts them all; waits
- * until each accepts clients. Each node dies with the test process
- * (PR_SET_PDEATHSIG), and np_cluster_stop() ends them in teardown. */
+ * all of them; JetStream on or off; clients over TLS with the certificate
+ * of th_make_certificates(tls_dir) unless tls_dir is NULL) into dir and
+ * starts them all; waits until each accepts clients. Each node dies with
+ * the test process (PR_SET_PDEATHSIG), and np_cluster_stop() ends them in
+ * teardown. */
 void np_cluster_start(np_cluster_t *c, const char *dir, size_t n,
-                      bool jetstream);
+                      bool jetstream, const char *tls_dir);
 
 /* Starts node i again (its store is kept) and waits until it accepts
  * clients. */
@@ -45,7 +48,7 @@ void np_node_stop(np_cluster_t *c, size_t i, int sig);
 /* Kills every node still running; for teardown, also after a failure. */
 void np_cluster_stop(np_cluster_t *c);
 
-/* "[nats://127.0.0.1:P1, ...]" for a config. */
+/* "[nats://127.0.0.1:P1, ...]" (tls:// with TLS) for a config. */
 void np_servers_yaml(const np_cluster_t *c, char *out, size_t cap);
 
 /* Whether this process has a connection to node i's client port (the
@@ -62,6 +65,12 @@ natsConnection *np_connect(const np_cluster_t *c);
 void np_stream_create(const np_cluster_t *c, const char *name,
                       const char *subjects, int replicas,
                       int64_t duplicate_window_ms);
+
+/* Waits (bounded) until the stream's leader counts `expected` messages, or
+ * more; returns the last count it gave. After a whole cluster restarts,
+ * a leader may count what it has applied to its store so far. */
+uint64_t np_stream_wait_count(const np_cluster_t *c, const char *stream,
+                              uint64_t expected);
 
 /* One message of a stream, as read back. */
 typedef struct np_message {

@@ -208,8 +208,9 @@ static void message_matches(const char *subject, const char *msg_id,
 static void assert_stream_has_every_event_once(void)
 {
     np_message_t *m;
-    size_t n = np_stream_read(&cluster, STREAM, &m);
     size_t logged = th_log_count(&log_, 0);
+    np_stream_wait_count(&cluster, STREAM, logged);
+    size_t n = np_stream_read(&cluster, STREAM, &m);
     cr_assert_eq(n, logged, "%zu messages in the stream, %zu events", n,
                  logged);
     bool *seen = calloc(logged + 1, sizeof *seen);
@@ -240,7 +241,7 @@ static size_t node_of_sink(void)
 
 Test(nats, every_event_once_through_a_node_crash_and_a_whole_cluster_outage)
 {
-    np_cluster_start(&cluster, dir, 3, true);
+    np_cluster_start(&cluster, dir, 3, true, NULL);
     np_stream_create(&cluster, STREAM, "zmq.>", 3, 120000);
     char servers[256];
     np_servers_yaml(&cluster, servers, sizeof servers);
@@ -322,7 +323,7 @@ static void replay_run(const char *servers)
 
 Test(nats, spool_left_by_one_run_is_published_by_the_next_once)
 {
-    np_cluster_start(&cluster, dir, 1, true);
+    np_cluster_start(&cluster, dir, 1, true, NULL);
     np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000);
     np_node_stop(&cluster, 0, SIGTERM);
     char servers[256];
@@ -361,11 +362,53 @@ Test(nats, spool_left_by_one_run_is_published_by_the_next_once)
     assert_stream_has_every_event_once();
 }
 
+/* ---- TLS ---- */
+
+/* Servers whose certificate tls.ca_file does not vouch for are not
+ * trusted: the events wait in the spool. With the CA that signed it, the
+ * next run publishes them. */
+Test(nats, tls_ca_file_decides_which_servers_are_trusted)
+{
+    char *trusted = th_path(dir, "trusted"), *other = th_path(dir, "other");
+    cr_assert_eq(mkdir(trusted, 0700), 0);
+    cr_assert_eq(mkdir(other, 0700), 0);
+    th_make_certificates(trusted);
+    th_make_certificates(other);
+    np_cluster_start(&cluster, dir, 1, true, trusted);
+    np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000);
+    char servers[256];
+    np_servers_yaml(&cluster, servers, sizeof servers);
+
+    zmqsink_t *zs = bus_start("shutdown_timeout: 1s\n", servers,
+                              "    tls: { ca_file: other/ca.pem }\n"
+                              "    spool: { dir: spool }\n");
+    log_start(zs);
+    char endpoint[256];
+    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 5);
+    th_close(router);
+    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 6,
+                              WAIT_MS), 6);
+    wait_spool_batches(true, "with servers it does not trust");
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.sinks[0].delivered, 0, "published to an untrusted "
+                                              "server");
+
+    zs = bus_start("", servers, "    tls: { ca_file: trusted/ca.pem }\n"
+                                "    spool: { dir: spool }\n");
+    wait_spool_batches(false, "with the CA of the servers");
+    zmqsink_destroy(&zs);
+    assert_stream_has_every_event_once();
+    free(trusted);
+    free(other);
+}
+
 /* ---- core NATS ---- */
 
 Test(nats, core_nats_reaches_a_subscriber_under_subject_safe_names)
 {
-    np_cluster_start(&cluster, dir, 1, false);
+    np_cluster_start(&cluster, dir, 1, false, NULL);
     natsConnection *conn = np_connect(&cluster);
     natsSubscription *sub;
     cr_assert_eq(natsConnection_SubscribeSync(&sub, conn, "zmq.>"), NATS_OK);
