@@ -306,6 +306,31 @@ static void spool_restore(void)
     cr_assert_eq(system(command), 0, "%s", command);
 }
 
+/* A run whose events the sink cannot publish (options: its lines besides
+ * servers and spool): 10 visits to a ROUTER, all of whose events end in
+ * the spool, counted as not delivered at shutdown. */
+static void spooling_run(const char *servers, const char *options,
+                         const char *why)
+{
+    char sink[512];
+    snprintf(sink, sizeof sink, "    spool: { dir: spool }\n%s", options);
+    zmqsink_t *zs = bus_start("shutdown_timeout: 1s\n", servers, sink);
+    log_start(zs);
+    char endpoint[256];
+    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 10);
+    th_close(router);
+    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 11,
+                              WAIT_MS), 11);
+    wait_spool_batches(true, why);
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    cr_assert_eq(stats.sinks[0].delivered + stats.sinks[0].failed, 0, "%s",
+                 why);
+    cr_assert_eq(stats.sinks[0].dropped_shutdown, th_log_count(&log_, 0),
+                 "%s: what waits in the spool counts as not delivered", why);
+}
+
 /* A run on the spool alone, with no socket of its own: publishes what
  * earlier runs left, counting none of it, and leaves the spool empty. */
 static void replay_run(const char *servers)
@@ -330,24 +355,7 @@ Test(nats, spool_left_by_one_run_is_published_by_the_next_once)
     np_servers_yaml(&cluster, servers, sizeof servers);
 
     /* Run 1: no server; everything ends in the spool. */
-    zmqsink_t *zs = bus_start("shutdown_timeout: 2s\n", servers,
-                              "    spool: { dir: spool }\n"
-                              "    reconnect_wait: 100ms\n");
-    log_start(zs);
-    char endpoint[256];
-    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
-    th_dealers_visit(ctx, zs, "client", router, endpoint, 10);
-    th_close(router);
-    size_t events = th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 11,
-                                WAIT_MS);
-    cr_assert_geq(events, 11);
-    wait_spool_batches(true, "run 1, with no server");
-    TH_STATS(stats);
-    zmqsink_destroy_stats(&zs, &stats);
-    cr_assert_eq(stats.sinks[0].delivered, 0);
-    cr_assert_eq(stats.sinks[0].failed, 0);
-    cr_assert_eq(stats.sinks[0].dropped_shutdown, th_log_count(&log_, 0),
-                 "what waits in the spool counts as not delivered");
+    spooling_run(servers, "    reconnect_wait: 100ms\n", "with no server");
     spool_save();
 
     /* Run 2 publishes them, under run 1's ids. */
@@ -379,23 +387,9 @@ Test(nats, tls_ca_file_decides_which_servers_are_trusted)
     char servers[256];
     np_servers_yaml(&cluster, servers, sizeof servers);
 
-    zmqsink_t *zs = bus_start("shutdown_timeout: 1s\n", servers,
-                              "    tls: { ca_file: other/ca.pem }\n"
-                              "    spool: { dir: spool }\n");
-    log_start(zs);
-    char endpoint[256];
-    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
-    th_dealers_visit(ctx, zs, "client", router, endpoint, 5);
-    th_close(router);
-    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 6,
-                              WAIT_MS), 6);
-    wait_spool_batches(true, "with servers it does not trust");
-    TH_STATS(stats);
-    zmqsink_destroy_stats(&zs, &stats);
-    cr_assert_eq(stats.sinks[0].delivered, 0, "published to an untrusted "
-                                              "server");
-
-    zs = bus_start("", servers, "    tls: { ca_file: trusted/ca.pem }\n"
+    spooling_run(servers, "    tls: { ca_file: other/ca.pem }\n",
+                 "with servers it does not trust");
+    zmqsink_t *zs = bus_start("", servers, "    tls: { ca_file: trusted/ca.pem }\n"
                                 "    spool: { dir: spool }\n");
     wait_spool_batches(false, "with the CA of the servers");
     zmqsink_destroy(&zs);
