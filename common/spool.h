@@ -19,7 +19,9 @@
 
 /* A closed batch of events: its place in the sink's order, the key that
  * identifies it to the receiver across retries and restarts, and its
- * events as NDJSON (one json object per line, each ending in '\n'). */
+ * events, one line each, each ending in '\n': NDJSON for the http sink
+ * (what spool_dead_letter() expects), "SEQ SUBJECT BODY" for the nats
+ * sink, whose key is the instance part of its messages' ids. */
 typedef struct spool_batch {
     uint64_t id;
     char key[SPOOL_KEY_LEN + 1];
@@ -80,9 +82,9 @@ int spool_load_oldest(spool_t *spool, spool_batch_t *batch);
  * still in the spool. */
 void spool_remove(spool_t *spool, uint64_t id);
 
-/* Appends the batch to the dead-letter file as one json line:
- * {"ts":..,"key":..,"reason":..,"events":[...]}. Returns 0, or -1 after
- * logging. */
+/* Appends the batch, whose lines are json objects, to the dead-letter
+ * file as one json line: {"ts":..,"key":..,"reason":..,"events":[...]}.
+ * Returns 0, or -1 after logging. */
 int spool_dead_letter(spool_t *spool, const spool_batch_t *batch,
                       const char *reason);
 
