@@ -256,7 +256,7 @@ natsConnection *np_connect(const np_cluster_t *c)
 
 void np_stream_create(const np_cluster_t *c, const char *name,
                       const char *subjects, int replicas,
-                      int64_t duplicate_window_ms)
+                      int64_t duplicate_window_ms, int32_t max_msg_size)
 {
     natsConnection *conn = np_connect(c);
     jsCtx *js;
@@ -270,6 +270,7 @@ void np_stream_create(const np_cluster_t *c, const char *name,
     cfg.Replicas = replicas;
     cfg.Storage = js_FileStorage;
     cfg.Duplicates = duplicate_window_ms * 1000000;
+    cfg.MaxMsgSize = max_msg_size ? max_msg_size : -1;
     natsStatus rc = NATS_ERR;
     jsErrCode code = 0;
     for (int waited = 0; waited < WAIT_MS; waited += 250) {

@@ -60,11 +60,12 @@ bool np_node_serves_us(const np_cluster_t *c, size_t i);
 natsConnection *np_connect(const np_cluster_t *c);
 
 /* Creates a file stream named name over subjects (one pattern) with that
- * many replicas and a duplicate window, retrying (bounded) until the
- * cluster has a JetStream leader. */
+ * many replicas, a duplicate window and a largest message (0: the
+ * server's), retrying (bounded) until the cluster has a JetStream
+ * leader. */
 void np_stream_create(const np_cluster_t *c, const char *name,
                       const char *subjects, int replicas,
-                      int64_t duplicate_window_ms);
+                      int64_t duplicate_window_ms, int32_t max_msg_size);
 
 /* Waits (bounded) until the stream's leader counts `expected` messages, or
  * more; returns the last count it gave. After a whole cluster restarts,

@@ -242,7 +242,7 @@ static size_t node_of_sink(void)
 Test(nats, every_event_once_through_a_node_crash_and_a_whole_cluster_outage)
 {
     np_cluster_start(&cluster, dir, 3, true, NULL);
-    np_stream_create(&cluster, STREAM, "zmq.>", 3, 120000);
+    np_stream_create(&cluster, STREAM, "zmq.>", 3, 120000, 0);
     char servers[256];
     np_servers_yaml(&cluster, servers, sizeof servers);
     zmqsink_t *zs = bus_start("shutdown_timeout: 10s\n", servers,
@@ -349,7 +349,7 @@ static void replay_run(const char *servers)
 Test(nats, spool_left_by_one_run_is_published_by_the_next_once)
 {
     np_cluster_start(&cluster, dir, 1, true, NULL);
-    np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000);
+    np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000, 0);
     np_node_stop(&cluster, 0, SIGTERM);
     char servers[256];
     np_servers_yaml(&cluster, servers, sizeof servers);
@@ -370,6 +370,42 @@ Test(nats, spool_left_by_one_run_is_published_by_the_next_once)
     assert_stream_has_every_event_once();
 }
 
+/* A stream that refuses the messages for good (each larger than its
+ * largest): every event is counted as failed, none waits forever, and the
+ * sink goes on. */
+Test(nats, messages_the_stream_refuses_for_good_are_counted_as_failed)
+{
+    np_cluster_start(&cluster, dir, 1, true, NULL);
+    np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000, 64);
+    char servers[256];
+    np_servers_yaml(&cluster, servers, sizeof servers);
+    zmqsink_t *zs = bus_start("", servers, "    spool: { dir: spool }\n");
+    log_start(zs);
+    char endpoint[256];
+    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 5);
+    th_close(router);
+    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 6,
+                              WAIT_MS), 6);
+    zmqsink_sink_stats_t s = {0};
+    for (int waited = 0; waited < WAIT_MS; waited += 100) {
+        s = bus_stats(zs);
+        if (s.failed > 0 && s.failed == th_log_count(&log_, 0) &&
+            s.enqueued == s.failed)
+            break;
+        th_sleep_ms(100);
+    }
+    cr_assert_eq(s.failed, th_log_count(&log_, 0), "%llu of %zu events "
+                 "counted as failed", (unsigned long long)s.failed,
+                 th_log_count(&log_, 0));
+    cr_assert_eq(s.delivered + s.pending + s.dropped_full, 0);
+    cr_assert_eq(spool_batches(), 0, "a refused message waits in the spool");
+    zmqsink_destroy(&zs);
+    np_message_t *m;
+    cr_assert_eq(np_stream_read(&cluster, STREAM, &m), 0);
+    np_messages_free(m, 0);
+}
+
 /* ---- TLS ---- */
 
 /* Servers whose certificate tls.ca_file does not vouch for are not
@@ -383,7 +419,7 @@ Test(nats, tls_ca_file_decides_which_servers_are_trusted)
     th_make_certificates(trusted);
     th_make_certificates(other);
     np_cluster_start(&cluster, dir, 1, true, trusted);
-    np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000);
+    np_stream_create(&cluster, STREAM, "zmq.>", 1, 120000, 0);
     char servers[256];
     np_servers_yaml(&cluster, servers, sizeof servers);
 
