@@ -149,6 +149,20 @@ static zmqsink_t *bus_start(const char *core, const char *servers,
                     core, servers, options);
 }
 
+/* visits DEALERs come and go through a ROUTER attached as "server", which
+ * then closes; returns once the callback saw every socket stop. */
+static void visits_then_close(zmqsink_t *zs, int visits)
+{
+    char endpoint[256];
+    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, visits);
+    th_close(router);
+    size_t stopped = (size_t)visits + 1;
+    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, stopped,
+                              WAIT_MS),
+                  stopped);
+}
+
 static void log_start(zmqsink_t *zs)
 {
     cr_assert_eq(zmqsink_add_callback(zs, "log", ZMQSINK_EVENT_ALL,
@@ -316,12 +330,7 @@ static void spooling_run(const char *servers, const char *options,
     snprintf(sink, sizeof sink, "    spool: { dir: spool }\n%s", options);
     zmqsink_t *zs = bus_start("shutdown_timeout: 1s\n", servers, sink);
     log_start(zs);
-    char endpoint[256];
-    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
-    th_dealers_visit(ctx, zs, "client", router, endpoint, 10);
-    th_close(router);
-    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 11,
-                              WAIT_MS), 11);
+    visits_then_close(zs, 10);
     wait_spool_batches(true, why);
     TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
@@ -381,12 +390,7 @@ Test(nats, messages_the_stream_refuses_for_good_are_counted_as_failed)
     np_servers_yaml(&cluster, servers, sizeof servers);
     zmqsink_t *zs = bus_start("", servers, "    spool: { dir: spool }\n");
     log_start(zs);
-    char endpoint[256];
-    void *router = router_bound(zs, "server", endpoint, sizeof endpoint);
-    th_dealers_visit(ctx, zs, "client", router, endpoint, 5);
-    th_close(router);
-    cr_assert_geq(th_log_wait(&log_, ZMQSINK_EVENT_MONITOR_STOPPED, 6,
-                              WAIT_MS), 6);
+    visits_then_close(zs, 5);
     zmqsink_sink_stats_t s = {0};
     for (int waited = 0; waited < WAIT_MS; waited += 100) {
         s = bus_stats(zs);
