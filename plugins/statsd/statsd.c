@@ -168,16 +168,7 @@ struct statsd_sink {
  * would read as syntax; in_tag also replaces the tag separator ','. */
 static void sanitize(char *dst, size_t cap, const char *src, bool in_tag)
 {
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)src[i];
-        bool bad = c <= ' ' || c == 0x7f || strchr(":|@#", c) ||
-                   (in_tag && c == ',');
-        dst[i] = bad ? '_' : (char)c;
-    }
-    dst[i] = '\0';
-    if (i == 0 && cap > 1)
-        snprintf(dst, cap, "_"); /* an empty name would vanish from a path */
+    names_sanitize(dst, cap, src, in_tag ? ":|@#," : ":|@#");
 }
 
 /* ---- the table of sockets ---- */
