@@ -1,8 +1,13 @@
 /* Faults injected where the real ones cannot be provoked at will: a
  * monitor that epoll cannot watch, a monitor read that fails with an
- * error other than ETERM. The reader is read on a timer until it
- * recovers: no event is lost and the log says so. */
+ * error other than ETERM (the reader is read on a timer until it
+ * recovers: no event is lost and the log says so); and a process out of
+ * fds when a socket is attached. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +133,56 @@ Test(faults, a_monitor_read_error_is_retried_until_it_passes, .init = setup,
                  "the faults were met");
     free(wait_log("monitor read: Invalid argument; its monitor is read every "
                   "100 ms"));
+}
+
+/* The highest fd this process has open. */
+static int highest_fd(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    int high = -1;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.' && atoi(e->d_name) > high)
+            high = atoi(e->d_name);
+    closedir(d);
+    return high;
+}
+
+Test(faults, out_of_fds_at_attach_is_an_error_and_the_socket_works_on,
+     .init = setup, .fini = teardown)
+{
+    void *router = server_up();
+    char endpoint[256];
+    th_last_endpoint(router, endpoint, sizeof endpoint);
+    void *dealer = th_socket(ctx, ZMQ_DEALER);
+
+    /* No fd free below the limit, and no room to raise it: the test's
+     * spare fds fill the last numbers, and are given back after. */
+    enum { SPARE = 16 };
+    int spare[SPARE];
+    for (int i = 0; i < SPARE; i++)
+        cr_assert_geq(spare[i] = open("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+    struct rlimit none = {.rlim_cur = (rlim_t)highest_fd() + 1,
+                          .rlim_max = (rlim_t)highest_fd() + 1};
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
+    errno = 0;
+    int rc = zmqsink_attach(zs, dealer, "starved");
+    int err = errno;
+    for (int i = 0; i < SPARE; i++)
+        close(spare[i]);
+    cr_assert_eq(rc, -ZMQSINK_EZMQ, "attach: %s", zmqsink_strerror(rc));
+    cr_assert_eq(err, EMFILE, "%s", zmq_strerror(err));
+
+    /* The program's socket works on, and so do the sockets attached. */
+    cr_assert_eq(zmq_connect(dealer, endpoint), 0);
+    cr_assert_eq(zmq_send(dealer, "hi", 2, 0), 2);
+    char frame[256];
+    cr_assert_geq(zmq_recv(router, frame, sizeof frame, 0), 0);
+    cr_assert_eq(zmq_recv(router, frame, sizeof frame, 0), 2);
+    cr_assert_eq(th_log_wait(&events, ZMQSINK_EVENT_ACCEPTED, 1, WAIT_MS), 1);
+    zmqsink_event_t ev;
+    cr_assert_geq(th_log_find(&events, ZMQSINK_EVENT_ACCEPTED, 0, &ev), 0);
+    cr_assert_str_eq(ev.socket, "server");
+    cr_assert_eq(th_log_count(&events, ZMQSINK_EVENT_CONNECTED), 0,
+                 "the starved socket is not monitored");
 }
