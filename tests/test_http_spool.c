@@ -693,6 +693,76 @@ Test(http_spool, processes_sharing_a_spool_dir_each_take_a_slot_and_deliver_once
     cr_assert_eq(hp_files_ending(spool_path(), ".corrupt"), 0);
 }
 
+/* The events the spool's whole batches hold, from their headers
+ * ("zmqsink-spool 1 ID KEY EVENTS ..."). */
+static size_t events_in_batches(void)
+{
+    size_t nfiles, events = 0;
+    struct dirent **files = batch_files(&nfiles);
+    for (size_t i = 0; i < nfiles; i++) {
+        char *path = path_in_spool(files[i]->d_name);
+        char *text = th_read_file(path);
+        unsigned long long id, count;
+        char key[64];
+        cr_assert(text && sscanf(text, "zmqsink-spool 1 %llx %63s %llu", &id,
+                                 key, &count) == 3, "%s", path);
+        events += (size_t)count;
+        free(text);
+        free(path);
+    }
+    free_names(files, nfiles);
+    return events;
+}
+
+/* A process killed (SIGKILL) while it writes batch after batch into the
+ * spool: a batch it was writing is left as a .tmp, set aside as corrupt by
+ * the next process, which delivers every whole batch, each event once. */
+Test(http_spool, killed_while_spooling_the_whole_batches_are_delivered)
+{
+    int port = server.port;
+    hp_stop(&server);
+    hp_sink_t k;
+    spool_sink_init(&k);
+    hp_sink_set(&k, "batch.max_events", "50", 50);
+    child_plan_t plan = {.first = 1, .count = 1000000, .server_down = true};
+    pid_t pid = child_start(&k, &plan);
+    for (int waited = 0; hp_files_ending(spool_path(), ".batch") < 30;
+         waited += 5) {
+        cr_assert_lt(waited, WAIT_MS, "the child spools nothing");
+        th_sleep_ms(5);
+    }
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "it was still writing");
+    size_t torn = hp_files_ending(spool_path(), ".tmp");
+    size_t expected = events_in_batches();
+
+    hp_start(&server, tmpdir, port);
+    hp_sink_t next;
+    spool_sink_init(&next);
+    hp_sink_open(&next);
+    size_t n;
+    hp_request_t *r = hp_wait_delivered(&server, expected, hp_sink_tick,
+                                        &next, &n);
+    hp_sink_run_until_no_files(&next, spool_path(), ".batch");
+    hp_requests_free(r, n);
+    r = hp_requests(&server, &n);
+    size_t count;
+    uint64_t *seqs = hp_delivered_seqs(r, n, &count);
+    cr_assert_eq(count, expected, "%zu events delivered of %zu spooled",
+                 count, expected);
+    qsort(seqs, count, sizeof *seqs, seq_compare);
+    for (size_t i = 1; i < count; i++)
+        cr_assert_neq(seqs[i], seqs[i - 1], "seq %llu delivered twice",
+                      (unsigned long long)seqs[i]);
+    free(seqs);
+    hp_requests_free(r, n);
+    cr_assert_eq(hp_files_ending(spool_path(), ".corrupt"), torn);
+    cr_assert_eq(hp_files_ending(spool_path(), ".tmp"), 0);
+    cr_assert_eq(hp_sink_close(&next, 2000), 0);
+}
+
 /* Has the test process hold the spool dir with a sink (returned open in
  * parent), and a child of it spool events 1000..1049 and end, with the
  * server down. Returns the port the server had. */
