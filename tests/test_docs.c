@@ -63,6 +63,11 @@ static int command_check(const char *path, char **output)
  * of a failure to report. */
 static bool example_valid(const char *path, FILE *report)
 {
+#ifndef ZMQSINK_TEST_KAFKA
+    /* Its sink is built only where librdkafka is. */
+    if (strstr(path, "/kafka.yaml"))
+        return true;
+#endif
     char *output, *ok;
     int status = command_check(path, &output);
     cr_assert_geq(asprintf(&ok, "%s: ok\n", path), 0);
@@ -422,6 +427,14 @@ Test(docs, prometheus_sink_options_are_documented)
 Test(docs, journald_sink_options_are_documented)
 {
     plugin_documented("journald");
+}
+#endif
+
+/* Built only where librdkafka is; documented everywhere. */
+#ifdef ZMQSINK_TEST_KAFKA
+Test(docs, kafka_sink_options_are_documented)
+{
+    plugin_documented("kafka");
 }
 #endif
 
