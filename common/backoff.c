@@ -1,5 +1,9 @@
-/* Exponential backoff with optional full jitter, and xorshift64. */
+/* Exponential backoff with optional full jitter, xorshift64, random ids. */
 #include "backoff.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/random.h>
 
 #include "clock.h"
 
@@ -46,4 +50,15 @@ uint64_t random_next(uint64_t *state)
 uint64_t random_seed(void)
 {
     return (uint64_t)clock_now_ns() | 1;
+}
+
+void random_hex128(uint64_t *state, char out[RANDOM_HEX128_LEN + 1])
+{
+    uint64_t bits[2];
+    if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
+        bits[0] = random_next(state);
+        bits[1] = random_next(state);
+    }
+    snprintf(out, RANDOM_HEX128_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
+             bits[1]);
 }

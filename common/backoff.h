@@ -1,6 +1,7 @@
 /* Exponential backoff, plain or with full jitter, and the small PRNG that
  * draws the jitter: the waits of every retry loop (the core's worker on
- * retry-later, syslog reconnects, http retries). Part of common/. */
+ * retry-later, syslog reconnects, http and nats retries); and random ids.
+ * Part of common/. */
 #ifndef ZS_COMMON_BACKOFF_H
 #define ZS_COMMON_BACKOFF_H
 
@@ -34,5 +35,11 @@ int64_t backoff_full_jitter(uint64_t *random, int64_t ceiling_ns);
  * must not be 0; random_seed() gives a fresh nonzero one. */
 uint64_t random_next(uint64_t *state);
 uint64_t random_seed(void);
+
+/* 128 random bits as 32 lower-case hex digits and a NUL: from the kernel,
+ * or from *state when it has none. For ids that must not repeat across
+ * processes and runs (idempotency keys, message ids). */
+#define RANDOM_HEX128_LEN 32
+void random_hex128(uint64_t *state, char out[RANDOM_HEX128_LEN + 1]);
 
 #endif

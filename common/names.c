@@ -1,6 +1,8 @@
+/* Tables of entries keyed by name, and names made safe for a protocol. */
 #include "names.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +25,14 @@ void *names_slot(void *table, size_t capacity, size_t entry_size,
     }
 }
 
+size_t names_capacity(size_t n, size_t min)
+{
+    size_t capacity = min;
+    while (capacity / 2 < n)
+        capacity *= 2;
+    return capacity;
+}
+
 long names_rebuild(void **table, size_t *capacity, size_t entry_size,
                    size_t new_capacity,
                    bool (*keep)(const void *entry, void *arg), void *arg)
@@ -43,4 +53,19 @@ long names_rebuild(void **table, size_t *capacity, size_t entry_size,
     *table = fresh;
     *capacity = new_capacity;
     return kept;
+}
+
+void names_sanitize(char *dst, size_t cap, const char *src,
+                    const char *syntax)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        bool bad = c <= ' ' || c == 0x7f || strchr(syntax, c);
+        dst[i] = bad ? '_' : (char)c;
+    }
+    if (cap > 0)
+        dst[i] = '\0';
+    if (i == 0 && cap > 1)
+        snprintf(dst, cap, "_");
 }

@@ -67,7 +67,9 @@ struct spool {
     const zmqsink_host_t *host;
     char dir[PATH_MAX];  /* of its slot */
     int dir_fd, lock_fd; /* lock_fd changes under fork_hold */
-    uint64_t max_size, total;
+    uint64_t max_size, total; /* total: of the batches */
+    uint64_t dead_size; /* of the dead-letter file, as last seen */
+    bool dead_full_logged; /* the current streak of refusals was logged */
     entry_t *entries; /* oldest first: live ones are [head, n) */
     size_t head, n, cap;
     bool loaded;      /* spool_load_oldest() handed out loaded_id */
@@ -336,12 +338,18 @@ static void entry_delete(spool_t *s, size_t i)
     index_drop(s, i);
 }
 
+/* What counts against max_size: the batches and the dead-letter file. */
+static uint64_t spool_used(const spool_t *s)
+{
+    return s->total + s->dead_size;
+}
+
 /* Deletes the oldest batches until `size` more bytes fit, sparing the one
  * being sent. Returns whether they fit. */
 static bool spool_make_room(spool_t *s, uint64_t size)
 {
     size_t i = s->head;
-    while (s->total + size > s->max_size && i < s->n) {
+    while (spool_used(s) + size > s->max_size && i < s->n) {
         if (s->loaded && s->entries[i].id == s->loaded_id) {
             i++;
             continue;
@@ -358,7 +366,7 @@ static bool spool_make_room(spool_t *s, uint64_t size)
         if (i < s->head)
             i = s->head; /* the head moved on, or the index emptied */
     }
-    return s->total + size <= s->max_size;
+    return spool_used(s) + size <= s->max_size;
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -563,11 +571,27 @@ int spool_dead_letter(spool_t *s, const spool_batch_t *batch, const char *reason
     int fd = failed ? -1
                     : openat(s->dir_fd, SPOOL_DEAD_LETTER_FILE,
                              O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    int rc = fd >= 0 && write_all(fd, line.data, line.len) == 0 ? 0 : -1;
-    if (rc != 0)
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0)
+        s->dead_size = (uint64_t)st.st_size; /* someone may have emptied it */
+    int rc = -1;
+    if (fd >= 0 && spool_used(s) + line.len > s->max_size) {
+        if (once_failed(&s->dead_full_logged))
+            s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                         "spool %s: %s would take the spool past max_size "
+                         "(%" PRIu64 " bytes): rejected batches are not kept "
+                         "there until it is moved away",
+                         s->dir, SPOOL_DEAD_LETTER_FILE, s->max_size);
+    } else if (fd >= 0 && write_all(fd, line.data, line.len) == 0) {
+        rc = 0;
+        s->dead_size += line.len;
+        once_recovered(&s->dead_full_logged);
+    } else {
         s->host->log(s->host, ZMQSINK_SEV_ERR,
                      "spool %s: cannot append to %s: %s", s->dir,
-                     SPOOL_DEAD_LETTER_FILE, failed ? "out of memory" : strerror(errno));
+                     SPOOL_DEAD_LETTER_FILE,
+                     failed ? "out of memory" : strerror(errno));
+    }
     if (fd >= 0)
         close(fd);
     bytes_free(&line);
@@ -779,7 +803,7 @@ static int batch_adopt(spool_t *s, spool_batch_t *b)
     char header[HEADER_MAX];
     size_t header_len = (size_t)header_format(header, b);
     uint64_t size = header_len + b->body.len;
-    if (s->total + size > s->max_size) {
+    if (spool_used(s) + size > s->max_size) {
         s->host->log(s->host, ZMQSINK_SEV_WARNING,
                      "spool %s is full (max_size %" PRIu64 " bytes): it "
                      "cannot take the batches of a process that is gone",
@@ -895,6 +919,9 @@ spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
         (slot = slot_take(s, base_fd, base, err, errlen)) < 0 ||
         spool_scan(s, err, errlen) != 0)
         goto fail;
+    struct stat st;
+    if (fstatat(s->dir_fd, SPOOL_DEAD_LETTER_FILE, &st, 0) == 0)
+        s->dead_size = (uint64_t)st.st_size;
     slots_adopt(s, base_fd, base, slot);
     s->run_first = spool_last_id(s) + 1;
     close(base_fd);

@@ -11,14 +11,17 @@
 
 #include <zmqsink/plugin.h>
 
+#include "backoff.h"
 #include "bytes.h"
 
-#define SPOOL_KEY_LEN 32
+#define SPOOL_KEY_LEN RANDOM_HEX128_LEN /* a key is random_hex128() */
 #define SPOOL_DEAD_LETTER_FILE "dead-letter.ndjson"
 
 /* A closed batch of events: its place in the sink's order, the key that
  * identifies it to the receiver across retries and restarts, and its
- * events as NDJSON (one json object per line, each ending in '\n'). */
+ * events, one line each, each ending in '\n': NDJSON for the http sink
+ * (what spool_dead_letter() expects), "SEQ SUBJECT BODY" for the nats
+ * sink, whose key is the instance part of its messages' ids. */
 typedef struct spool_batch {
     uint64_t id;
     char key[SPOOL_KEY_LEN + 1];
@@ -79,9 +82,12 @@ int spool_load_oldest(spool_t *spool, spool_batch_t *batch);
  * still in the spool. */
 void spool_remove(spool_t *spool, uint64_t id);
 
-/* Appends the batch to the dead-letter file as one json line:
- * {"ts":..,"key":..,"reason":..,"events":[...]}. Returns 0, or -1 after
- * logging. */
+/* Appends the batch, whose lines are json objects, to the dead-letter
+ * file as one json line: {"ts":..,"key":..,"reason":..,"events":[...]}.
+ * The file counts against max_size with the batches; a line that would
+ * take the spool past it is not written (the batches waiting to be sent
+ * are never dropped for it). Returns 0, or -1 after logging (once per
+ * streak when it is full). */
 int spool_dead_letter(spool_t *spool, const spool_batch_t *batch,
                       const char *reason);
 

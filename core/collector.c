@@ -46,7 +46,21 @@ enum {
     WAKE_BATCH = 256,
     WAKE_AFTER_NS = 100 * 1000,
     ROUND_MAX = 256, /* epoll events per round */
+    /* How often readers that epoll cannot tell about are read. */
+    STALLED_RETRY_NS = 100 * 1000 * 1000,
 };
+
+_Atomic int zs__inject_epoll_add_failures;
+_Atomic int zs__inject_read_failures;
+
+/* Whether a fault is injected here: takes one from *left. */
+static bool injected(_Atomic int *left)
+{
+    int n = atomic_load_explicit(left, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak(left, &n, n - 1))
+        ;
+    return n > 0;
+}
 
 
 static int64_t wall_clock_ns(void)
@@ -197,6 +211,64 @@ static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
     c->ending[c->nending++] = tap;
 }
 
+/* ---- readers epoll cannot tell about ---- */
+
+/* A reader whose registration with epoll failed, or whose read failed
+ * with an error other than ETERM (after which the edge-triggered epoll
+ * never reports it again), while libzmq goes on queueing into its pipe:
+ * it is read on a timer, every STALLED_RETRY_NS, until a read empties it
+ * while epoll watches it. Logged once per stall. */
+static void reader_stall(zs__collector_t *c, reader_t *r, const char *what,
+                         int err)
+{
+    if (r->stalled)
+        return;
+    if (c->nstalled == c->stalled_cap) {
+        size_t cap = c->stalled_cap ? c->stalled_cap * 2 : 8;
+        reader_t **grown = realloc(c->stalled, cap * sizeof *grown);
+        if (!grown) {
+            zs__log(ZMQSINK_SEV_ERR, "socket '%s': %s: %s; out of memory to "
+                    "retry: its events are no longer read", r->name, what,
+                    zmq_strerror(err));
+            return;
+        }
+        c->stalled = grown;
+        c->stalled_cap = cap;
+    }
+    if (c->nstalled == 0)
+        c->stalled_retry_ns = clock_now_ns() + STALLED_RETRY_NS;
+    c->stalled[c->nstalled++] = r;
+    r->stalled = true;
+    zs__log(ZMQSINK_SEV_ERR, "socket '%s': %s: %s; its monitor is read every "
+            "%d ms until this passes", r->name, what, zmq_strerror(err),
+            (int)(STALLED_RETRY_NS / 1000000));
+}
+
+static void reader_unstall(zs__collector_t *c, reader_t *r)
+{
+    if (!r->stalled)
+        return;
+    for (size_t i = 0; i < c->nstalled; i++)
+        if (c->stalled[i] == r) {
+            c->stalled[i] = c->stalled[--c->nstalled];
+            break;
+        }
+    r->stalled = false;
+}
+
+/* Registers the reader with epoll, or stalls it. */
+static void reader_watch(zs__collector_t *c, reader_t *r)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = r};
+    int rc = injected(&zs__inject_epoll_add_failures)
+                 ? (errno = EINVAL, -1)
+                 : epoll_ctl(c->epfd, EPOLL_CTL_ADD, r->fd, &ev);
+    if (rc == 0)
+        r->watched = true;
+    else
+        reader_stall(c, r, "epoll", errno);
+}
+
 /* Ends a reader whose monitor stopped (stopped true, its monitor_stopped
  * in m) or whose context ended. Its monitor_stopped reaches the sinks
  * unless it only handed the socket over to a successor; its tap ends
@@ -209,9 +281,12 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
     pthread_mutex_lock(&c->lock);
     /* Counted before the reader leaves the list: zmqsink_settle() that
      * finds it gone finds its monitor_stopped counted too. */
-    if (stopped && r->name[0] && (!r->superseded || r->report_stop) &&
-        !c->discarding)
-        collector_emit(c, r, m);
+    if (stopped && r->name[0] && (!r->superseded || r->report_stop)) {
+        if (c->discarding)
+            c->discarded++;
+        else
+            collector_emit(c, r, m);
+    }
     zs__reader_unlink(c, r);
     reader_t *successor = r->successor;
     if (successor)
@@ -224,7 +299,9 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
 
     if (r->tap && !(successor && successor->tap == r->tap))
         tap_end(c, r->tap, stopped);
-    epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
+    reader_unstall(c, r);
+    if (r->watched)
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, r->fd, NULL);
     zmq_close(r->pair);
     if (successor && successor->lineage == r->lineage) {
         /* The same socket goes on: what its connections were opened on
@@ -252,9 +329,17 @@ static void reader_drain(zs__collector_t *c, reader_t *r)
      * loop (not by recursion: a chain of them can be long). */
     while (r && !r->ended && !r->predecessor) { /* else held, or done */
         zs__monitor_message_t m;
-        int got = zs__wire_read(r->pair, &r->sides, &m);
-        if (got == ZS__WIRE_EMPTY)
+        int got = injected(&zs__inject_read_failures)
+                      ? (errno = EINVAL, ZS__WIRE_STOP)
+                      : zs__wire_read(r->pair, &r->sides, &m);
+        if (got == ZS__WIRE_EMPTY) {
+            if (r->stalled && r->watched) {
+                reader_unstall(c, r);
+                zs__log(ZMQSINK_SEV_NOTICE, "socket '%s': its monitor is "
+                        "read as events come again", r->name);
+            }
             break;
+        }
         if (got == ZS__WIRE_STOP) {
             if (errno == ETERM) {
                 r = reader_end(c, r, false, NULL);
@@ -262,8 +347,7 @@ static void reader_drain(zs__collector_t *c, reader_t *r)
             }
             if (errno == EINTR)
                 continue;
-            zs__log(ZMQSINK_SEV_ERR, "socket '%s': monitor read: %s", r->name,
-                    zmq_strerror(errno));
+            reader_stall(c, r, "monitor read", errno);
             break;
         }
         if (got == ZS__WIRE_BAD) {
@@ -281,8 +365,12 @@ static void reader_drain(zs__collector_t *c, reader_t *r)
         if (m.type == ZMQSINK_EVENT_BIND_FAILED)
             zs__bind_waits_answer(&c->binds, r->socket, m.endpoint,
                                   (int)m.value);
-        if (zs__wire_event_known(m.type) && r->name[0] && !c->discarding)
-            collector_emit(c, r, &m);
+        if (zs__wire_event_known(m.type) && r->name[0]) {
+            if (c->discarding)
+                c->discarded++;
+            else
+                collector_emit(c, r, &m);
+        }
     }
 }
 
@@ -306,12 +394,11 @@ static void collector_adopt(zs__collector_t *c)
      * on to read its successor, which must be watched by then. */
     for (size_t i = 0; i < n; i++) {
         reader_t *r = fresh[i];
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = r};
-        if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, r->fd, &ev) != 0)
-            zs__log(ZMQSINK_SEV_ERR, "socket '%s': epoll: %s", r->name,
-                    strerror(errno));
+        reader_watch(c, r);
         if (r->tap_new) {
-            ev.data.u64 = (uint64_t)(uintptr_t)r->tap | TAP_TAG;
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
+                                     .data.u64 = (uint64_t)(uintptr_t)r->tap |
+                                                 TAP_TAG};
             if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, zs__tap_fd(r->tap), &ev) != 0)
                 zs__log(ZMQSINK_SEV_ERR, "socket '%s': epoll: %s", r->name,
                         strerror(errno));
@@ -371,7 +458,25 @@ static void collector_settle(zs__collector_t *c)
         clock_now_ns() < atomic_load(&c->settle_deadline_ns))
         return;
     c->discarding = true;
+    size_t open = zs__collector_attached(c);
+    if (open > 0)
+        zs__log(ZMQSINK_SEV_WARNING,
+                "zmqsink_destroy(): %zu attached socket%s still open: "
+                "%s events are read and discarded from now on, until %s "
+                "closed (detach sockets before destroying to keep their "
+                "last events)",
+                open, open == 1 ? " is" : "s are", open == 1 ? "its" : "their",
+                open == 1 ? "it is" : "they are");
     sem_post(&c->settled);
+}
+
+/* The count of what the sockets left open lost, once they are all gone. */
+static void collector_say_discarded(const zs__collector_t *c)
+{
+    if (c->discarded > 0)
+        zs__log(ZMQSINK_SEV_NOTICE,
+                "%llu events of sockets left open at zmqsink_destroy() were "
+                "discarded", (unsigned long long)c->discarded);
 }
 
 /* Takes the set a switch handed over; events read from here on go to its
@@ -383,6 +488,40 @@ static void collector_take_set(zs__collector_t *c)
         c->set = next;
         sem_post(&c->switched);
     }
+}
+
+/* Reads the stalled readers when their time has come, registering with
+ * epoll those it does not watch yet. */
+static void collector_retry_stalled(zs__collector_t *c, int64_t now_ns)
+{
+    if (c->nstalled == 0 || now_ns < c->stalled_retry_ns)
+        return;
+    c->stalled_retry_ns = now_ns + STALLED_RETRY_NS;
+    /* Reading one may end it and others: work on a copy. */
+    reader_t *batch[64];
+    size_t n = c->nstalled < 64 ? c->nstalled : 64;
+    memcpy(batch, c->stalled, n * sizeof *batch);
+    for (size_t i = 0; i < n; i++) {
+        reader_t *r = batch[i];
+        if (!r->stalled || r->ended)
+            continue;
+        if (!r->watched)
+            reader_watch(c, r);
+        reader_drain(c, r);
+    }
+}
+
+/* The epoll timeout of a round: -1 (none), or ms. */
+static int collector_timeout(const zs__collector_t *c, int64_t now_ns)
+{
+    int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
+    if (c->nstalled > 0) {
+        int64_t wait = c->stalled_retry_ns - now_ns;
+        int ms = wait > 0 ? (int)(wait / 1000000) + 1 : 0;
+        if (timeout < 0 || ms < timeout)
+            timeout = ms;
+    }
+    return timeout;
 }
 
 static void collector_free(zs__collector_t *c)
@@ -397,6 +536,7 @@ static void collector_free(zs__collector_t *c)
     for (size_t i = 0; i < c->nending; i++)
         zs__tap_close(&c->ending[i]);
     free(c->ending);
+    free(c->stalled);
     zs__conns_free(&c->conns);
     free(c);
 }
@@ -441,14 +581,15 @@ static void *collector_main(void *arg)
     struct epoll_event events[ROUND_MAX];
     c->last_read_ns = clock_now_ns() - COALESCE_NS;
     while (!c->discarding || readers_left(c)) {
-        int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
-        int n = epoll_wait(c->epfd, events, ROUND_MAX, timeout);
+        int n = epoll_wait(c->epfd, events, ROUND_MAX,
+                           collector_timeout(c, clock_now_ns()));
         int64_t round_ns = clock_now_ns();
         bool read = false;
         if (!c->discarding)
             collector_take_set(c);
         for (int i = 0; i < n; i++)
             read |= collector_serve(c, &events[i]);
+        collector_retry_stalled(c, round_ns);
         collector_bury(c);
         if (!c->discarding) {
             collector_wake(c);
@@ -461,6 +602,7 @@ static void *collector_main(void *arg)
         if (read && n < ROUND_MAX)
             collector_coalesce(c, round_ns);
     }
+    collector_say_discarded(c);
     pthread_mutex_lock(&c->lock);
     bool orphaned = c->orphaned;
     c->exited = true;

@@ -57,6 +57,12 @@ int zs__collector_bind(zs__collector_t *c, void *socket, const char *endpoint);
  * collector no longer uses the set it had. Not during destroy. */
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set);
 
+/* Faults that tests inject where the real ones cannot be provoked at will:
+ * each is how many of the next such calls fail (with EINVAL); 0 outside
+ * tests. */
+extern _Atomic int zs__inject_epoll_add_failures; /* adopting a reader */
+extern _Atomic int zs__inject_read_failures;      /* reading a monitor */
+
 /* Sockets reported to the sinks now. Any thread. */
 size_t zs__collector_attached(zs__collector_t *c);
 

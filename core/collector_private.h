@@ -50,6 +50,10 @@ typedef struct reader {
     struct reader *successor;   /* (lock) the reader that took over */
     bool ended;                 /* freed at the end of the epoll round */
     bool tap_new;               /* its tap came with it: poll the tap */
+    bool watched;               /* (thread) registered with epoll */
+    bool stalled;               /* (thread) in c->stalled: epoll cannot
+                                   tell when it is readable (see
+                                   reader_stall()) */
     uint64_t lineage;           /* the socket's, across its readers */
     void *pair;
     int fd;
@@ -79,6 +83,7 @@ struct zs__collector {
     _Atomic int64_t settle_deadline_ns;
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */
+    uint64_t discarded;       /* (thread) events read since, and dropped */
     bool exited;              /* (lock) the thread has ended */
     bool orphaned;            /* (lock) destroy returned: the thread frees c */
     reader_t *dead;           /* (thread) ended, freed after the round */
@@ -94,6 +99,9 @@ struct zs__collector {
     int64_t unwoken_since_ns; /* (thread) the first one's time_ns */
     int64_t last_read_ns;     /* (thread) start of the last round that
                                  read monitors */
+    reader_t **stalled;       /* (thread) readers read on a timer */
+    size_t nstalled, stalled_cap;
+    int64_t stalled_retry_ns; /* (thread) when they are read next */
 };
 
 /* Links a new reader into the lists of readers and of fresh ones (to be

@@ -394,7 +394,9 @@ ZMQSINK_EXPORT void zmqsink_exit_flush(zmqsink_t *zs);
  * being closed get a brief moment to arrive; sockets still open keep their
  * monitor, drained and discarded by a leftover thread until they are
  * closed or their context ends (detach them first if their last events
- * matter), so that libzmq never blocks on a monitor nobody reads. */
+ * matter), so that libzmq never blocks on a monitor nobody reads: a
+ * warning says how many sockets were left open, and once the last of
+ * them is closed a notice says how many events were discarded. */
 ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
 
 /* zmqsink_destroy() that also fills *stats (when not NULL; its sinks

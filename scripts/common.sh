@@ -6,12 +6,13 @@ ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # systemd-journald and journalctl its tests run by hand (no systemd as
 # PID 1 needed). debhelper and lintian build and check the Debian packages
 # (scripts/test deb). libmicrohttpd-dev builds the prometheus sink; its
-# tests run Debian's prometheus and promtool, and curl.
+# tests run Debian's prometheus and promtool, and curl. libnats-dev builds
+# the nats sink; its tests run a cluster of Debian's nats-server.
 ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
   libzmq3-dev libyaml-dev libcurl4-openssl-dev zlib1g-dev libcriterion-dev libck-dev valgrind clang
   libclang-rt-14-dev cmake dpkg-dev rsyslog libsystemd-dev systemd
   python3 python3-zmq libczmq-dev openssl debhelper lintian
-  libmicrohttpd-dev prometheus curl"
+  libmicrohttpd-dev prometheus curl libnats-dev nats-server"
 
 # librdkafka-dev builds the kafka sink; its tests run librdkafka's own mock
 # cluster (Debian ships no Kafka broker).

@@ -538,3 +538,40 @@ int th_fds_in_child(const char *prefix)
     cr_assert(WIFEXITED(status), "the child: status %d", status);
     return WEXITSTATUS(status);
 }
+
+/* Runs argv (openssl) to its end; the test fails with its output if it
+ * fails. */
+static void run_openssl(const char *dir, char *const argv[])
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s/openssl.out", dir);
+    pid_t pid = th_spawn(argv, out);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char *text = th_read_file(out);
+        cr_assert_fail("%s failed:\n%s", argv[1], text ? text : "");
+    }
+}
+
+void th_make_certificates(const char *dir)
+{
+    char ca_key[600], ca[600], key[600], csr[600], cert[600], ext[600];
+    snprintf(ca_key, sizeof ca_key, "%s/ca.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(csr, sizeof csr, "%s/server.csr", dir);
+    snprintf(cert, sizeof cert, "%s/server.pem", dir);
+    free(th_write_file(dir, "server.ext",
+                       "subjectAltName = IP:127.0.0.1, DNS:localhost\n"));
+    snprintf(ext, sizeof ext, "%s/server.ext", dir);
+    run_openssl(dir, (char *[]){"openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+                        "-subj", "/CN=zmqsink test CA", NULL});
+    run_openssl(dir, (char *[]){"openssl", "req", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1",
+                        NULL});
+    run_openssl(dir, (char *[]){"openssl", "x509", "-req", "-in", csr, "-CA", ca,
+                        "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+                        "-days", "2", "-extfile", ext, NULL});
+}

@@ -118,8 +118,5 @@ uint64_t hp_sink_close(hp_sink_t *k, int ms);
 int hp_spool_while_down(hp_server_t *server, const char *spool, size_t count,
                         size_t batches);
 
-/* Makes, with openssl, dir/ca.pem and a server certificate dir/server.pem
- * with key dir/server.key for IP 127.0.0.1 and localhost, signed by it. */
-void hp_make_certificates(const char *dir);
 
 #endif

@@ -514,6 +514,51 @@ Test(api, a_monitor_that_cannot_start_leaves_the_context_able_to_end,
     cr_assert_eq((intptr_t)rc, 0);
 }
 
+/* ---- destroy with sockets left open ---- */
+
+Test(api, events_of_sockets_left_open_at_destroy_are_said_and_counted,
+     .init = setup, .fini = teardown)
+{
+    void *router = th_socket(ctx, ZMQ_ROUTER);
+    cr_assert_eq(zmqsink_attach(zs, router, "kept"), 0);
+    cr_assert_eq(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    char endpoint[256];
+    th_last_endpoint(router, endpoint, sizeof endpoint);
+    char *log = th_path(dir, "stderr.log");
+    FILE *captured = fopen(log, "w");
+    cr_assert_not_null(captured);
+    cr_assert_geq(dup2(fileno(captured), STDERR_FILENO), 0);
+
+    zmqsink_destroy(&zs);
+    /* Events after the instance is gone: read, dropped and counted. */
+    void *dealer = th_socket(ctx, ZMQ_DEALER);
+    cr_assert_eq(zmq_connect(dealer, endpoint), 0);
+    cr_assert_eq(zmq_send(dealer, "x", 1, 0), 1);
+    char buf[16];
+    cr_assert_eq(zmq_recv(router, buf, sizeof buf, 0), 5); /* identity */
+    th_close(dealer);
+    th_close(router);
+
+    char *text = NULL;
+    unsigned long long discarded = 0;
+    for (int waited = 0; waited < WAIT_MS; waited += 20) {
+        free(text);
+        text = th_read_file(log);
+        const char *line = text ? strstr(text, "notice: ") : NULL;
+        if (line && sscanf(line, "notice: %llu events of sockets left open",
+                           &discarded) == 1)
+            break;
+        th_sleep_ms(20);
+    }
+    cr_assert_not_null(strstr(text, "zmqsink_destroy(): 1 attached socket is "
+                                    "still open"), "%s", text);
+    cr_assert_geq(discarded, 2, "accepted and monitor_stopped at least: %s",
+                  text);
+    free(text);
+    free(log);
+    fclose(captured);
+}
+
 /* ---- callbacks that hold on ---- */
 
 static atomic_int blocked_gate, blocked_calls;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1150,6 +1152,79 @@ Test(pipeline, path_relative_to_config_dir_appends_with_mode_0640)
     struct stat st;
     cr_assert_eq(stat(in_tmp(0, "conf/logs/new.jsonl"), &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0640, "mode %o", st.st_mode & 0777);
+}
+
+/* A real full disk (a 1 MiB tmpfs of the test's own mount namespace):
+ * while it is full the sink waits, its queue holds events and counts the
+ * ones it cannot hold as dropped; once space returns it writes on. Every
+ * event is in the file or counted. */
+Test(pipeline, a_full_disk_loses_nothing_uncounted_and_writing_resumes)
+{
+    cr_assert_eq(unshare(CLONE_NEWNS), 0, "%s (the test needs root)",
+                 strerror(errno));
+    cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    const char *disk = in_tmp(1, "disk");
+    cr_assert_eq(mkdir(disk, 0755), 0);
+    cr_assert_eq(mount("tmpfs", disk, "tmpfs", 0, "size=1m"), 0,
+                 "%s", strerror(errno));
+    /* Filled but for a few lines. */
+    int filler = open(in_tmp(2, "disk/filler"), O_WRONLY | O_CREAT, 0600);
+    char block[1024] = {0};
+    while (write(filler, block, sizeof block) == sizeof block)
+        ;
+    cr_assert_eq(ftruncate(filler, lseek(filler, 0, SEEK_CUR) - 4096), 0);
+    close(filler);
+    int log = open(in_tmp(2, "stderr.log"), O_WRONLY | O_CREAT, 0600);
+    cr_assert_geq(dup2(log, STDERR_FILENO), 0);
+
+    start(tmpdir, "    path: disk/events.jsonl\n");
+    traffic(400); /* 1200 events and more: past the queue's 1024 */
+    cr_assert_eq(unlink(in_tmp(2, "disk/filler")), 0);
+    TH_STATS(now);
+    for (int waited = 0; waited < 10000; waited += 10) {
+        zmqsink_stats(zs, &now);
+        if (now.sinks[0].queue_depth == 0)
+            break;
+        th_sleep_ms(10);
+    }
+    cr_assert_eq(now.sinks[0].queue_depth, 0, "the queue drains");
+    traffic(10); /* into the space that came back */
+    zmq_close(router);
+    router = NULL;
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    const zmqsink_sink_stats_t *out = &stats.sinks[0];
+    cr_assert_gt(out->dropped_full, 0, "the queue overflowed");
+    cr_assert_eq(out->failed + out->dropped_shutdown + out->pending, 0,
+                 "failed %llu, dropped at shutdown %llu, pending %llu: %s",
+                 (unsigned long long)out->failed,
+                 (unsigned long long)out->dropped_shutdown,
+                 (unsigned long long)out->pending,
+                 th_read_file(in_tmp(2, "stderr.log")));
+    cr_assert_eq(out->delivered + out->dropped_full, stats.events,
+                 "delivered %llu, dropped %llu, events %llu",
+                 (unsigned long long)out->delivered,
+                 (unsigned long long)out->dropped_full,
+                 (unsigned long long)stats.events);
+
+    lines_t l = read_lines(in_tmp(2, "disk/events.jsonl"));
+    cr_assert_eq(l.n, out->delivered);
+    uint64_t last = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        uint64_t seq = line_seq(json_field, l.line[i]);
+        cr_assert_gt(seq, last, "line %zu: seq %llu after %llu", i,
+                     (unsigned long long)seq, (unsigned long long)last);
+        last = seq;
+    }
+    cr_assert_eq(last, stats.events, "the last event was written");
+    free_lines(&l);
+    char *said = th_read_file(in_tmp(2, "stderr.log"));
+    const char *full = strstr(said, strerror(ENOSPC));
+    cr_assert_not_null(full, "%s", said);
+    cr_assert_null(strstr(full + 1, strerror(ENOSPC)), "said once: %s", said);
+    cr_assert_not_null(strstr(said, "writing to"), "%s", said);
+    free(said);
+    umount2(disk, MNT_DETACH);
 }
 
 Test(pipeline, fsync_batch)

@@ -485,6 +485,38 @@ Test(http, rejected_batch_goes_to_the_dead_letter_file)
     hp_requests_free(r, n);
 }
 
+/* Opens k with a spool and one more option, the server answering as
+ * control says. */
+static void open_spooled(hp_sink_t *k, const char *key, const char *text,
+                         int64_t number, const char *control)
+{
+    hp_sink_init(k, hp_url(&server));
+    hp_sink_set(k, "spool.dir", spool_path(), 0);
+    hp_sink_set(k, key, text, number);
+    hp_control(&server, control);
+    hp_sink_open(k);
+}
+
+Test(http, dead_letters_count_against_spool_max_size)
+{
+    hp_sink_t k;
+    open_spooled(&k, "spool.max_size", "16KiB", 16384, "status 400");
+    hp_sink_write_many(&k, 0, 500); /* 10 batches of 50, each rejected */
+    cr_assert_eq(hp_sink_close(&k, 5000), 0);
+
+    size_t events;
+    char *text;
+    size_t kept = dead_letters(&events, &text);
+    cr_assert_gt(kept, 0, "the first rejected batches are kept");
+    cr_assert_lt(kept, 10, "the file stopped short of max_size");
+    cr_assert_leq(strlen(text), 16384);
+    cr_assert_eq(events, kept * 50);
+    cr_assert_eq(th_plugin_failed(&k.h, "rejected"), 500, "all counted");
+    cr_assert_not_null(strstr(k.h.log_text, "would take the spool past "
+                                            "max_size"), "%s", k.h.log_text);
+    free(text);
+}
+
 Test(http, which_answers_are_retried)
 {
     struct {
@@ -530,11 +562,7 @@ Test(http, which_answers_are_retried)
 Test(http, max_attempts_then_dead_letter)
 {
     hp_sink_t k;
-    hp_sink_init(&k, hp_url(&server));
-    hp_sink_set(&k, "spool.dir", spool_path(), 0);
-    hp_sink_set(&k, "retry.max_attempts", "3", 3);
-    hp_control(&server, "status 503 3");
-    hp_sink_open(&k);
+    open_spooled(&k, "retry.max_attempts", "3", 3, "status 503 3");
     hp_sink_write(&k, 0, 50);
     run_until_answered(&k, "503", 3);
     hp_sink_run(&k, 200);

@@ -110,7 +110,7 @@ static char ca_file[600], server_cert[600], server_key[600];
 static void tls_setup(void)
 {
     setup();
-    hp_make_certificates(tmpdir);
+    th_make_certificates(tmpdir);
     snprintf(ca_file, sizeof ca_file, "%s/ca.pem", tmpdir);
     snprintf(server_cert, sizeof server_cert, "%s/server.pem", tmpdir);
     snprintf(server_key, sizeof server_key, "%s/server.key", tmpdir);

@@ -151,6 +151,7 @@ static void direct_setup(void)
         { "max_packet", "1432", 1432, false },
         { "tags", "none", 0, false },
         { "per_process", "auto", 0, false },
+        { "expire_after", "1h", 3600000, false },
         { 0 },
     };
     th_plugin_host_init(&th, plugin, "metrics", tmpdir, options);
@@ -212,7 +213,8 @@ Test(direct, descriptor)
     cr_assert(plugin->open && plugin->write && plugin->tick &&
               plugin->flush && plugin->close);
     const char *keys[] = { "address", "prefix", "flush_interval",
-                           "max_packet", "tags", "per_process" };
+                           "max_packet", "tags", "per_process",
+                           "expire_after" };
     size_t n = 0;
     for (const zmqsink_option_t *o = plugin->options; o->key; o++, n++)
         cr_assert_str_eq(o->key, keys[n]);
@@ -224,6 +226,7 @@ Test(direct, descriptor)
     cr_assert_str_eq(plugin->options[4].choices, "none|dogstatsd");
     cr_assert_str_eq(plugin->options[5].choices, "auto|true|false");
     cr_assert_str_eq(plugin->options[5].fallback, "auto");
+    cr_assert_str_eq(plugin->options[6].fallback, "1h");
 }
 
 Test(direct, ten_thousand_events_leave_as_one_counter_line)
@@ -399,6 +402,59 @@ Test(direct, gauge_and_timer_follow_tracked_connections)
         free_received(&r);
         plugin->close(s);
     }
+}
+
+/* Sockets that stopped are sent once more (gauge 0, their last counters),
+ * then forgotten; idle ones without connections after expire_after; live
+ * ones never. */
+Test(direct, stopped_and_idle_sockets_are_forgotten_after_their_last_flush)
+{
+    enum { STOPPED = 1000 };
+    th_plugin_set_option(&th, "expire_after", "1s", 1000);
+    void *s = th_plugin_open(&th);
+    for (int i = 0; i < STOPPED; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "pull-%d", i);
+        zmqsink_event_t ev = event(name, ZMQSINK_EVENT_ACCEPTED, -1);
+        write_ok(s, &ev, 1);
+        ev = event(name, ZMQSINK_EVENT_MONITOR_STOPPED, -1);
+        write_ok(s, &ev, 1);
+    }
+    zmqsink_event_t live = event("live", ZMQSINK_EVENT_ACCEPTED, -1);
+    zmqsink_event_t idle = event("idle", ZMQSINK_EVENT_LISTENING, -1);
+    write_ok(s, &live, 1);
+
+    received_t r = flush_and_receive(s);
+    cr_assert_eq(count_prefixed(&r, "zmq.pull-"), 3 * STOPPED,
+                 "each stopped socket: two counters and its gauge");
+    cr_assert_eq(count_lines(&r, "zmq.pull-7.monitor_stopped:1|c"), 1u);
+    cr_assert_eq(count_lines(&r, "zmq.pull-7.connections:0|g"), 1u);
+    free_received(&r);
+
+    write_ok(s, &idle, 1);
+    r = flush_and_receive(s);
+    cr_assert_eq(count_prefixed(&r, "zmq.pull-"), 0u, "forgotten");
+    cr_assert_eq(count_lines(&r, "zmq.live.connections:1|g"), 1u);
+    cr_assert_eq(count_lines(&r, "zmq.idle.connections:0|g"), 1u);
+    free_received(&r);
+
+    th_sleep_ms(1100); /* past expire_after */
+    r = flush_and_receive(s);
+    cr_assert_eq(count_lines(&r, "zmq.live.connections:1|g"), 1u,
+                 "a live connection keeps its socket");
+    cr_assert_eq(count_prefixed(&r, "zmq.idle."), 1u, "its last gauge");
+    free_received(&r);
+    r = flush_and_receive(s);
+    cr_assert_eq(count_prefixed(&r, "zmq.idle."), 0u, "expired");
+    cr_assert_eq(count_lines(&r, "zmq.live.connections:1|g"), 1u);
+    free_received(&r);
+
+    /* A name that comes back starts afresh. */
+    write_ok(s, &idle, 1);
+    r = flush_and_receive(s);
+    cr_assert_eq(count_lines(&r, "zmq.idle.listening:1|c"), 1u);
+    free_received(&r);
+    plugin->close(s);
 }
 
 Test(direct, dogstatsd_tags)

@@ -732,12 +732,25 @@ static void pipeline_teardown(void)
 
 TestSuite(pipeline, .init = pipeline_setup, .fini = pipeline_teardown);
 
+/* Starts zmqsink on the config text, with a callback sink that records
+ * every event. */
+static void start_config(const char *text)
+{
+    char err[1024] = "", *config = th_write_file(tmpdir, "app.yaml", text);
+    zs = zmqsink_new(ctx, config, err, sizeof err);
+    free(config);
+    cr_assert_not_null(zs, "zmqsink_new: %s", err);
+    cr_assert_eq(zmqsink_add_callback(zs, "record", ZMQSINK_EVENT_ALL,
+                                      th_log_callback, &events),
+                 0);
+}
+
 /* Starts zmqsink with one syslog sink to the test's rsyslogd (the given
  * options, YAML lines indented by four, come after the defaults) and a
  * callback sink that records every event. */
 static void start(const char *transport, const char *options)
 {
-    char text[2048], err[1024] = "";
+    char text[2048];
     snprintf(text, sizeof text,
              "queue: { capacity: 4096 }\n"
              "shutdown_timeout: 10s\n"
@@ -751,13 +764,7 @@ static void start(const char *transport, const char *options)
              "    hostname: testhost\n"
              "%s",
              transport, rsyslog_port, options);
-    char *config = th_write_file(tmpdir, "app.yaml", text);
-    zs = zmqsink_new(ctx, config, err, sizeof err);
-    free(config);
-    cr_assert_not_null(zs, "zmqsink_new: %s", err);
-    cr_assert_eq(zmqsink_add_callback(zs, "record", ZMQSINK_EVENT_ALL,
-                                      th_log_callback, &events),
-                 0);
+    start_config(text);
 }
 
 /* A router, monitored from before its bind, accepts ndealers connections
@@ -1129,11 +1136,71 @@ Test(pipeline, tcp_server_restart_loses_and_duplicates_nothing)
     check_messages(&c);
 }
 
+/* rsyslogd stopped (SIGSTOP) before it read anything: the kernel's
+ * buffers fill, then the sink's bounded buffer, then its queue, whose
+ * overflow is dropped and counted; the program's traffic goes on at its
+ * pace all along. Once rsyslogd goes on, what the sink held arrives,
+ * each message once, and every event is delivered or counted. */
+Test(pipeline, a_tcp_server_that_stops_reading_stalls_nothing)
+{
+    start_rsyslog();
+    cr_assert_eq(kill(rsyslogd, SIGSTOP), 0);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "queue: { capacity: 256 }\n"
+             "shutdown_timeout: 10s\n"
+             "sinks:\n"
+             "  - name: sys\n"
+             "    type: syslog\n"
+             "    transport: tcp\n"
+             "    address: 127.0.0.1:%d\n"
+             "    app_name: zmqtest\n"
+             "    buffer: 64KiB\n",
+             rsyslog_port);
+    start_config(text);
+    /* Connections, in rounds, until the kernel's buffers (megabytes: they
+     * grow with what is sent), the sink's and its queue are full and the
+     * queue drops; then one round more, at the same pace. */
+    TH_STATS(held);
+    for (int round = 0; round < 100; round++) {
+        traffic("frontend", 500);
+        zmqsink_stats(zs, &held);
+        if (held.sinks[0].dropped_full > 0)
+            break;
+    }
+    cr_assert_gt(held.sinks[0].dropped_full, 0,
+                 "the queue overflowed: %zu events, %llu delivered, %llu "
+                 "pending, %llu queued", events.n,
+                 (unsigned long long)held.sinks[0].delivered,
+                 (unsigned long long)held.sinks[0].pending,
+                 (unsigned long long)held.sinks[0].queue_depth);
+    traffic("frontend", 500);
+    zmqsink_stats(zs, &held);
+    cr_assert_gt(held.sinks[0].pending, 0, "the sink holds a full buffer");
+
+    cr_assert_eq(kill(rsyslogd, SIGCONT), 0);
+    th_close(router);
+    router = NULL;
+    size_t n = th_log_wait(&events, ZMQSINK_EVENT_MONITOR_STOPPED, 1, WAIT_MS);
+    cr_assert_eq(n, 1);
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    const zmqsink_sink_stats_t *sys = &stats.sinks[0];
+    cr_assert_eq(sys->failed + sys->dropped_shutdown, 0);
+    cr_assert_eq(sys->delivered + sys->dropped_full, events.n,
+                 "delivered %llu + dropped %llu of %zu",
+                 (unsigned long long)sys->delivered,
+                 (unsigned long long)sys->dropped_full, events.n);
+    messages_t m = read_messages(sys->delivered);
+    cr_assert_eq(m.n, sys->delivered, "each message once");
+    free_messages(&m);
+}
+
 /* A tcp server that never answers: nothing counts as delivered; what the
  * sink took is pending while it tries, and dropped when shutdown ends. */
 Test(pipeline, tcp_without_a_server_delivers_nothing)
 {
-    char text[1024], err[1024] = "";
+    char text[1024];
     snprintf(text, sizeof text,
              "shutdown_timeout: 300ms\n"
              "sinks:\n"
@@ -1142,13 +1209,7 @@ Test(pipeline, tcp_without_a_server_delivers_nothing)
              "    transport: tcp\n"
              "    address: 127.0.0.1:%d\n",
              rsyslog_port); /* no rsyslogd started: nobody listens */
-    char *config = th_write_file(tmpdir, "app.yaml", text);
-    zs = zmqsink_new(ctx, config, err, sizeof err);
-    free(config);
-    cr_assert_not_null(zs, "zmqsink_new: %s", err);
-    cr_assert_eq(zmqsink_add_callback(zs, "record", ZMQSINK_EVENT_ALL,
-                                      th_log_callback, &events),
-                 0);
+    start_config(text);
     traffic("frontend", 2);
     size_t n = th_log_wait(&events, 0, 7, WAIT_MS);
     wait_taken_by_syslog(n);

@@ -3,6 +3,8 @@
  * SIGHUP reloads (kept, added and removed sinks with a gap-free sequence,
  * an invalid file, reopened files), SIGUSR1 counters and the exit status. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -289,6 +291,84 @@ Test(watch, sighup_keeps_adds_and_removes_sinks_without_a_gap)
     cr_assert_eq(count_of(text, "\"event\":\"monitor_stopped\""), 1,
                  "the probe's monitor ends before the exit:\n%s", text);
     free(text);
+}
+
+/* The fds the watch process has open. */
+static size_t watch_fds(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)watch_pid);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A hundred reloads, every tenth while the probed server goes away and
+ * comes back: sinks a and b take turns beside a kept one, every event reaches
+ * kept once, and a or b once, without a gap; the process ends well, with
+ * as many fds as before. */
+Test(watch, a_hundred_sighups_under_churn_lose_and_leak_nothing,
+     .timeout = 240)
+{
+    enum { RELOADS = 100, MAX_EVENTS = 8192 };
+    char tcp[256];
+    void *server = watch_connected(tcp, sizeof tcp,
+                                   JSON_SINK("kept") JSON_SINK("a"),
+                                   "kept.jsonl");
+    size_t fds_before = watch_fds();
+    size_t drops = 0;
+    for (int i = 1; i <= RELOADS; i++) {
+        config_write(tcp, i % 2 ? JSON_SINK("kept") JSON_SINK("b")
+                                : JSON_SINK("kept") JSON_SINK("a"));
+        bool drop = i % 10 == 0; /* the probe reconnects in about a second */
+        if (drop)
+            th_close(server); /* the probe's connection drops */
+        cr_assert_eq(kill(watch_pid, SIGHUP), 0);
+        if (drop) {
+            /* libzmq closes the listener on its own thread: bind once it
+             * did. */
+            server = th_socket(ctx, ZMQ_ROUTER);
+            int bound = -1;
+            for (int waited = 0; bound != 0 && waited < WAIT_MS; waited += 10)
+                if ((bound = zmq_bind(server, tcp)) != 0)
+                    th_sleep_ms(10);
+            cr_assert_eq(bound, 0, "%s", zmq_strerror(errno));
+            drops++;
+        }
+        cr_assert(file_wait("watch.out", "zmqsink watch: reloaded", (size_t)i),
+                  "reload %d", i);
+        if (drop)
+            cr_assert(file_wait("kept.jsonl", "\"event\":\"connected\"",
+                                drops + 1), "reconnection %zu", drops);
+    }
+    cr_assert(file_wait("kept.jsonl", "\"event\":\"disconnected\"", drops));
+    cr_expect_eq(watch_fds(), fds_before, "fds after %d reloads", RELOADS);
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x",
+              status);
+
+    static uint64_t kept[MAX_EVENTS], a[MAX_EVENTS], b[MAX_EVENTS];
+    size_t nkept = seqs_of("kept.jsonl", kept, MAX_EVENTS);
+    size_t na = seqs_of("a.jsonl", a, MAX_EVENTS);
+    size_t nb = seqs_of("b.jsonl", b, MAX_EVENTS);
+    cr_assert_lt(nkept, MAX_EVENTS);
+    for (size_t i = 0; i < nkept; i++)
+        cr_assert_eq(kept[i], i + 1, "kept: seq %" PRIu64 " at %zu", kept[i],
+                     i);
+    cr_assert_eq(na + nb, nkept, "a %zu + b %zu, kept %zu", na, nb, nkept);
+    /* a and b together hold each seq once: merged in order, 1..nkept. */
+    size_t ia = 0, ib = 0;
+    for (uint64_t seq = 1; seq <= nkept; seq++) {
+        bool in_a = ia < na && a[ia] == seq, in_b = ib < nb && b[ib] == seq;
+        cr_assert(in_a != in_b, "seq %" PRIu64 ": in a %d, in b %d", seq,
+                  in_a, in_b);
+        ia += in_a;
+        ib += in_b;
+    }
 }
 
 Test(watch, sighup_opens_and_closes_probes)

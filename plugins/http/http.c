@@ -49,7 +49,6 @@
 #include "zmqsink-config.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -57,7 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,8 +65,9 @@
 #include <zlib.h>
 
 #include "bytes.h"
-#include "spool.h"
 #include "clock.h"
+#include "option_file.h"
+#include "spool.h"
 
 #define MEMORY_BATCHES 8
 #define SERVE_NS (80 * NS_PER_MS)
@@ -155,20 +154,6 @@ static void curl_release(const zmqsink_host_t *host)
     if (--curl_users == 0)
         curl_global_cleanup();
     host->fork_release(host);
-}
-
-/* ---- randomness: idempotency keys and jitter ---- */
-
-/* 128 bits from the kernel, or from the jitter generator if it has none. */
-static void key_new(struct http_sink *s, char key[SPOOL_KEY_LEN + 1])
-{
-    uint64_t bits[2];
-    if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits) {
-        bits[0] = random_next(&s->random);
-        bits[1] = random_next(&s->random);
-    }
-    snprintf(key, SPOOL_KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, bits[0],
-             bits[1]);
 }
 
 /* ---- secrets ---- */
@@ -265,7 +250,7 @@ static void open_close(struct http_sink *s)
     }
     *b = s->open;
     b->id = ++s->next_id;
-    key_new(s, b->key);
+    random_hex128(&s->random, b->key);
     s->open = (spool_batch_t){0};
     batch_enqueue(s, b);
 }
@@ -860,18 +845,12 @@ static int tls_setup(struct http_sink *s, char *err, size_t len)
                "tls.insecure is true: the server's certificate and host name "
                "are not verified");
     }
-    const char *ca = h->option_string(h, "tls.ca_file");
-    if (!ca)
-        return 0;
     char path[PATH_MAX];
-    int n = h->resolve_path(h, ca, path, sizeof path);
-    if (n < 0 || access(path, R_OK) != 0) {
-        snprintf(err, len, "tls.ca_file '%s': %s", n < 0 ? ca : path,
-                 n < 0 ? "path too long" : strerror(errno));
-        return -1;
-    }
-    curl_easy_setopt(s->easy, CURLOPT_CAINFO, path);
-    return 0;
+    int rc = option_file_readable(h, "tls.ca_file", path, sizeof path, err,
+                                  len);
+    if (rc > 0)
+        curl_easy_setopt(s->easy, CURLOPT_CAINFO, path);
+    return rc < 0 ? -1 : 0;
 }
 
 /* libcurl's connections, owned through the host so that no forked child

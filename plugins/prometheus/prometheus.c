@@ -117,6 +117,8 @@ struct prom_sink {
     char labels[LABELS_MAX]; /* `k="v",` for each configured label */
     size_t max_sockets, max_response;
     int64_t expire_ns;
+    int64_t idle_since_ns; /* for expire_sockets(): a socket whose last
+                              event is not later expires */
 
     struct socket_metrics *sockets; /* open addressing, power of two */
     size_t nsockets, capacity;
@@ -230,19 +232,19 @@ static bool not_expired(const void *entry, void *sink)
 {
     const struct socket_metrics *m = entry;
     const struct prom_sink *s = sink;
-    return m->connections > 0 ||
-           clock_now_ns() - m->last_event_ns < s->expire_ns;
+    return m->connections > 0 || m->last_event_ns > s->idle_since_ns;
 }
 
 /* Drops the series of the sockets idle for expire_after. */
 static void expire_sockets(struct prom_sink *s, int64_t now_ns)
 {
-    bool any = false;
-    for (size_t i = 0; i < s->capacity && !any; i++)
-        any = s->sockets[i].name[0] && s->sockets[i].connections == 0 &&
-              now_ns - s->sockets[i].last_event_ns >= s->expire_ns;
-    if (any && table_rebuild(s, s->capacity, not_expired) == 0)
-        s->dirty = true;
+    s->idle_since_ns = now_ns - s->expire_ns;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->capacity; i++)
+        kept += s->sockets[i].name[0] && not_expired(&s->sockets[i], s);
+    if (kept < s->nsockets &&
+        table_rebuild(s, names_capacity(kept, TABLE_INITIAL), not_expired) == 0)
+        s->dirty = true; /* the table shrinks as well */
 }
 
 /* ---- counting ---- */

@@ -54,13 +54,19 @@
  *   socket is no longer watched. Sockets that share a name share one
  *   gauge, so closing one of them zeroes it for all (events carry no
  *   socket identity to do better).
- * - Every flush sends the gauge of every socket seen so far and the
- *   counters and gauges of every sink, 0 included: statsd may have
- *   restarted or deleted idle metrics, and a 0 that is sent says "none",
- *   not "no data".
+ * - Every flush sends the gauge of every socket known and the counters
+ *   and gauges of every sink, 0 included: statsd may have restarted or
+ *   deleted idle metrics, and a 0 that is sent says "none", not "no data".
+ * - A socket is forgotten after the flush that sent its last metrics: once
+ *   its monitor stopped (the gauge said 0), or when it had no live
+ *   connection and no event for expire_after. Programs that open and close
+ *   sockets for ever (each with a name of its own) so keep a table of the
+ *   sockets open now, not of every socket ever seen; a name that comes
+ *   back starts afresh.
  * - Timer samples are kept up to TIMER_SAMPLES_MAX per socket and
  *   interval; past that a uniform reservoir of them is sent with the sample
- *   rate (|@r), so that statsd still counts every connection.
+ *   rate (|@r), so that statsd still counts every connection. The sample
+ *   buffer grows as samples come, up to that bound.
  * - Names are sanitised: ':', '|', '@', '#', whitespace and control
  *   characters become '_' (',' too in tag values). Two sockets whose names
  *   sanitise alike share their metrics.
@@ -114,7 +120,10 @@ struct socket_metrics {
     size_t nreasons;
     int64_t connections;                  /* live, across intervals */
     int64_t *samples;                     /* kept durations (ms) */
-    size_t nsamples;
+    size_t nsamples, samples_cap;
+    int64_t last_event_ns;
+    bool stopped; /* its last event was monitor_stopped */
+    bool forget;  /* forget_sockets() drops it */
     uint64_t timed; /* durations seen this interval, kept or not */
 };
 
@@ -137,6 +146,7 @@ struct statsd_sink {
     char process[32]; /* added to the gauge to name this process: ".<pid>"
                          to the name, ",pid:<pid>" to the tags; or "" */
     int64_t interval_ns, last_flush_ns;
+    int64_t expire_ns;
 
     struct socket_metrics *sockets; /* open addressing, power-of-two size */
     size_t nsockets, capacity;
@@ -158,16 +168,7 @@ struct statsd_sink {
  * would read as syntax; in_tag also replaces the tag separator ','. */
 static void sanitize(char *dst, size_t cap, const char *src, bool in_tag)
 {
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)src[i];
-        bool bad = c <= ' ' || c == 0x7f || strchr(":|@#", c) ||
-                   (in_tag && c == ',');
-        dst[i] = bad ? '_' : (char)c;
-    }
-    dst[i] = '\0';
-    if (i == 0 && cap > 1)
-        snprintf(dst, cap, "_"); /* an empty name would vanish from a path */
+    names_sanitize(dst, cap, src, in_tag ? ":|@#," : ":|@#");
 }
 
 /* ---- the table of sockets ---- */
@@ -206,10 +207,13 @@ static struct socket_metrics *socket_metrics(struct statsd_sink *s,
 static void add_sample(struct statsd_sink *s, struct socket_metrics *m,
                        int64_t ms)
 {
-    if (!m->samples) {
-        m->samples = malloc(TIMER_SAMPLES_MAX * sizeof *m->samples);
-        if (!m->samples)
+    if (m->nsamples == m->samples_cap && m->samples_cap < TIMER_SAMPLES_MAX) {
+        size_t cap = m->samples_cap ? m->samples_cap * 2 : 8;
+        int64_t *grown = realloc(m->samples, cap * sizeof *grown);
+        if (!grown)
             return; /* the counter still counts the event */
+        m->samples = grown;
+        m->samples_cap = cap;
     }
     m->timed++;
     if (m->nsamples < TIMER_SAMPLES_MAX) {
@@ -255,7 +259,8 @@ static bool closes_connection(const zmqsink_event_t *ev)
            ev->duration_ms >= 0;
 }
 
-static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
+static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev,
+                      int64_t now_ns)
 {
     char name[ZMQSINK_SOCKET_NAME_MAX];
     sanitize(name, sizeof name, ev->socket, s->dogstatsd);
@@ -268,6 +273,8 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev)
         s->host->count_failed(s->host, 1, "nomem");
         return;
     }
+    m->last_event_ns = now_ns;
+    m->stopped = ev->type == ZMQSINK_EVENT_MONITOR_STOPPED;
     int index = ev->type ? __builtin_ctz(ev->type) : ZMQSINK_EVENT_TYPES;
     if (index < ZMQSINK_EVENT_TYPES && ev->type == 1u << index) {
         if (!count_reason(m, index, zmqsink_event_reason(ev)))
@@ -494,6 +501,41 @@ static void flush_sinks(struct statsd_sink *s)
     }
 }
 
+/* names_rebuild()'s keep: releases what a dropped socket holds. */
+static bool keep_socket(const void *entry, void *arg)
+{
+    const struct socket_metrics *m = entry;
+    if (m->forget)
+        free(m->samples);
+    return !m->forget;
+}
+
+/* Drops the sockets that stopped, and those idle without connections for
+ * expire_after, once a flush sent their last metrics; the table shrinks
+ * with them. Out of memory, they stay until the next flush. */
+static void forget_sockets(struct statsd_sink *s, int64_t now_ns)
+{
+    size_t forgotten = 0;
+    for (size_t i = 0; i < s->capacity; i++) {
+        struct socket_metrics *m = &s->sockets[i];
+        m->forget = m->name[0] &&
+                    (m->stopped || (m->connections == 0 &&
+                                    now_ns - m->last_event_ns >= s->expire_ns));
+        forgotten += m->forget;
+    }
+    if (!forgotten)
+        return;
+    void *table = s->sockets;
+    long kept = names_rebuild(&table, &s->capacity, sizeof *s->sockets,
+                              names_capacity(s->nsockets - forgotten,
+                                             TABLE_INITIAL),
+                              keep_socket, NULL);
+    if (kept < 0)
+        return;
+    s->sockets = table;
+    s->nsockets = (size_t)kept;
+}
+
 static void flush_all(struct statsd_sink *s, int64_t now_ns)
 {
     for (size_t i = 0; i < s->capacity; i++)
@@ -501,6 +543,7 @@ static void flush_all(struct statsd_sink *s, int64_t now_ns)
             flush_socket(s, &s->sockets[i]);
     flush_sinks(s);
     send_packet(s);
+    forget_sockets(s, now_ns);
     s->pending_events = 0;
     s->last_flush_ns = now_ns;
 }
@@ -519,8 +562,9 @@ static zmqsink_write_result_t statsd_write(void *state,
                                            size_t n)
 {
     struct statsd_sink *s = state;
+    int64_t now_ns = clock_now_ns();
     for (size_t i = 0; i < n; i++)
-        aggregate(s, &events[i]);
+        aggregate(s, &events[i], now_ns);
     request_tick(s);
     return ZMQSINK_WRITE_OK;
 }
@@ -618,6 +662,7 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
         snprintf(s->process, sizeof s->process,
                  s->dogstatsd ? ",pid:%ld" : ".%ld", (long)getpid());
     s->interval_ns = host->option_int(host, "flush_interval") * 1000000;
+    s->expire_ns = host->option_int(host, "expire_after") * 1000000;
     s->max_packet = (size_t)host->option_int(host, "max_packet");
     s->last_flush_ns = clock_now_ns();
     s->random = random_seed();
@@ -660,6 +705,10 @@ static const zmqsink_option_t statsd_options[] = {
       .choices = "auto|true|false",
       .help = "whether the connections gauge names its process by pid (auto: "
               "in the children of the process `zmqsink run` started)" },
+    { .key = "expire_after", .type = ZMQSINK_OPT_DURATION, .fallback = "1h",
+      .min = 1000, .max = 0x7fffffffffffLL,
+      .help = "a socket without events and live connections for this long "
+              "is forgotten (its gauge is no longer sent)" },
     { 0 }
 };
 
