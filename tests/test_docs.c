@@ -63,11 +63,6 @@ static int command_check(const char *path, char **output)
  * of a failure to report. */
 static bool example_valid(const char *path, FILE *report)
 {
-#ifndef ZMQSINK_TEST_KAFKA
-    /* Its sink is built only where librdkafka is. */
-    if (strstr(path, "/kafka.yaml"))
-        return true;
-#endif
     char *output, *ok;
     int status = command_check(path, &output);
     cr_assert_geq(asprintf(&ok, "%s: ok\n", path), 0);
@@ -102,6 +97,11 @@ Test(docs, every_example_config_passes_check)
 #ifndef ZMQSINK_TEST_NATS
         /* Its sink is built only where libnats is. */
         if (strstr(found.gl_pathv[i], "/nats.yaml"))
+            continue;
+#endif
+#ifndef ZMQSINK_TEST_KAFKA
+        /* Its sink is built only where librdkafka is. */
+        if (strstr(found.gl_pathv[i], "/kafka.yaml"))
             continue;
 #endif
         failed += !example_valid(found.gl_pathv[i], report);

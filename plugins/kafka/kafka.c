@@ -66,7 +66,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -1055,17 +1054,6 @@ static void kafka_close(void *state)
 
 /* ---- open ---- */
 
-/* 128 random bits as hex: the RUN of this run's message ids. */
-static void run_id_new(struct kafka_sink *s)
-{
-    unsigned char bits[SPOOL_KEY_LEN / 2];
-    if (getrandom(bits, sizeof bits, GRND_NONBLOCK) != (ssize_t)sizeof bits)
-        for (size_t i = 0; i < sizeof bits; i++)
-            bits[i] = (unsigned char)random_next(&s->random);
-    for (size_t i = 0; i < sizeof bits; i++)
-        snprintf(s->id + 2 * i, 3, "%02x", bits[i]);
-}
-
 static void *kafka_open(const zmqsink_host_t *host, char *err, size_t len)
 {
     struct kafka_sink *s = calloc(1, sizeof *s);
@@ -1075,7 +1063,7 @@ static void *kafka_open(const zmqsink_host_t *host, char *err, size_t len)
     }
     s->host = host;
     s->random = random_seed();
-    run_id_new(s);
+    random_hex128(&s->random, s->id); /* the RUN of this run's ids */
     s->topic = host->option_string(host, "topic");
     s->key = host->option_string(host, "key");
     if (s->key && !*s->key)
