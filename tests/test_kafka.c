@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <librdkafka/rdkafka.h>
@@ -483,6 +487,97 @@ Test(kafka, the_spool_outlives_a_restart_and_goes_first,
     zmqsink_destroy(&zs);
     assert_exactly_once(last.events);
     free(spool);
+}
+
+/* Sockets of this process connected to a mock broker. */
+static int broker_connections(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 ||
+            peer.sin_family != AF_INET)
+            continue;
+        char port[16];
+        snprintf(port, sizeof port, ":%d", ntohs(peer.sin_port));
+        for (const char *p = strstr(bootstraps, port); p;
+             p = strstr(p + 1, port))
+            if (p[strlen(port)] == ',' || !p[strlen(port)]) {
+                n++;
+                break;
+            }
+    }
+    return n;
+}
+
+/* In a forked child: no broker connection of the parent's, then a
+ * zmqsink of its own whose events are all delivered. Returns the exit
+ * status: 0 when so. */
+static int child_delivers(const char *path)
+{
+    int inherited = broker_connections();
+    if (inherited) {
+        fprintf(stderr, "child: %d connections of the parent\n", inherited);
+        return 1;
+    }
+    void *child_ctx = zmq_ctx_new();
+    char err[1024] = "";
+    zmqsink_t *child = zmqsink_new(child_ctx, path, err, sizeof err);
+    if (!child) {
+        fprintf(stderr, "child: %s\n", err);
+        return 1;
+    }
+    void *pull = zmq_socket(child_ctx, ZMQ_PULL);
+    int linger = 0;
+    zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof linger);
+    zmqsink_attach(child, pull, "child");
+    zmq_bind(pull, "tcp://127.0.0.1:*");
+    zmq_close(pull);
+    zmqsink_settle(child, child_ctx, WAIT_MS);
+    TH_STATS(stats);
+    for (int waited = 0; waited < WAIT_MS; waited += 50) {
+        zmqsink_stats(child, &stats);
+        if (stats.events > 0 && stats.sinks[0].delivered == stats.events)
+            break;
+        th_sleep_ms(50);
+    }
+    bool all = stats.events > 0 && stats.sinks[0].delivered == stats.events;
+    if (!all)
+        fprintf(stderr, "child: %llu of %llu events delivered\n",
+                (unsigned long long)stats.sinks[0].delivered,
+                (unsigned long long)stats.events);
+    zmqsink_destroy(&child);
+    zmq_ctx_term(child_ctx);
+    return all ? 0 : 1;
+}
+
+/* librdkafka's threads do not survive fork(), but a child starts zmqsink
+ * afresh, with a producer of its own: its events reach the topic too; and
+ * the child holds none of its parent's connections to the brokers. */
+Test(kafka, a_forked_child_delivers_with_a_producer_of_its_own,
+     .init = setup, .fini = teardown, .timeout = 180)
+{
+    zmqsink_t *zs = start_bus("");
+    char endpoint[256];
+    void *router = server_start(zs, endpoint, sizeof endpoint);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 3);
+    wait_delivered_so_far(zs);
+    char *path = th_path(dir, "zmqsink.yaml");
+    cr_assert_gt(broker_connections(), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(child_delivers(path));
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child's events were not delivered (status %d)", status);
+    free(path);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 3);
+    churn_end(zs, router);
+    wait_all_delivered(zs);
+    zmqsink_destroy(&zs);
 }
 
 /* A property librdkafka refuses, or one that would break the guarantee,

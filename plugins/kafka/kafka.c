@@ -56,9 +56,11 @@
  * so) ends that producer: its messages go to the spool (or count as
  * failed) and a new producer starts, with a new producer id.
  *
- * librdkafka's own threads talk to the brokers; its fds are its own and
- * are closed with the producer. It keeps process-wide state (its global
- * init, OpenSSL's), so the plugin is never unloaded (-z nodelete). */
+ * librdkafka's own threads talk to the brokers, over sockets the sink
+ * opens and closes for it (socket_cb), so that they are owned through the
+ * host and no forked child keeps one open. A child starts a producer of
+ * its own. librdkafka keeps process-wide state (its global init,
+ * OpenSSL's), so the plugin is never unloaded (-z nodelete). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -66,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -772,6 +775,25 @@ static void replay_abandon(struct kafka_sink *s, int64_t now)
 
 /* ---- the producer ---- */
 
+/* librdkafka's connections to the brokers, owned through the host so that
+ * no forked child keeps one of them open. From librdkafka's threads. */
+static int broker_socket_open(int domain, int type, int protocol,
+                              void *opaque)
+{
+    struct kafka_sink *s = opaque;
+    int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+    if (fd >= 0)
+        s->host->own_fd(s->host, fd, 1);
+    return fd;
+}
+
+static int broker_socket_close(int fd, void *opaque)
+{
+    struct kafka_sink *s = opaque;
+    s->host->close_fd(s->host, fd);
+    return 0;
+}
+
 static int producer_new(struct kafka_sink *s, char *err, size_t len)
 {
     const zmqsink_host_t *h = s->host;
@@ -786,6 +808,8 @@ static int producer_new(struct kafka_sink *s, char *err, size_t len)
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_socket_cb(conf, broker_socket_open);
+    rd_kafka_conf_set_closesocket_cb(conf, broker_socket_close);
     char why[512];
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
     if (!s->rk) {
