@@ -283,6 +283,27 @@ static void assert_exactly_once(uint64_t events)
     free(read.messages);
 }
 
+/* The topic holds every event 1..events of one zmqsink at least once, and
+ * a copy only under the id of the event it copies. */
+static void assert_at_least_once(uint64_t events)
+{
+    topic_read_t read = topic_read();
+    qsort(read.messages, read.n, sizeof *read.messages, by_seq);
+    uint64_t next = 1;
+    for (size_t i = 0; i < read.n; i++) {
+        if (i > 0 && read.messages[i].seq == read.messages[i - 1].seq) {
+            cr_assert_str_eq(read.messages[i].id, read.messages[i - 1].id);
+            continue;
+        }
+        cr_assert_eq(read.messages[i].seq, next, "event %llu is missing",
+                     (unsigned long long)next);
+        next++;
+    }
+    cr_assert_eq(next - 1, events, "%llu of %llu events in the topic",
+                 (unsigned long long)(next - 1), (unsigned long long)events);
+    free(read.messages);
+}
+
 /* ---- churn ---- */
 
 /* A ROUTER attached as "server", bound on loopback. */
@@ -491,6 +512,32 @@ Test(kafka, the_spool_outlives_a_restart_and_goes_first,
     free(spool);
 }
 
+/* A fatal error of the idempotent producer (a sequence the broker did not
+ * expect): the sink starts a new producer and sends again, through the
+ * spool, what the old one had not delivered; nothing is lost, and a copy
+ * can only be of a message the cluster may have written already. */
+Test(kafka, a_fatal_producer_error_restarts_it_and_loses_nothing,
+     .init = setup, .fini = teardown, .timeout = 180)
+{
+    char *spool = th_path(dir, "spool");
+    char extra[1024];
+    snprintf(extra, sizeof extra, "    spool: { dir: %s }\n", spool);
+    zmqsink_t *zs = start_bus(extra);
+    char endpoint[256];
+    void *router = server_start(zs, endpoint, sizeof endpoint);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 5);
+    wait_delivered_so_far(zs);
+    rd_kafka_mock_push_request_errors(
+        cluster, 0 /* Produce */, 1,
+        RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    th_dealers_visit(ctx, zs, "client", router, endpoint, 10);
+    churn_end(zs, router);
+    uint64_t events = wait_all_delivered(zs);
+    zmqsink_destroy(&zs);
+    assert_at_least_once(events);
+    free(spool);
+}
+
 /* Sockets of this process connected to a mock broker. */
 static int broker_connections(void)
 {
@@ -661,3 +708,4 @@ Test(kafka, bad_properties_are_refused_at_check_naming_them,
     free(said);
     free(path);
 }
+

@@ -152,6 +152,7 @@ struct kafka_sink {
     int64_t last_progress_ns;
     bool fatal, shutting_down;
     bool brokers_down, queue_full, produce_failing, rejecting, unsent_failing;
+    bool restart_failing;
     uint64_t queue_full_said;
     int64_t down_since_ns;
     int last_error;
@@ -871,23 +872,29 @@ static void producer_drain(struct kafka_sink *s)
         replay_abandon(s, clock_now_ns());
 }
 
-/* After a fatal error of the idempotent producer: a new one. */
+/* After a fatal error of the idempotent producer: a new one (also when
+ * the last attempt to start one failed). */
 static void producer_restart(struct kafka_sink *s)
 {
-    char why[512] = "";
-    rd_kafka_resp_err_t err = rd_kafka_fatal_error(s->rk, why, sizeof why);
-    s->host->log(s->host, ZMQSINK_SEV_ERR,
-                 "the producer failed for good (%s: %s); a new one starts, "
-                 "and what it had in flight is sent again",
-                 rd_kafka_err2name(err), why);
-    producer_drain(s);
-    producer_destroy(s);
-    char err_text[512];
-    if (producer_new(s, err_text, sizeof err_text) != 0) {
+    if (s->rk) {
+        char why[512] = "";
+        rd_kafka_resp_err_t err = rd_kafka_fatal_error(s->rk, why, sizeof why);
+        s->host->log(s->host, ZMQSINK_SEV_ERR,
+                     "the producer failed for good (%s: %s); a new one "
+                     "starts, and what it had in flight is sent again",
+                     rd_kafka_err2name(err), why);
+        producer_drain(s);
         producer_destroy(s);
-        s->fatal = true; /* tried again at the next tick */
-        s->host->log(s->host, ZMQSINK_SEV_ERR, "%s", err_text);
     }
+    char err[512];
+    if (producer_new(s, err, sizeof err) == 0) {
+        once_recovered(&s->restart_failing);
+        return;
+    }
+    producer_destroy(s);
+    s->fatal = true; /* tried again at the next tick */
+    if (once_failed(&s->restart_failing))
+        s->host->log(s->host, ZMQSINK_SEV_ERR, "%s; trying again", err);
 }
 
 /* ---- what every callback does ---- */
