@@ -1,6 +1,8 @@
-/* JSON string escaping, without allocation, locale or lock. */
+/* JSON string escaping, and reading back one member of a flat object,
+ * without allocation, locale or lock. */
 #include "json.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence of 2 to 4 bytes at s, or 0 when s does
@@ -88,4 +90,180 @@ void json_quote(const char *s, size_t n, json_put_fn *put, void *ctx)
     put(ctx, "\"", 1);
     json_escape(s, n, put, ctx);
     put(ctx, "\"", 1);
+}
+
+/* ---- reading a member back ---- */
+
+/* The text being read, and where. */
+typedef struct scan {
+    const char *s;
+    size_t n, i;
+} scan_t;
+
+/* Where a value is copied: cap bytes, NUL included; cut to fit. */
+typedef struct sink_buf {
+    char *buf;
+    size_t cap, len;
+} sink_buf_t;
+
+static void buf_put(sink_buf_t *b, const char *s, size_t n)
+{
+    for (size_t k = 0; k < n && b->buf && b->len + 1 < b->cap; k++)
+        b->buf[b->len++] = s[k];
+    if (b->buf && b->cap)
+        b->buf[b->len] = '\0';
+}
+
+static void scan_space(scan_t *sc)
+{
+    while (sc->i < sc->n && (sc->s[sc->i] == ' ' || sc->s[sc->i] == '\t' ||
+                             sc->s[sc->i] == '\r' || sc->s[sc->i] == '\n'))
+        sc->i++;
+}
+
+static bool scan_byte(scan_t *sc, char c)
+{
+    scan_space(sc);
+    if (sc->i < sc->n && sc->s[sc->i] == c) {
+        sc->i++;
+        return true;
+    }
+    return false;
+}
+
+/* Four hex digits after "\u". Returns the unit, or -1. */
+static long scan_hex4(scan_t *sc)
+{
+    if (sc->n - sc->i < 4)
+        return -1;
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = sc->s[sc->i++];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static void put_utf8(sink_buf_t *b, unsigned long cp)
+{
+    char u[4];
+    size_t len;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        len = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        len = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | cp >> 12);
+        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        len = 3;
+    } else {
+        u[0] = (char)(0xF0 | cp >> 18);
+        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        len = 4;
+    }
+    buf_put(b, u, len);
+}
+
+/* The code point of the escape "\uXXXX" (the backslash and 'u' read),
+ * joining a surrogate pair; a lone surrogate is U+FFFD. -1: malformed. */
+static long scan_unicode(scan_t *sc)
+{
+    long unit = scan_hex4(sc);
+    if (unit < 0xD800 || unit > 0xDFFF)
+        return unit;
+    if (unit > 0xDBFF || sc->n - sc->i < 6 || sc->s[sc->i] != '\\' ||
+        sc->s[sc->i + 1] != 'u')
+        return 0xFFFD;
+    size_t mark = sc->i;
+    sc->i += 2;
+    long low = scan_hex4(sc);
+    if (low < 0xDC00 || low > 0xDFFF) {
+        sc->i = mark;
+        return low < 0 ? -1 : 0xFFFD;
+    }
+    return 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+}
+
+/* Reads a string (at its opening quote) into b, unescaped. */
+static bool scan_string(scan_t *sc, sink_buf_t *b)
+{
+    static const char plain[] = "\"\\/bfnrt", means[] = "\"\\/\b\f\n\r\t";
+    if (!scan_byte(sc, '"'))
+        return false;
+    while (sc->i < sc->n) {
+        char c = sc->s[sc->i++];
+        if (c == '"')
+            return true;
+        if (c != '\\') {
+            buf_put(b, &c, 1);
+            continue;
+        }
+        if (sc->i == sc->n)
+            return false;
+        c = sc->s[sc->i++];
+        const char *e = c ? strchr(plain, c) : NULL;
+        if (e) {
+            buf_put(b, &means[e - plain], 1);
+            continue;
+        }
+        long cp = c == 'u' ? scan_unicode(sc) : -1;
+        if (cp < 0)
+            return false;
+        put_utf8(b, (unsigned long)cp);
+    }
+    return false;
+}
+
+/* Reads a number, true, false or null into b as it is written. */
+static bool scan_bare(scan_t *sc, sink_buf_t *b)
+{
+    scan_space(sc);
+    size_t start = sc->i;
+    while (sc->i < sc->n && sc->s[sc->i] != ',' && sc->s[sc->i] != '}' &&
+           sc->s[sc->i] != ' ' && sc->s[sc->i] != '"' &&
+           sc->s[sc->i] != '{' && sc->s[sc->i] != '[')
+        sc->i++;
+    buf_put(b, sc->s + start, sc->i - start);
+    return sc->i > start;
+}
+
+int json_read_member(const char *text, size_t n, const char *key, char *out,
+                size_t cap)
+{
+    scan_t sc = {text, n, 0};
+    if (cap)
+        out[0] = '\0';
+    if (!scan_byte(&sc, '{'))
+        return -1;
+    if (scan_byte(&sc, '}'))
+        return 0;
+    size_t key_len = strlen(key);
+    do {
+        char name[64];
+        sink_buf_t name_buf = {name, sizeof name, 0};
+        if (!scan_string(&sc, &name_buf) || !scan_byte(&sc, ':'))
+            return -1;
+        bool wanted = name_buf.len == key_len && key_len < sizeof name - 1 &&
+                      memcmp(name, key, key_len) == 0;
+        sink_buf_t value = {wanted ? out : NULL, cap, 0};
+        scan_space(&sc);
+        bool quoted = sc.i < sc.n && sc.s[sc.i] == '"';
+        if (!(quoted ? scan_string(&sc, &value) : scan_bare(&sc, &value)))
+            return -1;
+        if (wanted)
+            return 1;
+    } while (scan_byte(&sc, ','));
+    return scan_byte(&sc, '}') ? 0 : -1;
 }

@@ -1,6 +1,7 @@
 /* JSON string escaping: the one rule by which every json zmqsink writes
  * (event lines, the stats file, the spool's dead letters) and syslog's
- * structured data escape text. Part of common/.
+ * structured data escape text; and the reading back of a member of such a
+ * line. Part of common/.
  *
  * \" \\ \b \f \n \r \t, other bytes below 0x20 and DEL as \u00XX; valid
  * UTF-8 passes through and each byte of an invalid sequence becomes
@@ -23,5 +24,15 @@ void json_quote(const char *s, size_t n, json_put_fn *put, void *ctx);
 
 /* Length of the prefix of the n bytes at s that json carries as it is. */
 size_t json_plain_prefix(const char *s, size_t n);
+
+/* Reads back one member of a flat json object as zmqsink writes them (an
+ * event line, a stats file): finds key among the members of the object in
+ * the n bytes at text, whose values are strings, numbers, true, false or
+ * null, and copies its value into out (cap bytes, NUL-terminated, cut to
+ * fit): a string unescaped (\uXXXX as UTF-8), any other value as it is
+ * written. Returns 1 when found, 0 when absent, -1 when the text is not
+ * such an object. */
+int json_read_member(const char *text, size_t n, const char *key, char *out,
+                size_t cap);
 
 #endif

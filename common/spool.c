@@ -932,3 +932,23 @@ fail:
     spool_close(&s);
     return NULL;
 }
+
+int spool_open_option(const zmqsink_host_t *host, spool_t **spool, char *err,
+                      size_t errlen)
+{
+    *spool = NULL;
+    const char *dir = host->option_string(host, "spool.dir");
+    if (!dir)
+        return 0;
+    *spool = spool_open(host, dir,
+                        (uint64_t)host->option_int(host, "spool.max_size"),
+                        err, errlen);
+    if (!*spool)
+        return -1;
+    if (spool_count(*spool) > 0)
+        host->log(host, ZMQSINK_SEV_NOTICE,
+                  "%zu batches from an earlier run wait in %s; they are "
+                  "sent first",
+                  spool_count(*spool), spool_dir(*spool));
+    return 0;
+}

@@ -91,4 +91,12 @@ void spool_remove(spool_t *spool, uint64_t id);
 int spool_dead_letter(spool_t *spool, const spool_batch_t *batch,
                       const char *reason);
 
+/* For a sink whose options are spool.dir and spool.max_size: opens the
+ * spool when spool.dir is set, and says (as the sink's notice) how many
+ * batches an earlier run left there, which the sink sends first. Returns
+ * 0 with *spool (NULL without spool.dir; caller owns it), or -1 with a
+ * message in err. */
+int spool_open_option(const zmqsink_host_t *host, spool_t **spool, char *err,
+                      size_t errlen);
+
 #endif

@@ -1,10 +1,11 @@
 /* Reading a config, or the compiled-in default, and zmqsink_check(): the
- * whole file validated, every plugin loaded and its options checked,
- * nothing opened. */
+ * whole file validated, every plugin loaded and its options checked (by
+ * its table, then by its check(), if it has one), nothing opened. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
+#include "sinkset.h"
 
 const char *zmqsink_default_config(void)
 {
@@ -100,7 +101,8 @@ int zmqsink_check(const char *config_path, FILE *out, char *err, size_t errlen)
                               plugin.desc->options, &options, err,
                               errlen) != 0)
             rc = -ZMQSINK_ECONFIG;
-        else
+        else if ((rc = zs__sink_check(config, sc, &plugin, options, err,
+                                      errlen)) == 0)
             sink_describe(sc, &plugin, report);
         zs__options_free(&options);
         zs__plugin_unload(&plugin);

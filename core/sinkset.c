@@ -48,6 +48,58 @@ zs__sink_t *zs__sink_new(zmqsink_t *zs, const zs__config_t *config,
     return sink;
 }
 
+/* The node of entry item of the LIST or MAP option whose value is node
+ * (a mapping's key, so that the line names the entry), or node itself. */
+static const zs__node_t *option_entry(const zs__node_t *node, long item)
+{
+    if (!node || item < 0)
+        return node;
+    if (node->kind == ZS__NODE_MAPPING && (size_t)item < node->nitems / 2)
+        return node->items[2 * (size_t)item];
+    if (node->kind == ZS__NODE_SEQUENCE && (size_t)item < node->nitems)
+        return node->items[item];
+    return node;
+}
+
+int zs__sink_check(const zs__config_t *config, const zs__sink_config_t *sc,
+                   const zs__plugin_t *plugin, zs__options_t *options,
+                   char *err, size_t errlen)
+{
+    const zmqsink_plugin_t *desc = plugin->desc;
+    if (desc->abi_minor < 7 || !desc->check)
+        return 0;
+    /* A sink that exists only for the call: its host table serves the
+     * options and the services that need no running sink. */
+    zs__sink_t *probe = calloc(1, sizeof *probe);
+    if (!probe) {
+        snprintf(err, errlen, "sink '%s': out of memory", sc->name);
+        return -ZMQSINK_ENOMEM;
+    }
+    snprintf(probe->name, sizeof probe->name, "%s", sc->name);
+    snprintf(probe->config_dir, sizeof probe->config_dir, "%s", config->dir);
+    probe->options = options;
+    zs__host_init(probe);
+    const char *key = NULL;
+    long item = -1;
+    char why[1024] = "";
+    int rc = desc->check(&probe->host, &key, &item, why, sizeof why);
+    const zs__node_t *node =
+        rc == 0 || !key ? NULL
+                        : option_entry(zs__options_node(options, key), item);
+    free(probe);
+    if (rc == 0)
+        return 0;
+    char where[PATH_MAX + 32];
+    if (node)
+        snprintf(where, sizeof where, "%s:%u:%u", config->path, node->line,
+                 node->col);
+    else
+        zs__node_where(config, sc->node, "name", where, sizeof where);
+    snprintf(err, errlen, "%s: sink '%s': %s", where, sc->name,
+             why[0] ? why : "check() failed");
+    return -ZMQSINK_ECONFIG;
+}
+
 /* Loads the sink's plugin and checks its options, from the config
  * remembered in the sink. Returns 0, or -ZMQSINK_EPLUGIN or
  * -ZMQSINK_ECONFIG with "FILE:LINE:COL: sink 'NAME': ..." in err. On the
@@ -62,7 +114,8 @@ static int sink_prepare(zs__sink_t *sink, char *err, size_t errlen)
                           sink->plugin.desc->options, &sink->options, err,
                           errlen) != 0)
         return -ZMQSINK_ECONFIG;
-    return 0;
+    return zs__sink_check(config, sc, &sink->plugin, sink->options, err,
+                          errlen);
 }
 
 /* The `type:` of a sink before its plugin is loaded: its type, or the

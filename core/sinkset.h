@@ -14,6 +14,14 @@ zs__sink_t *zs__sink_new(zmqsink_t *zs, const zs__config_t *config,
 /* Frees a sink whose thread has ended, or never started. NULL: no-op. */
 void zs__sink_free(zs__sink_t *sink);
 
+/* Runs the plugin's check() (ABI 1.7), when it has one, on options, the
+ * sink's options as validated against the plugin's table. Opens nothing.
+ * Returns 0, or -ZMQSINK_ECONFIG with "FILE:LINE:COL: sink 'NAME': ..."
+ * in err, at the option (or entry of one) that check() named. */
+int zs__sink_check(const zs__config_t *config, const zs__sink_config_t *sc,
+                   const zs__plugin_t *plugin, zs__options_t *options,
+                   char *err, size_t errlen);
+
 /* Makes the sink a config describes and starts it (its worker runs, but
  * nothing routes to it yet): loaded, checked and opened before this
  * returns, or, in the background, by its own thread. Returns it, or NULL

@@ -14,6 +14,10 @@ ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
   python3 python3-zmq libczmq-dev openssl debhelper lintian
   libmicrohttpd-dev prometheus curl libnats-dev nats-server"
 
+# librdkafka-dev builds the kafka sink; its tests run librdkafka's own mock
+# cluster (Debian ships no Kafka broker).
+ZS_PACKAGES="$ZS_PACKAGES librdkafka-dev"
+
 zs_install_deps() {
     local missing=()
     for package in $ZS_PACKAGES; do

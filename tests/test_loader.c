@@ -452,6 +452,64 @@ Test(loader, failed_open_stops_the_config_and_closes_the_sinks_opened,
     free(path);
 }
 
+/* A plugin's check() refuses the file in zmqsink_new() and zmqsink_check()
+ * alike, at the line of the option, or of the entry of a mapping, that it
+ * names, or at the sink's name when it names none. */
+Test(loader, check_refuses_the_config_at_the_option_it_names,
+     .init = setup, .fini = teardown)
+{
+    static const struct {
+        const char *lines, *where, *why;
+    } cases[] = {
+        {"    type: checked\n    mode: bad\n", "8:11", "mode: 'bad' is refused"},
+        {"    type: checked\n    settings:\n      a: fine\n      b: wrong\n",
+         "10:7", "settings: 'b' cannot be 'wrong'"},
+        {"    type: checked\n    settings: { a: fine, b: wrong }\n", "8:26",
+         "settings: 'b' cannot be 'wrong'"},
+        {"    type: checked\n    whole: true\n", "6:11",
+         "the sink as a whole is refused"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = config_with_healthy_sink("", cases[i].lines);
+        char expected[4096];
+        snprintf(expected, sizeof expected, "%s/cfg.yaml:%s: sink 'broken': %s",
+                 dir, cases[i].where, cases[i].why);
+        assert_refused(path, expected, expected);
+        free(path);
+    }
+}
+
+Test(loader, a_sink_that_check_refuses_is_never_opened,
+     .init = setup, .fini = teardown)
+{
+    char yaml[1024], err[1024] = "";
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - { name: c, type: checked, mode: bad, opened: "
+             "%s/opened }\n",
+             dir);
+    char *path = th_write_file(dir, "cfg.yaml", yaml);
+    cr_assert_null(zmqsink_new(ctx, path, err, sizeof err));
+    cr_expect_neq(zmqsink_check(path, NULL, err, sizeof err), 0);
+    char *opened = th_path(dir, "opened");
+    cr_expect_neq(access(opened, F_OK), 0, "open() ran after a failed check");
+    free(opened);
+    free(path);
+    /* Accepted, it is checked and then opened. */
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n  - { name: c, type: checked, settings: { a: fine }, "
+             "opened: %s/opened }\n",
+             dir);
+    path = th_write_file(dir, "cfg.yaml", yaml);
+    cr_assert_eq(zmqsink_check(path, NULL, err, sizeof err), 0, "%s", err);
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_not_null(zs, "%s", err);
+    zmqsink_destroy(&zs);
+    opened = th_path(dir, "opened");
+    cr_expect_eq(access(opened, F_OK), 0, "open() did not run");
+    free(opened);
+    free(path);
+}
+
 /* Runs a ROUTER through `clients` connect/send/close rounds, all attached
  * to zs, then closes it: events for every sink. */
 static void make_events(zmqsink_t *zs, int clients)

@@ -20,10 +20,12 @@
  *   3. dlopens it with RTLD_NOW | RTLD_LOCAL (plugins never see each
  *      other's symbols) and calls zmqsink_plugin_entry();
  *   4. checks the descriptor: the ABI version (below); name, open, write
- *      and close set (tick, flush and reopen are optional); an option table
- *      with known types, choices for every ENUM and min <= max; and, when
- *      the sink has both `type:` and `plugin:`, that name equals `type:`;
- *   5. validates the sink's options against the table;
+ *      and close set (tick, flush, reopen and check are optional); an
+ *      option table with known types, choices for every ENUM and min <=
+ *      max; and, when the sink has both `type:` and `plugin:`, that name
+ *      equals `type:`;
+ *   5. validates the sink's options against the table, then calls the
+ *      plugin's check(), if it has one, for what a table cannot say;
  *   6. calls open() (`zmqsink check` stops before this).
  * A failure at any step stops the whole config (zmqsink_new() returns
  * NULL; zmqsink_reload() leaves the running sinks as they were), with one
@@ -71,6 +73,7 @@
  *     1.4: count_delivered in the host, flags in the descriptor.
  *     1.5: tick_at in the host, ZMQSINK_PLUGIN_TICKS_ON_REQUEST.
  *     1.6: own_fd, close_fd and sockets_attached in the host.
+ *     1.7: check in the descriptor.
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -94,6 +97,10 @@
  * closed.
  *
  * What users see of a failure:
+ *   - check() returns -1: `zmqsink check`, zmqsink_new() and
+ *     zmqsink_reload() refuse the file with "FILE:LINE:COL: sink 'NAME':
+ *     <your message>" at the option (or entry of an option) it named. What
+ *     the user can fix in the file alone belongs there.
  *   - open() returns NULL: zmqsink_new() fails with "FILE:LINE:COL: sink
  *     'NAME': <your message>" and no sink runs (zmqsink_reload() keeps the
  *     running config). So fail open() for what the user must fix (a bad
@@ -205,7 +212,7 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 6
+#define ZMQSINK_PLUGIN_ABI_MINOR 7
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -496,6 +503,23 @@ typedef struct zmqsink_plugin {
     /* Since ABI 1.4. ZMQSINK_PLUGIN_* bits; read only from a plugin that
      * declares 1.4 or later. */
     uint32_t flags;
+
+    /* Since ABI 1.7. Optional. Checks what the option table cannot say (a
+     * template's placeholders, settings that a client library validates
+     * itself) from the options alone: it opens, connects, starts and keeps
+     * nothing. The core calls it once the options passed the table, in
+     * `zmqsink check` and before open(), so that the file is refused at
+     * check rather than when the sink starts. Any thread; of the host
+     * table it may use sink_name, config_dir, host_name, the option
+     * accessors, option_is_set, format, log and resolve_path, nothing
+     * else. Returns 0; or -1 with a message in err (at most len bytes, as
+     * open()'s), *key set to the option it is about (NULL: the sink as a
+     * whole) and *item to the index of the entry of a LIST or MAP option
+     * it is about (in file order, as option_list() and option_map() give
+     * them; -1: the option as a whole), so that the user reads
+     * "FILE:LINE:COL: sink 'NAME': <your message>" at that line. */
+    int (*check)(const zmqsink_host_t *host, const char **key, long *item,
+                 char *err, size_t len);
 } zmqsink_plugin_t;
 
 #define ZMQSINK_PLUGIN_DESCRIPTOR_INIT                                         \

@@ -949,21 +949,12 @@ static void *http_open(const zmqsink_host_t *host, char *err, size_t len)
         }
         s->gzip_ready = true;
     }
-    const char *dir = host->option_string(host, "spool.dir");
-    if (dir) {
-        s->spool = spool_open(host, dir, (uint64_t)host->option_int(
-                                             host, "spool.max_size"),
-                              err, len);
-        if (!s->spool)
-            goto fail;
+    if (spool_open_option(host, &s->spool, err, len) != 0)
+        goto fail;
+    if (s->spool) {
         s->next_id = spool_last_id(s->spool);
-        if (spool_count(s->spool) > 0) {
-            host->log(host, ZMQSINK_SEV_NOTICE,
-                      "%zu batches from an earlier run wait in %s; they are "
-                      "sent first",
-                      spool_count(s->spool), spool_dir(s->spool));
+        if (spool_count(s->spool) > 0)
             host->tick_at(host, clock_now_ns()); /* replayed at once */
-        }
     }
     return s;
 fail:

@@ -2,11 +2,12 @@
  * with acknowledged delivery, or to core NATS, fire and forget; with
  * libnats (nats.c).
  *
- * Messages. The subject comes from the `subject` template, whose
- * placeholders {socket} {event} {host} {pid} are replaced by the event's
- * values made safe inside one subject token (names_sanitize: whitespace,
- * control characters, '.', '*' and '>' become '_'). The body is the event
- * in the sink's format. Every message carries the header
+ * Messages. The subject comes from the `subject` template
+ * (common/template.h), whose placeholders {socket} {event} {host} {pid}
+ * are replaced by the event's values made safe inside one subject token
+ * (names_sanitize: whitespace, control characters, '.', '*' and '>' become
+ * '_'); `zmqsink check` checks it (check()). The body is the event in the
+ * sink's format. Every message carries the header
  * Nats-Msg-Id: INSTANCE-SEQ, where INSTANCE is 32 hex digits drawn when
  * the sink opens and SEQ the event's seq: the same for every retry of the
  * event, also by a later run replaying the spool, so that the stream's
@@ -78,6 +79,7 @@
 #include "names.h"
 #include "option_file.h"
 #include "spool.h"
+#include "template.h"
 
 #define MSG_ID_HEADER "Nats-Msg-Id"
 #define MSG_ID_MAX (SPOOL_KEY_LEN + 1 + 20 + 1)
@@ -356,54 +358,25 @@ static void mailbox_wait(struct mailbox *m, int64_t until)
 
 /* ---- subjects ---- */
 
-static const char *const placeholders[] = {"socket", "event", "host", "pid",
-                                           NULL};
-
-/* The index of the placeholder at text (after its '{'), or -1; *len is the
- * length of its name. */
-static int placeholder_at(const char *text, size_t *len)
-{
-    for (int i = 0; placeholders[i]; i++) {
-        size_t n = strlen(placeholders[i]);
-        if (strncmp(text, placeholders[i], n) == 0 && text[n] == '}') {
-            *len = n;
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* Checks the template: a subject to publish to (no wildcards, no empty
- * token, no whitespace) whose placeholders are known. */
-static int subject_check(const char *t, char *err, size_t len)
+/* Checks a subject as the template expands it (len bytes): a subject to
+ * publish to, without whitespace, control characters, wildcards or an
+ * empty token. t is the template, for the message. */
+static int subject_syntax_check(const char *subject, size_t n, const char *t,
+                                char *err, size_t len)
 {
     size_t token = 0; /* characters of the current token */
-    if (strlen(t) > SUBJECT_TEMPLATE_MAX) {
-        snprintf(err, len, "subject: longer than %d characters",
-                 SUBJECT_TEMPLATE_MAX);
-        return -1;
-    }
-    for (const char *p = t;; p++) {
-        if (*p == '.' || !*p) {
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || subject[i] == '.') {
             if (token == 0) {
                 snprintf(err, len, "subject '%s': an empty token (a '.' at "
                          "either end, or two in a row)", t);
                 return -1;
             }
-            if (!*p)
-                return 0;
             token = 0;
             continue;
         }
-        unsigned char c = (unsigned char)*p;
-        size_t name;
-        if (c == '{' && placeholder_at(p + 1, &name) >= 0) {
-            p += name + 1;
-        } else if (c == '{' || c == '}') {
-            snprintf(err, len, "subject '%s': unknown placeholder at '%.20s' "
-                     "(known: {socket} {event} {host} {pid})", t, p);
-            return -1;
-        } else if (c <= ' ' || c == 0x7f || c == '*' || c == '>') {
+        unsigned char c = (unsigned char)subject[i];
+        if (c <= ' ' || c == 0x7f || c == '*' || c == '>') {
             snprintf(err, len, "subject '%s': no whitespace, control "
                      "characters or wildcards ('*', '>') in a subject to "
                      "publish to", t);
@@ -411,33 +384,51 @@ static int subject_check(const char *t, char *err, size_t len)
         }
         token++;
     }
+    return 0;
 }
 
-/* Appends the subject of ev to b. */
+/* Checks the template: its placeholders (common/template.h), then the
+ * subject it makes with each placeholder standing for one safe
+ * character, as its values are made safe as one token. */
+static int subject_check(const char *t, char *err, size_t len)
+{
+    if (strlen(t) > SUBJECT_TEMPLATE_MAX) {
+        snprintf(err, len, "subject: longer than %d characters",
+                 SUBJECT_TEMPLATE_MAX);
+        return -1;
+    }
+    char why[256];
+    if (template_check(t, why, sizeof why) != 0) {
+        snprintf(err, len, "subject '%s': %s", t, why);
+        return -1;
+    }
+    template_values_t probe;
+    for (int f = 0; f < TEMPLATE_FIELDS; f++)
+        snprintf(probe.text[f], sizeof probe.text[f], "x");
+    bytes_t subject = {0};
+    int rc = template_expand(t, &probe, &subject);
+    if (rc != 0)
+        snprintf(err, len, "out of memory");
+    else
+        rc = subject_syntax_check(subject.data, subject.len, t, err, len);
+    bytes_free(&subject);
+    return rc;
+}
+
+/* Appends the subject of ev to b: the template with each value made safe
+ * as one subject token. */
 static void subject_render(const struct nats_sink *s, const zmqsink_event_t *ev,
                            bytes_t *b, bool *failed)
 {
-    for (const char *p = s->subject; *p; p++) {
-        size_t len;
-        int which = *p == '{' ? placeholder_at(p + 1, &len) : -1;
-        if (which < 0) {
-            bytes_put(b, p, 1, failed);
-            continue;
-        }
-        char value[ZMQSINK_ENDPOINT_MAX], safe[ZMQSINK_ENDPOINT_MAX];
-        const char *name = zmqsink_event_name(ev->type);
-        if (which == 0)
-            snprintf(value, sizeof value, "%s", ev->socket);
-        else if (which == 1)
-            snprintf(value, sizeof value, "%s", name ? name : "unknown");
-        else if (which == 2)
-            snprintf(value, sizeof value, "%s", s->host->host_name);
-        else
-            snprintf(value, sizeof value, "%d", (int)getpid());
-        names_sanitize(safe, sizeof safe, value, SUBJECT_SYNTAX);
-        bytes_put_str(b, safe, failed);
-        p += len + 1;
+    template_values_t values;
+    template_values_of_event(&values, ev);
+    for (int f = 0; f < TEMPLATE_FIELDS; f++) {
+        char safe[TEMPLATE_VALUE_MAX];
+        names_sanitize(safe, sizeof safe, values.text[f], SUBJECT_SYNTAX);
+        memcpy(values.text[f], safe, sizeof safe);
     }
+    if (!*failed && template_expand(s->subject, &values, b) != 0)
+        *failed = true;
 }
 
 /* ---- batches ---- */
@@ -1338,6 +1329,14 @@ static const zmqsink_option_t nats_options[] = {
     {0},
 };
 
+/* The subject template, in `zmqsink check` already. */
+static int nats_check(const zmqsink_host_t *host, const char **key,
+                      long *item, char *err, size_t len)
+{
+    *key = "subject";
+    return subject_check(host->option_string(host, "subject"), err, len);
+}
+
 static const zmqsink_plugin_t nats_plugin = {
     ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
     .name = "nats",
@@ -1350,6 +1349,7 @@ static const zmqsink_plugin_t nats_plugin = {
     .flush = nats_flush,
     .close = nats_close,
     .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
+    .check = nats_check,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
