@@ -379,21 +379,45 @@ Test(direct, oversized_existing_file_is_rotated_first)
     free_lines(&l);
 }
 
-Test(direct, full_disk_retries_and_logs_once)
+/* A device that fails every write (once hang_up, when not -1, is closed
+ * after the sink opened it): the sink keeps the events in the queue
+ * (RETRY), says so once with the cause, and takes nothing. */
+static void write_errors_retry_and_log_once(const char *path, int err,
+                                            int hang_up)
 {
-    th_plugin_set_option(&th, "path", "/dev/full", 0);
+    th_plugin_set_option(&th, "path", path, 0);
     void *s = th_plugin_open(&th);
+    if (hang_up >= 0)
+        close(hang_up);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(plugin->write(s, make_events(1, 4), 4),
-                     ZMQSINK_WRITE_RETRY);
+                     ZMQSINK_WRITE_RETRY, "%s", path);
     plugin->tick(s, 0);
-    cr_assert_eq(th.logs, 1);
-    cr_assert(strstr(th.last_log, "'/dev/full'") &&
-                  strstr(th.last_log, strerror(ENOSPC)),
+    cr_assert_eq(th.logs, 1, "%s: %s", path, th.log_text);
+    cr_assert(strstr(th.last_log, path) && strstr(th.last_log, strerror(err)),
               "%s", th.last_log);
     cr_assert_eq(plugin->flush(s, 0), 0, "nothing was taken");
     plugin->close(s);
     cr_assert_eq(th.failed, 0);
+}
+
+Test(direct, full_disk_retries_and_logs_once)
+{
+    write_errors_retry_and_log_once("/dev/full", ENOSPC, -1);
+}
+
+/* EIO, from a terminal whose other side hung up (the pty's master is
+ * closed): what a failing disk or a lost tty gives. */
+Test(direct, io_error_retries_and_logs_once)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert_geq(master, 0);
+    cr_assert_eq(grantpt(master), 0);
+    cr_assert_eq(unlockpt(master), 0);
+    char slave[64];
+    cr_assert_eq(ptsname_r(master, slave, sizeof slave), 0);
+    /* The sink opens the slave while the master lives; then it hangs up. */
+    write_errors_retry_and_log_once(slave, EIO, master);
 }
 
 /* RLIMIT_FSIZE makes write(2) stop part way: 250 bytes are two and a half
