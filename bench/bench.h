@@ -44,6 +44,7 @@ typedef struct benchmark {
 
 extern const benchmark_t churn_benchmark;
 extern const benchmark_t soak_benchmark;
+extern const benchmark_t instructions_benchmark;
 extern const benchmark_t scale_benchmark;
 extern const benchmark_t storm_benchmark;
 extern const benchmark_t stuck_benchmark;

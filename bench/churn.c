@@ -264,6 +264,106 @@ static void churn_report(const bench_settings_t *settings)
 
 const benchmark_t churn_benchmark = {"churn", churn_child, churn_report};
 
+/* ---- instructions ---- */
+
+/* Runs every variant once at conns connections under callgrind. */
+static int instructions_runs(runs_t *runs, const bench_settings_t *settings,
+                             const char *const *variants, int nvariants,
+                             long conns)
+{
+    params_t params = {0};
+    params_add(&params, "conns", conns);
+    params_add(&params, "inflight", settings->churn_inflight);
+    params_add(&params, "udp", settings->udp_port);
+    snprintf(params.text[params.n], sizeof params.text[0], "under=callgrind");
+    params.list[params.n] = params.text[params.n];
+    params.n++;
+    return runs_execute(runs, settings, "churn", variants, nvariants, 1,
+                        &params, 1800);
+}
+
+/* What key grew by from the small run to the large one. */
+static double grown(const runs_t *small, const runs_t *large, int v,
+                    const char *key)
+{
+    return runs_median(large, v, key) - runs_median(small, v, key);
+}
+
+/* The marginal instructions per event beyond `none`: the growth from the
+ * small run to the large one, so that what starting and stopping cost
+ * (parsing the config, loading plugins, threads) drops out. */
+static double instructions_per_event(const runs_t *small, const runs_t *large,
+                                     int v, int none)
+{
+    return (grown(small, large, v, "instructions") -
+            grown(small, large, none, "instructions")) /
+           grown(small, large, v, "events");
+}
+
+static void instructions_ratio(const runs_t *small, const runs_t *large,
+                               int mine, int theirs, int none)
+{
+    if (mine < 0 || theirs < 0)
+        return;
+    printf("- %s ÷ %s, instructions per event: **%s**\n",
+           large->variants[mine], large->variants[theirs],
+           fmt_ratio(instructions_per_event(small, large, mine, none) /
+                     instructions_per_event(small, large, theirs, none)));
+}
+
+/* The churn counted in instructions (callgrind): the same for the same
+ * binary and inputs whatever else the machine does, where CPU time on a
+ * shared 2-vCPU machine moves by more than the monitoring costs. */
+static void instructions_report(const bench_settings_t *settings)
+{
+    const char *all[] = {"none", "reader", "zmonitor", "zmqsink", "zmqsink3"};
+    const char *variants[5];
+    int nvariants = variants_available(all, 5, variants);
+    long conns = settings->churn_conns / 6 > 0 ? settings->churn_conns / 6 : 1;
+    runs_t small, large;
+    if (instructions_runs(&small, settings, variants, nvariants, conns) != 0)
+        return;
+    if (instructions_runs(&large, settings, variants, nvariants, 2 * conns) != 0) {
+        runs_free(&small);
+        return;
+    }
+    int none = runs_variant(&large, "none");
+    printf("## instructions: the churn counted by callgrind\n\n");
+    printf("Each variant under `valgrind --tool=callgrind` at %ld and at %ld "
+           "connections to a monitored ROUTER: the instructions of every "
+           "thread of the server process (not the clients' helper). Per event: "
+           "what the larger run added over the smaller, beyond what `none` "
+           "added, per event it added, so that starting and stopping drop out. "
+           "Under valgrind the threads take turns, so batching differs from a "
+           "real run; the counts are the code's cost, the same from run to "
+           "run.\n\n", conns, 2 * conns);
+    printf("| variant | events got | instructions (M) | instructions/event, "
+           "extra |\n|---|---:|---:|---:|\n");
+    for (int v = 0; v < nvariants; v++)
+        printf("| %s | %s | %s | %s |\n", large.variants[v],
+               v == none ? "-" : fmt_num(runs_median(&large, v, "events"), 0),
+               fmt_num(runs_median(&large, v, "instructions") / 1e6, 1),
+               v == none ? "-"
+                         : fmt_num(instructions_per_event(&small, &large, v, none),
+                                   0));
+    printf("\n");
+    int reader = runs_variant(&large, "reader");
+    int zmonitor = runs_variant(&large, "zmonitor");
+    int zmqsink = runs_variant(&large, "zmqsink");
+    instructions_ratio(&small, &large, zmqsink, reader, none);
+    instructions_ratio(&small, &large, zmqsink, zmonitor, none);
+    instructions_ratio(&small, &large, runs_variant(&large, "zmqsink3"), reader,
+                       none);
+    runs_print_errors(&small);
+    runs_print_errors(&large);
+    printf("\n");
+    runs_free(&small);
+    runs_free(&large);
+}
+
+const benchmark_t instructions_benchmark = {"instructions", churn_child,
+                                            instructions_report};
+
 /* ---- soak ---- */
 
 typedef struct soak_state {

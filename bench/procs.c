@@ -157,6 +157,15 @@ static void mention_stdout(const char *bench, const char *variant,
 
 /* In the forked child: puts the report pipe on REPORT_FD and stdout in
  * its log, then runs this program again. Never returns. */
+/* The value of "key=value" in a NULL-terminated argv, or NULL. */
+static const char *argv_param(char *const argv[], const char *key)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    return child_param(argc, (char **)argv, key);
+}
+
 static void exec_child(int report_fd, const char *log_path, char *const argv[])
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -175,9 +184,40 @@ static void exec_child(int report_fd, const char *log_path, char *const argv[])
         _exit(127);
     }
     self[len] = '\0';
+    const char *under = argv_param(argv, "under"), *dir = argv_param(argv, "dir");
+    if (under && strcmp(under, "callgrind") == 0 && dir) {
+        /* Instructions counted, whatever else the machine does. */
+        char out_file[4300];
+        snprintf(out_file, sizeof out_file, "--callgrind-out-file=%s/callgrind.%%p",
+                 dir);
+        char *wrapped[80] = {"valgrind", "--tool=callgrind", "-q", out_file, self};
+        int n = 5;
+        for (int i = 1; argv[i] && n < 79; i++)
+            wrapped[n++] = argv[i];
+        wrapped[n] = NULL;
+        execvp("valgrind", wrapped);
+        perror("bench: exec valgrind");
+        _exit(127);
+    }
     execv(self, argv);
     perror("bench: exec");
     _exit(127);
+}
+
+/* The instructions callgrind counted in process pid (its "summary:"
+ * line), or -1. */
+static double callgrind_instructions(const char *dir, pid_t pid)
+{
+    char path[4300], line[512];
+    snprintf(path, sizeof path, "%s/callgrind.%d", dir, (int)pid);
+    FILE *f = fopen(path, "r");
+    double total = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "summary: ", 9) == 0 || strncmp(line, "totals: ", 8) == 0)
+            total = strtod(strchr(line, ' ') + 1, NULL);
+    if (f)
+        fclose(f);
+    return total;
 }
 
 static void describe_status(int status, results_t *out)
@@ -239,6 +279,18 @@ int child_run(const char *bench, const char *variant, const char *dir,
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     describe_status(status, out);
+    const char *under = argv_param((char *const *)argv, "under");
+    if (under && strcmp(under, "callgrind") == 0 && !out->error[0]) {
+        double instructions = callgrind_instructions(dir, pid);
+        if (instructions < 0)
+            snprintf(out->error, sizeof out->error,
+                     "no callgrind totals in %.200s (is valgrind installed?)", dir);
+        else if (out->n < RESULTS_MAX) {
+            snprintf(out->keys[out->n], RESULT_KEY_MAX, "instructions");
+            snprintf(out->values[out->n], RESULT_VALUE_MAX, "%.0f", instructions);
+            out->n++;
+        }
+    }
     mention_stdout(bench, variant, log_path);
     return out->error[0] ? -1 : 0;
 }
