@@ -177,6 +177,8 @@ static void request_parse(hp_request_t *r, char *line)
             r->headers = strdup(value);
         else if (strcmp(tok, "reasons") == 0)
             r->reasons = strdup(value);
+        else if (strcmp(tok, "otlp") == 0 && strcmp(value, "-") != 0)
+            r->otlp = strdup(value);
     }
 }
 
@@ -209,6 +211,7 @@ void hp_requests_free(hp_request_t *r, size_t n)
         free(r[i].seqs);
         free(r[i].headers);
         free(r[i].reasons);
+        free(r[i].otlp);
     }
     free(r);
 }
@@ -402,6 +405,27 @@ void hp_sink_run_until_no_files(hp_sink_t *k, const char *dir,
     for (int waited = 0; hp_files_ending(dir, suffix) > 0; waited += 10) {
         cr_assert_lt(waited, WAIT_MS, "%zu %s files stay in %s",
                      hp_files_ending(dir, suffix), suffix, dir);
+        hp_sink_tick(k);
+        th_sleep_ms(10);
+    }
+}
+
+size_t hp_answered(const hp_server_t *s, const char *answer)
+{
+    size_t n, count = 0;
+    hp_request_t *r = hp_requests(s, &n);
+    for (size_t i = 0; i < n; i++)
+        count += strcmp(r[i].answer, answer) == 0;
+    hp_requests_free(r, n);
+    return count;
+}
+
+void hp_sink_run_until_answered(hp_sink_t *k, const hp_server_t *s,
+                                const char *answer, size_t count)
+{
+    for (int waited = 0; hp_answered(s, answer) < count; waited += 10) {
+        cr_assert_lt(waited, WAIT_MS, "no %zu requests answered %s", count,
+                     answer);
         hp_sink_tick(k);
         th_sleep_ms(10);
     }

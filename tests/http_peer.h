@@ -34,6 +34,8 @@ typedef struct hp_request {
     size_t nseqs;
     char *headers;      /* "name:value\n..." */
     char *reasons;      /* "seq:reason,..." or "-" */
+    char *otlp;         /* an OTLP request: "resource attributes|records",
+                           see server.py; NULL otherwise */
 } hp_request_t;
 
 /* Starts the server in dir on port (0: one of th_free_port(); a given port
@@ -75,6 +77,9 @@ hp_request_t *hp_wait_delivered(const hp_server_t *s, size_t count,
 size_t hp_assert_delivered_once(const hp_request_t *r, size_t n,
                                 uint64_t first, uint64_t count);
 
+/* How many recorded requests the server answered so ("200", "hang"). */
+size_t hp_answered(const hp_server_t *s, const char *answer);
+
 /* The value of a request header into out ("" when absent). */
 const char *hp_header(const hp_request_t *r, const char *name, char *out,
                       size_t cap);
@@ -104,6 +109,9 @@ void hp_sink_write_many(hp_sink_t *k, uint64_t first, size_t count);
  * leaves the spool once the sink has read the server's answer. */
 void hp_sink_run_until_no_files(hp_sink_t *k, const char *dir,
                                 const char *suffix);
+/* Ticks (bounded) until the server has answered count requests so. */
+void hp_sink_run_until_answered(hp_sink_t *k, const hp_server_t *s,
+                                const char *answer, size_t count);
 /* Ticks once (a drive function for hp_wait_delivered). */
 void hp_sink_tick(void *k);
 /* Ticks for ms milliseconds. */

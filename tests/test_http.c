@@ -42,27 +42,6 @@ static char *spool_path(void)
     return path;
 }
 
-static size_t requests_answered(const char *answer)
-{
-    size_t n, count = 0;
-    hp_request_t *r = hp_requests(&server, &n);
-    for (size_t i = 0; i < n; i++)
-        count += strcmp(r[i].answer, answer) == 0;
-    hp_requests_free(r, n);
-    return count;
-}
-
-/* Ticks the sink until the server has answered `count` requests so. */
-static void run_until_answered(hp_sink_t *k, const char *answer, size_t count)
-{
-    for (int waited = 0; requests_answered(answer) < count; waited += 10) {
-        cr_assert_lt(waited, 20000, "no %zu requests answered %s", count,
-                     answer);
-        hp_sink_tick(k);
-        th_sleep_ms(10);
-    }
-}
-
 /* Failures of real sockets reach the server with their reason in the json:
  * a bind on a port in use, a CURVE client against a NULL server, a PLAIN
  * client refused by a ZAP handler with 400; a retry carries none. */
@@ -218,7 +197,7 @@ Test(http, batch_closes_at_max_delay)
     hp_sink_open(&k);
     hp_sink_write(&k, 0, 5);
     hp_sink_run(&k, 200);
-    cr_assert_eq(requests_answered("200"), 0, "sent before max_delay");
+    cr_assert_eq(hp_answered(&server, "200"), 0, "sent before max_delay");
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 5, hp_sink_tick, &k, &n);
     cr_assert_eq(hp_assert_delivered_once(r, n, 0, 5), 1);
@@ -236,7 +215,7 @@ Test(http, outage_spools_then_replays_once_in_order)
     /* The endpoint fails: batches go to the spool, retried with one key. */
     hp_control(&server, "status 500");
     hp_sink_write_many(&k, 0, 500);
-    run_until_answered(&k, "500", 3);
+    hp_sink_run_until_answered(&k, &server, "500", 3);
     cr_assert_gt(hp_files_ending(spool_path(), ".batch"), 5);
 
     /* Then it goes away altogether. */
@@ -340,7 +319,7 @@ Test(http, retries_and_a_full_memory_ask_for_their_ticks)
     k.h.tick_at_ns = INT64_MAX; /* only what the next write asks */
     cr_assert_eq(write_unticked(&k, 450, 1), ZMQSINK_WRITE_RETRY);
     cr_assert_neq(k.h.tick_at_ns, INT64_MAX, "held batches ask");
-    TICK_AS_ASKED_UNTIL(&k, requests_answered("503") >= 3);
+    TICK_AS_ASKED_UNTIL(&k, hp_answered(&server, "503") >= 3);
     hp_control(&server, "ok");
     TICK_AS_ASKED_UNTIL(&k, k.h.delivered == 450);
     cr_assert_eq(write_unticked(&k, 450, 1), ZMQSINK_WRITE_OK);
@@ -376,7 +355,7 @@ static void check_retry_after(const char *value)
     snprintf(command, sizeof command, "status 429 1 retry-after %s", value);
     hp_control(&server, command);
     hp_sink_write(&k, 0, 50);
-    run_until_answered(&k, "429", 1);
+    hp_sink_run_until_answered(&k, &server, "429", 1);
     hp_sink_run(&k, 1200);
     size_t n;
     hp_request_t *r = hp_requests(&server, &n);
@@ -536,11 +515,11 @@ Test(http, which_answers_are_retried)
         char command[64];
         snprintf(command, sizeof command, "status %s 1", cases[i].status);
         hp_control(&server, command);
-        size_t before = requests_answered("200");
+        size_t before = hp_answered(&server, "200");
         hp_sink_write(&k, seq, 50);
-        run_until_answered(&k, cases[i].status, 1);
+        hp_sink_run_until_answered(&k, &server, cases[i].status, 1);
         if (cases[i].retried)
-            run_until_answered(&k, "200", before + 1);
+            hp_sink_run_until_answered(&k, &server, "200", before + 1);
         else
             hp_sink_run(&k, 100);
         rejected += cases[i].retried ? 0 : 50;
@@ -564,7 +543,7 @@ Test(http, max_attempts_then_dead_letter)
     hp_sink_t k;
     open_spooled(&k, "retry.max_attempts", "3", 3, "status 503 3");
     hp_sink_write(&k, 0, 50);
-    run_until_answered(&k, "503", 3);
+    hp_sink_run_until_answered(&k, &server, "503", 3);
     hp_sink_run(&k, 200);
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
 
@@ -667,10 +646,10 @@ Test(http, secrets_stay_out_of_logs)
 
     hp_control(&server, "status 500 2");
     hp_sink_write(&k, 0, 50);
-    run_until_answered(&k, "500", 2);
+    hp_sink_run_until_answered(&k, &server, "500", 2);
     hp_control(&server, "status 400 1");
     hp_sink_write(&k, 50, 50);
-    run_until_answered(&k, "400", 1);
+    hp_sink_run_until_answered(&k, &server, "400", 1);
     int port = server.port;
     hp_stop(&server);
     hp_sink_write(&k, 100, 50);

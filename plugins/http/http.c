@@ -67,6 +67,7 @@
 #include "bytes.h"
 #include "clock.h"
 #include "option_file.h"
+#include "otlp.h"
 #include "spool.h"
 
 #define MEMORY_BATCHES 8
@@ -85,7 +86,7 @@
 #define MAX_SECRETS 64
 #define REDACTED "[redacted]"
 
-enum format { FORMAT_JSON, FORMAT_NDJSON };
+enum format { FORMAT_JSON, FORMAT_NDJSON, FORMAT_OTLP };
 enum method { METHOD_POST, METHOD_PUT };
 enum compress { COMPRESS_NONE, COMPRESS_GZIP };
 
@@ -104,6 +105,8 @@ struct http_sink {
 
     enum format format;
     enum compress compress;
+    otlp_origin_t otlp;             /* with format: otlp */
+    char service_name[256];
     int64_t max_events, max_bytes, max_delay_ns;
     int64_t retry_base_ns, retry_cap_ns, max_attempts;
     uint64_t random;                /* xorshift64 state, for jitter */
@@ -322,13 +325,27 @@ static int gzip_body(struct http_sink *s, const bytes_t *body)
     return 0;
 }
 
-/* Makes the request body: the json array, or the NDJSON as it is, then
- * compressed if asked. */
+/* The OTLP/HTTP JSON request for the batch's event lines into
+ * s->request. Returns 0, or -1 when out of memory. */
+static int otlp_body(struct http_sink *s, const spool_batch_t *b)
+{
+    s->request.len = 0;
+    return otlp_render(&s->request, b->body.data, b->body.len, &s->otlp) < 0
+               ? -1
+               : 0;
+}
+
+/* Makes the request body: the json array, the OTLP request, or the NDJSON
+ * as it is, then compressed if asked. */
 static int request_body(struct http_sink *s, const spool_batch_t *b,
                         const char **data, size_t *len)
 {
     const bytes_t *body = &b->body;
-    if (s->format == FORMAT_JSON) {
+    if (s->format == FORMAT_OTLP) {
+        if (otlp_body(s, b) != 0)
+            return -1;
+        body = &s->request;
+    } else if (s->format == FORMAT_JSON) {
         s->request.len = 0;
         if (bytes_reserve(&s->request, body->len + 1) != 0)
             return -1;
@@ -354,8 +371,8 @@ static int request_headers(struct http_sink *s, const spool_batch_t *b)
     char key[64 + SPOOL_KEY_LEN];
     snprintf(key, sizeof key, "Idempotency-Key: %s", b->key);
     const char *fixed[] = {
-        s->format == FORMAT_JSON ? "Content-Type: application/json"
-                                 : "Content-Type: application/x-ndjson",
+        s->format == FORMAT_NDJSON ? "Content-Type: application/x-ndjson"
+                                   : "Content-Type: application/json",
         key,
         "Expect:", /* no 100-continue round trip */
         s->compress == COMPRESS_GZIP ? "Content-Encoding: gzip" : NULL,
@@ -401,9 +418,13 @@ static void request_start(struct http_sink *s)
     s->attempts++;
 }
 
-/* Whether an HTTP status is worth retrying. */
-static bool status_retryable(long status)
+/* Whether an HTTP status is worth retrying. OTLP/HTTP names the retryable
+ * ones: 429, 502, 503 and 504; any other is permanent. */
+static bool status_retryable(const struct http_sink *s, long status)
 {
+    if (s->format == FORMAT_OTLP)
+        return status == 429 || status == 502 || status == 503 ||
+               status == 504;
     return status == 408 || status == 429 ||
            (status >= 500 && status <= 599 && status != 501);
 }
@@ -541,7 +562,7 @@ static void request_finish(struct http_sink *s, CURLcode code, int64_t now)
         return;
     }
     snprintf(reason, sizeof reason, "HTTP %ld", status);
-    if (status_retryable(status)) {
+    if (status_retryable(s, status)) {
         current_retry(s, reason, retry_after, now);
         return;
     }
@@ -726,6 +747,19 @@ static void http_close(void *state)
 
 /* ---- open ---- */
 
+/* With format: otlp, says so when the url is not a collector's logs path:
+ * the url is used as it is given, nothing appended. */
+static void otlp_path_check(const struct http_sink *s, const char *path)
+{
+    size_t len = strlen(path), want = strlen("/v1/logs");
+    if (s->format == FORMAT_OTLP &&
+        (len < want || strcmp(path + len - want, "/v1/logs") != 0))
+        s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                     "format otlp: the url's path is '%s'; an OpenTelemetry "
+                     "collector takes logs at /v1/logs (the url is used as "
+                     "it is)", path);
+}
+
 /* Checks the url, remembers its secrets, and names the endpoint for
  * messages without them. */
 static int url_setup(struct http_sink *s, const char *url, char *err,
@@ -750,6 +784,7 @@ static int url_setup(struct http_sink *s, const char *url, char *err,
         snprintf(err, len, "url: scheme '%s' is not supported: use http:// "
                  "or https://", scheme);
     } else {
+        otlp_path_check(s, path);
         curl_url_get(u, CURLUPART_USER, &user, 0);
         curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
         curl_url_get(u, CURLUPART_QUERY, &query, 0);
@@ -915,6 +950,11 @@ static void options_read(struct http_sink *s)
     s->retry_base_ns = h->option_int(h, "retry.base") * NS_PER_MS;
     s->retry_cap_ns = h->option_int(h, "retry.cap") * NS_PER_MS;
     s->max_attempts = h->option_int(h, "retry.max_attempts");
+    const char *service_name = h->option_string(h, "service_name");
+    snprintf(s->service_name, sizeof s->service_name, "%s",
+             service_name ? service_name : "zmqsink");
+    s->otlp.service_name = s->service_name;
+    s->otlp.scope_version = PACKAGE_VERSION;
     snprintf(s->endpoint, sizeof s->endpoint, "%s",
              h->option_int(h, "method") == METHOD_PUT ? "PUT" : "POST");
 }
@@ -968,8 +1008,11 @@ static const zmqsink_option_t http_options[] = {
     {.key = "method", .type = ZMQSINK_OPT_ENUM, .fallback = "POST",
      .choices = "POST|PUT", .help = "the request method"},
     {.key = "format", .type = ZMQSINK_OPT_ENUM, .fallback = "json",
-     .choices = "json|ndjson",
-     .help = "json: one json array per request; ndjson: one event per line"},
+     .choices = "json|ndjson|otlp",
+     .help = "json: one json array per request; ndjson: one event per line; "
+             "otlp: OTLP/HTTP JSON logs (url: the collector's /v1/logs)"},
+    {.key = "service_name", .type = ZMQSINK_OPT_STRING, .fallback = "zmqsink",
+     .help = "with format otlp: the resource attribute service.name"},
     {.key = "headers", .type = ZMQSINK_OPT_MAP,
      .help = "extra request headers; values may use ${ENV} and are never "
              "logged"},

@@ -33,10 +33,20 @@ urllib.parse.quote(value, safe='') so no value holds a space or newline:
          seq (an object lacks an integer "seq"), type (unknown content type)>
   headers=<request headers as "name:value", names lower-cased, joined with
            "\\n", percent-encoded as a whole>
+  otlp=<- or, for an OTLP logs request: the resource attributes as
+        "key=value" joined with ";", then "|", then each log record as
+        "seq:severityNumber:severityText" joined with ",">
 
 Bodies: "application/json" must be a JSON array of objects;
 "application/x-ndjson" is one JSON object per non-empty line. Parameters such
-as ";charset=utf-8" are ignored. A request whose body ends early because the
+as ";charset=utf-8" are ignored.
+
+OTLP. A request to /v1/logs must be an OTLP/HTTP JSON logs request
+(ExportLogsServiceRequest) with Content-Type application/json: it is checked
+against the OTLP JSON encoding rules (see check_otlp) and, if it breaks one,
+logged with error=otlp and answered 400 with the reason as a text/plain body,
+whatever the control mode says. Its seqs are the zmq.seq attributes of its
+log records. A request whose body ends early because the
 client went away is not recorded.
 
 Control. POST /_control with a one-line body sets how recorded requests are
@@ -135,15 +145,17 @@ class Recorder:
         with self.lock:
             return self.count
 
-    def record(self, method, path, details):
+    def record(self, method, path, details, refusal=None):
         """Log one request and return the Mode to answer it with; details
-        are the (name, value) fields that follow answer= on the line.
+        are the (name, value) fields that follow answer= on the line. A
+        refusal (an invalid OTLP request) is the answer instead of the
+        mode, which it leaves as it is.
 
         Numbering, logging and consuming a counted mode happen together so
         that concurrent connections see a consistent sequence."""
         with self.lock:
             self.count += 1
-            mode = self._take_mode()
+            mode = refusal or self._take_mode()
             fields = [("n", str(self.count)), ("method", method),
                       ("path", path), ("answer", mode.answer_name()),
                       *details]
@@ -226,6 +238,151 @@ def parse_events(body, content_type):
     if not all(isinstance(event, dict) for event in events):
         return None, "json"
     return events, "-"
+
+
+OTLP_LOGS_PATH = "/v1/logs"
+
+
+class OtlpError(ValueError):
+    """An OTLP request that breaks the JSON encoding rules; str() says how."""
+
+
+def otlp_fields(obj, where, allowed, required=()):
+    """Check that obj is an object with only allowed (and all required)
+    members."""
+    if not isinstance(obj, dict):
+        raise OtlpError(where + ": not an object")
+    unknown = sorted(set(obj) - set(allowed))
+    if unknown:
+        raise OtlpError(where + ": unknown field " + unknown[0])
+    for name in required:
+        if name not in obj:
+            raise OtlpError(where + ": " + name + " missing")
+
+
+def otlp_list(obj, where):
+    if not isinstance(obj, list):
+        raise OtlpError(where + ": not a list")
+    return obj
+
+
+def otlp_int_string(value, where):
+    """64-bit integers are decimal strings in OTLP JSON."""
+    if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]+", value):
+        raise OtlpError(where + ": not a decimal string")
+    return int(value)
+
+
+def otlp_any_value(value, where):
+    """An AnyValue with exactly one of the scalar kinds zmqsink may send;
+    returns it as text."""
+    kinds = ("stringValue", "intValue", "boolValue", "doubleValue")
+    otlp_fields(value, where, kinds)
+    if len(value) != 1:
+        raise OtlpError(where + ": exactly one of " + "/".join(kinds))
+    kind, item = next(iter(value.items()))
+    if kind == "stringValue" and not isinstance(item, str):
+        raise OtlpError(where + ".stringValue: not a string")
+    if kind == "intValue":
+        otlp_int_string(item, where + ".intValue")
+    if kind == "boolValue" and not isinstance(item, bool):
+        raise OtlpError(where + ".boolValue: not a boolean")
+    if kind == "doubleValue" and (isinstance(item, bool) or
+                                  not isinstance(item, (int, float))):
+        raise OtlpError(where + ".doubleValue: not a number")
+    return str(item)
+
+
+def otlp_attributes(attributes, where):
+    """A list of KeyValue with unique non-empty keys; returns a dict of
+    their values as text."""
+    found = {}
+    for i, attribute in enumerate(otlp_list(attributes, where)):
+        here = "%s[%d]" % (where, i)
+        otlp_fields(attribute, here, ("key", "value"), ("key", "value"))
+        key = attribute["key"]
+        if not isinstance(key, str) or not key:
+            raise OtlpError(here + ".key: not a non-empty string")
+        if key in found:
+            raise OtlpError(here + ": key " + key + " repeated")
+        found[key] = otlp_any_value(attribute["value"], here + ".value")
+    return found
+
+
+RECORD_FIELDS = ("timeUnixNano", "observedTimeUnixNano", "severityNumber",
+                 "severityText", "body", "attributes",
+                 "droppedAttributesCount", "flags", "traceId", "spanId",
+                 "eventName")
+
+
+def otlp_record(record, where):
+    """Check one LogRecord; returns "seq:severityNumber:severityText"."""
+    otlp_fields(record, where, RECORD_FIELDS, ("timeUnixNano",))
+    for name in ("timeUnixNano", "observedTimeUnixNano"):
+        if name in record and not (isinstance(record[name], str) and
+                                   record[name].isdigit()):
+            raise OtlpError(where + "." + name + ": not a string of digits")
+    number = record.get("severityNumber", 0)
+    if "severityNumber" in record and (
+            not isinstance(number, int) or isinstance(number, bool) or
+            not 1 <= number <= 24):
+        raise OtlpError(where + ".severityNumber: not an integer in 1..24")
+    text = record.get("severityText", "")
+    if not isinstance(text, str):
+        raise OtlpError(where + ".severityText: not a string")
+    if "body" in record:
+        otlp_any_value(record["body"], where + ".body")
+    attributes = otlp_attributes(record.get("attributes", []),
+                                 where + ".attributes")
+    if "zmq.seq" not in attributes:
+        raise OtlpError(where + ": no zmq.seq attribute")
+    return "%s:%d:%s" % (attributes["zmq.seq"], number, text)
+
+
+def check_otlp(request):
+    """Check an ExportLogsServiceRequest; returns (seqs, summary) or raises
+    OtlpError."""
+    otlp_fields(request, "request", ("resourceLogs",), ("resourceLogs",))
+    resources, records = [], []
+    for i, logs in enumerate(otlp_list(request["resourceLogs"],
+                                       "resourceLogs")):
+        where = "resourceLogs[%d]" % i
+        otlp_fields(logs, where, ("resource", "scopeLogs", "schemaUrl"),
+                    ("scopeLogs",))
+        resource = logs.get("resource", {})
+        otlp_fields(resource, where + ".resource",
+                    ("attributes", "droppedAttributesCount"))
+        attributes = otlp_attributes(resource.get("attributes", []),
+                                     where + ".resource.attributes")
+        resources += [k + "=" + v for k, v in sorted(attributes.items())]
+        for j, scope_logs in enumerate(otlp_list(logs["scopeLogs"],
+                                                 where + ".scopeLogs")):
+            here = "%s.scopeLogs[%d]" % (where, j)
+            otlp_fields(scope_logs, here, ("scope", "logRecords", "schemaUrl"),
+                        ("logRecords",))
+            scope = scope_logs.get("scope", {})
+            otlp_fields(scope, here + ".scope",
+                        ("name", "version", "attributes",
+                         "droppedAttributesCount"))
+            for name in ("name", "version"):
+                if not isinstance(scope.get(name, ""), str):
+                    raise OtlpError(here + ".scope." + name +
+                                    ": not a string")
+            for k, record in enumerate(otlp_list(scope_logs["logRecords"],
+                                                 here + ".logRecords")):
+                records.append(otlp_record(
+                    record, "%s.logRecords[%d]" % (here, k)))
+    seqs = [record.split(":", 1)[0] for record in records]
+    return seqs, ";".join(resources) + "|" + ",".join(records)
+
+
+def analyse_otlp(body):
+    """Return (seqs, summary, error, reason) log values for an OTLP body."""
+    try:
+        seqs, summary = check_otlp(json.loads(body))
+    except (ValueError, UnicodeDecodeError) as error:
+        return "-", "-", "otlp", str(error)
+    return ",".join(seqs) or "-", summary, "-", None
 
 
 def event_seqs(events):
@@ -311,9 +468,13 @@ class RecordingHandler(BaseHTTPRequestHandler):
         raw = self.receive_body()
         if raw is None:
             return
-        mode = self.server.recorder.record(self.command, self.path,
-                                           self.log_details(raw))
-        if mode.kind == "hang":
+        details, invalid = self.log_details(raw)
+        refusal = Mode("status", 400) if invalid else None
+        mode = self.server.recorder.record(self.command, self.path, details,
+                                           refusal)
+        if invalid:
+            self.send_plain(400, "invalid OTLP: " + invalid + "\n")
+        elif mode.kind == "hang":
             self.hang_until_closed()
         elif mode.kind == "close":
             self.close_connection = True
@@ -321,10 +482,22 @@ class RecordingHandler(BaseHTTPRequestHandler):
             self.send_answer(mode)
 
     def log_details(self, raw):
-        """Log fields of this request from conn= on, in order."""
+        """Log fields of this request from conn= on, in order, and why an
+        OTLP request is invalid (None when it is not)."""
         headers = self.headers
         body, seqs, reasons, error = analyse_body(
             raw, headers.get("Content-Type"), headers.get("Content-Encoding"))
+        otlp, invalid = "-", None
+        if urllib.parse.urlsplit(self.path).path == OTLP_LOGS_PATH:
+            decoded, _ = decode_body(raw, headers.get("Content-Encoding"))
+            media_type = (headers.get("Content-Type") or "").split(";")[0]
+            if media_type.strip().lower() != "application/json":
+                error, invalid = "otlp", "Content-Type is not application/json"
+            elif error in ("-", "json") and decoded is not None:
+                seqs, otlp, error, invalid = analyse_otlp(decoded)
+                reasons = "-"
+            else:
+                invalid = "body: " + error
         return [
             ("conn", str(self.client_address[1])),
             ("key", headers.get("Idempotency-Key", "-")),
@@ -337,7 +510,8 @@ class RecordingHandler(BaseHTTPRequestHandler):
             ("error", error),
             ("headers", "\n".join(name.lower() + ":" + value
                                   for name, value in headers.items())),
-        ]
+            ("otlp", otlp),
+        ], invalid
 
     def send_answer(self, mode):
         if mode.code < 300:
