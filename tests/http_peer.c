@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "helpers.h"
 
@@ -472,4 +473,33 @@ int hp_spool_while_down(hp_server_t *server, const char *spool, size_t count,
     cr_assert_eq(k.h.failed, 0);
     cr_assert_eq(k.h.delivered, 0, "spooled: pending, not delivered");
     return port;
+}
+
+char *hp_fixture_start(hp_server_t *server, bool start_server)
+{
+    char *tmpdir = th_tempdir();
+    memset(server, 0, sizeof *server);
+    if (start_server)
+        hp_start(server, tmpdir, 0);
+    return tmpdir;
+}
+
+void hp_fixture_end(hp_server_t *server, char *tmpdir)
+{
+    hp_stop(server);
+    th_remove_tree(tmpdir);
+    free(tmpdir);
+}
+
+void *hp_pipeline_ctx(void)
+{
+    void *ctx = zmq_ctx_new();
+    cr_assert_not_null(ctx);
+    return ctx;
+}
+
+void hp_pipeline_end(void *ctx)
+{
+    th_close_all();
+    zmq_ctx_term(ctx);
 }

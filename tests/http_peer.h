@@ -46,6 +46,17 @@ void hp_start(hp_server_t *s, const char *dir, int port);
 /* Stops it (SIGTERM) and waits for it; a stopped server is a no-op. */
 void hp_stop(hp_server_t *s);
 
+/* The fixture of the http test files: a scratch directory (returned;
+ * caller ends it with hp_fixture_end()) and, with start_server, the test
+ * server started in it on a free port. */
+char *hp_fixture_start(hp_server_t *server, bool start_server);
+void hp_fixture_end(hp_server_t *server, char *tmpdir);
+
+/* A ZeroMQ context for the pipeline tests, and its end: the test's sockets
+ * closed, the context terminated. */
+void *hp_pipeline_ctx(void);
+void hp_pipeline_end(void *ctx);
+
 /* Sends a control line ("ok", "status 500 3", "hang 1", ...). */
 void hp_control(const hp_server_t *s, const char *command);
 

@@ -21,16 +21,12 @@ static hp_server_t server;
 
 static void setup(void)
 {
-    tmpdir = th_tempdir();
-    memset(&server, 0, sizeof server);
-    hp_start(&server, tmpdir, 0);
+    tmpdir = hp_fixture_start(&server, true);
 }
 
 static void teardown(void)
 {
-    hp_stop(&server);
-    th_remove_tree(tmpdir);
-    free(tmpdir);
+    hp_fixture_end(&server, tmpdir);
 }
 
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 60);

@@ -28,16 +28,12 @@ static void *ctx;
 
 static void setup(void)
 {
-    tmpdir = th_tempdir();
-    memset(&server, 0, sizeof server);
-    hp_start(&server, tmpdir, 0);
+    tmpdir = hp_fixture_start(&server, true);
 }
 
 static void teardown(void)
 {
-    hp_stop(&server);
-    th_remove_tree(tmpdir);
-    free(tmpdir);
+    hp_fixture_end(&server, tmpdir);
 }
 
 TestSuite(http_otlp, .init = setup, .fini = teardown, .timeout = 60);
@@ -249,14 +245,12 @@ Test(http_otlp, a_url_without_the_logs_path_is_used_but_warned_of)
 static void pipeline_setup(void)
 {
     setup();
-    ctx = zmq_ctx_new();
-    cr_assert_not_null(ctx);
+    ctx = hp_pipeline_ctx();
 }
 
 static void pipeline_teardown(void)
 {
-    th_close_all();
-    zmq_ctx_term(ctx);
+    hp_pipeline_end(ctx);
     teardown();
 }
 

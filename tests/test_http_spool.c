@@ -32,15 +32,12 @@ static void *ctx;
 
 static void setup(void)
 {
-    tmpdir = th_tempdir();
-    memset(&server, 0, sizeof server);
+    tmpdir = hp_fixture_start(&server, false);
 }
 
 static void teardown(void)
 {
-    hp_stop(&server);
-    th_remove_tree(tmpdir);
-    free(tmpdir);
+    hp_fixture_end(&server, tmpdir);
 }
 
 /* ---- files in a directory ---- */
@@ -933,14 +930,12 @@ Test(http_spool, more_processes_than_slots_are_refused_with_a_reason)
 static void pipeline_setup(void)
 {
     spool_setup();
-    ctx = zmq_ctx_new();
-    cr_assert_not_null(ctx);
+    ctx = hp_pipeline_ctx();
 }
 
 static void pipeline_teardown(void)
 {
-    th_close_all();
-    zmq_ctx_term(ctx);
+    hp_pipeline_end(ctx);
     teardown();
 }
 
