@@ -344,10 +344,35 @@ static uint64_t spool_used(const spool_t *s)
     return s->total + s->dead_size;
 }
 
+/* The dead-letter file's size as it is now: the operator may have moved
+ * it away (as the full-spool warning asks). */
+static void dead_letters_measure(spool_t *s)
+{
+    struct stat st;
+    s->dead_size = fstatat(s->dir_fd, SPOOL_DEAD_LETTER_FILE, &st, 0) == 0
+                       ? (uint64_t)st.st_size
+                       : 0;
+}
+
+/* The size of the batch being sent, which is never deleted for room. */
+static uint64_t loaded_size(const spool_t *s)
+{
+    for (size_t i = s->head; s->loaded && i < s->n; i++)
+        if (s->entries[i].id == s->loaded_id)
+            return s->entries[i].size;
+    return 0;
+}
+
 /* Deletes the oldest batches until `size` more bytes fit, sparing the one
- * being sent. Returns whether they fit. */
+ * being sent. Deletes nothing when even that cannot make them fit (the
+ * dead letters and the batch being sent take the room). Returns whether
+ * they fit. */
 static bool spool_make_room(spool_t *s, uint64_t size)
 {
+    if (spool_used(s) + size > s->max_size)
+        dead_letters_measure(s);
+    if (s->dead_size + loaded_size(s) + size > s->max_size)
+        return false;
     size_t i = s->head;
     while (spool_used(s) + size > s->max_size && i < s->n) {
         if (s->loaded && s->entries[i].id == s->loaded_id) {
@@ -919,9 +944,7 @@ spool_t *spool_open(const zmqsink_host_t *host, const char *dir,
         (slot = slot_take(s, base_fd, base, err, errlen)) < 0 ||
         spool_scan(s, err, errlen) != 0)
         goto fail;
-    struct stat st;
-    if (fstatat(s->dir_fd, SPOOL_DEAD_LETTER_FILE, &st, 0) == 0)
-        s->dead_size = (uint64_t)st.st_size;
+    dead_letters_measure(s);
     slots_adopt(s, base_fd, base, slot);
     s->run_first = spool_last_id(s) + 1;
     close(base_fd);

@@ -496,10 +496,14 @@ static void collector_retry_stalled(zs__collector_t *c, int64_t now_ns)
 {
     if (c->nstalled == 0 || now_ns < c->stalled_retry_ns)
         return;
-    c->stalled_retry_ns = now_ns + STALLED_RETRY_NS;
-    /* Reading one may end it and others: work on a copy. */
-    reader_t *batch[64];
-    size_t n = c->nstalled < 64 ? c->nstalled : 64;
+    /* Reading one may end it and others, which leave the list: work on a
+     * copy of all of them (out of memory: the next round tries again). */
+    size_t n = c->nstalled;
+    reader_t **batch = malloc(n * sizeof *batch);
+    if (!batch) {
+        c->stalled_retry_ns = now_ns + STALLED_RETRY_NS;
+        return;
+    }
     memcpy(batch, c->stalled, n * sizeof *batch);
     for (size_t i = 0; i < n; i++) {
         reader_t *r = batch[i];
@@ -509,6 +513,8 @@ static void collector_retry_stalled(zs__collector_t *c, int64_t now_ns)
             reader_watch(c, r);
         reader_drain(c, r);
     }
+    free(batch);
+    c->stalled_retry_ns = now_ns + STALLED_RETRY_NS;
 }
 
 /* The epoll timeout of a round: -1 (none), or ms. */

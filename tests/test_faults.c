@@ -122,6 +122,27 @@ Test(faults, a_monitor_epoll_cannot_watch_is_read_on_a_timer, .init = setup,
     free(said);
 }
 
+/* Many readers epoll cannot watch at once: every one of them is read. */
+Test(faults, every_monitor_epoll_cannot_watch_is_read, .init = setup,
+     .fini = teardown)
+{
+    enum { SOCKETS = 80 };
+    atomic_store(&zs__inject_epoll_add_failures, 1000000); /* all of them */
+    for (int i = 0; i < SOCKETS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "r%d", i);
+        void *router = th_socket(ctx, ZMQ_ROUTER);
+        cr_assert_eq(zmqsink_attach(zs, router, name), 0);
+        cr_assert_eq(zmq_bind(router, "tcp://127.0.0.1:*"), 0);
+    }
+    cr_assert_eq(th_log_wait(&events, ZMQSINK_EVENT_LISTENING, SOCKETS,
+                             WAIT_MS), SOCKETS);
+    atomic_store(&zs__inject_epoll_add_failures, 0);
+    th_close_all();
+    cr_assert_eq(th_log_wait(&events, ZMQSINK_EVENT_MONITOR_STOPPED, SOCKETS,
+                             WAIT_MS), SOCKETS);
+}
+
 Test(faults, a_monitor_read_error_is_retried_until_it_passes, .init = setup,
      .fini = teardown)
 {
