@@ -1037,7 +1037,8 @@ static uint64_t kafka_flush(void *state, int64_t deadline_ns)
             nanosleep(&(struct timespec){0, POLL_SLOW_NS}, NULL);
     }
     /* At the deadline: what librdkafka still has comes back purged and
-     * goes to the spool; so do the lines it never took. */
+     * goes to the spool ahead of what waits there; the lines it never
+     * took, the newest, go after everything. */
     s->shutting_down = true;
     producer_drain(s);
     if (s->spool) {
@@ -1048,7 +1049,7 @@ static uint64_t kafka_flush(void *state, int64_t deadline_ns)
             s->held_next += len + 1;
             line_append(&rest, line, len);
         }
-        spool_lines(s, &rest, id_before_oldest(s));
+        spool_lines(s, &rest, ++s->next_id);
         bytes_free(&rest.body);
         if (spool_count(s->spool) > 0)
             s->host->log(s->host, ZMQSINK_SEV_NOTICE,

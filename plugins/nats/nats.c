@@ -167,6 +167,8 @@ struct nats_sink {
     size_t taken_cap;
 
     bool connect_tried, connected_once, outage;
+    bool flushing; /* shutdown: no new connection, which may block past the
+                      deadline (connect_timeout per server) */
     bool mailbox_shared;       /* given to libnats: never freed */
     int64_t retry_at_ns;
     int64_t failures, failing_since_ns;
@@ -959,7 +961,7 @@ static bool connection_up(struct nats_sink *s)
 static void pump(struct nats_sink *s)
 {
     int64_t now = clock_now_ns();
-    if (!s->conn && !s->connect_tried && now >= s->retry_at_ns)
+    if (!s->conn && !s->connect_tried && !s->flushing && now >= s->retry_at_ns)
         connect_start(s);
     if (s->conn)
         outcomes_apply(s);
@@ -1045,6 +1047,7 @@ static void nats_tick(void *state, int64_t now)
 static uint64_t nats_flush(void *state, int64_t deadline_ns)
 {
     struct nats_sink *s = state;
+    s->flushing = true;
     for (pump(s); (s->memory || (s->replay && s->replay->in_flight)) &&
                   clock_now_ns() < deadline_ns;
          pump(s))
