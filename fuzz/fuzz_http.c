@@ -132,7 +132,9 @@ static bool expected_wait(const char *value, int64_t *ns, bool *dated)
     }
     struct tm tm = {0};
     const char *rest = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (!rest || *rest || strlen(value) != 29)
+    /* libcurl reads a year below 100 as RFC 850's two digits would have
+     * it (0062 as 2062); no server dates its answers before 1970. */
+    if (!rest || *rest || strlen(value) != 29 || tm.tm_year + 1900 < 1970)
         return false;
     *ns = bounded_ns((int64_t)timegm(&tm) - (int64_t)time(NULL));
     *dated = true;
