@@ -120,6 +120,23 @@ static int64_t bounded_ns(int64_t seconds)
            NS_PER_S;
 }
 
+/* Whether value has the shape of an IMF-fixdate, "Sun, 06 Nov 1994
+ * 08:49:37 GMT" ('a' a letter, '0' a digit, the rest as it is). */
+static bool imf_fixdate_shaped(const char *value)
+{
+    static const char shape[] = "aaa, 00 aaa 0000 00:00:00 GMT";
+    if (strlen(value) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (shape[i] == 'a' ? !isalpha(c)
+            : shape[i] == '0' ? !isdigit(c)
+                              : c != (unsigned char)shape[i])
+            return false;
+    }
+    return true;
+}
+
 /* The wait the Retry-After value asks for: delta-seconds, or an
  * IMF-fixdate against the clock. Returns false for any other value. */
 static bool expected_wait(const char *value, int64_t *ns, bool *dated)
@@ -134,7 +151,8 @@ static bool expected_wait(const char *value, int64_t *ns, bool *dated)
     const char *rest = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     /* libcurl reads a year below 100 as RFC 850's two digits would have
      * it (0062 as 2062); no server dates its answers before 1970. */
-    if (!rest || *rest || strlen(value) != 29 || tm.tm_year + 1900 < 1970)
+    if (!imf_fixdate_shaped(value) || !rest || *rest ||
+        tm.tm_year + 1900 < 1970)
         return false;
     *ns = bounded_ns((int64_t)timegm(&tm) - (int64_t)time(NULL));
     *dated = true;
