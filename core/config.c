@@ -110,16 +110,23 @@ out:
     return rc;
 }
 
-int zs__config_load_string(const char *name, const char *yaml,
-                           zs__config_t **out, char *err, size_t errlen)
+int zs__config_load_text(const char *name, const char *yaml, size_t len,
+                         zs__config_t **out, char *err, size_t errlen)
 {
-    assert(name && yaml && out);
+    assert(name && (yaml || !len) && out);
     zs__diag_t d = {name, err, errlen};
     *out = NULL;
     char *dir = realpath(".", NULL);
     if (!dir)
         return zs__fail_file(&d, "cannot resolve the working directory: %m");
-    return config_load(&d, dir, yaml, strlen(yaml), out);
+    return config_load(&d, dir, yaml ? yaml : "", len, out);
+}
+
+int zs__config_load_string(const char *name, const char *yaml,
+                           zs__config_t **out, char *err, size_t errlen)
+{
+    assert(yaml);
+    return zs__config_load_text(name, yaml, strlen(yaml), out, err, errlen);
 }
 
 void zs__config_free(zs__config_t **config)

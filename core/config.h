@@ -71,6 +71,11 @@ int zs__config_load_file(const char *path, zs__config_t **out, char *err,
 int zs__config_load_string(const char *name, const char *yaml,
                            zs__config_t **out, char *err, size_t errlen);
 
+/* The same for len bytes of YAML, which may hold NULs (refused with their
+ * position, as in a file). */
+int zs__config_load_text(const char *name, const char *yaml, size_t len,
+                         zs__config_t **out, char *err, size_t errlen);
+
 void zs__config_free(zs__config_t **config);
 
 /* Index 0..14 of a single ZMQSINK_EVENT_* bit. */

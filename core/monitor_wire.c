@@ -8,6 +8,7 @@
 
 #include "monitor_wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,9 +50,8 @@ int zs__wire_monitor(void *socket, const char *endpoint)
 
 /* ---- reading ---- */
 
-/* Reads one frame; *more tells whether another follows. Returns its
- * size (which may exceed cap: the rest is cut), or -1 with errno. */
-static int frame_read(void *reader, void *buf, size_t cap, int *more)
+/* Reads one frame of the reader socket (a zs__wire_source_t read()). */
+static int socket_frame_read(void *reader, void *buf, size_t cap, int *more)
 {
     int n = zmq_recv(reader, buf, cap, ZMQ_DONTWAIT);
     size_t size = sizeof *more;
@@ -61,10 +61,17 @@ static int frame_read(void *reader, void *buf, size_t cap, int *more)
     return n;
 }
 
-/* Reads a frame of text into buf (cap bytes, NUL included). */
-static int text_read(void *reader, char *buf, size_t cap, int *more)
+static int frame_read(const zs__wire_source_t *source, void *buf, size_t cap,
+                      int *more)
 {
-    int n = frame_read(reader, buf, cap - 1, more);
+    return source->read(source->from, buf, cap, more);
+}
+
+/* Reads a frame of text into buf (cap bytes, NUL included). */
+static int text_read(const zs__wire_source_t *source, char *buf, size_t cap,
+                     int *more)
+{
+    int n = frame_read(source, buf, cap - 1, more);
     if (n >= 0)
         buf[(size_t)n < cap - 1 ? (size_t)n : cap - 1] = '\0';
     return n;
@@ -81,17 +88,15 @@ void zs__wire_skip(void *reader)
     }
 }
 
-
-#if MONITOR_VERSION == 1
-int zs__wire_read(void *reader, zs__wire_sides_t *sides,
-                  zs__monitor_message_t *m)
+static int decode_v1(const zs__wire_source_t *source,
+                     zs__monitor_message_t *m)
 {
     uint8_t head[6];
     int more;
-    int n = frame_read(reader, head, sizeof head, &more);
+    int n = frame_read(source, head, sizeof head, &more);
     if (n < 0)
         return errno == EAGAIN ? ZS__WIRE_EMPTY : ZS__WIRE_STOP;
-    int len = more ? text_read(reader, m->endpoint, sizeof m->endpoint, &more)
+    int len = more ? text_read(source, m->endpoint, sizeof m->endpoint, &more)
                    : -1;
     if (n != sizeof head || len < 0)
         return ZS__WIRE_BAD;
@@ -104,7 +109,6 @@ int zs__wire_read(void *reader, zs__wire_sides_t *sides,
     m->local[0] = m->remote[0] = m->peer[0] = '\0';
     return more ? ZS__WIRE_BAD : ZS__WIRE_OK;
 }
-#else
 
 /* The address part of a URI ("tcp://10.0.0.1:5555" -> "10.0.0.1:5555");
  * "" for ipc, whose peers are unnamed (their pid comes from the fd). */
@@ -184,27 +188,27 @@ static void name_ends(zs__wire_sides_t *sides, zs__monitor_message_t *m)
         peer_of_uri(remote, m->peer, sizeof m->peer);
 }
 
-int zs__wire_read(void *reader, zs__wire_sides_t *sides,
-                  zs__monitor_message_t *m)
+static int decode_v2(const zs__wire_source_t *source, zs__wire_sides_t *sides,
+                     zs__monitor_message_t *m)
 {
     uint64_t event, count, value = 0;
     int more;
-    int n = frame_read(reader, &event, sizeof event, &more);
+    int n = frame_read(source, &event, sizeof event, &more);
     if (n < 0)
         return errno == EAGAIN ? ZS__WIRE_EMPTY : ZS__WIRE_STOP;
     if (n != sizeof event || !more ||
-        frame_read(reader, &count, sizeof count, &more) != sizeof count ||
+        frame_read(source, &count, sizeof count, &more) != sizeof count ||
         !more)
         return ZS__WIRE_BAD;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t v;
-        if (frame_read(reader, &v, sizeof v, &more) != sizeof v || !more)
+        if (frame_read(source, &v, sizeof v, &more) != sizeof v || !more)
             return ZS__WIRE_BAD;
         if (i == 0)
             value = v;
     }
-    if (text_read(reader, m->local, sizeof m->local, &more) < 0 || !more ||
-        text_read(reader, m->remote, sizeof m->remote, &more) < 0 || more)
+    if (text_read(source, m->local, sizeof m->local, &more) < 0 || !more ||
+        text_read(source, m->remote, sizeof m->remote, &more) < 0 || more)
         return ZS__WIRE_BAD;
     m->type = event;
     m->value = value;
@@ -213,7 +217,20 @@ int zs__wire_read(void *reader, zs__wire_sides_t *sides,
         name_ends(sides, m);
     return ZS__WIRE_OK;
 }
-#endif
+
+int zs__wire_decode(int version, const zs__wire_source_t *source,
+                    zs__wire_sides_t *sides, zs__monitor_message_t *m)
+{
+    assert(version == 1 || version == 2);
+    return version == 2 ? decode_v2(source, sides, m) : decode_v1(source, m);
+}
+
+int zs__wire_read(void *reader, zs__wire_sides_t *sides,
+                  zs__monitor_message_t *m)
+{
+    zs__wire_source_t source = {socket_frame_read, reader};
+    return zs__wire_decode(MONITOR_VERSION, &source, sides, m);
+}
 
 void zs__wire_sides_free(zs__wire_sides_t *sides)
 {

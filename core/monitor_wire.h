@@ -6,6 +6,7 @@
 #define ZS_MONITOR_WIRE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <zmqsink/event.h>
@@ -54,7 +55,25 @@ int zs__wire_version(void);
  * the version this build reads. Returns zmq_socket_monitor()'s result. */
 int zs__wire_monitor(void *socket, const char *endpoint);
 
-/* Reads one message without waiting. Returns a ZS__WIRE_* code. */
+/* Where a message's frames come from: zmqsink's monitor reader, or
+ * frames held in memory (tests, fuzzing). read() reads the next frame
+ * into buf (cap bytes; the rest of a longer frame is cut), sets *more when
+ * another frame of the message follows, and returns the frame's whole
+ * size, or -1 with errno (EAGAIN: no message waits). */
+typedef struct zs__wire_source {
+    int (*read)(void *from, void *buf, size_t cap, int *more);
+    void *from;
+} zs__wire_source_t;
+
+/* Decodes one message of monitor version 1 or 2 from source, whichever
+ * libzmq this build has: the v2 decoder is tested without a draft libzmq.
+ * Returns a ZS__WIRE_* code; after ZS__WIRE_BAD the rest of the message
+ * is still to be read. */
+int zs__wire_decode(int version, const zs__wire_source_t *source,
+                    zs__wire_sides_t *sides, zs__monitor_message_t *m);
+
+/* Reads one message without waiting: zs__wire_decode() of the version
+ * this build reads, from reader. Returns a ZS__WIRE_* code. */
 int zs__wire_read(void *reader, zs__wire_sides_t *sides,
                   zs__monitor_message_t *m);
 

@@ -205,21 +205,23 @@ static int option_set(const struct options_reader *r, const zs__node_t *key,
     return option_value_read(r, what, opt, value, v);
 }
 
+/* "unknown key 'PREFIX.KEY'", the key as the file wrote it. */
 static int option_unknown(const struct options_reader *r, const zs__node_t *key,
-                          const char *path)
+                          const char *prefix)
 {
-    const char *section = r->owner->section;
+    const char *section = r->owner->section, *written = zs__node_written(key);
     zs__text_t keys = {0};
     option_keys_add(&keys, r->options, "");
     if (core_voice(r))
-        zs__fail_at(r->d, key, "%s%sunknown key '%s'; valid keys: %s",
-                    section ? section : "", section ? ": " : "", path,
-                    zs__text_get(&keys));
+        zs__fail_at(r->d, key, "%s%sunknown key '%s%s'; valid keys: %s",
+                    section ? section : "", section ? ": " : "", prefix,
+                    written, zs__text_get(&keys));
     else
-        zs__fail_at(
-            r->d, key,
-            "sink '%s': unknown option '%s' for type '%s'; valid options: %s",
-            r->owner->sink, path, r->owner->type, zs__text_get(&keys));
+        zs__fail_at(r->d, key,
+                    "sink '%s': unknown option '%s%s' for type '%s'; valid "
+                    "options: %s",
+                    r->owner->sink, prefix, written, r->owner->type,
+                    zs__text_get(&keys));
     zs__text_free(&keys);
     return -1;
 }
@@ -253,13 +255,13 @@ static int options_walk(const struct options_reader *r, const zs__node_t *map,
             continue;
         int n = snprintf(path, sizeof path, "%s%s", prefix, key->text);
         if (n < 0 || (size_t)n >= sizeof path)
-            return option_unknown(r, key, key->text);
+            return option_unknown(r, key, "");
         key_name(r, path, what, sizeof what);
         int index = option_find(r->options, path);
         int rc = index >= 0 ? option_set(r, key, what, index, value)
                  : option_prefix_declared(r->options, path)
                      ? options_nested(r, path, what, value)
-                     : option_unknown(r, key, path);
+                     : option_unknown(r, key, prefix);
         if (rc < 0)
             return -1;
     }

@@ -240,8 +240,8 @@ static int event_word(const zs__diag_t *d, const zs__node_t *node,
     zs__text_t names = {0};
     event_names_add(&names);
     zs__fail_at(d, node, "%s: %s '%s'; valid events: %s", what,
-                glob ? "no event matches" : "unknown event", word,
-                zs__text_get(&names));
+                glob ? "no event matches" : "unknown event",
+                zs__node_written(node), zs__text_get(&names));
     zs__text_free(&names);
     return -1;
 }
@@ -341,7 +341,7 @@ static int severities_read(zs__config_t *c, const zs__diag_t *d,
         uint32_t mask = 0;
         int level;
         char what[96];
-        snprintf(what, sizeof what, "severity.%s", key->text);
+        snprintf(what, sizeof what, "severity.%s", zs__node_written(key));
         if (event_word(d, key, "severity", &mask) < 0 ||
             severity_read(d, node->items[i + 1], what, &level) < 0)
             return -1;
@@ -461,6 +461,13 @@ static int probe_type_read(const struct section *s, zs__probe_t *probe)
     return section_fail(s, "type");
 }
 
+/* The node a probe's name comes from: its name, else its endpoint. */
+static const zs__node_t *probe_name_node(const zs__node_t *probe)
+{
+    const zs__node_t *name = zs__map_get(probe, "name");
+    return name ? name : zs__map_get(probe, "endpoint");
+}
+
 static int probe_fields(const struct section *s, void *out)
 {
     zs__probe_t *probe = out;
@@ -470,7 +477,8 @@ static int probe_fields(const struct section *s, void *out)
     if (strlen(probe->name) >= ZMQSINK_SOCKET_NAME_MAX)
         return zs__fail_at(s->d, name ? name : s->owner.map,
                            "watch.name: '%s' is longer than %d characters",
-                           probe->name, ZMQSINK_SOCKET_NAME_MAX - 1);
+                           zs__node_written(probe_name_node(s->owner.map)),
+                           ZMQSINK_SOCKET_NAME_MAX - 1);
     if (strlen(probe->endpoint) >= ZMQSINK_ENDPOINT_MAX)
         return zs__fail_at(s->d, section_node(s, "endpoint"),
                            "watch.endpoint: longer than %d characters",
@@ -511,10 +519,11 @@ static int watch_read(zs__config_t *c, const zs__diag_t *d,
             return -1;
         for (const zs__probe_t *other = c->probes; other < probe; other++)
             if (strcmp(other->name, probe->name) == 0)
-                return zs__fail_at(d, node->items[c->nprobes],
-                                   "watch: duplicate probe name '%s' (name one "
-                                   "of them with `name:`)",
-                                   probe->name);
+                return zs__fail_at(
+                    d, node->items[c->nprobes],
+                    "watch: duplicate probe name '%s' (name one of them with "
+                    "`name:`)",
+                    zs__node_written(probe_name_node(node->items[c->nprobes])));
     }
     return 0;
 }

@@ -50,11 +50,17 @@ const char *zs__node_kind_name(zs__node_kind_t kind)
     return "?";
 }
 
+const char *zs__node_written(const zs__node_t *node)
+{
+    return node->written ? node->written : node->text;
+}
+
 const char *zs__node_show(const zs__node_t *node)
 {
     if (node->kind != ZS__NODE_SCALAR)
         return zs__node_kind_name(node->kind);
-    return node->text[0] ? node->text : "an empty value";
+    const char *written = zs__node_written(node);
+    return written[0] ? written : "an empty value";
 }
 
 bool zs__node_is_empty(const zs__node_t *node)
@@ -81,6 +87,7 @@ void zs__node_free(zs__node_t *node)
         zs__node_free(node->items[i]);
     free(node->items);
     free(node->text);
+    free(node->written);
     free(node);
 }
 
@@ -222,6 +229,10 @@ static zs__node_t *read_scalar(const struct reader *r, const yaml_event_t *ev)
     node->text = zs__env_expand(r->d, node->line, node->col, value);
     if (!node->text)
         goto err;
+    if (strcmp(node->text, value) != 0 && !(node->written = strdup(value))) {
+        zs__fail_nomem(r->d);
+        goto err;
+    }
     return node;
 err:
     zs__node_free(node);
@@ -237,9 +248,10 @@ static int key_check(const struct reader *r, const zs__node_t *map,
                            zs__node_kind_name(key->kind));
     for (size_t i = 0; i + 2 < map->nitems; i += 2)
         if (!strcmp(map->items[i]->text, key->text))
-            return zs__fail_at(
-                r->d, key, "duplicate key '%s' (first at %s:%u:%u)", key->text,
-                r->d->file, map->items[i]->line, map->items[i]->col);
+            return zs__fail_at(r->d, key,
+                               "duplicate key '%s' (first at %s:%u:%u)",
+                               zs__node_written(key), r->d->file,
+                               map->items[i]->line, map->items[i]->col);
     return 0;
 }
 

@@ -1,5 +1,10 @@
 /* The YAML tree: one document read with libyaml into nodes that remember
- * where they stand, with keys checked and scalars ${VAR}-expanded. */
+ * where they stand, with keys checked and scalars ${VAR}-expanded.
+ *
+ * Messages about the file quote its scalars as the file wrote them
+ * (zs__node_show(), zs__node_written()), never what ${VAR} expanded them
+ * to: the environment may hold secrets, such as a bearer token for an
+ * http sink's headers, and messages go to logs. */
 #ifndef ZS_YAML_TREE_H
 #define ZS_YAML_TREE_H
 
@@ -20,6 +25,8 @@ typedef struct zs__node {
     zs__node_kind_t kind;
     unsigned line, col;      /* 1-based, where the node starts */
     char *text;              /* scalars */
+    char *written;           /* scalars that expansion changed: the text as
+                                the file wrote it; else NULL */
     struct zs__node **items; /* sequences: items; mappings: k0,v0,k1,v1... */
     size_t nitems;
 } zs__node_t;
@@ -42,9 +49,13 @@ const zs__node_t *zs__map_get(const zs__node_t *map, const char *key);
 /* "a string", "a list" or "a mapping". */
 const char *zs__node_kind_name(zs__node_kind_t kind);
 
-/* A node as messages show what they got: a scalar's text, "an empty
- * value", or its kind. Belongs to node. */
+/* A node as messages show what they got: a scalar's text as written, "an
+ * empty value", or its kind. Belongs to node. */
 const char *zs__node_show(const zs__node_t *node);
+
+/* A scalar's text as the file wrote it, before ${VAR} expansion, for
+ * messages that quote a key or a word. Belongs to node. */
+const char *zs__node_written(const zs__node_t *node);
 
 /* An empty scalar, as a key with nothing after its ':' is. */
 bool zs__node_is_empty(const zs__node_t *node);

@@ -7,10 +7,12 @@ ZS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # PID 1 needed). debhelper and lintian build and check the Debian packages
 # (scripts/test deb). libmicrohttpd-dev builds the prometheus sink; its
 # tests run Debian's prometheus and promtool, and curl. libnats-dev builds
-# the nats sink; its tests run a cluster of Debian's nats-server.
+# the nats sink; its tests run a cluster of Debian's nats-server. clang,
+# libclang-rt-14-dev and libfuzzer-14-dev build the fuzz targets
+# (scripts/fuzz).
 ZS_PACKAGES="build-essential autoconf automake libtool pkg-config
   libzmq3-dev libyaml-dev libcurl4-openssl-dev zlib1g-dev libcriterion-dev libck-dev valgrind clang
-  libclang-rt-14-dev cmake dpkg-dev rsyslog libsystemd-dev systemd
+  libclang-rt-14-dev libfuzzer-14-dev cmake dpkg-dev rsyslog libsystemd-dev systemd
   python3 python3-zmq libczmq-dev openssl debhelper lintian
   libmicrohttpd-dev prometheus curl libnats-dev nats-server"
 
@@ -37,18 +39,23 @@ zs_install_deps() {
             --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# zs_build DIR [CONFIGURE ARGS...]: configures (once) and builds in DIR.
-zs_build() {
+# zs_configure DIR [CONFIGURE ARGS...]: configures DIR, once.
+zs_configure() {
     local dir=$1
     shift
     [ -x "$ZS_TOP/configure" ] || (cd "$ZS_TOP" && autoreconf -fi >/dev/null 2>&1) ||
         { echo "zmqsink: autoreconf failed" >&2; return 1; }
     mkdir -p "$dir"
-    if [ ! -f "$dir/Makefile" ]; then
-        (cd "$dir" && "$ZS_TOP/configure" -q "$@" >configure.out 2>&1) ||
-            { cat "$dir/configure.out" >&2
-              echo "zmqsink: configure failed, see $dir/config.log" >&2; return 1; }
-    fi
+    [ -f "$dir/Makefile" ] && return 0
+    (cd "$dir" && "$ZS_TOP/configure" -q "$@" >configure.out 2>&1) ||
+        { cat "$dir/configure.out" >&2
+          echo "zmqsink: configure failed, see $dir/config.log" >&2; return 1; }
+}
+
+# zs_build DIR [CONFIGURE ARGS...]: configures (once) and builds in DIR.
+zs_build() {
+    local dir=$1
+    zs_configure "$@" || return 1
     make -C "$dir" -j"$(nproc)" -s >/dev/null ||
         { echo "zmqsink: build failed in $dir" >&2; return 1; }
 }

@@ -557,6 +557,42 @@ Test(config, environment_expansion)
     }
 }
 
+/* Messages quote what the file wrote, never what ${VAR} made of it: the
+ * environment holds secrets. Found by fuzz/fuzz_config (the first case,
+ * fuzz/corpus/config/regress-secret-in-message). */
+#define SECRET_VAR "ZS_TEST_SECRET"
+static const struct bad_case secret_cases[] = {
+    {"watc${" SECRET_VAR "}  ce\n",
+     "test.yaml:1:1: top level: expected a mapping of settings, got watc${"
+     SECRET_VAR "}  ce"},
+    {"shutdown_timeout: \"${" SECRET_VAR "}\"\n" ONE_SINK,
+     "test.yaml:1:19: shutdown_timeout: expected a duration between 0 and 1h "
+     DURATION_HINT ", got ${" SECRET_VAR "}"},
+    {"\"x${" SECRET_VAR "}\": 1\n" ONE_SINK,
+     "test.yaml:1:1: unknown key 'x${" SECRET_VAR "}'; valid keys: " TOP_KEYS},
+    {OUT_SINK "    events: \"${" SECRET_VAR "}\"\n",
+     "test.yaml:4:13: sink 'out': events: unknown event '${" SECRET_VAR
+     "}'; valid events: " EVENT_NAMES},
+    {"watch:\n  - { endpoint: \"tcp://a:1\", name: \"${" SECRET_VAR "}\" }\n"
+     "  - { endpoint: \"tcp://b:1\", name: \"${" SECRET_VAR "}\" }\n" ONE_SINK,
+     "test.yaml:3:5: watch: duplicate probe name '${" SECRET_VAR "}' (name "
+     "one of them with `name:`)"},
+};
+
+Test(config, messages_quote_the_file_not_the_environment)
+{
+    setenv(SECRET_VAR, "Bearer s3cr3t", 1);
+    for (size_t i = 0; i < COUNT(secret_cases); i++) {
+        char err[ERR_LEN] = "";
+        zs__config_t *config = NULL;
+        cr_expect_eq(zs__config_load_string("test.yaml", secret_cases[i].yaml,
+                                            &config, err, sizeof err),
+                     -1, "case %zu", i);
+        cr_expect_str_eq(err, secret_cases[i].message, "case %zu", i);
+        zs__config_free(&config);
+    }
+}
+
 Test(config, severity_overrides)
 {
     zs__config_t *config = load_ok("severity:\n"
@@ -847,6 +883,24 @@ Test(options, flat_dotted_key)
                  0, "%s", err);
     cr_expect_eq(zs__options_int(o, "rotate.keep"), 7);
     cr_expect_eq(zs__options_is_set(o, "rotate.keep"), 1);
+    zs__options_free(&o);
+}
+
+/* A header value written where a mapping belongs is shown as written. */
+Test(options, messages_quote_the_file_not_the_environment)
+{
+    char err[ERR_LEN] = "";
+    zs__options_t *o = NULL;
+    setenv(SECRET_VAR, "Bearer s3cr3t", 1);
+    cr_expect_eq(options_load(sample_options,
+                              "    path: x\n"
+                              "    headers: \"Authorization: ${" SECRET_VAR
+                              "}\"\n",
+                              &o, err, sizeof err),
+                 -1);
+    cr_expect_str_eq(err, "test.yaml:5:14: sink 's': headers: expected a "
+                          "mapping of strings to strings, got "
+                          "Authorization: ${" SECRET_VAR "}");
     zs__options_free(&o);
 }
 

@@ -23,7 +23,7 @@
  * A transport error, 408, 429 or a 5xx other than 501 is retried after a
  * full-jitter exponential backoff (a random wait up to base * 2^attempts,
  * at most cap), or after the server's Retry-After (seconds or an
- * HTTP-date, at most RETRY_AFTER_MAX_S). Any other answer is permanent:
+ * HTTP-date, at most an hour: see response.c). Any other answer is permanent:
  * the batch goes to the dead-letter file in the spool directory and is
  * counted as failed ("rejected"), as is a batch that used up
  * retry.max_attempts ("gave_up").
@@ -68,6 +68,7 @@
 #include "clock.h"
 #include "option_file.h"
 #include "otlp.h"
+#include "response.h"
 #include "spool.h"
 
 #define MEMORY_BATCHES 8
@@ -80,7 +81,6 @@
 /* Before trying again to load a batch that waits (out of memory). */
 #define LOAD_RETRY_NS (100 * NS_PER_MS)
 #define POLL_MAX_MS 50
-#define RETRY_AFTER_MAX_S 3600
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
 #define MAX_SECRETS 64
@@ -418,25 +418,12 @@ static void request_start(struct http_sink *s)
     s->attempts++;
 }
 
-/* Whether an HTTP status is worth retrying. OTLP/HTTP names the retryable
- * ones: 429, 502, 503 and 504; any other is permanent. */
-static bool status_retryable(const struct http_sink *s, long status)
-{
-    if (s->format == FORMAT_OTLP)
-        return status == 429 || status == 502 || status == 503 ||
-               status == 504;
-    return status == 408 || status == 429 ||
-           (status >= 500 && status <= 599 && status != 501);
-}
-
 /* The wait before the next attempt: the server's Retry-After, or full
  * jitter. */
-static int64_t retry_delay_ns(struct http_sink *s, curl_off_t retry_after)
+static int64_t retry_delay_ns(struct http_sink *s, int64_t retry_after_ns)
 {
-    if (retry_after > 0)
-        return (retry_after < RETRY_AFTER_MAX_S ? retry_after
-                                                : RETRY_AFTER_MAX_S) *
-               NS_PER_S;
+    if (retry_after_ns > 0)
+        return retry_after_ns;
     return backoff_full_jitter(
         &s->random,
         backoff_ceiling(s->retry_base_ns, s->retry_cap_ns, s->attempts));
@@ -513,7 +500,7 @@ static void spool_everything(struct http_sink *s)
 }
 
 static void current_retry(struct http_sink *s, const char *reason,
-                          curl_off_t retry_after, int64_t now)
+                          int64_t retry_after_ns, int64_t now)
 {
     if (s->failures++ == 0) {
         s->failing_since_ns = now;
@@ -533,7 +520,7 @@ static void current_retry(struct http_sink *s, const char *reason,
         current_reject(s, "gave_up", why);
         return;
     }
-    s->retry_at_ns = now + retry_delay_ns(s, retry_after);
+    s->retry_at_ns = now + retry_delay_ns(s, retry_after_ns);
     if (s->spool)
         spool_everything(s);
 }
@@ -543,10 +530,11 @@ static void request_finish(struct http_sink *s, CURLcode code, int64_t now)
 {
     curl_multi_remove_handle(s->multi, s->easy);
     s->in_flight = false;
-    long status = 0;
-    curl_off_t retry_after = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &retry_after);
+    response_t answer;
+    response_read(s->easy, code,
+                  s->format == FORMAT_OTLP ? RESPONSE_RULES_OTLP
+                                           : RESPONSE_RULES_HTTP,
+                  &answer);
     char reason[sizeof s->failure];
     if (code != CURLE_OK) {
         redact(s, s->errbuf[0] ? s->errbuf : curl_easy_strerror(code), reason,
@@ -554,16 +542,16 @@ static void request_finish(struct http_sink *s, CURLcode code, int64_t now)
         current_retry(s, reason, 0, now);
         return;
     }
-    if (status >= 200 && status <= 299) {
+    if (answer.verdict == RESPONSE_DELIVERED) {
         endpoint_answers(s, now);
         if (of_this_run(s, s->current))
             s->host->count_delivered(s->host, s->current->events);
         current_done(s);
         return;
     }
-    snprintf(reason, sizeof reason, "HTTP %ld", status);
-    if (status_retryable(s, status)) {
-        current_retry(s, reason, retry_after, now);
+    snprintf(reason, sizeof reason, "HTTP %ld", answer.status);
+    if (answer.verdict == RESPONSE_RETRY) {
+        current_retry(s, reason, answer.retry_after_ns, now);
         return;
     }
     endpoint_answers(s, now);

@@ -92,11 +92,9 @@
 #include "backoff.h"
 #include "once.h"
 #include "clock.h"
+#include "lines.h"
 #include "names.h"
 
-#define PREFIX_MAX 200
-/* Room for the longest line: prefix, socket and event names are bounded. */
-#define LINE_MAX_LEN 512
 #define TIMER_SAMPLES_MAX 1024
 #define TABLE_INITIAL 16
 #define REASONS_MAX 16
@@ -141,10 +139,7 @@ struct statsd_sink {
     int fd;
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char prefix[PREFIX_MAX + 2]; /* sanitised, with its '.'; or "" */
-    bool dogstatsd;
-    char process[32]; /* added to the gauge to name this process: ".<pid>"
-                         to the name, ",pid:<pid>" to the tags; or "" */
+    statsd_style_t style;
     int64_t interval_ns, last_flush_ns;
     int64_t expire_ns;
 
@@ -155,21 +150,10 @@ struct statsd_sink {
     size_t nsinks_seen;
     uint64_t random; /* xorshift64 state, for the reservoir */
 
-    char *packet;
-    size_t packet_len, max_packet;
-    uint64_t packet_events; /* events the packet's counter lines stand for */
+    statsd_packet_t packet;
     bool send_failing;
     bool nomem_logged;
 };
-
-/* ---- names ---- */
-
-/* Copies src into dst (cap bytes), replacing what statsd or DogStatsD
- * would read as syntax; in_tag also replaces the tag separator ','. */
-static void sanitize(char *dst, size_t cap, const char *src, bool in_tag)
-{
-    names_sanitize(dst, cap, src, in_tag ? ":|@#," : ":|@#");
-}
 
 /* ---- the table of sockets ---- */
 
@@ -263,7 +247,7 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev,
                       int64_t now_ns)
 {
     char name[ZMQSINK_SOCKET_NAME_MAX];
-    sanitize(name, sizeof name, ev->socket, s->dogstatsd);
+    statsd_sanitize(name, sizeof name, ev->socket, s->style.dogstatsd);
     struct socket_metrics *m = socket_metrics(s, name);
     if (!m) {
         if (once_failed(&s->nomem_logged))
@@ -296,14 +280,14 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev,
 
 /* ---- datagrams ---- */
 
-static void send_packet(struct statsd_sink *s)
+/* Sends a full datagram (a statsd_send_fn). */
+static void send_datagram(void *ctx, const char *data, size_t len,
+                          uint64_t events)
 {
-    if (!s->packet_len)
-        return;
+    struct statsd_sink *s = ctx;
     ssize_t sent;
     do
-        sent = sendto(s->fd, s->packet, s->packet_len,
-                      MSG_DONTWAIT | MSG_NOSIGNAL,
+        sent = sendto(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
                       (const struct sockaddr *)&s->addr, s->addrlen);
     while (sent < 0 && errno == EINTR);
     if (sent < 0) {
@@ -312,100 +296,54 @@ static void send_packet(struct statsd_sink *s)
                          "cannot send to '%s': %s; metrics are lost until "
                          "it works again",
                          s->address, strerror(errno));
-        if (s->packet_events)
-            s->host->count_failed(s->host, s->packet_events, "send");
+        if (events)
+            s->host->count_failed(s->host, events, "send");
     } else {
-        if (s->packet_events)
-            s->host->count_delivered(s->host, s->packet_events);
+        if (events)
+            s->host->count_delivered(s->host, events);
         if (once_recovered(&s->send_failing))
             s->host->log(s->host, ZMQSINK_SEV_NOTICE,
                          "sending to '%s' again", s->address);
     }
-    s->packet_len = 0;
-    s->packet_events = 0;
 }
 
-/* Adds a line to the datagram being filled, sending that first when the
- * line would not fit. events: how many events the line stands for. */
+/* Adds a line standing for events to the datagram being filled. */
 static void emit(struct statsd_sink *s, const char *line, int len,
                  uint64_t events)
 {
-    if (len <= 0 || len >= LINE_MAX_LEN)
-        return; /* cannot happen: names and prefix are bounded */
-    if (s->packet_len && s->packet_len + 1 + (size_t)len > s->max_packet)
-        send_packet(s);
-    if (s->packet_len)
-        s->packet[s->packet_len++] = '\n';
-    memcpy(s->packet + s->packet_len, line, (size_t)len);
-    s->packet_len += (size_t)len;
-    s->packet_events += events;
-    if (s->packet_len >= s->max_packet)
-        send_packet(s); /* full, or one line too long to share */
+    statsd_packet_add(&s->packet, line, len, events, send_datagram, s);
 }
 
 /* ---- metric lines ---- */
 
-/* reason: NULL, or a symbol made of [A-Z0-9_] that needs no sanitising. */
 static void emit_counter(struct statsd_sink *s, const char *socket,
                          uint32_t type, const char *reason, uint64_t n)
 {
-    char line[LINE_MAX_LEN];
-    const char *event = zmqsink_event_name(type);
-    const char *tag = reason ? ",reason:" : "", *segment = reason ? "." : "";
-    if (!reason)
-        reason = "";
-    int len = s->dogstatsd
-                  ? snprintf(line, sizeof line, "%sevents:%llu|c|#socket:%s,"
-                             "event:%s%s%s", s->prefix, (unsigned long long)n,
-                             socket, event, tag, reason)
-                  : snprintf(line, sizeof line, "%s%s.%s%s%s:%llu|c",
-                             s->prefix, socket, event, segment, reason,
-                             (unsigned long long)n);
-    emit(s, line, len, n);
+    char line[STATSD_LINE_MAX];
+    emit(s, line, statsd_counter_line(&s->style, line, socket, type, reason, n),
+         n);
 }
 
 static void emit_gauge(struct statsd_sink *s, const char *socket,
                        int64_t connections)
 {
-    char line[LINE_MAX_LEN];
-    int len = s->dogstatsd
-                  ? snprintf(line, sizeof line,
-                             "%sconnections:%lld|g|#socket:%s%s", s->prefix,
-                             (long long)connections, socket, s->process)
-                  : snprintf(line, sizeof line, "%s%s.connections%s:%lld|g",
-                             s->prefix, socket, s->process,
-                             (long long)connections);
-    emit(s, line, len, 0);
+    char line[STATSD_LINE_MAX];
+    emit(s, line, statsd_gauge_line(&s->style, line, socket, connections), 0);
 }
 
-/* rate: "" or "|@0.25" when the samples stand for more connections. */
 static void emit_timer(struct statsd_sink *s, const char *socket, int64_t ms,
                        const char *rate)
 {
-    char line[LINE_MAX_LEN];
-    int len = s->dogstatsd
-                  ? snprintf(line, sizeof line,
-                             "%sconnection_ms:%lld|ms%s|#socket:%s",
-                             s->prefix, (long long)ms, rate, socket)
-                  : snprintf(line, sizeof line, "%s%s.connection_ms:%lld|ms%s",
-                             s->prefix, socket, (long long)ms, rate);
-    emit(s, line, len, 0);
+    char line[STATSD_LINE_MAX];
+    emit(s, line, statsd_timer_line(&s->style, line, socket, ms, rate), 0);
 }
 
-/* One metric of a sink: zmqsink.<sink>.<word>, or zmqsink.<word> tagged
- * with the sink; type 'c' (a delta) or 'g'. */
 static void emit_sink_metric(struct statsd_sink *s, const char *sink_name,
                              const char *word, uint64_t n, char type)
 {
-    char name[ZMQSINK_SOCKET_NAME_MAX], line[LINE_MAX_LEN];
-    sanitize(name, sizeof name, sink_name, s->dogstatsd);
-    int len = s->dogstatsd
-                  ? snprintf(line, sizeof line, "%szmqsink.%s:%llu|%c|#sink:%s",
-                             s->prefix, word, (unsigned long long)n, type, name)
-                  : snprintf(line, sizeof line, "%szmqsink.%s.%s:%llu|%c",
-                             s->prefix, name, word, (unsigned long long)n,
-                             type);
-    emit(s, line, len, 0);
+    char name[ZMQSINK_SOCKET_NAME_MAX], line[STATSD_LINE_MAX];
+    statsd_sanitize(name, sizeof name, sink_name, s->style.dogstatsd);
+    emit(s, line, statsd_sink_line(&s->style, line, name, word, n, type), 0);
 }
 
 /* Sends the socket's metrics of the interval and starts the next one. */
@@ -542,7 +480,7 @@ static void flush_all(struct statsd_sink *s, int64_t now_ns)
         if (s->sockets[i].name[0])
             flush_socket(s, &s->sockets[i]);
     flush_sinks(s);
-    send_packet(s);
+    statsd_packet_send(&s->packet, send_datagram, s);
     forget_sockets(s, now_ns);
     s->pending_events = 0;
     s->last_flush_ns = now_ns;
@@ -595,7 +533,7 @@ static void statsd_close(void *state)
         free(s->sockets[i].samples);
     free(s->sockets);
     free(s->sinks_seen);
-    free(s->packet);
+    statsd_packet_free(&s->packet);
     s->host->close_fd(s->host, s->fd);
     free(s);
 }
@@ -622,16 +560,11 @@ static int open_socket(struct statsd_sink *s, char *err, size_t len)
 static int read_prefix(struct statsd_sink *s, char *err, size_t len)
 {
     const char *prefix = s->host->option_string(s->host, "prefix");
-    if (!prefix || !prefix[0])
-        return 0; /* metric names start with the socket */
-    if (strlen(prefix) > PREFIX_MAX) {
-        snprintf(err, len, "prefix: at most %d characters, not %zu",
-                 PREFIX_MAX, strlen(prefix));
-        return -1;
-    }
-    sanitize(s->prefix, sizeof s->prefix - 1, prefix, false);
-    strcat(s->prefix, ".");
-    return 0;
+    if (statsd_style_prefix(&s->style, prefix) == 0)
+        return 0;
+    snprintf(err, len, "prefix: at most %d characters, not %zu",
+             STATSD_PREFIX_MAX, strlen(prefix));
+    return -1;
 }
 
 /* Whether the gauge names its process (see the top of the file). */
@@ -657,19 +590,18 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
     s->host = host;
     s->fd = -1;
     s->address = host->option_string(host, "address");
-    s->dogstatsd = host->option_int(host, "tags") == TAGS_DOGSTATSD;
+    statsd_style_t *style = &s->style;
+    style->dogstatsd = host->option_int(host, "tags") == TAGS_DOGSTATSD;
     if (per_process(host))
-        snprintf(s->process, sizeof s->process,
-                 s->dogstatsd ? ",pid:%ld" : ".%ld", (long)getpid());
+        snprintf(style->process, sizeof style->process,
+                 style->dogstatsd ? ",pid:%ld" : ".%ld", (long)getpid());
     s->interval_ns = host->option_int(host, "flush_interval") * 1000000;
     s->expire_ns = host->option_int(host, "expire_after") * 1000000;
-    s->max_packet = (size_t)host->option_int(host, "max_packet");
     s->last_flush_ns = clock_now_ns();
     s->random = random_seed();
-    /* One line longer than max_packet is sent alone: room for it too. */
-    s->packet = malloc(s->max_packet > LINE_MAX_LEN ? s->max_packet
-                                                    : LINE_MAX_LEN);
-    if (!s->packet || table_grow(s) < 0) {
+    if (statsd_packet_init(&s->packet, (size_t)host->option_int(
+                                           host, "max_packet")) < 0 ||
+        table_grow(s) < 0) {
         snprintf(err, len, "out of memory");
         goto err;
     }

@@ -1,32 +1,13 @@
 /* The syslog sink: sends events as RFC 5424 or RFC 3164 messages to the
  * local syslog socket, a unix socket, or a server over UDP or TCP.
  *
- * RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG, where
- * TIMESTAMP is the event's `ts` (RFC 3339 UTC, microseconds), PROCID the pid,
- * MSGID the event name, MSG the text rendering of the event, and SD one
- * element `[zmqsink@32473 ts="..." seq="..." ...]` carrying the json keys in
- * the json order (an unknown peer and duration are left out, as in logfmt).
- * 32473 is the private enterprise number RFC 5612 reserves for
- * documentation: zmqsink has none of its own, so `sd_id` can change it. The
- * SD is made from the event's fields as the core walks them for json
- * (zmqsink_event_fields()), so it can never drift from the json contract:
- * values are escaped as json escapes them, then for SD ('"', '\' and ']'
- * get a backslash); a control character keeps its json escape (\n,
- * \u001b), with the backslash doubled, so no message ever holds a newline.
- * The HOSTNAME is the events' `host` unless `hostname` is set.
- * Its `severity` is the event's, as in json; the PRI may differ when the
- * `severity` option overrides it for this sink.
- *
- * RFC 3164: <PRI>Mmm dd hh:mm:ss HOSTNAME APP-NAME[PID]: MSG with local
- * time, as syslog(3) writes it, and the logfmt rendering as MSG so that the
- * fields survive. On the local and unix transports the HOSTNAME is left out,
- * as syslog(3) does and as /dev/log readers (journald, rsyslog's imuxsock)
- * expect; they parse only this format, which is therefore the default there.
- *
- * A message longer than max_size is cut at a UTF-8 boundary and ends with
- * TRUNCATION_MARK. The MSG part is cut first; if the SD alone does not fit,
- * it becomes "-" (the MSG carries the same facts). Truncated messages are
- * delivered, not failed; the first is logged.
+ * Messages are RFC 5424, with the event's fields as structured data, or
+ * RFC 3164 (see message.c). The HOSTNAME is the events' `host` unless
+ * `hostname` is set. On the local and unix transports RFC 3164 leaves the
+ * HOSTNAME out, as syslog(3) does and as /dev/log readers (journald,
+ * rsyslog's imuxsock) expect; they parse only this format, which is
+ * therefore the default there. A message longer than max_size is cut and
+ * marked: delivered, not failed; the first is logged.
  *
  * Every message waits in one bounded queue until it is sent whole, so that
  * write() never blocks on the network. While a stream server (tcp, a unix
@@ -69,10 +50,9 @@
 #include "backoff.h"
 #include "bytes.h"
 #include "clock.h"
-#include "json.h"
+#include "message.h"
 #include "once.h"
 
-#define TRUNCATION_MARK "[truncated]"
 #define DEFAULT_PORT "514"
 #define LOCAL_PATH "/dev/log"
 /* A connect() still in progress after this long has failed. */
@@ -82,27 +62,17 @@
 #define QUEUE_RETRY_NS (100 * INT64_C(1000000))
 /* Longest wait in flush() before looking at the deadline again. */
 #define FLUSH_POLL_MS 50
-/* RFC 5424 limits. */
-#define APP_NAME_MAX 48
-#define HOSTNAME_MAX 255
-#define SD_NAME_MAX 32
 
 enum transport { TRANSPORT_LOCAL, TRANSPORT_UNIX, TRANSPORT_UDP, TRANSPORT_TCP };
-enum format { FORMAT_RFC5424, FORMAT_RFC3164 };
 enum framing { FRAMING_OCTET_COUNTING, FRAMING_LF };
 enum connection { DOWN, CONNECTING, UP };
 
 struct syslog_sink {
     const zmqsink_host_t *host;
     enum transport transport;
-    enum format format;
-    int facility;
+    syslog_style_t style;
     bool octet_counting; /* framing on tcp */
-    char hostname[HOSTNAME_MAX + 1];
-    const char *app_name, *sd_id;
-    int severity[ZMQSINK_EVENT_TYPES]; /* per type index; -1: the event's */
-    size_t max_size, buffer_max;
-    unsigned long pid;
+    size_t buffer_max;
 
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -126,185 +96,6 @@ struct syslog_sink {
     bytes_t msg, line; /* scratch for one message */
 };
 
-/* Renders the event with a host formatter into b (replacing its text). */
-static int render(const zmqsink_host_t *host, zmqsink_format_t format,
-                  const zmqsink_event_t *ev, bytes_t *b)
-{
-    b->len = 0;
-    return bytes_put_event(b, host, format, ev);
-}
-
-/* ---- structured data from the event's fields ---- */
-
-/* SD params being built from zmqsink_event_fields(). */
-typedef struct sd_params {
-    bytes_t *sd;
-    bool *failed;
-    char ts[64]; /* the `ts` field, for the header: copied, since a field
-                    lives only during its call */
-} sd_params_t;
-
-/* Turns the json escaping of a value into an SD PARAM-VALUE (RFC 5424
- * 6.3.3): \" and \\ are the same in both; ']' gets a backslash; U+FFFD
- * goes as itself; any other escape (\n, \u001b) is kept with its
- * backslash doubled, so no message holds a control character. */
-static void sd_put(void *ctx, const char *text, size_t n)
-{
-    sd_params_t *p = ctx;
-    if (text[0] == '\\') {
-        bool same = n == 2 && (text[1] == '"' || text[1] == '\\');
-        if (n == 6 && memcmp(text, "\\ufffd", 6) == 0) {
-            bytes_put(p->sd, "\xef\xbf\xbd", 3, p->failed);
-            return;
-        }
-        if (!same)
-            bytes_put(p->sd, "\\", 1, p->failed); /* \n goes as \\n */
-        bytes_put(p->sd, text, n, p->failed);
-        return;
-    }
-    for (const char *end = text + n, *bracket; text < end; text = bracket + 1) {
-        bracket = memchr(text, ']', (size_t)(end - text));
-        if (!bracket) {
-            bytes_put(p->sd, text, (size_t)(end - text), p->failed);
-            return;
-        }
-        bytes_put(p->sd, text, (size_t)(bracket - text), p->failed);
-        bytes_put(p->sd, "\\]", 2, p->failed);
-    }
-}
-
-/* ` key="value"` for each known field. */
-static int sd_param(const zmqsink_field_t *field, void *arg)
-{
-    sd_params_t *p = arg;
-    if (field->kind == ZMQSINK_FIELD_NULL)
-        return 0;
-    if (field->key_len == 2 && memcmp(field->key, "ts", 2) == 0)
-        snprintf(p->ts, sizeof p->ts, "%.*s", (int)field->len, field->text);
-    bytes_put(p->sd, " ", 1, p->failed);
-    bytes_put(p->sd, field->key, field->key_len, p->failed);
-    bytes_put(p->sd, "=\"", 2, p->failed);
-    if (field->kind == ZMQSINK_FIELD_STRING)
-        json_escape(field->text, field->len, sd_put, p);
-    else
-        bytes_put(p->sd, field->text, field->len, p->failed);
-    bytes_put(p->sd, "\"", 1, p->failed);
-    return 0;
-}
-
-/* ---- messages ---- */
-
-static int priority(const struct syslog_sink *s, const zmqsink_event_t *ev)
-{
-    int severity = ev->severity > ZMQSINK_SEV_DEBUG ? ZMQSINK_SEV_DEBUG
-                                                    : ev->severity;
-    if (ev->type && (ev->type & (ev->type - 1)) == 0) {
-        int index = __builtin_ctz(ev->type);
-        if (index < ZMQSINK_EVENT_TYPES && s->severity[index] >= 0)
-            severity = s->severity[index];
-    }
-    return s->facility * 8 + severity;
-}
-
-static const char *event_name(const zmqsink_event_t *ev)
-{
-    const char *name = zmqsink_event_name(ev->type);
-    return name ? name : "-";
-}
-
-/* Length of the longest prefix of s[0..n) no longer than max that ends at
- * a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-        max--;
-    return max;
-}
-
-/* line = head + " " + sd-or-nothing + msg, cut to max_size. head ends just
- * before the SD (5424) or the MSG (3164); sd is NULL for 3164. */
-static void assemble(struct syslog_sink *s, const bytes_t *head,
-                     const bytes_t *sd, const bytes_t *msg, bool *failed)
-{
-    bytes_t *line = &s->line;
-    size_t mark = sizeof TRUNCATION_MARK - 1;
-    size_t sd_len = sd ? sd->len + 1 : 0; /* with the space before MSG */
-    line->len = 0;
-    bytes_put(line, head->data, head->len, failed);
-    if (sd && head->len + sd_len + msg->len > s->max_size &&
-        head->len + sd_len + mark > s->max_size) {
-        bytes_put(line, "- ", 2, failed); /* the SD cannot fit: leave it out */
-    } else if (sd) {
-        bytes_put(line, sd->data, sd->len, failed);
-        bytes_put(line, " ", 1, failed);
-    }
-    if (line->len + msg->len <= s->max_size) {
-        bytes_put(line, msg->data, msg->len, failed);
-        return;
-    }
-    size_t room = s->max_size - line->len - mark; /* head fits: see open */
-    bytes_put(line, msg->data, utf8_cut(msg->data, msg->len, room), failed);
-    bytes_put(line, TRUNCATION_MARK, mark, failed);
-    if (!*failed && once_failed(&s->truncation_logged)) {
-        s->host->log(s->host, ZMQSINK_SEV_NOTICE,
-                     "a message of %zu bytes was cut to max_size %zu and "
-                     "ends with \"%s\" (logged once)",
-                     head->len + sd_len + msg->len, s->max_size,
-                     TRUNCATION_MARK);
-    }
-}
-
-/* <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG */
-static int format_rfc5424(struct syslog_sink *s, const zmqsink_event_t *ev)
-{
-    if (render(s->host, ZMQSINK_FORMAT_TEXT, ev, &s->msg) < 0)
-        return -1;
-    bytes_t sd = { 0 };
-    bool failed = false;
-    sd_params_t params = { &sd, &failed, "-" };
-    bytes_put(&sd, "[", 1, &failed);
-    bytes_put_str(&sd, s->sd_id, &failed);
-    zmqsink_event_fields(ev, sd_param, &params);
-    bytes_put(&sd, "]", 1, &failed);
-    char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX + 64];
-    int n = snprintf(head_text, sizeof head_text, "<%d>1 %s %s %s %lu %s ",
-                     priority(s, ev), params.ts, s->hostname, s->app_name,
-                     s->pid, event_name(ev));
-    bytes_t head = { head_text, (size_t)n, sizeof head_text };
-    if (!failed)
-        assemble(s, &head, &sd, &s->msg, &failed);
-    free(sd.data);
-    return failed ? -1 : 0;
-}
-
-/* <PRI>Mmm dd hh:mm:ss [HOSTNAME ]APP-NAME[PID]: MSG */
-static int format_rfc3164(struct syslog_sink *s, const zmqsink_event_t *ev)
-{
-    static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
-                                        "May", "Jun", "Jul", "Aug",
-                                        "Sep", "Oct", "Nov", "Dec" };
-    if (render(s->host, ZMQSINK_FORMAT_LOGFMT, ev, &s->msg) < 0)
-        return -1;
-    time_t sec = (time_t)(ev->time_ns / 1000000000);
-    struct tm tm;
-    if (!localtime_r(&sec, &tm))
-        memset(&tm, 0, sizeof tm);
-    bool local = s->transport == TRANSPORT_LOCAL ||
-                 s->transport == TRANSPORT_UNIX;
-    char head_text[64 + HOSTNAME_MAX + APP_NAME_MAX];
-    int n = snprintf(head_text, sizeof head_text,
-                     "<%d>%s %2d %02d:%02d:%02d %s%s%s[%lu]: ", priority(s, ev),
-                     months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, local ? "" : s->hostname,
-                     local ? "" : " ", s->app_name, s->pid);
-    bytes_t head = { head_text, (size_t)n, sizeof head_text };
-    bool failed = false;
-    assemble(s, &head, NULL, &s->msg, &failed);
-    return failed ? -1 : 0;
-}
-
 /* ---- the queue ---- */
 
 static size_t queued_bytes(const struct syslog_sink *s)
@@ -322,10 +113,14 @@ static uint32_t message_len(const struct syslog_sink *s, size_t at)
 /* Formats the event into a new message at the queue's end. */
 static int enqueue(struct syslog_sink *s, const zmqsink_event_t *ev)
 {
-    int rc = s->format == FORMAT_RFC5424 ? format_rfc5424(s, ev)
-                                         : format_rfc3164(s, ev);
-    if (rc < 0)
+    long whole = syslog_message(&s->style, s->host, ev, &s->msg, &s->line);
+    if (whole < 0)
         return -1;
+    if (whole > 0 && once_failed(&s->truncation_logged))
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE,
+                     "a message of %ld bytes was cut to max_size %zu and "
+                     "ends with \"%s\" (logged once)",
+                     whole, s->style.max_size, SYSLOG_TRUNCATION_MARK);
     uint32_t len = (uint32_t)s->line.len;
     bool failed = false;
     bytes_put(&s->queue, (const char *)&len, sizeof len, &failed);
@@ -687,54 +482,43 @@ static void syslog_close(void *state)
 
 /* ---- open ---- */
 
-/* RFC 5424 PRINTUSASCII, 1..max characters. */
-static bool printable(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < 33 || s[i] > 126)
-            return false;
-    return true;
-}
-
 static int read_names(struct syslog_sink *s, char *err, size_t len)
 {
     const zmqsink_host_t *host = s->host;
-    s->app_name = host->option_string(host, "app_name");
-    if (!printable(s->app_name, APP_NAME_MAX)) {
+    syslog_style_t *style = &s->style;
+    style->app_name = host->option_string(host, "app_name");
+    if (!syslog_printable(style->app_name, SYSLOG_APP_NAME_MAX)) {
         snprintf(err, len,
                  "app_name '%s' must be 1 to %d printable ASCII characters "
                  "without spaces",
-                 s->app_name, APP_NAME_MAX);
+                 style->app_name, SYSLOG_APP_NAME_MAX);
         return -1;
     }
-    s->sd_id = host->option_string(host, "sd_id");
-    if (!printable(s->sd_id, SD_NAME_MAX) || strpbrk(s->sd_id, "=]\"") ||
-        !strchr(s->sd_id, '@')) {
+    style->sd_id = host->option_string(host, "sd_id");
+    if (!syslog_sd_id_valid(style->sd_id)) {
         snprintf(err, len,
                  "sd_id '%s' must be NAME@NUMBER (a private enterprise "
                  "number), at most %d printable characters without '=', "
                  "']', '\"' or spaces",
-                 s->sd_id, SD_NAME_MAX);
+                 style->sd_id, SYSLOG_SD_NAME_MAX);
         return -1;
     }
     const char *name = host->option_string(host, "hostname");
     if (name) {
-        if (!printable(name, HOSTNAME_MAX)) {
+        if (!syslog_printable(name, SYSLOG_HOSTNAME_MAX)) {
             snprintf(err, len,
                      "hostname '%s' must be 1 to %d printable ASCII "
                      "characters without spaces",
-                     name, HOSTNAME_MAX);
+                     name, SYSLOG_HOSTNAME_MAX);
             return -1;
         }
-        snprintf(s->hostname, sizeof s->hostname, "%s", name);
+        snprintf(style->hostname, sizeof style->hostname, "%s", name);
     } else {
         /* The name events carry in `host`; NILVALUE when it cannot go. */
-        snprintf(s->hostname, sizeof s->hostname, "%s", host->host_name);
-        if (!printable(s->hostname, HOSTNAME_MAX))
-            snprintf(s->hostname, sizeof s->hostname, "-");
+        snprintf(style->hostname, sizeof style->hostname, "%s",
+                 host->host_name);
+        if (!syslog_printable(style->hostname, SYSLOG_HOSTNAME_MAX))
+            snprintf(style->hostname, sizeof style->hostname, "-");
     }
     return 0;
 }
@@ -745,7 +529,7 @@ static int read_severities(struct syslog_sink *s, char *err, size_t len)
     const char *const *keys, *const *values;
     size_t n = s->host->option_map(s->host, "severity", &keys, &values);
     for (size_t i = 0; i < ZMQSINK_EVENT_TYPES; i++)
-        s->severity[i] = -1;
+        s->style.severity[i] = -1;
     for (size_t i = 0; i < n; i++) {
         uint32_t type = zmqsink_event_from_name(keys[i]);
         if (!type) {
@@ -763,7 +547,7 @@ static int read_severities(struct syslog_sink *s, char *err, size_t len)
                      values[i], keys[i]);
             return -1;
         }
-        s->severity[__builtin_ctz(type)] = severity;
+        s->style.severity[__builtin_ctz(type)] = severity;
     }
     return 0;
 }
@@ -809,19 +593,20 @@ static int read_address(struct syslog_sink *s, char *err, size_t len)
 static void read_numbers(struct syslog_sink *s)
 {
     const zmqsink_host_t *host = s->host;
+    syslog_style_t *style = &s->style;
     s->transport = (enum transport)host->option_int(host, "transport");
+    bool local = s->transport == TRANSPORT_LOCAL ||
+                 s->transport == TRANSPORT_UNIX;
     /* /dev/log readers parse only RFC 3164: the default there. */
     if (host->option_is_set(host, "format"))
-        s->format = (enum format)host->option_int(host, "format");
+        style->format = (enum syslog_format)host->option_int(host, "format");
     else
-        s->format = s->transport == TRANSPORT_LOCAL ||
-                            s->transport == TRANSPORT_UNIX
-                        ? FORMAT_RFC3164
-                        : FORMAT_RFC5424;
-    s->facility = (int)host->option_int(host, "facility");
+        style->format = local ? SYSLOG_RFC3164 : SYSLOG_RFC5424;
+    style->hostname_in_3164 = !local;
+    style->facility = (int)host->option_int(host, "facility");
     s->octet_counting =
         host->option_int(host, "framing") == FRAMING_OCTET_COUNTING;
-    s->max_size = (size_t)host->option_int(host, "max_size");
+    style->max_size = (size_t)host->option_int(host, "max_size");
     s->buffer_max = (size_t)host->option_int(host, "buffer");
     int64_t reconnect_min = host->option_int(host, "reconnect.min") *
                             CLOCK_NS_PER_MS;
@@ -829,7 +614,7 @@ static void read_numbers(struct syslog_sink *s)
                             CLOCK_NS_PER_MS;
     backoff_init(&s->reconnect, reconnect_min,
                  reconnect_max > reconnect_min ? reconnect_max : reconnect_min);
-    s->pid = (unsigned long)getpid();
+    style->pid = (unsigned long)getpid();
 }
 
 static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
@@ -880,9 +665,9 @@ static const zmqsink_option_t syslog_options[] = {
       .help = "event name -> syslog severity, overriding the event's own "
               "for this sink" },
     { .key = "max_size", .type = ZMQSINK_OPT_SIZE, .fallback = "2048",
-      .min = 480, .max = 65535,
+      .min = SYSLOG_SIZE_MIN, .max = 65535,
       .help = "longest message; longer ones are cut and end with "
-              "\"" TRUNCATION_MARK "\"" },
+              "\"" SYSLOG_TRUNCATION_MARK "\"" },
     { .key = "framing", .type = ZMQSINK_OPT_ENUM,
       .fallback = "octet-counting", .choices = "octet-counting|lf",
       .help = "tcp framing (RFC 6587): \"LEN MSG\" or MSG and a newline" },
