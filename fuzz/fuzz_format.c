@@ -35,26 +35,7 @@ static bool json_eat(json_reader_t *r, char c)
 
 static bool json_string(json_reader_t *r)
 {
-    if (!json_eat(r, '"'))
-        return false;
-    while (r->p < r->end && *r->p != '"') {
-        unsigned char c = (unsigned char)*r->p++;
-        if (c < 0x20)
-            return false;
-        if (c != '\\')
-            continue;
-        if (r->p == r->end)
-            return false;
-        c = (unsigned char)*r->p++;
-        if (c == 'u') {
-            for (int i = 0; i < 4; i++)
-                if (r->p == r->end || !strchr("0123456789abcdefABCDEF", *r->p++))
-                    return false;
-        } else if (!strchr("\"\\/bfnrt", c) || !c) {
-            return false;
-        }
-    }
-    return json_eat(r, '"');
+    return fuzz_json_string(&r->p, r->end);
 }
 
 static bool json_value(json_reader_t *r)

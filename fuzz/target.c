@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt,
                ...)
@@ -49,4 +50,32 @@ bool fuzz_has_control(const char *s, size_t n)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return true;
     return false;
+}
+
+bool fuzz_json_string(const char **p, const char *end)
+{
+    const char *s = *p;
+    if (s == end || *s++ != '"')
+        return false;
+    while (s < end && *s != '"') {
+        unsigned char c = (unsigned char)*s++;
+        if (c < 0x20)
+            return false;
+        if (c != '\\')
+            continue;
+        if (s == end)
+            return false;
+        c = (unsigned char)*s++;
+        if (c == 'u') {
+            for (int i = 0; i < 4; i++)
+                if (s == end || !strchr("0123456789abcdefABCDEF", *s++))
+                    return false;
+        } else if (!c || !strchr("\"\\/bfnrt", c)) {
+            return false;
+        }
+    }
+    if (s == end)
+        return false;
+    *p = s + 1;
+    return true;
 }

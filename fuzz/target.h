@@ -28,6 +28,10 @@ void fuzz_fail(const char *file, int line, const char *cond, const char *fmt,
  * U+10FFFF, no surrogates. */
 bool fuzz_utf8_valid(const char *s, size_t n);
 
+/* Reads one JSON string at *p, before end: moves *p past it and returns
+ * true, or returns false when what is there is not one. */
+bool fuzz_json_string(const char **p, const char *end);
+
 /* Whether the n bytes at s hold a control character (below 0x20, or
  * DEL). */
 bool fuzz_has_control(const char *s, size_t n);

@@ -178,3 +178,16 @@ Test(otlp, escapes_text_and_keeps_unknown_times_as_zero)
     cr_expect_null(strstr(out, "zmq.peer"), "%s", out);
     free(out);
 }
+
+/* Past 2262 the nanoseconds do not fit in 64 bits: unknown, not a wrapped
+ * number (the fuzz target found the overflow). */
+Test(otlp, a_time_past_2262_is_unknown)
+{
+    const char line[] = "{\"ts\":\"9999-12-31T23:59:59.999999Z\",\"seq\":1,"
+                        "\"event\":\"connected\",\"severity\":\"info\","
+                        "\"host\":\"h\",\"pid\":1}\n";
+    bytes_t lines = {(char *)line, sizeof line - 1, 0};
+    char *out = render(&lines, 1);
+    cr_expect_not_null(strstr(out, "\"timeUnixNano\":\"0\""), "%s", out);
+    free(out);
+}

@@ -4,6 +4,7 @@
  * strings, attribute values as AnyValue objects. */
 #include "otlp.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,7 +101,8 @@ static bool is_integer(const char *text)
 
 /* The nanoseconds since the epoch of an RFC 3339 UTC time as the json
  * format writes it ("2024-05-01T12:00:00.123456Z"), or 0 (unknown, as
- * OTLP says) when it is not one. */
+ * OTLP says) when it is not one, or not between 1970 and 2262 (the
+ * nanoseconds of a 64-bit integer). */
 static long long time_unix_nano(const char *ts)
 {
     struct tm tm = {0};
@@ -114,7 +116,7 @@ static long long time_unix_nano(const char *ts)
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t seconds = timegm(&tm);
-    if (seconds < 0)
+    if (seconds < 0 || seconds >= LLONG_MAX / 1000000000LL)
         return 0;
     long long nanos = 0, scale = 100000000;
     for (const char *d = frac; *d; d++, scale /= 10)
