@@ -235,7 +235,8 @@ uint64_t *hp_delivered_seqs(const hp_request_t *r, size_t n, size_t *count)
             continue;
         seqs = realloc(seqs, (*count + r[i].nseqs + 1) * sizeof *seqs);
         cr_assert_not_null(seqs);
-        memcpy(seqs + *count, r[i].seqs, r[i].nseqs * sizeof *seqs);
+        if (r[i].nseqs > 0)
+            memcpy(seqs + *count, r[i].seqs, r[i].nseqs * sizeof *seqs);
         *count += r[i].nseqs;
     }
     return seqs;

@@ -563,7 +563,10 @@ static int broker_connections(void)
 /* In a forked child: no broker connection of the parent's, then a
  * zmqsink of its own whose events are all delivered. Returns the exit
  * status: 0 when so. */
-static int child_delivers(const char *path)
+/* In a forked child: zmqsink with the parent's config must be refused,
+ * naming fork(), and the child must hold none of its parent's broker
+ * connections. Returns 0 when so. */
+static int child_refused(const char *path)
 {
     int inherited = broker_connections();
     if (inherited) {
@@ -573,38 +576,18 @@ static int child_delivers(const char *path)
     void *child_ctx = zmq_ctx_new();
     char err[1024] = "";
     zmqsink_t *child = zmqsink_new(child_ctx, path, err, sizeof err);
-    if (!child) {
-        fprintf(stderr, "child: %s\n", err);
-        return 1;
-    }
-    void *pull = zmq_socket(child_ctx, ZMQ_PULL);
-    int linger = 0;
-    zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof linger);
-    zmqsink_attach(child, pull, "child");
-    zmq_bind(pull, "tcp://127.0.0.1:*");
-    zmq_close(pull);
-    zmqsink_settle(child, child_ctx, WAIT_MS);
-    TH_STATS(stats);
-    for (int waited = 0; waited < WAIT_MS; waited += 50) {
-        zmqsink_stats(child, &stats);
-        if (stats.events > 0 && stats.sinks[0].delivered == stats.events)
-            break;
-        th_sleep_ms(50);
-    }
-    bool all = stats.events > 0 && stats.sinks[0].delivered == stats.events;
-    if (!all)
-        fprintf(stderr, "child: %llu of %llu events delivered\n",
-                (unsigned long long)stats.sinks[0].delivered,
-                (unsigned long long)stats.events);
+    bool refused = !child && strstr(err, "sink 'bus'") && strstr(err, "fork()");
+    if (!refused)
+        fprintf(stderr, "child: not refused: %s\n", child ? "started" : err);
     zmqsink_destroy(&child);
     zmq_ctx_term(child_ctx);
-    return all ? 0 : 1;
+    return refused ? 0 : 1;
 }
 
-/* librdkafka's threads do not survive fork(), but a child starts zmqsink
- * afresh, with a producer of its own: its events reach the topic too; and
- * the child holds none of its parent's connections to the brokers. */
-Test(kafka, a_forked_child_delivers_with_a_producer_of_its_own,
+/* librdkafka's state does not survive fork(): a child of a process that
+ * started a kafka sink is refused one, saying why, and holds none of its
+ * parent's connections to the brokers; the parent goes on delivering. */
+Test(kafka, a_child_forked_after_its_parent_started_librdkafka_is_refused,
      .init = setup, .fini = teardown, .timeout = 180)
 {
     zmqsink_t *zs = start_bus("");
@@ -617,11 +600,11 @@ Test(kafka, a_forked_child_delivers_with_a_producer_of_its_own,
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0)
-        _exit(child_delivers(path));
+        _exit(child_refused(path));
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "the child's events were not delivered (status %d)", status);
+              "the child was not refused (status %d)", status);
     free(path);
     th_dealers_visit(ctx, zs, "client", router, endpoint, 3);
     churn_end(zs, router);

@@ -58,9 +58,11 @@
  *
  * librdkafka's own threads talk to the brokers, over sockets the sink
  * opens and closes for it (socket_cb), so that they are owned through the
- * host and no forked child keeps one open. A child starts a producer of
- * its own. librdkafka keeps process-wide state (its global init,
- * OpenSSL's), so the plugin is never unloaded (-z nodelete). */
+ * host and no forked child keeps one open. librdkafka keeps process-wide
+ * state (its global init, OpenSSL's), so the plugin is never unloaded
+ * (-z nodelete). That state does not survive fork(): a child forked after
+ * its parent started a producer cannot open a kafka sink (a producer of
+ * its own crashed in librdkafka's threads there, under ASan). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -70,6 +72,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -1086,8 +1089,33 @@ static void kafka_close(void *state)
 
 /* ---- open ---- */
 
+/* The process that started librdkafka (the plugin is never unloaded, so
+ * this outlives every sink). Under fork_hold. */
+static pid_t rdkafka_pid;
+
+/* Takes librdkafka for this process, or refuses: a child forked after its
+ * parent started it inherits its state but none of its threads. */
+static int rdkafka_use(const zmqsink_host_t *host, char *err, size_t len)
+{
+    host->fork_hold(host);
+    int rc = 0;
+    if (rdkafka_pid != 0 && rdkafka_pid != getpid()) {
+        snprintf(err, len, "librdkafka was started by process %d before it "
+                 "forked this one, and its state does not survive fork(): "
+                 "in a program that forks, open kafka sinks only in the "
+                 "processes it forks", (int)rdkafka_pid);
+        rc = -1;
+    } else {
+        rdkafka_pid = getpid();
+    }
+    host->fork_release(host);
+    return rc;
+}
+
 static void *kafka_open(const zmqsink_host_t *host, char *err, size_t len)
 {
+    if (rdkafka_use(host, err, len) != 0)
+        return NULL;
     struct kafka_sink *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, len, "out of memory");
