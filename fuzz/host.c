@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "fork.h"
 #include "format.h"
 #include "path.h"
 
@@ -53,6 +54,8 @@ const zmqsink_host_t *fuzz_host(const char *config_dir)
         .host_name = zs__host_name(),
         .count_delivered = host_count_delivered,
         .tick_at = host_tick_at,
+        .own_fd = zs__host_own_fd,
+        .close_fd = zs__host_close_fd,
     };
     return &host;
 }
