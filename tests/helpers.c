@@ -575,3 +575,18 @@ void th_make_certificates(const char *dir)
                         "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
                         "-days", "2", "-extfile", ext, NULL});
 }
+
+int th_wait_child(pid_t pid, int timeout_ms)
+{
+    int status;
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        cr_assert_geq(got, 0, "waitpid: %s", strerror(errno));
+        if (got == pid)
+            return status;
+        th_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}

@@ -69,6 +69,21 @@ int th_free_port(void);
  * starts with prefix: what a program's child inherits. */
 int th_fds_in_child(const char *prefix);
 
+/* Waits for the child pid at most timeout_ms, and kills it (SIGKILL) past
+ * that. Returns its wait status, or -1 when it had to be killed. */
+int th_wait_child(pid_t pid, int timeout_ms);
+
+/* Skips the running test in a build with AddressSanitizer, whose allocator
+ * (GCC 12's) takes no lock around fork(): a child forked while another
+ * thread allocates (a client library's) can hang in it for ever. The test
+ * runs in every other build. */
+#ifdef __SANITIZE_ADDRESS__
+#define TH_SKIP_FORK_UNDER_ASAN()                                              \
+    cr_skip_test("a forked child can hang in AddressSanitizer's allocator")
+#else
+#define TH_SKIP_FORK_UNDER_ASAN() ((void)0)
+#endif
+
 /* The socket's ZMQ_LAST_ENDPOINT into buf. */
 void th_last_endpoint(void *socket, char *buf, size_t cap);
 
