@@ -58,17 +58,17 @@ static void dir_remove(void)
     rmdir(dir);
 }
 
-/* The scratch directory: in memory where there is /dev/shm, since the
- * spool syncs every batch it writes. */
+/* The scratch directory, in $TMPDIR (scripts/fuzz gives one it removes
+ * after the run, a crash included), else in memory where there is
+ * /dev/shm, since the spool syncs every batch it writes. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     const char *tmp = getenv("TMPDIR");
-    if (access("/dev/shm", W_OK) == 0)
-        tmp = "/dev/shm";
-    snprintf(dir, sizeof dir, "%s/zmqsink-fuzz-spool-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp)
+        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof dir, "%s/zmqsink-fuzz-spool-XXXXXX", tmp);
     FUZZ_CHECK(mkdtemp(dir), "%s", dir);
     atexit(dir_remove);
     return 0;
