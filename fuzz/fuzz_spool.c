@@ -89,9 +89,12 @@ static void file_write(const char *name, const uint8_t *data, size_t size)
 static void file_name(const uint8_t *data, size_t size, char name[32])
 {
     static const char magic[] = "zmqsink-spool 1 ";
-    size_t m = sizeof magic - 1;
-    if (size >= m + 16 && !memcmp(data, magic, m) &&
-        strspn((const char *)data + m, "0123456789abcdef") >= 16)
+    size_t m = sizeof magic - 1, digits = 0;
+    if (size >= m + 16 && !memcmp(data, magic, m))
+        while (digits < 16 && strchr("0123456789abcdef", data[m + digits]) &&
+               data[m + digits])
+            digits++;
+    if (digits == 16)
         snprintf(name, 32, "%.16s.batch", (const char *)data + m);
     else
         snprintf(name, 32, "0000000000000001.batch");
