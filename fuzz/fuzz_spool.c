@@ -58,17 +58,17 @@ static void dir_remove(void)
     rmdir(dir);
 }
 
-/* The scratch directory: in memory where there is /dev/shm, since the
- * spool syncs every batch it writes. */
+/* The scratch directory, in $TMPDIR (scripts/fuzz gives one it removes
+ * after the run, a crash included), else in memory where there is
+ * /dev/shm, since the spool syncs every batch it writes. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     const char *tmp = getenv("TMPDIR");
-    if (access("/dev/shm", W_OK) == 0)
-        tmp = "/dev/shm";
-    snprintf(dir, sizeof dir, "%s/zmqsink-fuzz-spool-XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp)
+        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof dir, "%s/zmqsink-fuzz-spool-XXXXXX", tmp);
     FUZZ_CHECK(mkdtemp(dir), "%s", dir);
     atexit(dir_remove);
     return 0;
@@ -89,9 +89,12 @@ static void file_write(const char *name, const uint8_t *data, size_t size)
 static void file_name(const uint8_t *data, size_t size, char name[32])
 {
     static const char magic[] = "zmqsink-spool 1 ";
-    size_t m = sizeof magic - 1;
-    if (size >= m + 16 && !memcmp(data, magic, m) &&
-        strspn((const char *)data + m, "0123456789abcdef") >= 16)
+    size_t m = sizeof magic - 1, digits = 0;
+    if (size >= m + 16 && !memcmp(data, magic, m))
+        while (digits < 16 && strchr("0123456789abcdef", data[m + digits]) &&
+               data[m + digits])
+            digits++;
+    if (digits == 16)
         snprintf(name, 32, "%.16s.batch", (const char *)data + m);
     else
         snprintf(name, 32, "0000000000000001.batch");
