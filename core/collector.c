@@ -50,6 +50,10 @@ enum {
     STALLED_RETRY_NS = 100 * 1000 * 1000,
 };
 
+/* Events of sockets left open at zmqsink_destroy(), read and discarded
+ * since the process began, over every instance: zmqsink_discarded_events(). */
+static _Atomic uint64_t discarded_events;
+
 _Atomic int zs__inject_epoll_add_failures;
 _Atomic int zs__inject_read_failures;
 
@@ -269,6 +273,14 @@ static void reader_watch(zs__collector_t *c, reader_t *r)
         reader_stall(c, r, "epoll", errno);
 }
 
+/* An event read once routing stopped: counted here, for the notice, and
+ * process-wide, for zmqsink_discarded_events(). */
+static void collector_discard(zs__collector_t *c)
+{
+    c->discarded++;
+    atomic_fetch_add_explicit(&discarded_events, 1, memory_order_relaxed);
+}
+
 /* Ends a reader whose monitor stopped (stopped true, its monitor_stopped
  * in m) or whose context ended. Its monitor_stopped reaches the sinks
  * unless it only handed the socket over to a successor; its tap ends
@@ -283,7 +295,7 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
      * finds it gone finds its monitor_stopped counted too. */
     if (stopped && r->name[0] && (!r->superseded || r->report_stop)) {
         if (c->discarding)
-            c->discarded++;
+            collector_discard(c);
         else
             collector_emit(c, r, m);
     }
@@ -367,7 +379,7 @@ static void reader_drain(zs__collector_t *c, reader_t *r)
                                   (int)m.value);
         if (zs__wire_event_known(m.type) && r->name[0]) {
             if (c->discarding)
-                c->discarded++;
+                collector_discard(c);
             else
                 collector_emit(c, r, &m);
         }
@@ -619,6 +631,11 @@ static void *collector_main(void *arg)
 }
 
 /* ---- API ---- */
+
+uint64_t zmqsink_discarded_events(void)
+{
+    return atomic_load_explicit(&discarded_events, memory_order_relaxed);
+}
 
 int zmqsink_monitor_version(void)
 {

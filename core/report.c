@@ -90,10 +90,12 @@ static void stats_json(FILE *f, const zmqsink_stats_t *st)
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     fprintf(f,
             "{\"ts\":\"%s\",\"pid\":%ld,\"events\":%llu,\"filtered\":%llu,"
-            "\"sockets_attached\":%llu,\"sinks\":[",
+            "\"sockets_attached\":%llu,\"discarded_events\":%llu,"
+            "\"sinks\":[",
             ts, (long)getpid(), (unsigned long long)st->events,
             (unsigned long long)st->filtered,
-            (unsigned long long)st->sockets_attached);
+            (unsigned long long)st->sockets_attached,
+            (unsigned long long)zmqsink_discarded_events());
     for (size_t i = 0; i < st->nsinks; i++) {
         const zmqsink_sink_stats_t *s = &st->sinks[i];
         zs__json_quote(s->name, name, sizeof name);

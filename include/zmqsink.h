@@ -396,13 +396,21 @@ ZMQSINK_EXPORT void zmqsink_exit_flush(zmqsink_t *zs);
  * closed or their context ends (detach them first if their last events
  * matter), so that libzmq never blocks on a monitor nobody reads: a
  * warning says how many sockets were left open, and once the last of
- * them is closed a notice says how many events were discarded. */
+ * them is closed a notice says how many events were discarded
+ * (zmqsink_discarded_events() counts them as they go). */
 ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
 
 /* zmqsink_destroy() that also fills *stats (when not NULL; its sinks
  * array as for zmqsink_stats()) with the final counters. */
 ZMQSINK_EXPORT void zmqsink_destroy_stats(zmqsink_t **zs,
                                           zmqsink_stats_t *stats);
+
+/* Events read from the monitors of sockets left open at zmqsink_destroy()
+ * (of any instance, since the process began) and discarded: the counts
+ * the notices of zmqsink_destroy() give, summed, and growing while such
+ * sockets stay open. With zmqsink_stats() of the instances it accounts
+ * for every event read from a monitor. Any thread. */
+ZMQSINK_EXPORT uint64_t zmqsink_discarded_events(void);
 
 #ifdef __cplusplus
 }

@@ -528,6 +528,7 @@ Test(api, events_of_sockets_left_open_at_destroy_are_said_and_counted,
     FILE *captured = fopen(log, "w");
     cr_assert_not_null(captured);
     cr_assert_geq(dup2(fileno(captured), STDERR_FILENO), 0);
+    uint64_t before = zmqsink_discarded_events();
 
     zmqsink_destroy(&zs);
     /* Events after the instance is gone: read, dropped and counted. */
@@ -554,6 +555,27 @@ Test(api, events_of_sockets_left_open_at_destroy_are_said_and_counted,
                                     "still open"), "%s", text);
     cr_assert_geq(discarded, 2, "accepted and monitor_stopped at least: %s",
                   text);
+    /* The same count, process-wide, as the notice comes after the last. */
+    uint64_t total = zmqsink_discarded_events();
+    cr_assert_eq(total - before, discarded);
+
+    /* And in the stats file of an instance made after. */
+    char *stats = th_path(dir, "stats.json");
+    zs = th_start(ctx, dir,
+                  "stats: { path: %s }\n"
+                  "sinks:\n"
+                  "  - name: jsonl\n"
+                  "    type: file\n"
+                  "    path: %s/events.jsonl\n",
+                  stats, dir);
+    zmqsink_destroy(&zs);
+    char *json = th_read_file(stats);
+    char expect[64];
+    snprintf(expect, sizeof expect, "\"discarded_events\":%llu,",
+             (unsigned long long)total);
+    cr_assert(json && strstr(json, expect), "no %s in %s", expect, json);
+    free(json);
+    free(stats);
     free(text);
     free(log);
     fclose(captured);
