@@ -3,6 +3,7 @@
 #include "json.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence of 2 to 4 bytes at s, or 0 when s does
@@ -33,11 +34,40 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
     return need;
 }
 
+/* Whether each of the 8 bytes of w is printable ASCII other than '"' and
+ * '\\' (what json carries as it is), tested at once (the "has less",
+ * "has more" and "has zero" byte tests of Bit Twiddling Hacks). A carry may
+ * make it say no to plain bytes, never yes to others: the caller then
+ * looks byte by byte. */
+static bool plain_ascii8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = ones << 7;
+    uint64_t below_space = (w - ones * 0x20) & ~w;
+    uint64_t above_tilde = (w + ones) | w; /* 0x7F and 0x80.. */
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
+    return ((below_space | above_tilde | quote | backslash) & highs) == 0;
+}
+
 size_t json_plain_prefix(const char *text, size_t n)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < n) {
+        uint64_t w;
+        if (n - i >= sizeof w) {
+            memcpy(&w, s + i, sizeof w);
+            if (plain_ascii8(w)) {
+                i += sizeof w;
+                continue;
+            }
+        } else if (i == 0 || s[i - 1] < 0x80) {
+            /* The tail, padded with plain bytes: often plain at once. */
+            memset(&w, 'a', sizeof w);
+            memcpy(&w, s + i, n - i);
+            if (plain_ascii8(w))
+                return n;
+        }
         unsigned char c = s[i];
         size_t seq;
         if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')

@@ -28,6 +28,7 @@
 
 #include "format.h"
 #include "json.h"
+#include "reason.h"
 
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" */
 #define TS_LEN 27
@@ -39,14 +40,23 @@ _Static_assert(sizeof(((zs__event_fields_t *)0)->scratch) >=
                    TS_LEN + U64_DIGITS + U32_DIGITS + U64_DIGITS + U32_DIGITS,
                "scratch too small for ts, seq, value, duration_ms and pid");
 
+/* The json member opening of each field: ,"key": */
 static const struct {
-    const char *key;
+    const char *text;
     size_t len;
-} field_keys[ZS__FIELD_COUNT] = {
-#define FIELD_KEY(id, key) {key, sizeof key - 1},
-    ZS__EVENT_FIELDS(FIELD_KEY)
-#undef FIELD_KEY
+} json_openings[ZS__FIELD_COUNT] = {
+#define JSON_OPENING(id, key) {",\"" key "\":", sizeof key + 3},
+    ZS__EVENT_FIELDS(JSON_OPENING)
+#undef JSON_OPENING
 };
+
+/* Whether logfmt and text quote s: when empty or holding a space, '=' or
+ * a byte that json escapes. */
+static bool needs_quotes(const char *s, size_t n)
+{
+    return n == 0 || json_plain_prefix(s, n) < n || memchr(s, ' ', n) ||
+           memchr(s, '=', n);
+}
 
 /* ---- the walk ---- */
 
@@ -55,6 +65,7 @@ static const struct {
  * in the child of a fork; its handler is registered at load, before any
  * thread of zmqsink runs, so that no fork can come between the two. */
 static char host_name_buf[256];
+static bool host_name_plain; /* needs_quotes() is false */
 static pid_t process_id;
 
 static void read_process_id(void)
@@ -66,6 +77,7 @@ __attribute__((constructor)) static void read_process_facts(void)
 {
     if (gethostname(host_name_buf, sizeof host_name_buf - 1) != 0)
         host_name_buf[0] = '\0';
+    host_name_plain = !needs_quotes(host_name_buf, strlen(host_name_buf));
     read_process_id();
     pthread_atfork(NULL, NULL, read_process_id);
 }
@@ -80,26 +92,36 @@ static pid_t current_pid(void)
     return process_id;
 }
 
-/* Writes v as exactly width digits, most significant first. */
+/* "00" to "99": numbers are written two digits a step. */
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+    "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes v as exactly width digits (an even count), most significant
+ * first. */
 static char *put_digits(char *p, unsigned v, int width)
 {
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
+    for (int i = width - 2; i >= 0; i -= 2) {
+        memcpy(p + i, &digit_pairs[2 * (v % 100)], 2);
+        v /= 100;
     }
     return p + width;
 }
 
-static size_t format_u64(char *dst, uint64_t v)
+size_t zs__format_u64(char *dst, uint64_t v)
 {
-    char rev[U64_DIGITS];
-    size_t n = 0;
-    do {
-        rev[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        dst[i] = rev[n - 1 - i];
+    size_t n = 1;
+    for (uint64_t bound = 10; n < U64_DIGITS && v >= bound; bound *= 10)
+        n++;
+    char *p = dst + n;
+    for (; v >= 100; v /= 100) {
+        p -= 2;
+        memcpy(p, &digit_pairs[2 * (v % 100)], 2);
+    }
+    if (v >= 10)
+        memcpy(p - 2, &digit_pairs[2 * v], 2);
+    else
+        p[-1] = (char)('0' + v);
     return n;
 }
 
@@ -154,12 +176,14 @@ static void set_string(zs__event_fields_t *out, zs__field_id_t id,
     out->field[id].len = len;
 }
 
+/* A name of zmqsink's tables: never quoted, never escaped. */
 static void set_name(zs__event_fields_t *out, zs__field_id_t id,
                      const char *name)
 {
     if (!name)
         name = "unknown";
     set_string(out, id, name, strlen(name));
+    out->plain |= 1u << id;
 }
 
 /* Writes the digits into scratch; returns where the next field may go. */
@@ -168,16 +192,22 @@ static char *set_number(zs__event_fields_t *out, zs__field_id_t id,
 {
     out->field[id].kind = ZS__KIND_NUMBER;
     out->field[id].text = scratch;
-    out->field[id].len = format_u64(scratch, v);
+    out->field[id].len = zs__format_u64(scratch, v);
     return scratch + out->field[id].len;
 }
 
+/* Every field with its key, none applying yet. */
+static const zs__field_t blank_fields[ZS__FIELD_COUNT] = {
+#define BLANK_FIELD(id, name)                                                  \
+    {.key = name, .key_len = sizeof name - 1, .kind = ZS__KIND_ABSENT},
+    ZS__EVENT_FIELDS(BLANK_FIELD)
+#undef BLANK_FIELD
+};
+
 void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out)
 {
-    for (size_t i = 0; i < ZS__FIELD_COUNT; i++)
-        out->field[i] = (zs__field_t){.key = field_keys[i].key,
-                                      .key_len = field_keys[i].len,
-                                      .kind = ZS__KIND_ABSENT};
+    memcpy(out->field, blank_fields, sizeof blank_fields);
+    out->plain = 1u << ZS__FIELD_TS;
     char *p = out->scratch;
     set_string(out, ZS__FIELD_TS, p, format_ts(p, ev->time_ns));
     p += TS_LEN;
@@ -199,13 +229,12 @@ void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out)
     const char *reason = zmqsink_event_reason(ev);
     if (reason)
         set_name(out, ZS__FIELD_REASON, reason);
-    out->cause_len = zs__event_cause(ev, out->cause, sizeof out->cause);
-    if (out->cause_len >= sizeof out->cause)
-        out->cause_len = sizeof out->cause - 1; /* cannot happen: see reason.c */
     if (ev->duration_ms >= 0)
         p = set_number(out, ZS__FIELD_DURATION_MS, p,
                        (uint64_t)ev->duration_ms);
-    set_name(out, ZS__FIELD_HOST, zs__host_name());
+    set_string(out, ZS__FIELD_HOST, host_name_buf, strlen(host_name_buf));
+    if (host_name_plain)
+        out->plain |= 1u << ZS__FIELD_HOST;
     set_number(out, ZS__FIELD_PID, p, (uint64_t)current_pid());
 }
 
@@ -226,6 +255,12 @@ static void out_put(out_t *o, const char *s, size_t n)
     o->len += n;
 }
 
+/* Where n bytes more can be written whole, or NULL (out_put then cuts). */
+static char *out_room(out_t *o, size_t n)
+{
+    return o->len < o->cap && o->cap - o->len > n ? o->buf + o->len : NULL;
+}
+
 static size_t out_finish(out_t *o)
 {
     if (o->cap > 0)
@@ -240,8 +275,18 @@ static void out_put_piece(void *o, const char *s, size_t n)
     out_put(o, s, n);
 }
 
-static void out_quoted(out_t *o, const char *s, size_t n)
+/* s as a json string; plain: known to need no escape. */
+static void out_quoted(out_t *o, const char *s, size_t n, bool plain)
 {
+    char *p;
+    if ((plain || json_plain_prefix(s, n) == n) && (p = out_room(o, n + 2))) {
+        /* Nothing to escape (most text): written in one piece. */
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        o->len += n + 2;
+        return;
+    }
     json_quote(s, n, out_put_piece, o);
 }
 
@@ -265,17 +310,20 @@ static int fields_walk(const zs__event_fields_t *f, zmqsink_field_fn *fn,
 /* A line being rendered from the walk. */
 typedef struct render {
     out_t *out;
-    size_t fields; /* written so far */
+    const zs__event_fields_t *fields;
+    size_t written; /* fields written so far */
 } render_t;
 
 static int json_member(const zmqsink_field_t *field, void *arg)
 {
     render_t *r = arg;
-    out_put(r->out, r->fields++ ? ",\"" : "{\"", 2);
-    out_put(r->out, field->key, field->key_len);
-    out_put(r->out, "\":", 2);
+    size_t id = (size_t)(field - r->fields->field), first = r->written++ == 0;
+    /* ,"key": after a member; "key": after the opening brace. */
+    out_put(r->out, json_openings[id].text + first,
+            json_openings[id].len - first);
     if (field->kind == ZS__KIND_STRING)
-        out_quoted(r->out, field->text, field->len);
+        out_quoted(r->out, field->text, field->len,
+                   r->fields->plain >> id & 1);
     else if (field->kind == ZS__KIND_NUMBER)
         out_put(r->out, field->text, field->len);
     else
@@ -283,24 +331,23 @@ static int json_member(const zmqsink_field_t *field, void *arg)
     return 0;
 }
 
-static void render_json(out_t *o, const zs__event_fields_t *f)
+static void render_json(out_t *o, const zs__event_fields_t *f,
+                        const zmqsink_event_t *ev)
 {
-    render_t r = {.out = o};
+    (void)ev;
+    render_t r = {.out = o, .fields = f};
+    out_put(o, "{", 1);
     fields_walk(f, json_member, &r);
     out_put(o, "}", 1);
 }
 
-static bool needs_quotes(const char *s, size_t n)
-{
-    return n == 0 || json_plain_prefix(s, n) < n || memchr(s, ' ', n) ||
-           memchr(s, '=', n);
-}
-
 /* A logfmt or text value: quoted only when it has to be. */
-static void out_value(out_t *o, const zs__field_t *field)
+static void out_value(out_t *o, const zs__event_fields_t *f, size_t id)
 {
-    if (field->kind == ZS__KIND_STRING && needs_quotes(field->text, field->len))
-        out_quoted(o, field->text, field->len);
+    const zs__field_t *field = &f->field[id];
+    if (field->kind == ZS__KIND_STRING && !(f->plain >> id & 1) &&
+        needs_quotes(field->text, field->len))
+        out_quoted(o, field->text, field->len, false);
     else
         out_put(o, field->text, field->len);
 }
@@ -310,54 +357,62 @@ static int logfmt_pair(const zmqsink_field_t *field, void *arg)
     render_t *r = arg;
     if (field->kind == ZS__KIND_NULL)
         return 0;
-    if (r->fields++)
+    size_t id = (size_t)(field - r->fields->field);
+    if (r->written++)
         out_put(r->out, " ", 1);
     out_put(r->out, field->key, field->key_len);
     out_put(r->out, "=", 1);
-    out_value(r->out, field);
+    out_value(r->out, r->fields, id);
     return 0;
 }
 
-static void render_logfmt(out_t *o, const zs__event_fields_t *f)
+static void render_logfmt(out_t *o, const zs__event_fields_t *f,
+                          const zmqsink_event_t *ev)
 {
-    render_t r = {.out = o};
+    (void)ev;
+    render_t r = {.out = o, .fields = f};
     fields_walk(f, logfmt_pair, &r);
 }
 
 /* TS SEVERITY SOCKET(TYPE) EVENT ENDPOINT [peer=P] value=V [duration=Dms]
  * [: CAUSE (REASON)] */
-static void render_text(out_t *o, const zs__event_fields_t *f)
+static void render_text(out_t *o, const zs__event_fields_t *f,
+                        const zmqsink_event_t *ev)
 {
     enum { SEVERITY_WIDTH = 8 };
     const zs__field_t *field = f->field;
     const zs__field_t *severity = &field[ZS__FIELD_SEVERITY];
-    out_value(o, &field[ZS__FIELD_TS]);
+    out_value(o, f, ZS__FIELD_TS);
     out_put(o, " ", 1);
-    out_value(o, severity);
+    out_value(o, f, ZS__FIELD_SEVERITY);
     if (severity->len < SEVERITY_WIDTH)
         out_put(o, "        ", SEVERITY_WIDTH - severity->len);
     out_put(o, " ", 1);
-    out_value(o, &field[ZS__FIELD_SOCKET]);
+    out_value(o, f, ZS__FIELD_SOCKET);
     out_put(o, "(", 1);
-    out_value(o, &field[ZS__FIELD_SOCKET_TYPE]);
+    out_value(o, f, ZS__FIELD_SOCKET_TYPE);
     out_put(o, ") ", 2);
-    out_value(o, &field[ZS__FIELD_EVENT]);
+    out_value(o, f, ZS__FIELD_EVENT);
     out_put(o, " ", 1);
-    out_value(o, &field[ZS__FIELD_ENDPOINT]);
+    out_value(o, f, ZS__FIELD_ENDPOINT);
     if (field[ZS__FIELD_PEER].kind == ZS__KIND_STRING) {
         out_put(o, " peer=", 6);
-        out_value(o, &field[ZS__FIELD_PEER]);
+        out_value(o, f, ZS__FIELD_PEER);
     }
     out_put(o, " value=", 7);
-    out_value(o, &field[ZS__FIELD_VALUE]);
+    out_value(o, f, ZS__FIELD_VALUE);
     if (field[ZS__FIELD_DURATION_MS].kind == ZS__KIND_NUMBER) {
         out_put(o, " duration=", 10);
-        out_value(o, &field[ZS__FIELD_DURATION_MS]);
+        out_value(o, f, ZS__FIELD_DURATION_MS);
         out_put(o, "ms", 2);
     }
-    if (f->cause_len > 0) {
+    char cause[ZS__CAUSE_MAX];
+    size_t cause_len = zs__event_cause(ev, cause, sizeof cause);
+    if (cause_len >= sizeof cause)
+        cause_len = sizeof cause - 1; /* cannot happen: see reason.c */
+    if (cause_len > 0) {
         out_put(o, ": ", 2);
-        out_put(o, f->cause, f->cause_len);
+        out_put(o, cause, cause_len);
     }
 }
 
@@ -372,7 +427,8 @@ static const char *const format_names[] = {
 int zmqsink_format_event(zmqsink_format_t format, const zmqsink_event_t *event,
                          char *buf, size_t cap)
 {
-    static void (*const renderers[])(out_t *, const zs__event_fields_t *) = {
+    static void (*const renderers[])(out_t *, const zs__event_fields_t *,
+                                     const zmqsink_event_t *) = {
         [ZMQSINK_FORMAT_JSON] = render_json,
         [ZMQSINK_FORMAT_LOGFMT] = render_logfmt,
         [ZMQSINK_FORMAT_TEXT] = render_text,
@@ -383,7 +439,7 @@ int zmqsink_format_event(zmqsink_format_t format, const zmqsink_event_t *event,
     zs__event_fields_t fields;
     zs__event_fields(event, &fields);
     out_t o = {.buf = buf, .cap = cap, .len = 0};
-    renderers[format](&o, &fields);
+    renderers[format](&o, &fields, event);
     return (int)out_finish(&o); /* a line is a few KiB at most */
 }
 
@@ -409,7 +465,7 @@ int zmqsink_event_fields(const zmqsink_event_t *event, zmqsink_field_fn *fn,
 size_t zs__json_quote(const char *text, char *buf, size_t cap)
 {
     out_t o = {.buf = buf, .cap = cap, .len = 0};
-    out_quoted(&o, text, strlen(text));
+    out_quoted(&o, text, strlen(text), false);
     return out_finish(&o);
 }
 

@@ -8,8 +8,6 @@
 
 #include <zmqsink/event.h>
 
-#include "reason.h"
-
 /* The fields in the order of the json contract (see zmqsink/event.h). */
 #define ZS__EVENT_FIELDS(X)                                                    \
     X(TS, "ts")                                                                \
@@ -45,10 +43,8 @@ typedef zmqsink_field_t zs__field_t;
 typedef struct zs__event_fields {
     zs__field_t field[ZS__FIELD_COUNT]; /* indexed by zs__field_id_t */
     char scratch[128]; /* the timestamp and the digits of the numbers */
-    /* The reason in words for people (the text format), not a field of
-     * the walk: "address already in use (EADDRINUSE)", or "". */
-    char cause[ZS__CAUSE_MAX];
-    size_t cause_len;
+    unsigned plain; /* bit 1 << id: a string known to need neither escape
+                       nor quotes (names of tables, ts, a plain host) */
 } zs__event_fields_t;
 
 /* Fills out with the fields of ev. Text fields of ev are read up to their
@@ -56,6 +52,10 @@ typedef struct zs__event_fields {
  * static strings: they live as long as ev and out both do. No allocation;
  * thread-safe. */
 void zs__event_fields(const zmqsink_event_t *ev, zs__event_fields_t *out);
+
+/* Writes v in decimal at dst (20 bytes at most, no NUL); returns the
+ * length. */
+size_t zs__format_u64(char *dst, uint64_t v);
 
 /* The host name that events carry, read once when the library loads; ""
  * when unknown. */

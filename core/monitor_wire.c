@@ -53,11 +53,19 @@ int zs__wire_monitor(void *socket, const char *endpoint)
 /* Reads one frame of the reader socket (a zs__wire_source_t read()). */
 static int socket_frame_read(void *reader, void *buf, size_t cap, int *more)
 {
-    int n = zmq_recv(reader, buf, cap, ZMQ_DONTWAIT);
-    size_t size = sizeof *more;
+    /* zmq_recv() as it is, with the more flag from the message itself,
+     * cheaper than asking the socket for ZMQ_RCVMORE. */
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    int n = zmq_msg_recv(&msg, reader, ZMQ_DONTWAIT);
     *more = 0;
-    if (n >= 0)
-        zmq_getsockopt(reader, ZMQ_RCVMORE, more, &size);
+    if (n >= 0) {
+        size_t size = zmq_msg_size(&msg) < cap ? zmq_msg_size(&msg) : cap;
+        if (size > 0)
+            memcpy(buf, zmq_msg_data(&msg), size);
+        *more = zmq_msg_more(&msg);
+    }
+    zmq_msg_close(&msg);
     return n;
 }
 

@@ -89,20 +89,36 @@ static int listener(int *port)
     return fd;
 }
 
-Test(conns, a_peer_is_read_only_from_the_connection_the_event_names)
+/* A client connected to the listener lfd on port, from address `from`
+ * (NULL: any); returns the accepted fd and sets *client and *bound (the
+ * client's address and port). */
+static int connect_from(int lfd, int port, const char *from, int *client,
+                        struct sockaddr_in *bound)
 {
-    int port, other_port;
-    int lfd = listener(&port), other = listener(&other_port);
-    int client = socket(AF_INET, SOCK_STREAM, 0);
+    *client = socket(AF_INET, SOCK_STREAM, 0);
+    if (from) {
+        struct sockaddr_in addr = {.sin_family = AF_INET};
+        cr_assert_eq(inet_pton(AF_INET, from, &addr.sin_addr), 1);
+        cr_assert_eq(bind(*client, (struct sockaddr *)&addr, sizeof addr), 0,
+                     "bind %s", from);
+    }
     struct sockaddr_in to = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(connect(client, (struct sockaddr *)&to, sizeof to), 0);
+    cr_assert_eq(connect(*client, (struct sockaddr *)&to, sizeof to), 0);
     int accepted = accept(lfd, NULL, NULL);
     cr_assert_geq(accepted, 0);
+    socklen_t len = sizeof *bound;
+    cr_assert_eq(getsockname(*client, (struct sockaddr *)bound, &len), 0);
+    return accepted;
+}
+
+Test(conns, a_peer_is_read_only_from_the_connection_the_event_names)
+{
+    int port, other_port, client;
+    int lfd = listener(&port), other = listener(&other_port);
     struct sockaddr_in from;
-    socklen_t len = sizeof from;
-    cr_assert_eq(getsockname(client, (struct sockaddr *)&from, &len), 0);
+    int accepted = connect_from(lfd, port, NULL, &client, &from);
     char client_peer[64], here[64], elsewhere[64], server_peer[64];
     snprintf(client_peer, sizeof client_peer, "127.0.0.1:%u",
              ntohs(from.sin_port));
@@ -129,4 +145,33 @@ Test(conns, a_peer_is_read_only_from_the_connection_the_event_names)
     close(accepted);
     close(lfd);
     close(other);
+}
+
+/* The peer text of clients bound to addresses of 127.0.0.0/8 whose octets
+ * have one, two and three digits and zeros, as inet_ntop() writes them. */
+Test(conns, ipv4_peers_are_written_as_inet_ntop_writes_them)
+{
+    const char *clients[] = {"127.0.0.1", "127.10.0.99", "127.255.100.7",
+                             "127.1.20.255"};
+    int port;
+    int lfd = listener(&port);
+    char here[64];
+    snprintf(here, sizeof here, "tcp://127.0.0.1:%d", port);
+    for (size_t i = 0; i < sizeof clients / sizeof clients[0]; i++) {
+        int client;
+        struct sockaddr_in from;
+        int accepted = connect_from(lfd, port, clients[i], &client, &from);
+        char text[INET_ADDRSTRLEN], expect[64];
+        inet_ntop(AF_INET, &from.sin_addr, text, sizeof text);
+        snprintf(expect, sizeof expect, "%s:%u", text, ntohs(from.sin_port));
+
+        zs__conns_t t = {0};
+        zmqsink_event_t ev = event(ZMQSINK_EVENT_ACCEPTED, accepted, here, "");
+        zs__conns_track(&t, 1, &ev);
+        cr_assert_str_eq(ev.peer, expect);
+        zs__conns_free(&t);
+        close(client);
+        close(accepted);
+    }
+    close(lfd);
 }

@@ -15,6 +15,7 @@
 #include <zmqsink/event.h>
 
 #include "format.h"
+#include "json.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define LINE_MAX_LEN 8192
@@ -629,6 +630,36 @@ Test(format, json_escapes_every_control_byte)
         cr_expect(strstr(line, expected), "byte %#x: %s", c, line);
         cr_expect(json_valid(line), "byte %#x: %s", c, line);
     }
+}
+
+static bool plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
+/* json_plain_prefix() looks at 8 bytes at once: any byte, after any
+ * neighbour (carries between bytes), at any place of a run of plain ones,
+ * ends the prefix where a byte at a time would. No valid UTF-8 forms here
+ * (a lead byte is followed by 'a' or the end), so that is the first byte
+ * that is not plain ASCII. */
+Test(format, plain_prefix_stops_at_every_byte_to_escape)
+{
+    enum { LEN = 24 };
+    const unsigned char neighbours[] = {'a', ' ', '~', 0x1F, 0x7F, 0xFF};
+    for (int b = 0; b < 256; b++)
+        for (size_t nb = 0; nb < sizeof neighbours; nb++)
+            for (size_t at = 0; at + 1 < LEN; at++) {
+                char s[LEN];
+                memset(s, 'a', sizeof s);
+                s[at] = (char)neighbours[nb];
+                s[at + 1] = (char)b;
+                size_t expect = 0;
+                while (expect < LEN && plain_ascii((unsigned char)s[expect]))
+                    expect++;
+                cr_assert_eq(json_plain_prefix(s, LEN), expect,
+                             "byte %#x after %#x at %zu: %zu", b,
+                             neighbours[nb], at, json_plain_prefix(s, LEN));
+            }
 }
 
 /* Fills socket, endpoint and peer to their size without a NUL. Each starts
