@@ -21,7 +21,7 @@ int bytes_reserve(bytes_t *b, size_t more)
     return 0;
 }
 
-void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed)
+void bytes_put_grow(bytes_t *b, const char *s, size_t n, bool *failed)
 {
     if (n == 0 && !*failed)
         return; /* s may be NULL: the data of an empty bytes_t */
@@ -36,6 +36,16 @@ void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed)
 void bytes_put_str(bytes_t *b, const char *s, bool *failed)
 {
     bytes_put(b, s, strlen(s), failed);
+}
+
+void bytes_put_u64(bytes_t *b, uint64_t v, bool *failed)
+{
+    char digits[20], *p = digits + sizeof digits;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    bytes_put(b, p, (size_t)(digits + sizeof digits - p), failed);
 }
 
 void bytes_printf(bytes_t *b, bool *failed, const char *fmt, ...)

@@ -6,6 +6,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <zmqsink/plugin.h>
 
@@ -18,11 +20,26 @@ typedef struct bytes {
  * memory (b is unchanged). */
 int bytes_reserve(bytes_t *b, size_t more);
 
+/* bytes_put() where the room is short: grows, or fails. */
+void bytes_put_grow(bytes_t *b, const char *s, size_t n, bool *failed);
+
 /* Appends n bytes. On allocation failure, or when *failed is already set,
  * sets *failed and appends nothing, so that a message is built with one
- * check at its end. */
-void bytes_put(bytes_t *b, const char *s, size_t n, bool *failed);
+ * check at its end. Inline: messages are built of many small pieces. */
+static inline void bytes_put(bytes_t *b, const char *s, size_t n,
+                             bool *failed)
+{
+    if (b->cap - b->len >= n && n > 0 && !*failed) {
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        return;
+    }
+    bytes_put_grow(b, s, n, failed);
+}
 void bytes_put_str(bytes_t *b, const char *s, bool *failed);
+
+/* Appends v in decimal, as bytes_put() does. */
+void bytes_put_u64(bytes_t *b, uint64_t v, bool *failed);
 
 /* Appends what printf() would print, as bytes_put() does (no NUL counted
  * in len, though one follows the text in data). */

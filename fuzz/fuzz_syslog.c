@@ -200,12 +200,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&ev, 0, sizeof ev);
     memcpy(&ev, data + in.at,
            size - in.at < sizeof ev ? size - in.at : sizeof ev);
-    bytes_t msg = {0}, line = {0};
-    long cut = syslog_message(&style, host, &ev, &msg, &line);
-    FUZZ_CHECK(cut >= 0 && bytes_reserve(&line, 1) == 0, "out of memory");
-    line.data[line.len] = '\0'; /* for reading it back */
-    message_check(&style, &ev, &line, cut);
-    bytes_free(&msg);
-    bytes_free(&line);
+    syslog_buffers_t b = {0};
+    long cut = syslog_message(&style, host, &ev, &b);
+    FUZZ_CHECK(cut >= 0 && bytes_reserve(&b.line, 1) == 0, "out of memory");
+    b.line.data[b.line.len] = '\0'; /* for reading it back */
+    message_check(&style, &ev, &b.line, cut);
+    syslog_buffers_free(&b);
     return 0;
 }

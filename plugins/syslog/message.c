@@ -66,6 +66,7 @@ typedef struct sd_params {
     bool *failed;
     char ts[64]; /* the `ts` field, for the header: copied, since a field
                     lives only during its call */
+    size_t ts_len;
 } sd_params_t;
 
 /* Turns the json escaping of a value into an SD PARAM-VALUE (RFC 5424
@@ -103,8 +104,11 @@ static int sd_param(const zmqsink_field_t *field, void *arg)
     sd_params_t *p = arg;
     if (field->kind == ZMQSINK_FIELD_NULL)
         return 0;
-    if (field->key_len == 2 && memcmp(field->key, "ts", 2) == 0)
-        snprintf(p->ts, sizeof p->ts, "%.*s", (int)field->len, field->text);
+    if (field->key_len == 2 && memcmp(field->key, "ts", 2) == 0 &&
+        field->len <= sizeof p->ts) {
+        memcpy(p->ts, field->text, field->len);
+        p->ts_len = field->len;
+    }
     bytes_put(p->sd, " ", 1, p->failed);
     bytes_put(p->sd, field->key, field->key_len, p->failed);
     bytes_put(p->sd, "=\"", 2, p->failed);
@@ -147,19 +151,17 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
     return max;
 }
 
-/* line = head + " " + sd-or-nothing + msg, cut to max_size. head ends just
- * before the SD (5424) or the MSG (3164); sd is NULL for 3164. Returns 0,
- * or the whole length when cut. */
-static long assemble(const syslog_style_t *style, const bytes_t *head,
-                     const bytes_t *sd, const bytes_t *msg, bytes_t *line,
-                     bool *failed)
+/* line (which holds the head) + sd-or-nothing + " " + msg, cut to
+ * max_size. The head ends just before the SD (5424) or the MSG (3164); sd
+ * is NULL for 3164. Returns 0, or the whole length when cut. */
+static long assemble(const syslog_style_t *style, const bytes_t *sd,
+                     const bytes_t *msg, bytes_t *line, bool *failed)
 {
+    size_t head_len = line->len;
     size_t sd_len = sd ? sd->len + 1 : 0; /* with the space before MSG */
-    size_t whole = head->len + sd_len + msg->len;
-    line->len = 0;
-    bytes_put(line, head->data, head->len, failed);
+    size_t whole = head_len + sd_len + msg->len;
     if (sd && whole > style->max_size &&
-        head->len + sd_len + MARK_LEN > style->max_size) {
+        head_len + sd_len + MARK_LEN > style->max_size) {
         bytes_put(line, "- ", 2, failed); /* the SD cannot fit: leave it out */
     } else if (sd) {
         bytes_put(line, sd->data, sd->len, failed);
@@ -179,40 +181,45 @@ static long assemble(const syslog_style_t *style, const bytes_t *head,
 /* <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG */
 static long format_rfc5424(const syslog_style_t *style,
                            const zmqsink_host_t *host,
-                           const zmqsink_event_t *ev, bytes_t *msg,
-                           bytes_t *line)
+                           const zmqsink_event_t *ev, syslog_buffers_t *b)
 {
-    if (render(host, ZMQSINK_FORMAT_TEXT, ev, msg) < 0)
+    if (render(host, ZMQSINK_FORMAT_TEXT, ev, &b->msg) < 0)
         return -1;
-    bytes_t sd = {0};
     bool failed = false;
-    sd_params_t params = {&sd, &failed, "-"};
-    bytes_put(&sd, "[", 1, &failed);
-    bytes_put_str(&sd, style->sd_id, &failed);
+    sd_params_t params = {&b->sd, &failed, "-", 1};
+    b->sd.len = 0;
+    bytes_put(&b->sd, "[", 1, &failed);
+    bytes_put_str(&b->sd, style->sd_id, &failed);
     zmqsink_event_fields(ev, sd_param, &params);
-    bytes_put(&sd, "]", 1, &failed);
-    char head_text[64 + SYSLOG_HOSTNAME_MAX + SYSLOG_APP_NAME_MAX + 64];
-    int n = snprintf(head_text, sizeof head_text, "<%d>1 %s %s %s %lu %s ",
-                     priority(style, ev), params.ts, style->hostname,
-                     style->app_name, style->pid, event_name(ev));
-    bytes_t head = {head_text, (size_t)n, sizeof head_text};
-    long cut = 0;
-    if (!failed)
-        cut = assemble(style, &head, &sd, msg, line, &failed);
-    free(sd.data);
+    bytes_put(&b->sd, "]", 1, &failed);
+    bytes_t *line = &b->line;
+    line->len = 0;
+    bytes_put(line, "<", 1, &failed);
+    bytes_put_u64(line, (uint64_t)priority(style, ev), &failed);
+    bytes_put(line, ">1 ", 3, &failed);
+    bytes_put(line, params.ts, params.ts_len, &failed);
+    bytes_put(line, " ", 1, &failed);
+    bytes_put_str(line, style->hostname, &failed);
+    bytes_put(line, " ", 1, &failed);
+    bytes_put_str(line, style->app_name, &failed);
+    bytes_put(line, " ", 1, &failed);
+    bytes_put_u64(line, style->pid, &failed);
+    bytes_put(line, " ", 1, &failed);
+    bytes_put_str(line, event_name(ev), &failed);
+    bytes_put(line, " ", 1, &failed);
+    long cut = failed ? 0 : assemble(style, &b->sd, &b->msg, line, &failed);
     return failed ? -1 : cut;
 }
 
 /* <PRI>Mmm dd hh:mm:ss [HOSTNAME ]APP-NAME[PID]: MSG */
 static long format_rfc3164(const syslog_style_t *style,
                            const zmqsink_host_t *host,
-                           const zmqsink_event_t *ev, bytes_t *msg,
-                           bytes_t *line)
+                           const zmqsink_event_t *ev, syslog_buffers_t *b)
 {
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
                                        "May", "Jun", "Jul", "Aug",
                                        "Sep", "Oct", "Nov", "Dec"};
-    if (render(host, ZMQSINK_FORMAT_LOGFMT, ev, msg) < 0)
+    if (render(host, ZMQSINK_FORMAT_LOGFMT, ev, &b->msg) < 0)
         return -1;
     time_t sec = (time_t)(ev->time_ns / 1000000000);
     struct tm tm;
@@ -226,16 +233,24 @@ static long format_rfc3164(const syslog_style_t *style,
                      tm.tm_hour, tm.tm_min, tm.tm_sec,
                      named ? style->hostname : "", named ? " " : "",
                      style->app_name, style->pid);
-    bytes_t head = {head_text, (size_t)n, sizeof head_text};
     bool failed = false;
-    long cut = assemble(style, &head, NULL, msg, line, &failed);
+    b->line.len = 0;
+    bytes_put(&b->line, head_text, (size_t)n, &failed);
+    long cut = failed ? 0 : assemble(style, NULL, &b->msg, &b->line, &failed);
     return failed ? -1 : cut;
 }
 
 long syslog_message(const syslog_style_t *style, const zmqsink_host_t *host,
-                    const zmqsink_event_t *ev, bytes_t *msg, bytes_t *line)
+                    const zmqsink_event_t *ev, syslog_buffers_t *b)
 {
     return style->format == SYSLOG_RFC5424
-               ? format_rfc5424(style, host, ev, msg, line)
-               : format_rfc3164(style, host, ev, msg, line);
+               ? format_rfc5424(style, host, ev, b)
+               : format_rfc3164(style, host, ev, b);
+}
+
+void syslog_buffers_free(syslog_buffers_t *b)
+{
+    bytes_free(&b->msg);
+    bytes_free(&b->sd);
+    bytes_free(&b->line);
 }

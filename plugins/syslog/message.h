@@ -44,11 +44,20 @@ bool syslog_printable(const char *s, size_t max);
  * SYSLOG_SD_NAME_MAX characters, without '=', ']' or '"'. */
 bool syslog_sd_id_valid(const char *s);
 
-/* Writes ev as one message into line (replacing its text), rendered with
- * host->format; msg is scratch for the MSG part. Returns 0; or, when the
- * message was cut to max_size, the length it had whole; or -1 when out of
- * memory. */
+/* The buffers messages are built in, kept from one to the next so that a
+ * message costs no allocation. Zero-initialised is empty. */
+typedef struct syslog_buffers {
+    bytes_t msg;  /* scratch: the MSG part */
+    bytes_t sd;   /* scratch: the structured data */
+    bytes_t line; /* the message */
+} syslog_buffers_t;
+
+/* Writes ev as one message into b->line (replacing its text), rendered
+ * with host->format. Returns 0; or, when the message was cut to max_size,
+ * the length it had whole; or -1 when out of memory. */
 long syslog_message(const syslog_style_t *style, const zmqsink_host_t *host,
-                    const zmqsink_event_t *ev, bytes_t *msg, bytes_t *line);
+                    const zmqsink_event_t *ev, syslog_buffers_t *b);
+
+void syslog_buffers_free(syslog_buffers_t *b);
 
 #endif

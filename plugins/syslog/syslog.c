@@ -93,7 +93,7 @@ struct syslog_sink {
     size_t head, sent;
     uint64_t queued;
 
-    bytes_t msg, line; /* scratch for one message */
+    syslog_buffers_t buffers; /* the message being built */
 };
 
 /* ---- the queue ---- */
@@ -113,7 +113,7 @@ static uint32_t message_len(const struct syslog_sink *s, size_t at)
 /* Formats the event into a new message at the queue's end. */
 static int enqueue(struct syslog_sink *s, const zmqsink_event_t *ev)
 {
-    long whole = syslog_message(&s->style, s->host, ev, &s->msg, &s->line);
+    long whole = syslog_message(&s->style, s->host, ev, &s->buffers);
     if (whole < 0)
         return -1;
     if (whole > 0 && once_failed(&s->truncation_logged))
@@ -121,10 +121,10 @@ static int enqueue(struct syslog_sink *s, const zmqsink_event_t *ev)
                      "a message of %ld bytes was cut to max_size %zu and "
                      "ends with \"%s\" (logged once)",
                      whole, s->style.max_size, SYSLOG_TRUNCATION_MARK);
-    uint32_t len = (uint32_t)s->line.len;
+    uint32_t len = (uint32_t)s->buffers.line.len;
     bool failed = false;
     bytes_put(&s->queue, (const char *)&len, sizeof len, &failed);
-    bytes_put(&s->queue, s->line.data, s->line.len, &failed);
+    bytes_put(&s->queue, s->buffers.line.data, s->buffers.line.len, &failed);
     return failed ? -1 : 0;
 }
 
@@ -475,8 +475,7 @@ static void syslog_close(void *state)
         s->host->count_failed(s->host, s->queued, "unwritten");
     close_socket(s);
     free(s->queue.data);
-    free(s->msg.data);
-    free(s->line.data);
+    syslog_buffers_free(&s->buffers);
     free(s);
 }
 
