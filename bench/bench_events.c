@@ -5,7 +5,7 @@
  * It measures, it asserts nothing.
  *
  * usage: bench_events [options] [churn|scale|storm|stuck|idle|instructions|soak...]
- *        (default: churn scale storm stuck idle)
+ *        (default: churn scale storm stuck idle instructions)
  *        bench_events --child BENCH VARIANT dir=DIR [key=value...] */
 #include "bench.h"
 

@@ -300,15 +300,25 @@ static double instructions_per_event(const runs_t *small, const runs_t *large,
            grown(small, large, v, "events");
 }
 
-static void instructions_ratio(const runs_t *small, const runs_t *large,
-                               int mine, int theirs, int none)
+/* Prints mine ÷ theirs in instructions per event and returns it (NAN
+ * when either is missing). */
+static double instructions_ratio(const runs_t *small, const runs_t *large,
+                                 int mine, int theirs, int none)
 {
     if (mine < 0 || theirs < 0)
-        return;
+        return NAN;
+    double ratio = instructions_per_event(small, large, mine, none) /
+                   instructions_per_event(small, large, theirs, none);
     printf("- %s ÷ %s, instructions per event: **%s**\n",
-           large->variants[mine], large->variants[theirs],
-           fmt_ratio(instructions_per_event(small, large, mine, none) /
-                     instructions_per_event(small, large, theirs, none)));
+           large->variants[mine], large->variants[theirs], fmt_ratio(ratio));
+    return ratio;
+}
+
+static void instructions_target(const char *what, const char *target,
+                                double limit, double ratio)
+{
+    target_add(what, target, fmt_ratio(ratio),
+               isnan(ratio) ? -1 : ratio <= limit);
 }
 
 /* The churn counted in instructions (callgrind): the same for the same
@@ -350,8 +360,14 @@ static void instructions_report(const bench_settings_t *settings)
     int reader = runs_variant(&large, "reader");
     int zmonitor = runs_variant(&large, "zmonitor");
     int zmqsink = runs_variant(&large, "zmqsink");
-    instructions_ratio(&small, &large, zmqsink, reader, none);
-    instructions_ratio(&small, &large, zmqsink, zmonitor, none);
+    instructions_target("churn: zmqsink instructions/event vs reader's "
+                        "(callgrind)", "<= 0.5x", 0.5,
+                        instructions_ratio(&small, &large, zmqsink, reader,
+                                           none));
+    instructions_target("churn: zmqsink instructions/event vs zmonitor's "
+                        "(callgrind)", "<= 0.35x", 0.35,
+                        instructions_ratio(&small, &large, zmqsink, zmonitor,
+                                           none));
     instructions_ratio(&small, &large, runs_variant(&large, "zmqsink3"), reader,
                        none);
     runs_print_errors(&small);
