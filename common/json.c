@@ -35,17 +35,17 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
 }
 
 /* Whether each of the 8 bytes of w is printable ASCII other than '"' and
- * '\\' (what json carries as it is), tested at once (the "has less",
- * "has more" and "has zero" byte tests of Bit Twiddling Hacks). A carry may
- * make it say no to plain bytes, never yes to others: the caller then
- * looks byte by byte. */
+ * '\\' (what json carries as it is), tested at once with the "has less",
+ * "has more" and "has zero" byte tests of Bit Twiddling Hacks: each says
+ * whether any byte is below ' ', above '~', '"' or '\\'. */
 static bool plain_ascii8(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101u, highs = ones << 7;
     uint64_t below_space = (w - ones * 0x20) & ~w;
     uint64_t above_tilde = (w + ones) | w; /* 0x7F and 0x80.. */
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t quote = (q - ones) & ~q, backslash = (b - ones) & ~b;
+    uint64_t not_quote = w ^ (ones * '"'), not_backslash = w ^ (ones * '\\');
+    uint64_t quote = (not_quote - ones) & ~not_quote;
+    uint64_t backslash = (not_backslash - ones) & ~not_backslash;
     return ((below_space | above_tilde | quote | backslash) & highs) == 0;
 }
 
@@ -53,6 +53,7 @@ size_t json_plain_prefix(const char *text, size_t n)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
+    bool tail_tried = false;
     while (i < n) {
         uint64_t w;
         if (n - i >= sizeof w) {
@@ -61,8 +62,10 @@ size_t json_plain_prefix(const char *text, size_t n)
                 i += sizeof w;
                 continue;
             }
-        } else if (i == 0 || s[i - 1] < 0x80) {
-            /* The tail, padded with plain bytes: often plain at once. */
+        } else if (!tail_tried) {
+            /* The last bytes, padded with plain ones: often plain at once
+             * (tried once; then byte by byte). */
+            tail_tried = true;
             memset(&w, 'a', sizeof w);
             memcpy(&w, s + i, n - i);
             if (plain_ascii8(w))

@@ -273,10 +273,14 @@ static void reader_watch(zs__collector_t *c, reader_t *r)
         reader_stall(c, r, "epoll", errno);
 }
 
-/* An event read once routing stopped: counted here, for the notice, and
- * process-wide, for zmqsink_discarded_events(). */
-static void collector_discard(zs__collector_t *c)
+/* An event of r read once routing stopped: counted as collector_emit()
+ * counts it (when r asks for its type), here for the notice and
+ * process-wide for zmqsink_discarded_events(). */
+static void collector_discard(zs__collector_t *c, const reader_t *r,
+                              uint32_t type)
 {
+    if (!(r->events & type))
+        return;
     c->discarded++;
     atomic_fetch_add_explicit(&discarded_events, 1, memory_order_relaxed);
 }
@@ -295,7 +299,7 @@ static reader_t *reader_end(zs__collector_t *c, reader_t *r, bool stopped,
      * finds it gone finds its monitor_stopped counted too. */
     if (stopped && r->name[0] && (!r->superseded || r->report_stop)) {
         if (c->discarding)
-            collector_discard(c);
+            collector_discard(c, r, (uint32_t)m->type);
         else
             collector_emit(c, r, m);
     }
@@ -379,7 +383,7 @@ static void reader_drain(zs__collector_t *c, reader_t *r)
                                   (int)m.value);
         if (zs__wire_event_known(m.type) && r->name[0]) {
             if (c->discarding)
-                collector_discard(c);
+                collector_discard(c, r, (uint32_t)m.type);
             else
                 collector_emit(c, r, &m);
         }

@@ -317,7 +317,10 @@ typedef struct render {
 static int json_member(const zmqsink_field_t *field, void *arg)
 {
     render_t *r = arg;
-    size_t id = (size_t)(field - r->fields->field), first = r->written++ == 0;
+    /* The walk passes the fields of r->fields, in place. */
+    size_t id = (size_t)(field - r->fields->field);
+    size_t first = r->written == 0;
+    r->written++;
     /* ,"key": after a member; "key": after the opening brace. */
     out_put(r->out, json_openings[id].text + first,
             json_openings[id].len - first);

@@ -47,6 +47,9 @@ typedef struct zs__event_fields {
                        nor quotes (names of tables, ts, a plain host) */
 } zs__event_fields_t;
 
+_Static_assert(ZS__FIELD_COUNT <= sizeof(unsigned) * 8,
+               "a bit of `plain` per field");
+
 /* Fills out with the fields of ev. Text fields of ev are read up to their
  * size, NUL or not. The fields point into ev, into out->scratch and to
  * static strings: they live as long as ev and out both do. No allocation;
@@ -61,14 +64,14 @@ size_t zs__format_u64(char *dst, uint64_t v);
  * when unknown. */
 const char *zs__host_name(void);
 
-/* Writes text as a quoted json string into buf (cap bytes, NUL included),
- * escaped as the json format escapes strings; returns the length the
- * whole string needs, as snprintf does. */
 /* zmqsink_format_event() for the host service `format` (whose type a
  * plugin ABI of 1.x keeps): bad arguments give 0 and an empty buf. */
 size_t zs__format_service(zmqsink_format_t format,
                           const zmqsink_event_t *event, char *buf, size_t cap);
 
+/* Writes text as a quoted json string into buf (cap bytes, NUL included),
+ * escaped as the json format escapes strings; returns the length the
+ * whole string needs, as snprintf does. */
 size_t zs__json_quote(const char *text, char *buf, size_t cap);
 
 #endif

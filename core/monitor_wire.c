@@ -65,7 +65,9 @@ static int socket_frame_read(void *reader, void *buf, size_t cap, int *more)
             memcpy(buf, zmq_msg_data(&msg), size);
         *more = zmq_msg_more(&msg);
     }
+    int err = errno; /* EAGAIN tells the caller the monitor is drained */
     zmq_msg_close(&msg);
+    errno = err;
     return n;
 }
 

@@ -408,8 +408,9 @@ ZMQSINK_EXPORT void zmqsink_destroy_stats(zmqsink_t **zs,
 /* Events read from the monitors of sockets left open at zmqsink_destroy()
  * (of any instance, since the process began) and discarded: the counts
  * the notices of zmqsink_destroy() give, summed, and growing while such
- * sockets stay open. With zmqsink_stats() of the instances it accounts
- * for every event read from a monitor. Any thread. */
+ * sockets stay open. They are counted as zmqsink_stats() counts `events`
+ * (the types each socket asks for), so that with the instances' stats
+ * every such event read from a monitor is accounted for. Any thread. */
 ZMQSINK_EXPORT uint64_t zmqsink_discarded_events(void);
 
 #ifdef __cplusplus

@@ -662,6 +662,127 @@ Test(format, plain_prefix_stops_at_every_byte_to_escape)
             }
 }
 
+/* The longest prefix of s[0..n) that json carries as it is, a byte or a
+ * character at a time, with the UTF-8 ranges of RFC 3629's table: the
+ * reference json_plain_prefix() is checked against. */
+static size_t plain_prefix_reference(const unsigned char *s, size_t n)
+{
+    static const struct {
+        unsigned char lead_lo, lead_hi, second_lo, second_hi;
+        size_t len;
+    } ranges[] = {
+        {0xC2, 0xDF, 0x80, 0xBF, 2}, {0xE0, 0xE0, 0xA0, 0xBF, 3},
+        {0xE1, 0xEC, 0x80, 0xBF, 3}, {0xED, 0xED, 0x80, 0x9F, 3},
+        {0xEE, 0xEF, 0x80, 0xBF, 3}, {0xF0, 0xF0, 0x90, 0xBF, 4},
+        {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4},
+    };
+    size_t i = 0;
+    while (i < n) {
+        if (plain_ascii(s[i])) {
+            i++;
+            continue;
+        }
+        size_t len = 0;
+        for (size_t r = 0; r < COUNT(ranges) && !len; r++)
+            if (s[i] >= ranges[r].lead_lo && s[i] <= ranges[r].lead_hi &&
+                n - i >= ranges[r].len && s[i + 1] >= ranges[r].second_lo &&
+                s[i + 1] <= ranges[r].second_hi)
+                len = ranges[r].len;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                len = 0;
+        if (!len)
+            break;
+        i += len;
+    }
+    return i;
+}
+
+/* Random strings of 0 to 40 bytes from bytes that matter (plain ones,
+ * those to escape, leads and continuations of valid and invalid UTF-8),
+ * so that every length of tail and every place of a character crossing
+ * 8 bytes comes up. */
+Test(format, plain_prefix_agrees_with_a_byte_at_a_time_reading)
+{
+    static const unsigned char alphabet[] = {
+        'a', ' ', '~', '"', '\\', 0x1F, 0x7F, 0xC3, 0xA9, 0xE2, 0x82,
+        0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xED, 0xA0, 0xC0, 0xF5, 0xFF, 0x00};
+    unsigned seed = 14;
+    for (int round = 0; round < 50000; round++) {
+        unsigned char s[40];
+        size_t n = (size_t)(rand_r(&seed) % (int)(sizeof s + 1));
+        for (size_t i = 0; i < n; i++)
+            s[i] = rand_r(&seed) % 3 ? 'a'
+                                     : alphabet[rand_r(&seed) % sizeof alphabet];
+        cr_assert_eq(json_plain_prefix((const char *)s, n),
+                     plain_prefix_reference(s, n), "round %d, %zu bytes",
+                     round, n);
+    }
+}
+
+static zmqsink_event_t failure_event(uint32_t type, uint32_t value);
+
+/* The fields marked plain skip the escape scan and the quotes: each name
+ * that can fill them must need neither. */
+static void assert_plain_name(const char *name, const char *what, long v)
+{
+    if (!name)
+        return; /* written "unknown" */
+    size_t n = strlen(name);
+    cr_assert(n > 0 && json_plain_prefix(name, n) == n &&
+                  !strpbrk(name, " ="),
+              "%s %ld: '%s' would need escaping or quotes", what, v, name);
+}
+
+Test(format, names_of_the_tables_need_no_escape_nor_quotes)
+{
+    assert_plain_name("unknown", "fallback", 0);
+    for (int bit = 0; bit < 32; bit++) {
+        uint32_t type = 1u << bit;
+        assert_plain_name(zmqsink_event_name(type), "event type", bit);
+        for (uint32_t value = 0; value < 600; value++) {
+            zmqsink_event_t ev = failure_event(type, value);
+            assert_plain_name(zmqsink_event_reason(&ev), "reason of type",
+                              bit);
+        }
+        const uint32_t big[] = {0x10000000u, 0x20000000u, 0x30000000u,
+                                0x40000000u, 0x7FFFFFFFu, 0xFFFFFFFFu};
+        for (size_t i = 0; i < COUNT(big); i++) {
+            zmqsink_event_t ev = failure_event(type, big[i]);
+            assert_plain_name(zmqsink_event_reason(&ev), "reason of type",
+                              bit);
+        }
+    }
+    for (int severity = -1; severity < 256; severity++)
+        assert_plain_name(zmqsink_severity_name(severity), "severity",
+                          severity);
+    for (int type = -2; type < 64; type++)
+        assert_plain_name(zmqsink_socket_type_name(type), "socket type",
+                          type);
+}
+
+/* Decimal numbers at every count of digits, as printf writes them. */
+Test(format, numbers_at_every_count_of_digits)
+{
+    uint64_t power = 1;
+    for (int digits = 1; digits <= 20; digits++) {
+        const uint64_t values[] = {power, power - 1, power + 1, power * 5};
+        for (size_t i = 0; i < COUNT(values); i++) {
+            char got[24], want[24];
+            size_t n = zs__format_u64(got, values[i]);
+            snprintf(want, sizeof want, "%" PRIu64, values[i]);
+            cr_assert_eq(n, strlen(want), "%s", want);
+            cr_assert(memcmp(got, want, n) == 0, "%.*s for %s", (int)n, got,
+                      want);
+        }
+        if (digits < 20)
+            power *= 10;
+    }
+    char max[24];
+    cr_assert_eq(zs__format_u64(max, UINT64_MAX), 20);
+    cr_assert(memcmp(max, "18446744073709551615", 20) == 0);
+}
+
 /* Fills socket, endpoint and peer to their size without a NUL. Each starts
  * with a stray continuation byte and ends with the start of a sequence, so
  * that reading past the end of a field would glue valid UTF-8. */

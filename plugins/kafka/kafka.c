@@ -170,6 +170,9 @@ static const struct {
     {"bootstrap.servers", "is set from brokers"},
     {"metadata.broker.list", "is set from brokers"},
     {"transactional.id", "asks for transactions, which the sink does not run"},
+    {"plugin.library.paths",
+     "would have librdkafka load libraries itself, where a fork() of the "
+     "program may come between (zmqsink loads plugins under its fork lock)"},
 };
 
 /* What the sink sets before the user's properties: the guarantees, and

@@ -58,6 +58,7 @@ typedef struct syslog_buffers {
 long syslog_message(const syslog_style_t *style, const zmqsink_host_t *host,
                     const zmqsink_event_t *ev, syslog_buffers_t *b);
 
+/* Frees what b holds and empties it. */
 void syslog_buffers_free(syslog_buffers_t *b);
 
 #endif
