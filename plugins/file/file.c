@@ -212,21 +212,22 @@ static void follow_path(struct file_sink *f)
     f->at_path = false; /* no rotation: the path is not this file */
 }
 
-/* Readies the sink to write: takes the lock and learns the file's true
- * size, which only lock holders change. With rotation, it then makes sure
+/* Readies the sink to write: takes the lock. With rotation, it then
+ * learns the file's true size, which only lock holders change, makes sure
  * that the path still names the open file, and follows the path when not:
- * a stat(2) per batch, which sees a rename by another process or by
- * logrotate before the first line of the batch, where a cheaper trigger
- * (inotify, a check every few seconds) would let lines go into a file that
- * `keep` may delete. */
+ * an fstat(2) and a stat(2) per batch, which see a rename by another
+ * process or by logrotate before the first line of the batch, where a
+ * cheaper trigger (inotify, a check every few seconds) would let lines go
+ * into a file that `keep` may delete. Without rotation the size matters to
+ * nothing, and the lock alone is taken. */
 static void lock_output(struct file_sink *f)
 {
     lock_file(f);
     struct stat st;
-    if (!f->regular || fstat(f->fd, &st) < 0)
+    if (!f->max_size || !f->regular || fstat(f->fd, &st) < 0)
         return;
     f->size = (uint64_t)st.st_size;
-    f->at_path = !f->max_size || path_names_file(f, &st);
+    f->at_path = path_names_file(f, &st);
     if (!f->at_path)
         follow_path(f);
 }
@@ -310,9 +311,10 @@ static bool rotation_due(const struct file_sink *f, size_t line_start,
  * disk, a file size limit): cuts the line's first part off the end of the
  * file and keeps the whole line to write again, so that no other process
  * appends into the middle of it. Only under the lock, and only when the
- * file still ends where this sink's bytes end. Otherwise (no lock, or a
- * program that appends without it) the rest of the line follows later
- * and may find another line before it. first: where the write began. */
+ * file still ends where this sink's bytes end (O_APPEND leaves the offset
+ * there). Otherwise (no lock, or a program that appends without it) the
+ * rest of the line follows later and may find another line before it.
+ * first: where the write began. */
 static void take_back_cut_line(struct file_sink *f, size_t first)
 {
     size_t line_start = f->off;
@@ -320,13 +322,15 @@ static void take_back_cut_line(struct file_sink *f, size_t first)
         line_start--;
     uint64_t cut = f->off - line_start;
     struct stat st;
+    off_t ours;
     if (!cut || !f->locked || fstat(f->fd, &st) < 0 ||
-        (uint64_t)st.st_size != f->size)
+        (ours = lseek(f->fd, 0, SEEK_CUR)) < 0 || st.st_size != ours ||
+        (uint64_t)ours < cut)
         return;
-    if (ftruncate(f->fd, (off_t)(f->size - cut)) < 0)
+    if (ftruncate(f->fd, ours - (off_t)cut) < 0)
         return;
     f->off = line_start;
-    f->size -= cut;
+    f->size = (uint64_t)ours - cut;
 }
 
 /* Writes buf[off..end), which starts at a line, advancing off across
