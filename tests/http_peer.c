@@ -433,6 +433,28 @@ void hp_sink_run_until_answered(hp_sink_t *k, const hp_server_t *s,
     }
 }
 
+void hp_check_retries(hp_sink_t *k, hp_server_t *server,
+                      const hp_retry_case_t *cases, size_t n, size_t events)
+{
+    uint64_t rejected = 0;
+    for (size_t i = 0; i < n; i++) {
+        char command[64];
+        snprintf(command, sizeof command, "status %s 1", cases[i].status);
+        hp_control(server, command);
+        size_t before = hp_answered(server, "200");
+        hp_sink_write(k, events * i, events);
+        hp_sink_run_until_answered(k, server, cases[i].status, 1);
+        if (cases[i].retried)
+            hp_sink_run_until_answered(k, server, "200", before + 1);
+        else
+            hp_sink_run(k, 100);
+        rejected += cases[i].retried ? 0 : events;
+        cr_assert_eq(th_plugin_failed(&k->h, "rejected"), rejected,
+                     "HTTP %s", cases[i].status);
+        hp_control(server, "ok"); /* the mode may still wait for its one */
+    }
+}
+
 void hp_sink_tick(void *arg)
 {
     hp_sink_t *k = arg;

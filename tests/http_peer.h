@@ -127,6 +127,18 @@ void hp_sink_run_until_answered(hp_sink_t *k, const hp_server_t *s,
 void hp_sink_tick(void *k);
 /* Ticks for ms milliseconds. */
 void hp_sink_run(hp_sink_t *k, int ms);
+/* An answer of the server, and whether the sink sends the batch again. */
+typedef struct hp_retry_case {
+    const char *status;
+    bool retried;
+} hp_retry_case_t;
+
+/* For each case in turn: the server answers its status once, the sink
+ * (with a spool) writes a batch of `events` events; a retried batch must
+ * then be answered 200, another one is counted failed as "rejected". */
+void hp_check_retries(hp_sink_t *k, hp_server_t *server,
+                      const hp_retry_case_t *cases, size_t n, size_t events);
+
 /* Flushes with a deadline ms from now and closes; returns what flush()
  * said was lost. */
 uint64_t hp_sink_close(hp_sink_t *k, int ms);

@@ -494,35 +494,16 @@ Test(http, dead_letters_count_against_spool_max_size)
 
 Test(http, which_answers_are_retried)
 {
-    struct {
-        const char *status;
-        bool retried;
-    } cases[] = {
+    static const hp_retry_case_t cases[] = {
         {"408", true},  {"429", true},  {"500", true},  {"502", true},
         {"599", true},  {"501", false}, {"404", false}, {"409", false},
         {"302", false}, {"422", false},
     };
-    uint64_t seq = 0, rejected = 0;
     hp_sink_t k;
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "spool.dir", spool_path(), 0);
     hp_sink_open(&k);
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++, seq += 50) {
-        char command[64];
-        snprintf(command, sizeof command, "status %s 1", cases[i].status);
-        hp_control(&server, command);
-        size_t before = hp_answered(&server, "200");
-        hp_sink_write(&k, seq, 50);
-        hp_sink_run_until_answered(&k, &server, cases[i].status, 1);
-        if (cases[i].retried)
-            hp_sink_run_until_answered(&k, &server, "200", before + 1);
-        else
-            hp_sink_run(&k, 100);
-        rejected += cases[i].retried ? 0 : 50;
-        cr_assert_eq(th_plugin_failed(&k.h, "rejected"), rejected,
-                     "HTTP %s", cases[i].status);
-        hp_control(&server, "ok"); /* the mode may still wait for its one */
-    }
+    hp_check_retries(&k, &server, cases, sizeof cases / sizeof *cases, 50);
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
     size_t n, events;
     hp_request_t *r = hp_requests(&server, &n);

@@ -135,10 +135,7 @@ Test(http_otlp, severities_map_to_severity_numbers)
 
 Test(http_otlp, only_429_502_503_504_are_retried)
 {
-    static const struct {
-        const char *status;
-        bool retried;
-    } cases[] = {
+    static const hp_retry_case_t cases[] = {
         {"429", true},  {"502", true},  {"503", true},  {"504", true},
         {"400", false}, {"408", false}, {"500", false}, {"501", false},
     };
@@ -146,22 +143,7 @@ Test(http_otlp, only_429_502_503_504_are_retried)
     otlp_sink_init(&k);
     hp_sink_set(&k, "spool.dir", spool_path(), 0);
     hp_sink_open(&k);
-    uint64_t rejected = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char command[64];
-        snprintf(command, sizeof command, "status %s 1", cases[i].status);
-        hp_control(&server, command);
-        size_t ok = hp_answered(&server, "200");
-        hp_sink_write(&k, 10 * i, 10);
-        hp_sink_run_until_answered(&k, &server, cases[i].status, 1);
-        if (cases[i].retried)
-            hp_sink_run_until_answered(&k, &server, "200", ok + 1);
-        else
-            hp_sink_run(&k, 100);
-        rejected += cases[i].retried ? 0 : 10;
-        cr_assert_eq(th_plugin_failed(&k.h, "rejected"), rejected, "HTTP %s",
-                     cases[i].status);
-    }
+    hp_check_retries(&k, &server, cases, sizeof cases / sizeof *cases, 10);
     cr_assert_eq(hp_sink_close(&k, 2000), 0);
     cr_assert_eq(k.h.delivered, 40);
     size_t n;

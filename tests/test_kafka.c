@@ -642,7 +642,7 @@ Test(kafka, bad_properties_are_refused_at_check_naming_them,
         {"transactional.id: tx",
          "properties: 'transactional.id' asks for transactions, which the "
          "sink does not run"},
-        {"plugin.library.paths: /tmp/interceptor.so",
+        {"plugin.library.paths: interceptor.so",
          "properties: 'plugin.library.paths' would have librdkafka load "
          "libraries itself, where a fork() of the program may come between "
          "(zmqsink loads plugins under its fork lock)"},
