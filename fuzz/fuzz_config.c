@@ -5,8 +5,12 @@
  * read back with the accessors the host hands plugins. An error names the
  * file first, and never shows what ${ZMQSINK_TOKEN} expands to: values
  * from the environment may be secrets (a bearer token in `headers`). The
- * secret holds a space, which no sink name can. */
+ * secret holds a space, which no sink name can. A file may write the
+ * secret's text itself (YAML folds "s3cr3t\n t0ken" into it, escapes
+ * spell it): an error that shows it is only a finding when it still shows
+ * it with another value in ${ZMQSINK_TOKEN}. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +19,7 @@
 
 #define FILE_NAME "fuzz.yaml"
 #define SECRET "s3cr3t t0ken"
+#define OTHER_SECRET "0th3rs t0ken" /* the same shape */
 
 /* Every option type, nested keys, ranges, choices, fallbacks, and one
  * required key. */
@@ -68,8 +73,8 @@ static int64_t choices_count(const char *choices)
     return n;
 }
 
-/* Whether the file itself holds the secret, rather than ${ZMQSINK_TOKEN}. */
-static bool secret_written;
+/* The last error of a run that showed SECRET; "" when none did. */
+static char secret_shown[1024];
 
 /* An error of the config, as zmqsink shows it. */
 static void error_check(const char *err, size_t cap)
@@ -77,8 +82,8 @@ static void error_check(const char *err, size_t cap)
     FUZZ_CHECK(memchr(err, '\0', cap) &&
                    !strncmp(err, FILE_NAME ":", strlen(FILE_NAME ":")),
                "%s", err);
-    FUZZ_CHECK(secret_written || !strstr(err, SECRET), "the secret shows: %s",
-               err);
+    if (strstr(err, SECRET))
+        snprintf(secret_shown, sizeof secret_shown, "%s", err);
 }
 
 /* What the validator promises a plugin: values of the declared type,
@@ -134,16 +139,30 @@ static void config_check(const zs__config_t *c)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Loads and checks the file; returns whether an error showed SECRET. */
+static bool config_run(const uint8_t *data, size_t size)
 {
     zs__config_t *config = NULL;
     char err[1024] = "";
-    secret_written = memmem(data, size, SECRET, strlen(SECRET)) != NULL;
+    secret_shown[0] = '\0';
     if (zs__config_load_text(FILE_NAME, (const char *)data, size, &config, err,
                              sizeof err) == 0)
         config_check(config);
     else
         error_check(err, sizeof err);
     zs__config_free(&config);
+    return secret_shown[0] != '\0';
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!config_run(data, size))
+        return 0;
+    char shown[sizeof secret_shown];
+    memcpy(shown, secret_shown, sizeof shown);
+    setenv("ZMQSINK_TOKEN", OTHER_SECRET, 1);
+    bool written = config_run(data, size); /* by the file, then */
+    setenv("ZMQSINK_TOKEN", SECRET, 1);
+    FUZZ_CHECK(written, "the secret shows: %s", shown);
     return 0;
 }
