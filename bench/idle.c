@@ -135,20 +135,18 @@ static int idle_child(int argc, char **argv, variant_kind_t kind)
     return 0;
 }
 
-/* What zmqsink 0.1 starts, in this order: a worker per sink of the config
- * (in its order), the collector, the report thread (losses, stats file).
- * Thread ids grow with creation, so the order names them; a guess that
- * holds only while zmqsink starts its threads so. */
-static const char *thread_role(int order, int nsinks, const char *const *sinks)
+/* A thread's role, by the name zmqsink gives it (top -H shows it). */
+static const char *thread_role(const char *comm)
 {
-    if (order < nsinks)
-        return sinks[order];
-    return order == nsinks ? "collector" : order == nsinks + 1 ? "report" : "?";
+    if (strcmp(comm, "zs-collector") == 0)
+        return "collector";
+    if (strcmp(comm, "zs-report") == 0)
+        return "report (losses, stats file)";
+    return strncmp(comm, "zs:", 3) == 0 ? "sink worker" : "?";
 }
 
 /* Prints one row per thread of a run's report ("tid comm rate"). */
-static void idle_rows(const char *config, const results_t *result, int nsinks,
-                      const char *const *sinks)
+static void idle_rows(const char *config, const results_t *result)
 {
     for (int i = 0;; i++) {
         char key[32];
@@ -161,7 +159,7 @@ static void idle_rows(const char *config, const results_t *result, int nsinks,
         double rate;
         if (sscanf(text, "%d %31s %lf", &tid, comm, &rate) == 3)
             printf("| %s | %d | %s | %s | %.2f |\n", config, tid, comm,
-                   thread_role(i, nsinks, sinks), rate);
+                   thread_role(comm), rate);
     }
 }
 
@@ -182,15 +180,13 @@ static void idle_report(const bench_settings_t *settings)
            "that appeared with zmqsink_start() and the attaches "
            "(/proc/self/task/TID/status).\n\n",
            settings->idle_sockets, settings->idle_seconds);
-    printf("| config | tid | name | role (by start order) | wake-ups/s |\n"
+    printf("| config | tid | name | role | wake-ups/s |\n"
            "|---|---:|---|---|---:|\n");
-    const char *file_sinks[] = {"file sink worker"};
-    const char *statsd_sinks[] = {"statsd sink worker"};
     const results_t *result = runs_result(&runs, 0, 0);
     if (result)
-        idle_rows(configs[0], result, 1, file_sinks);
+        idle_rows(configs[0], result);
     if ((result = runs_result(&runs, 1, 0)))
-        idle_rows(configs[1], result, 1, statsd_sinks);
+        idle_rows(configs[1], result);
     printf("\n");
     runs_print_errors(&runs);
     double file = runs_median(&runs, 0, "wakeups_per_s");

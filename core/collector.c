@@ -126,7 +126,7 @@ static void collector_route(zs__collector_t *c, reader_t *r,
     if (!matched)
         zs__counter_add(&c->zs->filtered, 1);
     if (dropped) /* said by the report thread */
-        zs__report_loss(c->zs);
+        zs__report_loss(c->zs->report);
     if (!pushed)
         return;
     if (!c->unwoken++)
@@ -571,6 +571,8 @@ static bool collector_serve(zs__collector_t *c, const struct epoll_event *e)
         eventfd_t ignored;
         eventfd_read(c->wakefd, &ignored);
         collector_adopt(c);
+        if (!c->discarding && atomic_exchange(&c->say_last, 0))
+            zs__report_say_last(c->zs->report);
         return false;
     }
     if (e->data.u64 & TAP_TAG) {
@@ -686,6 +688,12 @@ err:
     pthread_mutex_destroy(&c->lock);
     free(c);
     return NULL;
+}
+
+void zs__collector_say_last(zs__collector_t *c)
+{
+    atomic_store(&c->say_last, 1);
+    eventfd_write(c->wakefd, 1);
 }
 
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set)

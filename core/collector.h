@@ -53,6 +53,11 @@ int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
  * second). Returns what zmq_bind() returns. */
 int zs__collector_bind(zs__collector_t *c, void *socket, const char *endpoint);
 
+/* Has the collector's thread say the instance's last word
+ * (zs__report_say_last()) when no report thread runs. Async-signal-safe:
+ * an atomic store and a write(). */
+void zs__collector_say_last(zs__collector_t *c);
+
 /* Routes the events read from now on to set, and returns once the
  * collector no longer uses the set it had. Not during destroy. */
 void zs__collector_switch(zs__collector_t *c, const zs__sinkset_t *set);

@@ -80,6 +80,7 @@ struct zs__collector {
     zs__ptrmap_t current;     /* (lock) socket -> its newest reader */
     zs__bind_waits_t binds;   /* failed binds waiting for their cause */
     _Atomic int finishing;    /* destroy has begun */
+    _Atomic int say_last;     /* zs__collector_say_last() */
     _Atomic int64_t settle_deadline_ns;
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */

@@ -126,11 +126,7 @@ struct zmqsink {
     bool stuck_lost;             /* more were stuck than the list holds:
                                     the instance is never freed */
     struct zs__collector *collector;
-    struct zs__report *report;
-    _Atomic uint32_t report_wake; /* futex word: 1 asks the report thread
-                                     to look now (a loss, a reload) */
-    _Atomic int report_idle;      /* it sleeps with nothing due: a loss
-                                     must wake it (zs__report_loss) */
+    struct zs__report *report;   /* set before any thread of zs runs */
     char *stats_file;            /* $ZMQSINK_STATS_FILE at start, or NULL */
     zs__counter_t events;       /* written by the collector */
     zs__counter_t filtered;

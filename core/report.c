@@ -28,12 +28,30 @@ typedef struct said {
     int64_t when_ns;          /* when last said; 0: never */
 } said_t;
 
+/* The thread starts only when there is something to say while the
+ * instance runs: a stats file to write, or a loss. Until then an instance
+ * runs the collector and its sinks' threads only. */
+enum {
+    THREAD_NONE,     /* not started; may start */
+    THREAD_STARTING, /* being started (by report_start()) */
+    THREAD_RUNS,
+    THREAD_NEVER     /* stopped, failed to start, or the last word is
+                        asked of another thread: none starts */
+};
+
 struct zs__report {
     zmqsink_t *zs;
     pthread_t thread;
+    _Atomic int thread_state;
     _Atomic int stop;
-    _Atomic int joined; /* stop has joined, or is joining, the thread */
-    _Atomic int last_asked, last_said; /* zs__report_last() */
+    _Atomic uint32_t wake;   /* futex word: 1 asks the thread to look now
+                                (a loss, a reload, the end) */
+    _Atomic int idle;        /* it sleeps with nothing due: a loss must
+                                wake it (zs__report_loss) */
+    _Atomic int last_asked, last_said; /* the last word */
+    bool start_failing;      /* the thread could not start */
+    bool began;              /* zs__report_start() succeeded: the
+                                instance started, and has a last word */
     said_t said[ZS__MAX_SINKS];
     size_t nsaid;
     int64_t next_file_ns;
@@ -246,20 +264,10 @@ static void report_summary(const zmqsink_stats_t *st)
     }
 }
 
-void zs__report_poke(zmqsink_t *zs)
+static void report_wake(zs__report_t *r)
 {
-    if (atomic_exchange(&zs->report_wake, 1) == 0)
-        zs__futex_wake(&zs->report_wake);
-}
-
-void zs__report_loss(zmqsink_t *zs)
-{
-    /* Pairs with the fence in report_main(): either the thread sees the
-     * loss in the counters, or this side sees it idle. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&zs->report_idle, memory_order_relaxed) &&
-        atomic_exchange(&zs->report_idle, 0))
-        zs__report_poke(zs);
+    if (atomic_exchange(&r->wake, 1) == 0)
+        zs__futex_wake(&r->wake);
 }
 
 /* One look: says the losses and writes the file as they are due. Returns
@@ -285,22 +293,21 @@ static int64_t report_look(zs__report_t *r, bool last)
 static void *report_main(void *arg)
 {
     zs__report_t *r = arg;
-    zmqsink_t *zs = r->zs;
     int64_t due = 0;
     while (!atomic_load(&r->stop)) {
         if (due == INT64_MAX) {
-            atomic_store(&zs->report_idle, 1);
+            atomic_store(&r->idle, 1);
             atomic_thread_fence(memory_order_seq_cst);
             due = report_look(r, false); /* a loss just before idle */
             if (due != INT64_MAX)
-                atomic_store(&zs->report_idle, 0);
+                atomic_store(&r->idle, 0);
         }
         int64_t now = clock_now_ns();
         if (due > now)
-            zs__futex_wait(&zs->report_wake, 0,
+            zs__futex_wait(&r->wake, 0,
                            due == INT64_MAX ? INT64_MAX : due - now);
-        atomic_store(&zs->report_wake, 0);
-        atomic_store(&zs->report_idle, 0);
+        atomic_store(&r->wake, 0);
+        atomic_store(&r->idle, 0);
         if (atomic_load(&r->stop))
             break;
         bool last = atomic_load(&r->last_asked);
@@ -311,27 +318,109 @@ static void *report_main(void *arg)
     return NULL;
 }
 
-zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen)
+/* Starts the thread unless it runs, is being started or may not start.
+ * Returns 0, or the error of pthread_create() (then none starts). */
+static int report_start(zs__report_t *r)
+{
+    int none = THREAD_NONE;
+    if (!atomic_compare_exchange_strong(&r->thread_state, &none,
+                                        THREAD_STARTING))
+        return 0;
+    int rc = zs__thread_create(&r->thread, "zs-report", report_main, r);
+    atomic_store(&r->thread_state, rc == 0 ? THREAD_RUNS : THREAD_NEVER);
+    return rc;
+}
+
+/* Whether the settings name a stats file, written by the thread. */
+static bool report_has_file(zmqsink_t *zs)
+{
+    settings_t s;
+    settings_read(zs, &s);
+    return s.path[0] != '\0';
+}
+
+zs__report_t *zs__report_new(zmqsink_t *zs)
 {
     zs__report_t *r = calloc(1, sizeof *r);
-    if (!r) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    r->zs = zs;
-    int rc = zs__thread_create(&r->thread, "zs-report", report_main, r);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
-        free(r);
-        return NULL;
-    }
+    if (r)
+        r->zs = zs;
     return r;
 }
 
-void zs__report_last(zs__report_t *r, int64_t deadline_ns)
+int zs__report_start(zs__report_t *r, char *err, size_t errlen)
 {
-    atomic_store(&r->last_asked, 1);
-    zs__report_poke(r->zs);
+    int rc = report_has_file(r->zs) ? report_start(r) : 0;
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+        return -1;
+    }
+    r->began = true;
+    return 0;
+}
+
+void zs__report_poke(zs__report_t *r)
+{
+    if (atomic_load(&r->thread_state) == THREAD_NONE &&
+        report_has_file(r->zs)) {
+        int rc = report_start(r);
+        if (rc != 0)
+            zs__log(ZMQSINK_SEV_ERR,
+                    "cannot start the thread that writes the stats file: %s",
+                    strerror(rc));
+    }
+    report_wake(r);
+}
+
+void zs__report_loss(zs__report_t *r)
+{
+    if (atomic_load_explicit(&r->thread_state, memory_order_relaxed) ==
+        THREAD_NONE) {
+        /* Its first look says the loss. */
+        int rc = report_start(r);
+        if (rc != 0 && once_failed(&r->start_failing))
+            zs__log(ZMQSINK_SEV_ERR,
+                    "cannot start the thread that says losses as they happen "
+                    "(%s): they are counted, and said at shutdown",
+                    strerror(rc));
+        return;
+    }
+    /* Pairs with the fence in report_main(): either the thread sees the
+     * loss in the counters, or this side sees it idle. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&r->idle, memory_order_relaxed) &&
+        atomic_exchange(&r->idle, 0))
+        report_wake(r);
+}
+
+bool zs__report_ask_last(zs__report_t *r, int64_t deadline_ns)
+{
+    if (atomic_exchange(&r->last_asked, 1))
+        return true; /* asked before: whoever was asked says it */
+    int state = atomic_load(&r->thread_state);
+    for (;;) {
+        if (state == THREAD_STARTING) { /* in report_start() elsewhere */
+            if (clock_now_ns() >= deadline_ns)
+                return true; /* that thread is the one interrupted */
+            state = atomic_load(&r->thread_state);
+        } else if (state != THREAD_NONE ||
+                   atomic_compare_exchange_weak(&r->thread_state, &state,
+                                                THREAD_NEVER)) {
+            break;
+        }
+    }
+    if (state != THREAD_RUNS)
+        return false;
+    report_wake(r);
+    return true;
+}
+
+void zs__report_say_last(zs__report_t *r)
+{
+    report_look(r, true);
+}
+
+void zs__report_wait_last(zs__report_t *r, int64_t deadline_ns)
+{
     while (!atomic_load(&r->last_said) && clock_now_ns() < deadline_ns)
         zs__pause();
 }
@@ -339,12 +428,21 @@ void zs__report_last(zs__report_t *r, int64_t deadline_ns)
 void zs__report_stop(zs__report_t *r)
 {
     atomic_store(&r->stop, 1);
-    atomic_store(&r->zs->report_wake, 1);
-    zs__futex_wake(&r->zs->report_wake);
-    if (atomic_exchange(&r->joined, 1) == 0)
+    int state = atomic_load(&r->thread_state);
+    for (;;) {
+        if (state == THREAD_STARTING) {
+            zs__pause();
+            state = atomic_load(&r->thread_state);
+        } else if (atomic_compare_exchange_weak(&r->thread_state, &state,
+                                                THREAD_NEVER)) {
+            break;
+        }
+    }
+    if (state == THREAD_RUNS) {
+        report_wake(r);
         pthread_join(r->thread, NULL);
+    }
 }
-
 void zs__report_destroy(zs__report_t **rp, const zmqsink_stats_t *final)
 {
     zs__report_t *r = rp ? *rp : NULL;
@@ -352,7 +450,7 @@ void zs__report_destroy(zs__report_t **rp, const zmqsink_stats_t *final)
         return;
     *rp = NULL;
     zs__report_stop(r);
-    if (final) {
+    if (final && r->began) {
         settings_t s;
         settings_read(r->zs, &s);
         report_file(r, final, &s, true);

@@ -4,40 +4,57 @@
  * stats.interval, and at shutdown one line per sink that lost anything.
  * One thread per instance, apart from the collector so that neither a
  * slow disk nor a full stderr pipe can hold the monitors' reader. It
- * sleeps until something is due: the stats file, a loss not yet said. */
+ * starts only when it has something to say while the instance runs (a
+ * stats file is named, a sink lost an event), and sleeps until something
+ * is due: the stats file, a loss not yet said. */
 #ifndef ZS_REPORT_H
 #define ZS_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "internal.h"
 
 typedef struct zs__report zs__report_t;
 
-/* Starts reporting on zs. Returns NULL with a message in err. */
-zs__report_t *zs__report_new(zmqsink_t *zs, char *err, size_t errlen);
+/* Reporting on zs, without a thread yet. Returns NULL when out of
+ * memory. */
+zs__report_t *zs__report_new(zmqsink_t *zs);
+
+/* Starts the thread if the settings name a stats file; otherwise the
+ * first loss starts it. Call once zs's collector exists. Returns 0, or -1
+ * with a message in err. */
+int zs__report_start(zs__report_t *r, char *err, size_t errlen);
 
 /* Has the report thread look at the counters and settings now (after a
- * reload). Never waits. */
-void zs__report_poke(zmqsink_t *zs);
+ * reload), starting it if a stats file is newly named. Never waits. */
+void zs__report_poke(zs__report_t *r);
 
-/* Tells the report thread, if it sleeps with nothing due, that a sink
- * counted a loss (dropped or failed), so that it is said at once. Any
+/* Tells the report thread that a sink counted a loss (dropped or failed),
+ * so that it is said at once, starting the thread on the first. Any
  * thread; cheap when the thread is awake already. */
-void zs__report_loss(zmqsink_t *zs);
+void zs__report_loss(zs__report_t *r);
 
-/* Has the thread say the last word (the stats file, a line per sink that
- * lost anything) with the counters as they are, and end; waits for it
- * until deadline_ns (monotonic) at most, polling: no lock is taken on the
- * calling thread, which may be in a signal handler. */
-void zs__report_last(zs__report_t *r, int64_t deadline_ns);
+/* The last word (the stats file, a line per sink that lost anything,
+ * with the counters as they are), asked once at exit, in three steps, all
+ * without a lock on the calling thread, which may be in a signal handler:
+ * zs__report_ask_last() asks the report thread, and returns false when
+ * none runs (none will start now): then another thread that is running
+ * is to call zs__report_say_last(). zs__report_wait_last() polls until it
+ * is said or deadline_ns (monotonic) has passed. */
+bool zs__report_ask_last(zs__report_t *r, int64_t deadline_ns);
+void zs__report_say_last(zs__report_t *r);
+void zs__report_wait_last(zs__report_t *r, int64_t deadline_ns);
 
-/* Stops the thread (the instance is being destroyed). Idempotent. */
+/* Stops the thread, if it runs (the instance is being destroyed), and
+ * keeps any from starting. Idempotent. */
 void zs__report_stop(zs__report_t *r);
 
-/* Stops the thread, then says the last word with the final counters:
- * the stats file once more, and a line per sink that dropped or failed
- * anything. Sets *r to NULL; NULL is a no-op. */
+/* Stops the thread, then, if zs__report_start() succeeded, says the last
+ * word with the final counters: the stats file once more, and a line per
+ * sink that dropped or failed anything. Sets *r to NULL; NULL is a
+ * no-op. */
 void zs__report_destroy(zs__report_t **r, const zmqsink_stats_t *final);
 
 /* Writes the counters as json to path ("{pid}" stands for the process id;

@@ -167,7 +167,7 @@ void zs__sink_count_lost(zs__sink_t *sink, uint64_t n, zs__counter_t *lost)
     }
     zs__counter_add(lost, from_held + from_delivered);
     if (lost == &sink->failed)
-        zs__report_loss(sink->owner);
+        zs__report_loss(sink->owner->report);
 }
 
 /* Offers the oldest events to the plugin. Returns what write() said, or
@@ -190,7 +190,7 @@ static zmqsink_write_result_t worker_deliver(zs__sink_t *sink, size_t *count)
         zs__ring_release(sink->ring, n);
         if (result != ZMQSINK_WRITE_OK) {
             zs__counter_add(&sink->failed, n);
-            zs__report_loss(sink->owner);
+            zs__report_loss(sink->owner->report);
         }
         else if (!zs__sink_counts_delivered(sink))
             zs__counter_add(&sink->delivered, n);

@@ -83,7 +83,8 @@ int zmqsink_start(zmqsink_t **out, void *zmq_ctx, const char *config_path,
     if (rc != 0)
         goto err;
     rc = -ZMQSINK_ENOMEM;
-    if (!(zs->set = zs__set_new(NULL, zs->config))) {
+    if (!(zs->report = zs__report_new(zs)) ||
+        !(zs->set = zs__set_new(NULL, zs->config))) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
@@ -100,7 +101,7 @@ int zmqsink_start(zmqsink_t **out, void *zmq_ctx, const char *config_path,
     }
     rc = -ZMQSINK_ESYSTEM;
     if (!(zs->collector = zs__collector_new(zs, zs->set, err, errlen)) ||
-        !(zs->report = zs__report_new(zs, err, errlen)))
+        zs__report_start(zs->report, err, errlen) != 0)
         goto err;
     *out = zs;
     return 0;
@@ -168,7 +169,7 @@ int zmqsink_reload(zmqsink_t *zs, const char *config_path, char *err,
         set->sinks[i]->node = config->sinks[i].node;
     size_t nopened = set->n - nkept;
     zs__set_publish(zs, set);
-    zs__report_poke(zs); /* its stats file may have changed */
+    zs__report_poke(zs->report); /* its stats file may have changed */
     zs__sinks_stop(zs, removed, nremoved,
                    clock_now_ns() + config->shutdown_timeout_ms * 1000000,
                    NULL);
@@ -276,9 +277,12 @@ void zmqsink_exit_flush(zmqsink_t *zs)
         while (!atomic_load(&set->sinks[i]->finished) &&
                clock_now_ns() < give_up)
             zs__pause();
-    /* The last word even when a sink is stuck: a second more for it. */
-    if (zs->report)
-        zs__report_last(zs->report, clock_now_ns() + 1000 * 1000 * 1000LL);
+    /* The last word even when a sink is stuck: a second more for it. Said
+     * by the report thread, or by the collector if none runs. */
+    int64_t said_by = clock_now_ns() + 1000 * 1000 * 1000LL;
+    if (!zs__report_ask_last(zs->report, said_by))
+        zs__collector_say_last(zs->collector);
+    zs__report_wait_last(zs->report, said_by);
 }
 
 void zmqsink_destroy(zmqsink_t **zsp)

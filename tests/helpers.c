@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -589,4 +590,29 @@ int th_wait_child(pid_t pid, int timeout_ms)
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return -1;
+}
+
+size_t th_zs_threads(char *out, size_t cap)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    cr_assert_not_null(tasks);
+    size_t n = 0, len = 0;
+    out[0] = '\0';
+    for (struct dirent *e; (e = readdir(tasks));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], name[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f) /* ended meanwhile */
+            continue;
+        if (fgets(name, sizeof name, f) && strncmp(name, "zs", 2) == 0) {
+            n++;
+            len += (size_t)snprintf(out + len, cap - len, "%s", name);
+            cr_assert_lt(len, cap);
+        }
+        fclose(f);
+    }
+    closedir(tasks);
+    return n;
 }

@@ -171,6 +171,10 @@ size_t th_log_count(th_log_t *log, uint32_t type);
 void th_bind_and_curve_failures(void *ctx, zmqsink_t *zs, void *router,
                                 th_log_t *log);
 
+/* The names of this process's threads whose name starts with "zs" (its
+ * instances' threads), '\n'-separated, in out; returns how many. */
+size_t th_zs_threads(char *out, size_t cap);
+
 /* Makes, with openssl, dir/ca.pem and a server certificate dir/server.pem
  * with key dir/server.key for IP 127.0.0.1 and localhost, signed by it. */
 void th_make_certificates(const char *dir);

@@ -611,28 +611,79 @@ static long long json_number(const char *text, const char *key)
     return at ? atoll(at + strlen(needle)) : -1;
 }
 
-Test(monitor, losses_are_said, .init = setup_bare, .fini = teardown)
+/* Starts zs with a sink 'slow' that never returns from its first write
+ * (max_wait 20ms a call) behind a queue of 16, and `extra` top-level YAML. */
+static void start_slow(const char *extra)
 {
-    capture_stderr();
     char yaml[2048], err[512] = "";
     snprintf(yaml, sizeof yaml,
              "queue: { capacity: 16 }\n"
              "shutdown_timeout: 300ms\n"
-             "stats: { path: \"stats-{pid}.json\", interval: 200ms }\n"
+             "%s"
              "sinks:\n"
              "  - name: slow\n"
              "    type: blocking\n"
              "    release_file: %s/never\n"
              "    max_wait: 20ms\n",
-             dir);
+             extra, dir);
     char *path = th_write_file(dir, "zmqsink.yaml", yaml);
     zs = zmqsink_new(ctx, path, err, sizeof err);
     cr_assert_not_null(zs, "%s", err);
     free(path);
+}
+
+/* Makes 200 events for the sink 'slow', which drops most. */
+static void *make_losses(void)
+{
     void *watched = th_socket(ctx, ZMQ_ROUTER);
     cr_assert_eq(zmqsink_attach(zs, watched, "watched"), 0);
     for (int i = 0; i < 200; i++)
         zmq_bind(watched, "tcp://nosuchif0:5555");
+    return watched;
+}
+
+/* The line destroy says of the sink 'slow' with final counts is logged. */
+static void assert_summary_said(const zmqsink_stats_t *final)
+{
+    char summary[256];
+    snprintf(summary, sizeof summary, "sink 'slow': %llu events delivered, "
+             "%llu dropped (queue full)",
+             (unsigned long long)final->sinks[0].delivered,
+             (unsigned long long)final->sinks[0].dropped_full);
+    char *text = captured();
+    cr_expect_not_null(strstr(text, summary), "no '%s' in:\n%s", summary, text);
+    free(text);
+}
+
+/* Without a stats file an instance runs no report thread until a sink
+ * loses an event; the first loss starts one, which says it at once. */
+Test(monitor, a_first_loss_starts_the_reporter, .init = setup_bare,
+     .fini = teardown)
+{
+    capture_stderr();
+    char names[1024];
+    start_slow("");
+    cr_assert_eq(th_zs_threads(names, sizeof names), 2u, "%s", names);
+    cr_assert_null(strstr(names, "zs-report\n"), "%s", names);
+    void *watched = make_losses();
+    char *text;
+    const char *first = wait_logged("sink 'slow': lost ", &text);
+    cr_assert_not_null(first, "the first loss is not said: %s", text);
+    cr_expect(strstr(first, "dropped (queue of 16 full)") != NULL, "%s", first);
+    free(text);
+    cr_assert_eq(th_zs_threads(names, sizeof names), 3u, "%s", names);
+    cr_assert_not_null(strstr(names, "zs-report\n"), "%s", names);
+    th_close(watched);
+    TH_STATS(final);
+    zmqsink_destroy_stats(&zs, &final);
+    assert_summary_said(&final);
+}
+
+Test(monitor, losses_are_said, .init = setup_bare, .fini = teardown)
+{
+    capture_stderr();
+    start_slow("stats: { path: \"stats-{pid}.json\", interval: 200ms }\n");
+    void *watched = make_losses();
     char *text;
     const char *first =
         wait_logged("sink 'slow': lost ", &text);
@@ -657,14 +708,7 @@ Test(monitor, losses_are_said, .init = setup_bare, .fini = teardown)
     zmqsink_destroy_stats(&zs, &final);
     cr_assert_eq(final.nsinks, 1);
     cr_assert_gt(final.sinks[0].dropped_full, 0);
-    char summary[256];
-    snprintf(summary, sizeof summary, "sink 'slow': %llu events delivered, "
-             "%llu dropped (queue full)",
-             (unsigned long long)final.sinks[0].delivered,
-             (unsigned long long)final.sinks[0].dropped_full);
-    text = captured();
-    cr_expect_not_null(strstr(text, summary), "no '%s' in:\n%s", summary, text);
-    free(text);
+    assert_summary_said(&final);
     text = th_read_file(stats_path);
     cr_assert_not_null(text, "no %s", stats_path);
     cr_expect_eq(json_number(text, "dropped_full"),

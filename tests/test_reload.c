@@ -242,6 +242,33 @@ Test(reload, a_changed_sink_is_replaced_and_callbacks_stay, .init = setup,
     th_log_free(&log);
 }
 
+/* A stats file that a reload names is written from then on, while the
+ * instance runs: the thread that writes it starts with the reload. */
+Test(reload, a_stats_file_named_by_a_reload_is_written, .init = setup,
+     .fini = teardown)
+{
+    config_write("sinks:\n" JSON_SINK("a"));
+    char err[2048], names[1024], path[4200];
+    zmqsink_t *zs = zmqsink_new(ctx, config, err, sizeof err);
+    cr_assert_not_null(zs, "%s", err);
+    cr_assert_eq(th_zs_threads(names, sizeof names), 2u, "%s", names);
+    config_write("stats: { path: %s/stats.json, interval: 100ms }\n"
+                 "sinks:\n" JSON_SINK("a"));
+    cr_assert_eq(zmqsink_reload(zs, config, err, sizeof err), 0, "%s", err);
+    snprintf(path, sizeof path, "%s/stats.json", dir);
+    char *json = NULL;
+    for (int waited = 0; !json && waited < WAIT_MS; waited += 10) {
+        th_sleep_ms(10);
+        json = th_read_file(path);
+    }
+    cr_assert_not_null(json, "no %s while the instance runs", path);
+    cr_assert_not_null(strstr(json, "{\"name\":\"a\""), "%s", json);
+    cr_assert_eq(th_zs_threads(names, sizeof names), 3u, "%s", names);
+    cr_assert_not_null(strstr(names, "zs-report\n"), "%s", names);
+    free(json);
+    zmqsink_destroy(&zs);
+}
+
 Test(reload, endpoint_rules_name_sockets_and_mask_their_events,
      .init = setup, .fini = teardown)
 {

@@ -697,26 +697,43 @@ static long long json_number_after(const char *text, const char *key)
     return at ? strtoll(at + strlen(pattern), NULL, 10) : -1;
 }
 
-Test(programs, losses_are_said_on_stderr_and_in_the_stats_file)
+/* Runs many_sockets with nsockets sockets and zmqsink's options, under
+ * `extra` top-level YAML and a sink 'stuck' that never returns from its
+ * first write; asserts that it exits 0. Returns its output (the caller
+ * frees it) and its pid in *pid. */
+static char *run_stuck(const char *extra, const char **options,
+                       const char *nsockets, pid_t *pid)
 {
     char *config = config_file("run.yaml",
-                               "queue: { capacity: 16 }\n"
-                               "shutdown_timeout: 1s\n"
-                               "stats: { interval: 200ms }\n"
+                               "%s"
                                "sinks:\n"
                                "  - name: stuck\n"
                                "    type: blocking\n"
                                "    release_file: %s/release\n"
                                "    max_wait: 10s\n",
-                               tmpdir);
-    char *stats = temp_path("stats-{pid}.json"), port[16];
-    const char *options[] = {"--stats", stats, NULL};
-    const char *args[] = {port_text(port), "50", NULL};
+                               extra, tmpdir);
+    char port[16], ok[64];
+    const char *args[] = {port_text(port), nsockets, NULL};
     char *out = temp_path("run.out");
-    pid_t pid = rp_start(&many_sockets, config, options, args, out);
-    rp_assert_exited(wait_bounded(pid, out), 0, out);
+    *pid = rp_start(&many_sockets, config, options, args, out);
+    rp_assert_exited(wait_bounded(*pid, out), 0, out);
     char *output = th_read_file(out);
-    cr_assert(strstr(output, "50 sockets ok\n"), "%s", output);
+    snprintf(ok, sizeof ok, "%s sockets ok\n", nsockets);
+    cr_assert(strstr(output, ok), "%s", output);
+    free(out);
+    free(config);
+    return output;
+}
+
+Test(programs, losses_are_said_on_stderr_and_in_the_stats_file)
+{
+    char *stats = temp_path("stats-{pid}.json");
+    const char *options[] = {"--stats", stats, NULL};
+    pid_t pid;
+    char *output = run_stuck("queue: { capacity: 16 }\n"
+                             "shutdown_timeout: 1s\n"
+                             "stats: { interval: 200ms }\n",
+                             options, "50", &pid);
     const char *summary = strstr(output, "zmqsink: warning: sink 'stuck': ");
     while (summary && !strstr(summary, "events delivered, "))
         summary = strstr(summary + 1, "zmqsink: warning: sink 'stuck': ");
@@ -739,9 +756,26 @@ Test(programs, losses_are_said_on_stderr_and_in_the_stats_file)
     free(json);
     free(path);
     free(output);
-    free(out);
     free(stats);
-    free(config);
+}
+
+/* No stats file and no loss while the program ran: no report thread
+ * ever started, and the last word at exit is still said. */
+Test(programs, a_stuck_sink_is_said_at_exit_without_a_stats_file)
+{
+    pid_t pid;
+    char *output = run_stuck("shutdown_timeout: 300ms\n", NULL, "5", &pid);
+    cr_assert_null(strstr(output, " lost "), "%s", output);
+    const char *prefix = "zmqsink: warning: sink 'stuck': 0 events delivered, "
+                         "0 dropped (queue full), ";
+    const char *summary = strstr(output, prefix);
+    cr_assert_not_null(summary, "no last word on the sink at exit:\n%s",
+                       output);
+    cr_assert_gt(strtoll(summary + strlen(prefix), NULL, 10), 0, "%s", output);
+    cr_assert(strstr(summary, " not delivered within shutdown_timeout, 0 "
+                              "failed\n"),
+              "%s", output);
+    free(output);
 }
 
 /* ---- processes: pre-fork servers and executed children ---- */
