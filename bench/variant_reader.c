@@ -2,7 +2,9 @@
  * socket gets zmq_socket_monitor() to an inproc PAIR reader connected
  * before (RCVHWM 0, so libzmq never blocks on it), and ONE thread reads
  * them: a blocking zmq_msg_recv() for one socket, zmq_poll() over all of
- * them for more, writing one json line per event to a file. */
+ * them for more, writing one json line per event to a file. The lines
+ * stay in stdio's buffer until it fills; reader-flushed writes them out
+ * after each round of reads, so that they are seen as zmqsink's are. */
 #include "variants_private.h"
 
 #include "measure.h"
@@ -92,11 +94,19 @@ static int read_event(variant_t *v, void *pair, int index, int flags)
     return type == ZMQ_EVENT_MONITOR_STOPPED ? 2 : 1;
 }
 
+/* reader-flushed: what this round read is written out now. */
+static void round_done(variant_t *v)
+{
+    if (v->kind == VARIANT_READER_FLUSHED)
+        fflush(v->out);
+}
+
 /* One socket: the simplest loop, a blocking receive. */
 static void read_one(variant_t *v, reader_t *r)
 {
     while (!atomic_load(&v->give_up)) {
         int rc = read_event(v, v->monitors[0], 0, 0);
+        round_done(v);
         if (rc == 2) {
             atomic_fetch_add(&r->stopped, 1);
             return;
@@ -135,6 +145,7 @@ static void read_many(variant_t *v, reader_t *r)
                 index[i] = index[live];
             }
         }
+        round_done(v);
     }
     free(items);
     free(index);

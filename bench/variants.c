@@ -22,6 +22,7 @@ static const char *const kind_names[] = {
     [VARIANT_ZMONITOR] = "zmonitor", [VARIANT_ZMQSINK] = "zmqsink",
     [VARIANT_ZMQSINK3] = "zmqsink3", [VARIANT_ZMQSINK_STATSD] = "zmqsink-statsd",
     [VARIANT_ZMQSINK_STUCK] = "zmqsink-stuck",
+    [VARIANT_READER_FLUSHED] = "reader-flushed",
 };
 
 int variant_kind_from_name(const char *name)
@@ -50,7 +51,7 @@ static bool is_zmqsink(const variant_t *v)
 
 static const consumer_ops_t *consumer_of(const variant_t *v)
 {
-    if (v->kind == VARIANT_READER)
+    if (v->kind == VARIANT_READER || v->kind == VARIANT_READER_FLUSHED)
         return &reader_ops;
 #ifdef HAVE_CZMQ
     if (v->kind == VARIANT_ZMONITOR)

@@ -26,12 +26,16 @@ typedef enum variant_kind {
     VARIANT_ZMQSINK,  /* zmqsink, one file sink (json) */
     VARIANT_ZMQSINK3, /* zmqsink, file + syslog (udp) + statsd (udp) */
     VARIANT_ZMQSINK_STATSD, /* zmqsink, one statsd sink (udp) */
-    VARIANT_ZMQSINK_STUCK  /* zmqsink, the file sink and a callback sink
+    VARIANT_ZMQSINK_STUCK, /* zmqsink, the file sink and a callback sink
                               that never returns */
+    VARIANT_READER_FLUSHED /* the reader, flushing its lines after each
+                              round of reads (as zmqsink writes each batch
+                              at once) instead of when stdio's buffer fills */
 } variant_kind_t;
 
 /* The kind for a name ("none", "reader", "zmonitor", "zmqsink",
- * "zmqsink3", "zmqsink-statsd", "zmqsink-stuck"), or -1. */
+ * "zmqsink3", "zmqsink-statsd", "zmqsink-stuck", "reader-flushed"), or
+ * -1. */
 int variant_kind_from_name(const char *name);
 
 /* Whether this build has the kind (zmonitor needs CZMQ). */
