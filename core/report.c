@@ -49,7 +49,8 @@ struct zs__report {
     _Atomic int idle;        /* it sleeps with nothing due: a loss must
                                 wake it (zs__report_loss) */
     _Atomic int last_asked, last_said; /* the last word */
-    bool start_failing;      /* the thread could not start */
+    _Atomic int start_error;  /* why the thread could not start: none will */
+    bool start_failing;      /* that is said (on the thread that tried) */
     bool began;              /* zs__report_start() succeeded: the
                                 instance started, and has a last word */
     said_t said[ZS__MAX_SINKS];
@@ -327,6 +328,8 @@ static int report_start(zs__report_t *r)
                                         THREAD_STARTING))
         return 0;
     int rc = zs__thread_create(&r->thread, "zs-report", report_main, r);
+    if (rc != 0)
+        atomic_store(&r->start_error, rc);
     atomic_store(&r->thread_state, rc == 0 ? THREAD_RUNS : THREAD_NEVER);
     return rc;
 }
@@ -360,14 +363,18 @@ int zs__report_start(zs__report_t *r, char *err, size_t errlen)
 
 void zs__report_poke(zs__report_t *r)
 {
-    if (atomic_load(&r->thread_state) == THREAD_NONE &&
-        report_has_file(r->zs)) {
-        int rc = report_start(r);
-        if (rc != 0)
-            zs__log(ZMQSINK_SEV_ERR,
-                    "cannot start the thread that writes the stats file: %s",
-                    strerror(rc));
+    int rc = 0;
+    if (report_has_file(r->zs)) {
+        if (atomic_load(&r->thread_state) == THREAD_NONE)
+            rc = report_start(r);
+        else
+            rc = atomic_load(&r->start_error); /* an earlier try failed */
     }
+    if (rc != 0)
+        zs__log(ZMQSINK_SEV_ERR,
+                "the stats file is not written while the program runs: the "
+                "thread that writes it could not start (%s)",
+                strerror(rc));
     report_wake(r);
 }
 
@@ -400,7 +407,8 @@ bool zs__report_ask_last(zs__report_t *r, int64_t deadline_ns)
     for (;;) {
         if (state == THREAD_STARTING) { /* in report_start() elsewhere */
             if (clock_now_ns() >= deadline_ns)
-                return true; /* that thread is the one interrupted */
+                return false; /* stuck there (on a lock the interrupted
+                                 thread holds?): ask another */
             state = atomic_load(&r->thread_state);
         } else if (state != THREAD_NONE ||
                    atomic_compare_exchange_weak(&r->thread_state, &state,
@@ -443,12 +451,10 @@ void zs__report_stop(zs__report_t *r)
         pthread_join(r->thread, NULL);
     }
 }
-void zs__report_destroy(zs__report_t **rp, const zmqsink_stats_t *final)
+void zs__report_finish(zs__report_t *r, const zmqsink_stats_t *final)
 {
-    zs__report_t *r = rp ? *rp : NULL;
     if (!r)
         return;
-    *rp = NULL;
     zs__report_stop(r);
     if (final && r->began) {
         settings_t s;
@@ -456,5 +462,4 @@ void zs__report_destroy(zs__report_t **rp, const zmqsink_stats_t *final)
         report_file(r, final, &s, true);
         report_summary(final);
     }
-    free(r);
 }

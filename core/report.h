@@ -6,7 +6,9 @@
  * slow disk nor a full stderr pipe can hold the monitors' reader. It
  * starts only when it has something to say while the instance runs (a
  * stats file is named, a sink lost an event), and sleeps until something
- * is due: the stats file, a loss not yet said. */
+ * is due: the stats file, a loss not yet said. At exit without it, the
+ * collector says the last word itself: the program is ending, and its
+ * monitors are read no more anyway. */
 #ifndef ZS_REPORT_H
 #define ZS_REPORT_H
 
@@ -40,9 +42,10 @@ void zs__report_loss(zs__report_t *r);
  * with the counters as they are), asked once at exit, in three steps, all
  * without a lock on the calling thread, which may be in a signal handler:
  * zs__report_ask_last() asks the report thread, and returns false when
- * none runs (none will start now): then another thread that is running
- * is to call zs__report_say_last(). zs__report_wait_last() polls until it
- * is said or deadline_ns (monotonic) has passed. */
+ * none runs (none will start now), or when one is still being started at
+ * deadline_ns (monotonic): then another thread that is running is to call
+ * zs__report_say_last(). zs__report_wait_last() polls until it is said or
+ * deadline_ns has passed. */
 bool zs__report_ask_last(zs__report_t *r, int64_t deadline_ns);
 void zs__report_say_last(zs__report_t *r);
 void zs__report_wait_last(zs__report_t *r, int64_t deadline_ns);
@@ -53,9 +56,10 @@ void zs__report_stop(zs__report_t *r);
 
 /* Stops the thread, then, if zs__report_start() succeeded, says the last
  * word with the final counters: the stats file once more, and a line per
- * sink that dropped or failed anything. Sets *r to NULL; NULL is a
- * no-op. */
-void zs__report_destroy(zs__report_t **r, const zmqsink_stats_t *final);
+ * sink that dropped or failed anything. The report stays allocated, for
+ * a sink left running (zs__report_loss()), until the instance is freed
+ * with free(). NULL is a no-op. */
+void zs__report_finish(zs__report_t *r, const zmqsink_stats_t *final);
 
 /* Writes the counters as json to path ("{pid}" stands for the process id;
  * relative to dir unless absolute), whole under a temporary name renamed

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -28,19 +29,42 @@ enum {
     BACKOFF_MAX_NS = 2000 * 1000 * 1000,
 };
 
+/* What a new thread runs. It names itself first, so that it has its name
+ * before it does anything, and its creator names it too, so that it has
+ * its name once zs__thread_create() returns. */
+typedef struct thread_start {
+    void *(*run)(void *);
+    void *arg;
+    char name[16]; /* the kernel's limit, NUL included */
+} thread_start_t;
+
+static void *thread_named(void *arg)
+{
+    thread_start_t start = *(thread_start_t *)arg;
+    free(arg);
+    pthread_setname_np(pthread_self(), start.name);
+    return start.run(start.arg);
+}
+
 int zs__thread_create(pthread_t *thread, const char *name,
                       void *(*run)(void *), void *arg)
 {
+    thread_start_t *start = malloc(sizeof *start);
+    if (!start)
+        return ENOMEM;
+    *start = (thread_start_t){.run = run, .arg = arg};
+    snprintf(start->name, sizeof start->name, "%s", name);
+    char cut[sizeof start->name]; /* start is the thread's once it runs */
+    memcpy(cut, start->name, sizeof cut);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(thread, NULL, run, arg);
+    int rc = pthread_create(thread, NULL, thread_named, start);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0) {
-        char cut[16]; /* the kernel's limit, NUL included */
-        snprintf(cut, sizeof cut, "%s", name);
+    if (rc != 0)
+        free(start);
+    else
         pthread_setname_np(*thread, cut);
-    }
     return rc;
 }
 

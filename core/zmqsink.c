@@ -238,7 +238,7 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
     zmqsink_stats(zs, final);
     if (zs->set)
         zs__sinks_stop(zs, zs->set->sinks, zs->set->n, deadline, final->sinks);
-    zs__report_destroy(&zs->report, final);
+    zs__report_finish(zs->report, final);
     if (stats) {
         zmqsink_sink_stats_t *sinks = stats->sinks;
         size_t cap = sinks ? stats->sinks_cap : 0;
@@ -253,6 +253,7 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
      * table (sink_drops): then the instance is left allocated too. */
     if (zs__stuck_reap(zs) > 0 || zs->stuck_lost)
         return;
+    free(zs->report);
     free(zs->set);
     free(zs->stats_file);
     zs__config_free(&zs->config);
@@ -279,8 +280,8 @@ void zmqsink_exit_flush(zmqsink_t *zs)
             zs__pause();
     /* The last word even when a sink is stuck: a second more for it. Said
      * by the report thread, or by the collector if none runs. */
-    int64_t said_by = clock_now_ns() + 1000 * 1000 * 1000LL;
-    if (!zs__report_ask_last(zs->report, said_by))
+    int64_t now = clock_now_ns(), said_by = now + 1000 * 1000 * 1000LL;
+    if (!zs__report_ask_last(zs->report, now + 100 * 1000 * 1000LL))
         zs__collector_say_last(zs->collector);
     zs__report_wait_last(zs->report, said_by);
 }

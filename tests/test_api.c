@@ -669,7 +669,7 @@ Test(api, a_detached_socket_ends_its_callback, .init = setup,
 
 /* Each thread says whose it is in top -H; their number does not grow
  * with the sockets: the collector and one per sink. The reporter starts
- * only with something to say (test_monitor, losses_start_the_reporter). */
+ * only with something to say (test_monitor, a_first_loss_starts_the_reporter). */
 Test(api, threads_are_named_and_do_not_grow_with_sockets, .init = setup_roomy,
      .fini = teardown)
 {

@@ -1,5 +1,7 @@
 /* Test plugin whose write() blocks until a file appears: a sink that has
- * stopped answering, to prove it never stalls the application. */
+ * stopped answering, to prove it never stalls the application. With
+ * `fail`, a write() that returns says the batch failed. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 typedef struct blocking {
     const char *release_file;
     int64_t max_wait_ms;
+    bool fail;
 } blocking_t;
 
 static void *blocking_open(const zmqsink_host_t *host, char *err, size_t len)
@@ -20,6 +23,7 @@ static void *blocking_open(const zmqsink_host_t *host, char *err, size_t len)
     }
     b->release_file = host->option_string(host, "release_file");
     b->max_wait_ms = host->option_int(host, "max_wait");
+    b->fail = host->option_int(host, "fail");
     return b;
 }
 
@@ -33,7 +37,7 @@ static zmqsink_write_result_t blocking_write(void *state,
          access(b->release_file, F_OK) != 0 && waited < b->max_wait_ms;
          waited += 10)
         nanosleep(&pause, NULL);
-    return ZMQSINK_WRITE_OK;
+    return b->fail ? ZMQSINK_WRITE_FAILED : ZMQSINK_WRITE_OK;
 }
 
 static void blocking_close(void *state)
@@ -46,6 +50,8 @@ static const zmqsink_option_t blocking_options[] = {
      .help = "write() returns once this file exists"},
     {.key = "max_wait", .type = ZMQSINK_OPT_DURATION, .fallback = "60s",
      .help = "upper bound on one write(), so a broken test cannot hang"},
+    {.key = "fail", .type = ZMQSINK_OPT_BOOL, .fallback = "false",
+     .help = "write() says the batch failed once it returns"},
     {0},
 };
 
