@@ -81,7 +81,9 @@ typedef struct zs__sink {
     _Atomic uint32_t sleeping;/* futex word: 1 while idle-waiting */
     _Atomic uint32_t control; /* futex word: ZS__WORKER_STOP | _REOPEN */
     _Atomic int64_t deadline_ns;
-    _Atomic int finished;     /* the thread has closed the sink */
+    _Atomic int finished;     /* 1: the thread has closed the sink; 2: it
+                                 still ran when its instance was
+                                 destroyed, and ends it (zs__stuck_orphan) */
     _Atomic int abandoned;    /* its join gave up: it delivers nothing
                                  more, whenever its plugin returns */
 
@@ -125,6 +127,9 @@ struct zmqsink {
     size_t nstuck;
     bool stuck_lost;             /* more were stuck than the list holds:
                                     the instance is never freed */
+    _Atomic size_t orphan_refs;  /* destroyed with sinks of stuck still
+                                    running: how many, + 1 while destroy
+                                    looks; the last frees the instance */
     struct zs__collector *collector;
     struct zs__report *report;   /* set before any thread of zs runs */
     char *stats_file;            /* $ZMQSINK_STATS_FILE at start, or NULL */
@@ -176,5 +181,9 @@ static inline zs__sink_t *zs__sink_of_host(const zmqsink_host_t *host)
 {
     return (zs__sink_t *)((char *)host - offsetof(zs__sink_t, host));
 }
+
+/* Frees an instance whose sinks are all gone but those in zs->stuck,
+ * which have all finished (core/zmqsink.c). */
+void zs__instance_free(zmqsink_t *zs);
 
 #endif

@@ -288,6 +288,33 @@ size_t zs__stuck_reap(zmqsink_t *zs)
     return busy;
 }
 
+/* Drops one count of an orphaned instance; the last frees it. */
+static void orphan_unref(zmqsink_t *zs)
+{
+    if (atomic_fetch_sub(&zs->orphan_refs, 1) == 1)
+        zs__instance_free(zs);
+}
+
+void zs__stuck_orphan(zmqsink_t *zs)
+{
+    atomic_store(&zs->orphan_refs, zs->nstuck + 1);
+    /* Each sink's end is decided once, by whichever of its thread and
+     * this loop changes its `finished` first. */
+    for (size_t i = 0; i < zs->nstuck; i++) {
+        _Atomic int *finished = &zs->stuck[i]->finished;
+        int running = 0;
+        if (!atomic_compare_exchange_strong(finished, &running, 2))
+            atomic_fetch_sub(&zs->orphan_refs, 1); /* finished meanwhile */
+    }
+    orphan_unref(zs);
+}
+
+void zs__stuck_finished(zs__sink_t *sink, zmqsink_t *owner)
+{
+    if (atomic_exchange(&sink->finished, 1) == 2)
+        orphan_unref(owner);
+}
+
 void zs__sink_stats(const zs__sink_t *sink, zmqsink_sink_stats_t *out)
 {
     snprintf(out->name, sizeof out->name, "%s", sink->name);

@@ -41,6 +41,18 @@ void zs__sinks_stop(zmqsink_t *zs, zs__sink_t *const *sinks, size_t n,
  * are still busy. */
 size_t zs__stuck_reap(zmqsink_t *zs);
 
+/* At the end of zmqsink_destroy(), with sinks in zs->stuck still busy in
+ * their plugins: they may reach the instance until they finish, so the
+ * last of them to finish frees it (zs__stuck_finished()). */
+void zs__stuck_orphan(zmqsink_t *zs);
+
+/* A sink's thread, as its very last step: marks the sink finished and,
+ * if its instance was destroyed while it ran, takes it off the instance's
+ * count, freeing the instance (this sink with it) when it was the last.
+ * owner is sink->owner, read before: sink may be freed as soon as it is
+ * marked. */
+void zs__stuck_finished(zs__sink_t *sink, zmqsink_t *owner);
+
 /* The counters of one sink, now. Any thread. */
 void zs__sink_stats(const zs__sink_t *sink, zmqsink_sink_stats_t *out);
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "backoff.h"
 #include "report.h"
+#include "sinkset.h"
 #include "clock.h"
 
 #define ZS__WORKER_STOP 1u
@@ -406,7 +407,7 @@ static void *worker_main(void *arg)
     /* Whatever the plugin still held when it was closed is lost. */
     if (zs__sink_counts_delivered(sink))
         zs__sink_count_lost(sink, sink_held(sink), &sink->dropped_shutdown);
-    atomic_store(&sink->finished, 1);
+    zs__stuck_finished(sink, sink->owner); /* the last touch of sink */
     return NULL;
 }
 

@@ -250,9 +250,20 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
                    (final->nsinks < cap ? final->nsinks : cap) * sizeof *sinks);
     }
     /* A sink left running may still reach the instance through its host
-     * table (sink_drops): then the instance is left allocated too. */
-    if (zs__stuck_reap(zs) > 0 || zs->stuck_lost)
-        return;
+     * table (sink_drops): then the last such sink to finish frees it. */
+    size_t busy = zs__stuck_reap(zs);
+    if (zs->stuck_lost)
+        return; /* sinks out of the list may run on: never freed */
+    if (busy > 0)
+        zs__stuck_orphan(zs);
+    else
+        zs__instance_free(zs);
+}
+
+void zs__instance_free(zmqsink_t *zs)
+{
+    for (size_t i = 0; i < zs->nstuck; i++)
+        zs__sink_free(zs->stuck[i]);
     free(zs->report);
     free(zs->set);
     free(zs->stats_file);

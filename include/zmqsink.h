@@ -397,7 +397,10 @@ ZMQSINK_EXPORT void zmqsink_exit_flush(zmqsink_t *zs);
  * matter), so that libzmq never blocks on a monitor nobody reads: a
  * warning says how many sockets were left open, and once the last of
  * them is closed a notice says how many events were discarded
- * (zmqsink_discarded_events() counts them as they go). */
+ * (zmqsink_discarded_events() counts them as they go). A sink still busy
+ * in its plugin a second past shutdown_timeout is left running, and said
+ * in the log; what it holds counts as dropped_shutdown, and its memory
+ * and the instance's are freed once its plugin returns. */
 ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
 
 /* zmqsink_destroy() that also fills *stats (when not NULL; its sinks

@@ -194,6 +194,49 @@ static void scenario_pipeline_churn(void)
     free(dir);
 }
 
+/* Two sinks still in write() when destroy gives up on them: each fails
+ * its batch later and counts the loss in the instance, which the last of
+ * them to end frees, while the other may be ending too. */
+static void scenario_destroy_leaves_stuck_sinks(void)
+{
+    char *dir = th_tempdir();
+    char yaml[4400];
+    snprintf(yaml, sizeof yaml,
+             "shutdown_timeout: 50ms\n"
+             "sinks:\n"
+             "  - { name: late1, type: blocking, release_file: %s/never, "
+             "max_wait: 1200ms, fail: true }\n"
+             "  - { name: late2, type: blocking, release_file: %s/never, "
+             "max_wait: 1200ms, fail: true }\n",
+             dir, dir);
+    void *ctx = zmq_ctx_new();
+    char *config = th_write_file(dir, "cfg.yaml", yaml), err[1024] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, config, err, sizeof err);
+    CHECK(zs != NULL, "zmqsink_new: %s", err);
+    if (!zs)
+        return;
+    void *server = th_socket(ctx, ZMQ_ROUTER);
+    zmqsink_attach(zs, server, "server");
+    zmq_bind(server, "tcp://127.0.0.1:*");
+    TH_STATS(now);
+    for (int waited = 0; waited < 5000; waited += 10) {
+        zmqsink_stats(zs, &now);
+        if (now.sinks[0].queue_depth > 0 && now.sinks[1].queue_depth > 0)
+            break; /* both in write() */
+        th_sleep_ms(10);
+    }
+    th_close(server);
+    TH_STATS(stats);
+    zmqsink_destroy_stats(&zs, &stats);
+    CHECK(stats.sinks[0].delivered == 0 && stats.sinks[1].delivered == 0,
+          "a sink was not left stuck");
+    th_sleep_ms(1600); /* both end meanwhile, the instance with them */
+    CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
+    th_remove_tree(dir);
+    free(config);
+    free(dir);
+}
+
 static void scenario_ctx_term_with_monitors(void)
 {
     void *ctx = zmq_ctx_new();
@@ -463,6 +506,7 @@ static const struct {
     {"ring_transfer", scenario_ring_transfer},
     {"pipeline_churn", scenario_pipeline_churn},
     {"ctx_term_with_monitors", scenario_ctx_term_with_monitors},
+    {"destroy_leaves_stuck_sinks", scenario_destroy_leaves_stuck_sinks},
     {"reload_churn", scenario_reload_churn},
     {"tap_churn", scenario_tap_churn},
 };
