@@ -24,7 +24,11 @@ void zs__sink_free(zs__sink_t *sink)
     free(sink->socket_globs);
     zs__ring_destroy(&sink->ring);
     zs__options_free(&sink->options);
-    zs__plugin_unload(&sink->plugin);
+    /* A thread left running was detached: it may still be ending, and a
+     * destructor its plugin left for it runs as it ends. Its plugin stays
+     * loaded (a reference to the library, not its memory, is kept). */
+    if (!atomic_load(&sink->abandoned))
+        zs__plugin_unload(&sink->plugin);
     free(sink);
 }
 
@@ -279,7 +283,7 @@ size_t zs__stuck_reap(zmqsink_t *zs)
 {
     size_t busy = 0;
     for (size_t i = 0; i < zs->nstuck; i++) {
-        if (!atomic_load(&zs->stuck[i]->finished))
+        if (atomic_load(&zs->stuck[i]->finished) != 1)
             zs->stuck[busy++] = zs->stuck[i];
         else
             zs__sink_free(zs->stuck[i]); /* its thread touches it no more */

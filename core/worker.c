@@ -407,6 +407,7 @@ static void *worker_main(void *arg)
     /* Whatever the plugin still held when it was closed is lost. */
     if (zs__sink_counts_delivered(sink))
         zs__sink_count_lost(sink, sink_held(sink), &sink->dropped_shutdown);
+    zs__worker_self = NULL;
     zs__stuck_finished(sink, sink->owner); /* the last touch of sink */
     return NULL;
 }
@@ -464,9 +465,9 @@ int zs__worker_join(zs__sink_t *sink)
      * the thread a little past the deadline (flush may use it all), then
      * leave it behind. */
     int64_t give_up = atomic_load(&sink->deadline_ns) + 1000 * 1000 * 1000LL;
-    while (!atomic_load(&sink->finished) && clock_now_ns() < give_up)
+    while (atomic_load(&sink->finished) != 1 && clock_now_ns() < give_up)
         zs__pause();
-    if (!atomic_load(&sink->finished)) {
+    if (atomic_load(&sink->finished) != 1) {
         atomic_store(&sink->abandoned, 1);
         pthread_detach(sink->thread);
         return -1;

@@ -400,7 +400,9 @@ ZMQSINK_EXPORT void zmqsink_exit_flush(zmqsink_t *zs);
  * (zmqsink_discarded_events() counts them as they go). A sink still busy
  * in its plugin a second past shutdown_timeout is left running, and said
  * in the log; what it holds counts as dropped_shutdown, and its memory
- * and the instance's are freed once its plugin returns. */
+ * and the instance's are freed once its plugin returns (its plugin's
+ * library stays loaded; with more than ZMQSINK_MAX_SINKS left running
+ * at once, nothing is freed). */
 ZMQSINK_EXPORT void zmqsink_destroy(zmqsink_t **zs);
 
 /* zmqsink_destroy() that also fills *stats (when not NULL; its sinks

@@ -616,3 +616,17 @@ size_t th_zs_threads(char *out, size_t cap)
     closedir(tasks);
     return n;
 }
+
+bool th_wait_thread_ended(const char *name, int timeout_ms)
+{
+    char names[4096] = "\n", line[64];
+    snprintf(line, sizeof line, "\n%s\n", name);
+    for (int waited = 0;; waited += 10) {
+        th_zs_threads(names + 1, sizeof names - 1);
+        if (!strstr(names, line))
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        th_sleep_ms(10);
+    }
+}

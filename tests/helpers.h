@@ -174,6 +174,9 @@ void th_bind_and_curve_failures(void *ctx, zmqsink_t *zs, void *router,
 /* The names of this process's threads whose name starts with "zs" (its
  * instances' threads), '\n'-separated, in out; returns how many. */
 size_t th_zs_threads(char *out, size_t cap);
+/* Waits (at most timeout_ms) until no thread of this process is named
+ * name (one of those th_zs_threads() lists); returns whether none is. */
+bool th_wait_thread_ended(const char *name, int timeout_ms);
 
 /* Makes, with openssl, dir/ca.pem and a server certificate dir/server.pem
  * with key dir/server.key for IP 127.0.0.1 and localhost, signed by it. */

@@ -205,9 +205,9 @@ static void scenario_destroy_leaves_stuck_sinks(void)
              "shutdown_timeout: 50ms\n"
              "sinks:\n"
              "  - { name: late1, type: blocking, release_file: %s/never, "
-             "max_wait: 1200ms, fail: true }\n"
+             "max_wait: 3s, fail: true }\n"
              "  - { name: late2, type: blocking, release_file: %s/never, "
-             "max_wait: 1200ms, fail: true }\n",
+             "max_wait: 3s, fail: true }\n",
              dir, dir);
     void *ctx = zmq_ctx_new();
     char *config = th_write_file(dir, "cfg.yaml", yaml), err[1024] = "";
@@ -225,12 +225,18 @@ static void scenario_destroy_leaves_stuck_sinks(void)
             break; /* both in write() */
         th_sleep_ms(10);
     }
+    CHECK(now.sinks[0].queue_depth > 0 && now.sinks[1].queue_depth > 0,
+          "the sinks never got their events");
     th_close(server);
     TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
-    CHECK(stats.sinks[0].delivered == 0 && stats.sinks[1].delivered == 0,
-          "a sink was not left stuck");
-    th_sleep_ms(1600); /* both end meanwhile, the instance with them */
+    for (int i = 0; i < 2; i++) /* left running: not failed yet, dropped */
+        CHECK(stats.sinks[i].failed == 0 && stats.sinks[i].dropped_shutdown > 0,
+              "sink %s was not left running", stats.sinks[i].name);
+    /* Both end, the instance with the last. */
+    CHECK(th_wait_thread_ended("zs:late1", 10000) &&
+              th_wait_thread_ended("zs:late2", 10000),
+          "a sink left running never ended");
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
     th_remove_tree(dir);
     free(config);
