@@ -112,10 +112,15 @@ static int sd_param(const zmqsink_field_t *field, void *arg)
     bytes_put(p->sd, " ", 1, p->failed);
     bytes_put(p->sd, field->key, field->key_len, p->failed);
     bytes_put(p->sd, "=\"", 2, p->failed);
-    if (field->kind == ZMQSINK_FIELD_STRING)
-        json_escape(field->text, field->len, sd_put, p);
-    else
+    /* Most values need no escape for json, nor a ']' escaped for SD:
+     * what json_escape() and sd_put() would give is the value itself. */
+    bool plain = field->kind != ZMQSINK_FIELD_STRING ||
+                 (json_plain_prefix(field->text, field->len) == field->len &&
+                  !memchr(field->text, ']', field->len));
+    if (plain)
         bytes_put(p->sd, field->text, field->len, p->failed);
+    else
+        json_escape(field->text, field->len, sd_put, p);
     bytes_put(p->sd, "\"", 1, p->failed);
     return 0;
 }
