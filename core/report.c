@@ -50,7 +50,6 @@ struct zs__report {
                                 wake it (zs__report_loss) */
     _Atomic int last_asked, last_said; /* the last word */
     _Atomic int start_error;  /* why the thread could not start: none will */
-    bool start_failing;      /* that is said (on the thread that tried) */
     bool began;              /* zs__report_start() succeeded: the
                                 instance started, and has a last word */
     said_t said[ZS__MAX_SINKS];
@@ -247,9 +246,17 @@ static int64_t report_losses(zs__report_t *r, const zmqsink_stats_t *st,
 }
 
 /* One line for each sink that lost anything. What a sink still holds, in
- * its ring or its plugin (one stuck there), will not be delivered either. */
-static void report_summary(const zmqsink_stats_t *st)
+ * its ring or its plugin (one stuck there), will not be delivered either.
+ * First, if the report thread could not start, that losses were not said
+ * as they happened. */
+static void report_summary(const zs__report_t *r, const zmqsink_stats_t *st)
 {
+    int start_error = atomic_load(&r->start_error);
+    if (start_error)
+        zs__log(ZMQSINK_SEV_ERR,
+                "the thread that says losses as they happen could not start "
+                "(%s): they were counted, and are said here",
+                strerror(start_error));
     for (size_t i = 0; i < st->nsinks; i++) {
         const zmqsink_sink_stats_t *s = &st->sinks[i];
         uint64_t undelivered = s->dropped_shutdown + s->queue_depth + s->pending;
@@ -283,7 +290,7 @@ static int64_t report_look(zs__report_t *r, bool last)
     int64_t losses_due = report_losses(r, st, &s);
     int64_t file_due = report_file(r, st, &s, last);
     if (last) {
-        report_summary(st);
+        report_summary(r, st);
         atomic_store(&r->last_said, 1);
     }
     return losses_due < file_due ? losses_due : file_due;
@@ -382,13 +389,10 @@ void zs__report_loss(zs__report_t *r)
 {
     if (atomic_load_explicit(&r->thread_state, memory_order_relaxed) ==
         THREAD_NONE) {
-        /* Its first look says the loss. */
-        int rc = report_start(r);
-        if (rc != 0 && once_failed(&r->start_failing))
-            zs__log(ZMQSINK_SEV_ERR,
-                    "cannot start the thread that says losses as they happen "
-                    "(%s): they are counted, and said at shutdown",
-                    strerror(rc));
+        /* Its first look says the loss. Once per instance, on the
+         * thread that counted it (the collector's too); a failure is said
+         * with the last word, never logged from here. */
+        report_start(r);
         return;
     }
     /* Pairs with the fence in report_main(): either the thread sees the
@@ -451,6 +455,7 @@ void zs__report_stop(zs__report_t *r)
         pthread_join(r->thread, NULL);
     }
 }
+
 void zs__report_finish(zs__report_t *r, const zmqsink_stats_t *final)
 {
     if (!r)
@@ -460,6 +465,6 @@ void zs__report_finish(zs__report_t *r, const zmqsink_stats_t *final)
         settings_t s;
         settings_read(r->zs, &s);
         report_file(r, final, &s, true);
-        report_summary(final);
+        report_summary(r, final);
     }
 }

@@ -56,7 +56,7 @@ int zs__thread_create(pthread_t *thread, const char *name,
     *start = (thread_start_t){.run = run, .arg = arg};
     snprintf(start->name, sizeof start->name, "%s", name);
     char cut[sizeof start->name]; /* start is the thread's once it runs */
-    memcpy(cut, start->name, sizeof cut);
+    strcpy(cut, start->name);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

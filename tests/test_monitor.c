@@ -611,25 +611,21 @@ static long long json_number(const char *text, const char *key)
     return at ? atoll(at + strlen(needle)) : -1;
 }
 
-/* Starts zs with a sink 'slow' that never returns from its first write
- * (max_wait 20ms a call) behind a queue of 16, and `extra` top-level YAML. */
+/* Starts zs with a sink 'slow' whose every write() takes 20 ms (its
+ * release file never appears) behind a queue of 16, and `extra`
+ * top-level YAML. */
 static void start_slow(const char *extra)
 {
-    char yaml[2048], err[512] = "";
-    snprintf(yaml, sizeof yaml,
-             "queue: { capacity: 16 }\n"
-             "shutdown_timeout: 300ms\n"
-             "%s"
-             "sinks:\n"
-             "  - name: slow\n"
-             "    type: blocking\n"
-             "    release_file: %s/never\n"
-             "    max_wait: 20ms\n",
-             extra, dir);
-    char *path = th_write_file(dir, "zmqsink.yaml", yaml);
-    zs = zmqsink_new(ctx, path, err, sizeof err);
-    cr_assert_not_null(zs, "%s", err);
-    free(path);
+    zs = th_start(ctx, dir,
+                  "queue: { capacity: 16 }\n"
+                  "shutdown_timeout: 300ms\n"
+                  "%s"
+                  "sinks:\n"
+                  "  - name: slow\n"
+                  "    type: blocking\n"
+                  "    release_file: %s/never\n"
+                  "    max_wait: 20ms\n",
+                  extra, dir);
 }
 
 /* Makes 200 events for the sink 'slow', which drops most. */
@@ -686,17 +682,12 @@ Test(monitor, a_first_loss_starts_the_reporter, .init = setup_bare,
 Test(monitor, a_sink_that_fails_after_destroy_gave_up_on_it,
      .init = setup_bare, .fini = teardown)
 {
-    char yaml[1024], err[512] = "";
-    snprintf(yaml, sizeof yaml,
-             "shutdown_timeout: 100ms\n"
-             "sinks:\n"
-             "  - { name: late, type: blocking, release_file: %s/never, "
-             "max_wait: 3s, fail: true }\n",
-             dir);
-    char *path = th_write_file(dir, "zmqsink.yaml", yaml);
-    zs = zmqsink_new(ctx, path, err, sizeof err);
-    cr_assert_not_null(zs, "%s", err);
-    free(path);
+    zs = th_start(ctx, dir,
+                  "shutdown_timeout: 100ms\n"
+                  "sinks:\n"
+                  "  - { name: late, type: blocking, release_file: %s/never, "
+                  "max_wait: 3s, fail: true }\n",
+                  dir);
     void *watched = th_socket(ctx, ZMQ_ROUTER);
     cr_assert_eq(zmqsink_attach(zs, watched, "watched"), 0);
     cr_assert_eq(zmq_bind(watched, "tcp://127.0.0.1:*"), 0);
