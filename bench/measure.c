@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,25 +208,28 @@ int proc_thread_cpu(thread_cpu_t *out)
         if (e->d_name[0] == '.')
             continue;
         char path[300], comm[32] = "";
-        unsigned long long ns = 0;
+        unsigned long long ns = 0, wait_ns = 0, runs = 0;
         snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
         FILE *f = fopen(path, "re");
         if (!f)
             continue; /* ended meanwhile */
-        int got = fscanf(f, "%llu", &ns);
+        int got = fscanf(f, "%llu %llu %llu", &ns, &wait_ns, &runs);
         fclose(f);
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        if (got != 1 || !(f = fopen(path, "re")))
+        if (got != 3 || !(f = fopen(path, "re")))
             continue;
         if (!fgets(comm, sizeof comm, f))
             comm[0] = '\0';
         fclose(f);
-        if (atoi(e->d_name) == self)
-            out->app_ns += (double)ns;
-        else if (strncmp(comm, "ZMQbg/", 6) == 0)
-            out->libzmq_ns += (double)ns;
-        else
-            out->monitor_ns += (double)ns;
+        bool app = atoi(e->d_name) == self;
+        bool libzmq = !app && strncmp(comm, "ZMQbg/", 6) == 0;
+        double *role = app ? &out->app_ns : libzmq ? &out->libzmq_ns : &out->monitor_ns;
+        double *wait = app ? &out->app_wait_ns
+                       : libzmq ? &out->libzmq_wait_ns : &out->monitor_wait_ns;
+        double *given = app ? &out->app_runs : libzmq ? &out->libzmq_runs : &out->monitor_runs;
+        *role += (double)ns;
+        *wait += (double)wait_ns;
+        *given += (double)runs;
     }
     closedir(tasks);
     return 0;

@@ -55,10 +55,14 @@ long proc_thread_ctxsw(pid_t tid);
 /* CPU time so far (ns, from /proc/self/task/TID/schedstat) of the live
  * threads of this process by role: the main thread (the application),
  * libzmq's ("ZMQbg/..."), and every other one (the monitoring: a reader
- * thread, zmonitor actors, zmqsink's threads). Threads that ended are not
- * counted. Returns 0, or -1 when /proc cannot say. */
+ * thread, zmonitor actors, zmqsink's threads). With each, the time its
+ * threads spent runnable but waiting for a CPU (*_wait_ns) and how many
+ * times they were given one (*_runs). Threads that ended are not counted.
+ * Returns 0, or -1 when /proc cannot say. */
 typedef struct thread_cpu {
     double app_ns, libzmq_ns, monitor_ns;
+    double app_wait_ns, libzmq_wait_ns, monitor_wait_ns;
+    double app_runs, libzmq_runs, monitor_runs;
 } thread_cpu_t;
 int proc_thread_cpu(thread_cpu_t *out);
 

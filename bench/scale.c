@@ -141,10 +141,36 @@ static void wait_connected(scale_run_t *run)
         sleep_ms(1);
 }
 
+/* How long the threads of each role waited for a CPU between two samples,
+ * and how often the monitoring's threads were given one: the contention
+ * the burst's latencies come from. */
+static void report_waits(const char *when, const thread_cpu_t *before,
+                         const thread_cpu_t *after, int64_t window_ns)
+{
+    char key[64];
+    const struct {
+        const char *role;
+        double value;
+    } waits[] = {
+        {"window_ms", (double)window_ns / 1e6},
+        {"wait_app_ms", (after->app_wait_ns - before->app_wait_ns) / 1e6},
+        {"wait_libzmq_ms", (after->libzmq_wait_ns - before->libzmq_wait_ns) / 1e6},
+        {"wait_monitor_ms", (after->monitor_wait_ns - before->monitor_wait_ns) / 1e6},
+        {"runs_monitor", after->monitor_runs - before->monitor_runs},
+    };
+    for (size_t i = 0; i < sizeof waits / sizeof *waits; i++) {
+        snprintf(key, sizeof key, "%s_%s", when, waits[i].role);
+        result_number(key, waits[i].value);
+    }
+}
+
 static int scale_burst(scale_run_t *run, char *err, size_t errlen)
 {
     char endpoint[64];
     loopback_endpoint(endpoint, sizeof endpoint, run->port);
+    thread_cpu_t before = {0}, after = {0};
+    bool sampled = proc_thread_cpu(&before) == 0;
+    int64_t began = clock_monotonic_ns();
     for (int i = 0; i < run->nsockets; i++) {
         run->connect_ns[i] = clock_realtime_ns();
         if (zmq_connect(run->dealers[i], endpoint) != 0) {
@@ -163,6 +189,8 @@ static int scale_burst(scale_run_t *run, char *err, size_t errlen)
             return -1;
         }
     wait_connected(run);
+    if (sampled && proc_thread_cpu(&after) == 0)
+        report_waits("burst", &before, &after, clock_monotonic_ns() - began);
     double *us = calloc((size_t)run->nsockets, sizeof *us);
     double *stamp_us = calloc((size_t)run->nsockets, sizeof *stamp_us);
     size_t n = 0, nstamp = 0;
@@ -359,6 +387,20 @@ static void latency_row(const runs_t *runs, int v, int nsockets)
     printf("\n");
 }
 
+static void contention_row(const runs_t *runs, int v, int nsockets)
+{
+    if (v == runs_variant(runs, "none"))
+        return;
+    double wait = runs_median(runs, v, "burst_wait_monitor_ms");
+    double given = runs_median(runs, v, "burst_runs_monitor");
+    printf("| %d | %s | %s | %s | %s | %s | %s | %s |\n", nsockets, runs->variants[v],
+           fmt_num(runs_median(runs, v, "burst_window_ms"), 1),
+           fmt_num(runs_median(runs, v, "burst_wait_app_ms"), 1),
+           fmt_num(runs_median(runs, v, "burst_wait_libzmq_ms"), 1),
+           fmt_num(wait, 1), fmt_num(given, 0),
+           given > 0 ? fmt_num(wait * 1000 / given, 0) : "-");
+}
+
 /* Everything the scale section prints, per socket count. */
 typedef struct scale_table {
     int nsockets;
@@ -474,6 +516,18 @@ static void scale_report(const bench_settings_t *settings)
            "collector→sink: burst p50 | burst p99 | sparse p50 | sparse p99 |\n");
     printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     table_rows(tables, ntables, latency_row);
+    printf("\nWaiting for a CPU during the burst (from its first zmq_connect() until "
+           "the consumer got every `connected`; /proc/self/task/TID/schedstat): "
+           "ms the threads of each role were runnable but not running, and how "
+           "many times the monitoring's threads (zmqsink's collector and sink "
+           "threads, or the reader's thread) were given a CPU. The burst keeps "
+           "both CPUs of this machine busy; an event waits as long as the thread "
+           "that carries it waits, so the monitoring's longest waits set the "
+           "collector→sink p99 above.\n\n");
+    printf("| K | variant | burst ms | application waited ms | libzmq waited ms | "
+           "monitoring waited ms | monitoring runs | monitoring wait per run us |\n");
+    printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    table_rows(tables, ntables, contention_row);
     printf("\n");
     for (int i = 0; i < ntables; i++)
         if (tables[i].ran)
