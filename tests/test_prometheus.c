@@ -6,6 +6,7 @@
  * nothing asserts on timing. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <curl/curl.h>
@@ -18,6 +19,7 @@
 #include <zmq.h>
 
 #include "helpers.h"
+#include "plugin_host.h"
 
 #define WAIT_MS 30000 /* for what Prometheus must have scraped */
 
@@ -442,6 +444,67 @@ Test(prometheus, dual_stack_max_sockets_and_expiry, .init = setup,
     wait_metrics(v4, "socket=\"a\"", false);
     wait_metrics(v4, "socket=\"b\"", false);
     zmqsink_destroy(&zs);
+}
+
+/* The plugin driven directly: more reasons on one socket than it keeps
+ * series for. Each (event, reason) past the bound adds to that event's
+ * reason="_other"; none is lost or written past the table. */
+Test(prometheus, reasons_past_the_bound_are_counted_under_other,
+     .init = setup, .fini = teardown, .timeout = 60)
+{
+    void *handle;
+    const zmqsink_plugin_t *plugin = th_plugin_load("prometheus", &handle);
+    th_plugin_host_t h;
+    th_plugin_host_init(&h, plugin, "metrics", dir, NULL);
+    int port = th_free_port();
+    char listen[64], url[128];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    th_plugin_set_option(&h, "listen", listen, 0);
+    void *state = th_plugin_open(&h);
+
+    /* 14 errnos of bind_failed, then 6 of accept_failed: 16 series, the
+     * last 4 of accept_failed past them; then 3 more of bind_failed. */
+    enum { BIND = 14, ACCEPT = 6, KEPT = 16, LATE = 3 };
+    zmqsink_event_t events[BIND + ACCEPT + LATE + 1];
+    size_t n = 0;
+    for (int i = 0; i < BIND + ACCEPT + LATE; i++) {
+        zmqsink_event_t ev = {.socket_type = ZMQ_ROUTER, .duration_ms = -1};
+        snprintf(ev.socket, sizeof ev.socket, "server");
+        ev.type = i >= BIND && i < BIND + ACCEPT ? ZMQSINK_EVENT_ACCEPT_FAILED
+                                                 : ZMQSINK_EVENT_BIND_FAILED;
+        ev.value = (uint64_t)(i >= BIND + ACCEPT ? 30 + i : 1 + i % BIND);
+        events[n++] = ev;
+    }
+    events[n] = events[0]; /* a reason already kept counts on there */
+    n++;
+    cr_assert_eq(plugin->write(state, events, n), ZMQSINK_WRITE_OK);
+    th_plugin_tick_when_asked(&h, state, 1000); /* renders what it got */
+
+    char kept_first[256], accept_other[256], bind_other[256];
+    snprintf(kept_first, sizeof kept_first,
+             "zmqsink_event_reasons_total{socket=\"server\",event="
+             "\"bind_failed\",reason=\"%s\"} 2\n",
+             zmqsink_event_reason(&events[0]));
+    snprintf(accept_other, sizeof accept_other,
+             "zmqsink_event_reasons_total{socket=\"server\",event="
+             "\"accept_failed\",reason=\"_other\"} %d\n", ACCEPT - (KEPT - BIND));
+    snprintf(bind_other, sizeof bind_other,
+             "zmqsink_event_reasons_total{socket=\"server\",event="
+             "\"bind_failed\",reason=\"_other\"} %d\n", LATE);
+    wait_metrics(url, kept_first, true);
+    char *body = http_get(url);
+    cr_assert_not_null(body);
+    cr_expect_not_null(strstr(body, accept_other), "%s", body);
+    cr_expect_not_null(strstr(body, bind_other), "%s", body);
+    size_t series = 0;
+    for (const char *p = body; (p = strstr(p, "\nzmqsink_event_reasons_total{"));
+         p++)
+        series++;
+    cr_expect_eq(series, KEPT + 2, "%s", body);
+    free(body);
+    plugin->close(state);
+    dlclose(handle);
 }
 
 /* ---- what a forked child inherits ---- */

@@ -87,7 +87,7 @@ static const double duration_buckets[] = {0.001, 0.01, 0.1, 1, 10, 60,
 
 /* The events of one type with one reason, on one socket. */
 struct reason_count {
-    const char *reason; /* static (zmqsink_event_reason()) or OTHER */
+    const char *reason; /* static (zmqsink_event_reason()) */
     int type_index;
     uint64_t n;
 };
@@ -98,6 +98,7 @@ struct socket_metrics {
     uint64_t counts[ZMQSINK_EVENT_TYPES];
     struct reason_count reasons[REASONS_MAX];
     size_t nreasons;
+    uint64_t other_reasons[ZMQSINK_EVENT_TYPES]; /* past REASONS_MAX, by type */
     int64_t connections;
     uint64_t buckets[BUCKETS]; /* not cumulative: rendered cumulative */
     uint64_t durations;        /* count */
@@ -259,11 +260,10 @@ static void count_reason(struct socket_metrics *m, int type_index,
             return;
         }
     }
-    if (m->nreasons == REASONS_MAX - 1 && strcmp(reason, OTHER) != 0) {
-        count_reason(m, type_index, OTHER); /* the last slot: the rest */
-        return;
-    }
-    m->reasons[m->nreasons++] = (struct reason_count){reason, type_index, 1};
+    if (m->nreasons == REASONS_MAX)
+        m->other_reasons[type_index]++; /* rendered as reason="_other" */
+    else
+        m->reasons[m->nreasons++] = (struct reason_count){reason, type_index, 1};
 }
 
 static void add_duration(struct socket_metrics *m, int64_t ms)
@@ -360,6 +360,12 @@ static void render_sockets(struct prom_sink *s, struct text *t,
                         zmqsink_event_name(1u << rc->type_index), rc->reason,
                         (unsigned long long)rc->n);
         }
+        for (int k = 0; k < ZMQSINK_EVENT_TYPES; k++)
+            if (list[i]->other_reasons[k])
+                text_printf(t, "zmqsink_event_reasons_total{%ssocket=\"%s\","
+                            "event=\"%s\",reason=\"" OTHER "\"} %llu\n",
+                            s->labels, name, zmqsink_event_name(1u << k),
+                            (unsigned long long)list[i]->other_reasons[k]);
     }
     family(t, "zmqsink_connections", "gauge",
            "Live connections of the socket.");
@@ -684,8 +690,10 @@ static int targets_rewrite(struct prom_sink *s, FILE *in, FILE *out, bool add)
 }
 
 /* Adds or removes this process's entry, under flock() of the lock file,
- * through a temporary file renamed over the targets file. With fork() held
- * off: a child must not inherit the lock. */
+ * through a temporary file renamed over the targets file. The lock's fd is
+ * owned (a forked child closes its copy, so that the lock goes with this
+ * process's close), and fork() is held off only while it is opened: the
+ * wait for the lock and the writing go on with fork() free. */
 static int targets_update(struct prom_sink *s, bool add, char *err,
                           size_t len)
 {
@@ -696,6 +704,12 @@ static int targets_update(struct prom_sink *s, bool add, char *err,
     int rc = -1;
     s->host->fork_hold(s->host);
     int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock >= 0 && s->host->own_fd(s->host, lock, 1) != 0) {
+        close(lock);
+        lock = -1;
+        errno = ENOMEM;
+    }
+    s->host->fork_release(s->host);
     if (lock < 0 || flock(lock, LOCK_EX) < 0) {
         snprintf(err, len, "targets_file: cannot lock '%s': %s", lock_path,
                  strerror(errno));
@@ -722,8 +736,7 @@ static int targets_update(struct prom_sink *s, bool add, char *err,
         fclose(in);
 done:
     if (lock >= 0)
-        close(lock); /* releases the lock */
-    s->host->fork_release(s->host);
+        s->host->close_fd(s->host, lock); /* releases the lock */
     return rc;
 }
 
