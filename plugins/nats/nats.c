@@ -1048,8 +1048,9 @@ static uint64_t nats_flush(void *state, int64_t deadline_ns)
 {
     struct nats_sink *s = state;
     s->flushing = true;
+    /* Without a connection nothing moves: flushing starts none. */
     for (pump(s); (s->memory || (s->replay && s->replay->in_flight)) &&
-                  clock_now_ns() < deadline_ns;
+                  s->conn && clock_now_ns() < deadline_ns;
          pump(s))
         wait_for_news(s, deadline_ns);
     if (s->conn && !s->jetstream) {
