@@ -929,7 +929,7 @@ static const zmqsink_option_t prom_options[] = {
       .help = "socket names with series of their own; the others count as "
               "socket=\"_other\"" },
     { .key = "expire_after", .type = ZMQSINK_OPT_DURATION, .fallback = "1h",
-      .min = 1000, .max = 0x7fffffffffffLL,
+      .min = 1000, .max = 2000000LL * 3600 * 1000, /* 2000000h: in ns, fits */
       .help = "a socket without events and live connections for this long "
               "loses its series" },
     { .key = "max_response", .type = ZMQSINK_OPT_SIZE, .fallback = "8MiB",

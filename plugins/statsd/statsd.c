@@ -638,7 +638,7 @@ static const zmqsink_option_t statsd_options[] = {
       .help = "whether the connections gauge names its process by pid (auto: "
               "in the children of the process `zmqsink run` started)" },
     { .key = "expire_after", .type = ZMQSINK_OPT_DURATION, .fallback = "1h",
-      .min = 1000, .max = 0x7fffffffffffLL,
+      .min = 1000, .max = 2000000LL * 3600 * 1000, /* 2000000h: in ns, fits */
       .help = "a socket without events and live connections for this long "
               "is forgotten (its gauge is no longer sent)" },
     { 0 }
