@@ -100,8 +100,9 @@
 /* Waits before producing again a batch whose messages failed. */
 #define RETRY_MIN_NS (100 * CLOCK_NS_PER_MS)
 #define RETRY_MAX_NS (10 * CLOCK_NS_PER_S)
-/* Longest wait for the reports of purged messages, and the time flush()
- * keeps for that and for spooling them before its deadline. */
+/* Longest wait for the reports of purged messages when a producer is
+ * replaced, and the time flush() keeps for them (and for spooling them)
+ * before its deadline, which bounds its wait. */
 #define DRAIN_NS (500 * CLOCK_NS_PER_MS)
 #define DRAIN_RESERVE_NS (250 * CLOCK_NS_PER_MS)
 #define POLL_MAX_MS 50
@@ -862,13 +863,13 @@ static void poll_reports(struct kafka_sink *s, int timeout_ms)
 }
 
 /* Takes back every message from librdkafka: their reports say purged, and
- * what was not delivered goes to the spool (or counts as lost). */
-static void producer_drain(struct kafka_sink *s)
+ * what was not delivered goes to the spool (or counts as lost). Waits for
+ * the reports until `until` at the latest. */
+static void producer_drain(struct kafka_sink *s, int64_t until)
 {
     if (!s->rk)
         return;
     rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    int64_t until = clock_now_ns() + DRAIN_NS;
     do
         poll_reports(s, 10);
     while ((s->live_in_flight > 0 ||
@@ -889,7 +890,7 @@ static void producer_restart(struct kafka_sink *s)
                      "the producer failed for good (%s: %s); a new one "
                      "starts, and what it had in flight is sent again",
                      rd_kafka_err2name(err), why);
-        producer_drain(s);
+        producer_drain(s, clock_now_ns() + DRAIN_NS);
         producer_destroy(s);
     }
     char err[512];
@@ -1046,8 +1047,10 @@ static uint64_t kafka_flush(void *state, int64_t deadline_ns)
      * goes to the spool ahead of what waits there; the lines it never
      * took, the newest, go after everything. */
     s->shutting_down = true;
-    producer_drain(s);
+    producer_drain(s, deadline_ns);
     if (s->spool) {
+        if (s->open.events > 0) /* spooling began during the flush */
+            open_close(s);
         const char *line;
         size_t len;
         spool_batch_t rest = {0};
