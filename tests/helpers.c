@@ -78,6 +78,48 @@ zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
     return zs;
 }
 
+/* dir/check.yaml: one sink "bus" of the type, its options from line 4. */
+static char *check_config(const char *dir, const char *type,
+                          const char *options)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "sinks:\n"
+             "  - name: bus\n"
+             "    type: %s\n"
+             "%s",
+             type, options);
+    return th_write_file(dir, "check.yaml", yaml);
+}
+
+void th_expect_check_refuses(const char *dir, const char *type,
+                             const th_refusal_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *path = check_config(dir, type, cases[i].options);
+        char err[2048] = "", where[1024];
+        snprintf(where, sizeof where, "%s:%u:", path, cases[i].line);
+        cr_expect_neq(zmqsink_check(path, NULL, err, sizeof err), 0,
+                      "accepted:\n%s", cases[i].options);
+        cr_expect(strncmp(err, where, strlen(where)) == 0,
+                  "not at line %u of\n%s: %s", cases[i].line,
+                  cases[i].options, err);
+        cr_expect(strstr(err, ": sink 'bus': ") &&
+                      strstr(err, cases[i].named),
+                  "'%s' not named in: %s", cases[i].named, err);
+        free(path);
+    }
+}
+
+void th_expect_check_accepts(const char *dir, const char *type,
+                             const char *options)
+{
+    char *path = check_config(dir, type, options), err[2048] = "";
+    cr_expect_eq(zmqsink_check(path, NULL, err, sizeof err), 0,
+                 "refused:\n%s: %s", options, err);
+    free(path);
+}
+
 char *th_read_stream(FILE *stream)
 {
     char *text = NULL;

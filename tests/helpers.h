@@ -25,6 +25,23 @@ char *th_path(const char *dir, const char *name);
 /* Writes text to dir/name; returns the path (caller frees). */
 char *th_write_file(const char *dir, const char *name, const char *text);
 
+/* A sink's options that zmqsink_check() must refuse: its message names
+ * the option (contains named) at line `line` of the file. */
+typedef struct th_refusal {
+    const char *options; /* YAML lines, 4 spaces in, from line 4 on */
+    const char *named;
+    unsigned line;
+} th_refusal_t;
+
+/* Writes to dir/check.yaml one sink "bus" of the type with each case's
+ * options, and expects zmqsink_check() to refuse it with "PATH:LINE:COL:
+ * sink 'bus': ..." naming the option. */
+void th_expect_check_refuses(const char *dir, const char *type,
+                             const th_refusal_t *cases, size_t n);
+/* The same sink with these options passes zmqsink_check(). */
+void th_expect_check_accepts(const char *dir, const char *type,
+                             const char *options);
+
 /* Writes the YAML (a printf format) to dir/zmqsink.yaml and starts zmqsink
  * on ctx with it; the test fails with zmqsink_new()'s message if it does
  * not start. Caller destroys the instance. */

@@ -519,6 +519,24 @@ Test(direct, open_refuses_an_identifier_with_control_characters)
     cr_assert_null(plugin->open(&th.host, err, sizeof err));
 }
 
+/* An identifier open() refuses is refused by `zmqsink check` (and so by
+ * `zmqsink run`, before the program starts) at its line; no journald is
+ * needed for that. */
+Test(check, zmqsink_check_names_the_option_at_fault)
+{
+    static const th_refusal_t cases[] = {
+        { "    identifier: \"two\\nlines\"\n", "identifier 'two\nlines'", 4 },
+        { "    min_severity: info\n    identifier: \"\"\n", "identifier ''",
+          5 },
+    };
+    char *dir = th_tempdir();
+    th_expect_check_refuses(dir, "journald", cases,
+                            sizeof cases / sizeof cases[0]);
+    th_expect_check_accepts(dir, "journald", "    identifier: my-app\n");
+    th_remove_tree(dir);
+    free(dir);
+}
+
 /* Each field exactly, as journalctl shows it; an idle sink asks for no
  * tick. */
 Test(direct, fields_are_exact)

@@ -781,6 +781,30 @@ Test(direct, open_errors_say_what_is_wrong)
     }
 }
 
+/* A prefix open() refuses is refused by `zmqsink check` (and so by
+ * `zmqsink run`, before the program starts) at its line. */
+Test(check, zmqsink_check_names_the_option_at_fault)
+{
+    char prefix[202], options[512]; /* 201 characters: one too many */
+    memset(prefix, 'p', sizeof prefix - 1);
+    prefix[sizeof prefix - 1] = '\0';
+    snprintf(options, sizeof options,
+             "    address: 127.0.0.1:8125\n    prefix: %s\n", prefix);
+    const th_refusal_t cases[] = {
+        { options, "prefix: at most 200 characters, not 201", 5 },
+    };
+    char *dir = th_tempdir();
+    th_expect_check_refuses(dir, "statsd", cases,
+                            sizeof cases / sizeof cases[0]);
+    prefix[sizeof prefix - 2] = '\0'; /* 200: the longest */
+    snprintf(options, sizeof options,
+             "    address: 127.0.0.1:8125\n    prefix: %s\n", prefix);
+    th_expect_check_accepts(dir, "statsd", options);
+    th_expect_check_accepts(dir, "statsd", "    prefix: \"\"\n");
+    th_remove_tree(dir);
+    free(dir);
+}
+
 /* ---- the statsd daemon ---- */
 
 static sp_daemon_t statsd = { .pid = -1 };

@@ -593,6 +593,51 @@ Test(direct, open_errors_say_what_is_wrong)
     }
 }
 
+/* What open() refuses of the options alone, `zmqsink check` (and so
+ * `zmqsink run`, before the program starts) refuses at the option's line,
+ * or the line of the entry of `severity`. */
+Test(check, zmqsink_check_names_the_option_at_fault)
+{
+    static const th_refusal_t cases[] = {
+        { "    transport: udp\n    app_name: \"my app\"\n", "app_name", 5 },
+        { "    sd_id: zmqsink\n", "sd_id 'zmqsink'", 4 },
+        { "    app_name: app\n    hostname: \"a b\"\n", "hostname 'a b'", 5 },
+        { "    severity:\n      connected: err\n      bogus: warning\n",
+          "severity: 'bogus'", 6 },
+        { "    severity:\n      connected: loud\n", "severity: 'loud'", 5 },
+        { "    app_name: app\n    transport: unix\n",
+          "transport unix needs `address:`", 5 },
+        { "    transport: unix\n    address: 127.0.0.1:514\n",
+          "address '127.0.0.1:514': transport unix needs a socket path", 5 },
+        { "    address: \"[::1]:514\"\n",
+          "address '[::1]:514': transport local needs a socket path", 4 },
+        { "    transport: unix\n    address: localhost:514\n",
+          "address 'localhost:514': transport unix needs a socket path", 5 },
+        { "    transport: udp\n    address: /run/syslog.sock\n",
+          "address '/run/syslog.sock': transport udp needs HOST:PORT, not a "
+          "path", 5 },
+        { "    transport: tcp\n    format: rfc3164\n    address: ./sock\n",
+          "address './sock': transport tcp needs HOST:PORT, not a path", 6 },
+    };
+    char *dir = th_tempdir();
+    th_expect_check_refuses(dir, "syslog", cases,
+                            sizeof cases / sizeof cases[0]);
+    /* Well formed, they pass: no socket is opened, no name resolved. */
+    th_expect_check_accepts(dir, "syslog", "");
+    th_expect_check_accepts(dir, "syslog",
+                            "    transport: unix\n"
+                            "    address: syslog.sock\n"
+                            "    app_name: app\n"
+                            "    hostname: web1\n"
+                            "    sd_id: app@32473\n"
+                            "    severity: { connected: warning }\n");
+    th_expect_check_accepts(dir, "syslog",
+                            "    transport: tcp\n"
+                            "    address: localhost:514\n");
+    th_remove_tree(dir);
+    free(dir);
+}
+
 /* ---- a real rsyslogd ---- */
 
 static pid_t rsyslogd = -1;

@@ -366,7 +366,10 @@ static void journald_close(void *state)
     free(s);
 }
 
-static void *journald_open(const zmqsink_host_t *host, char *err, size_t len)
+/* The `identifier` option, if it can be a SYSLOG_IDENTIFIER; NULL with
+ * the message in err otherwise. */
+static const char *read_identifier(const zmqsink_host_t *host, char *err,
+                                   size_t len)
 {
     const char *identifier = host->option_string(host, "identifier");
     size_t n = strlen(identifier);
@@ -381,6 +384,23 @@ static void *journald_open(const zmqsink_host_t *host, char *err, size_t len)
                  identifier, IDENTIFIER_MAX);
         return NULL;
     }
+    return identifier;
+}
+
+/* The identifier, in `zmqsink check` already. */
+static int journald_check(const zmqsink_host_t *host, const char **key,
+                          long *item, char *err, size_t len)
+{
+    (void)item;
+    *key = "identifier";
+    return read_identifier(host, err, len) ? 0 : -1;
+}
+
+static void *journald_open(const zmqsink_host_t *host, char *err, size_t len)
+{
+    const char *identifier = read_identifier(host, err, len);
+    if (!identifier)
+        return NULL;
     struct journald_sink *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, len, "out of memory");
@@ -412,6 +432,7 @@ static const zmqsink_plugin_t journald_plugin = {
     .tick = journald_tick,
     .flush = journald_flush,
     .close = journald_close,
+    .check = journald_check,
     .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 

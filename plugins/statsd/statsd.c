@@ -557,10 +557,12 @@ static int open_socket(struct statsd_sink *s, char *err, size_t len)
 
 /* ---- open ---- */
 
-static int read_prefix(struct statsd_sink *s, char *err, size_t len)
+/* The prefix into style. Returns 0, or -1 with the message in err. */
+static int read_prefix(const zmqsink_host_t *host, statsd_style_t *style,
+                       char *err, size_t len)
 {
-    const char *prefix = s->host->option_string(s->host, "prefix");
-    if (statsd_style_prefix(&s->style, prefix) == 0)
+    const char *prefix = host->option_string(host, "prefix");
+    if (statsd_style_prefix(style, prefix) == 0)
         return 0;
     snprintf(err, len, "prefix: at most %d characters, not %zu",
              STATSD_PREFIX_MAX, strlen(prefix));
@@ -605,13 +607,24 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
         snprintf(err, len, "out of memory");
         goto err;
     }
-    if (read_prefix(s, err, len) < 0 || open_socket(s, err, len) < 0)
+    if (read_prefix(host, style, err, len) < 0 || open_socket(s, err, len) < 0)
         goto err;
     request_tick(s);
     return s;
 err:
     statsd_close(s);
     return NULL;
+}
+
+/* The prefix, in `zmqsink check` already; the address is resolved, and
+ * its shape judged, at open. */
+static int statsd_check(const zmqsink_host_t *host, const char **key,
+                        long *item, char *err, size_t len)
+{
+    (void)item;
+    statsd_style_t style;
+    *key = "prefix";
+    return read_prefix(host, &style, err, len);
 }
 
 static const zmqsink_option_t statsd_options[] = {
@@ -654,6 +667,7 @@ static const zmqsink_plugin_t statsd_plugin = {
     .tick = statsd_tick,
     .flush = statsd_flush,
     .close = statsd_close,
+    .check = statsd_check,
     .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 

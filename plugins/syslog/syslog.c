@@ -479,12 +479,32 @@ static void syslog_close(void *state)
     free(s);
 }
 
-/* ---- open ---- */
+/* ---- the options ---- */
 
-static int read_names(struct syslog_sink *s, char *err, size_t len)
+/* What the options alone can tell is judged here, once: check() runs these
+ * into scratch to refuse the file at the line at fault, open() into the
+ * sink. Each refuses with -1 (address_of(): NULL), the message in err and
+ * *key (and *item, for an entry of `severity`) naming the option. */
+
+static const char *const transport_names[] = { "local", "unix", "udp",
+                                                "tcp" };
+
+static enum transport transport_of(const zmqsink_host_t *host)
 {
-    const zmqsink_host_t *host = s->host;
-    syslog_style_t *style = &s->style;
+    return (enum transport)host->option_int(host, "transport");
+}
+
+/* Whether the transport's address is a socket path (not HOST:PORT). */
+static bool path_transport(enum transport transport)
+{
+    return transport == TRANSPORT_LOCAL || transport == TRANSPORT_UNIX;
+}
+
+/* app_name, sd_id and hostname into style. */
+static int read_names(const zmqsink_host_t *host, syslog_style_t *style,
+                      const char **key, char *err, size_t len)
+{
+    *key = "app_name";
     style->app_name = host->option_string(host, "app_name");
     if (!syslog_printable(style->app_name, SYSLOG_APP_NAME_MAX)) {
         snprintf(err, len,
@@ -493,6 +513,7 @@ static int read_names(struct syslog_sink *s, char *err, size_t len)
                  style->app_name, SYSLOG_APP_NAME_MAX);
         return -1;
     }
+    *key = "sd_id";
     style->sd_id = host->option_string(host, "sd_id");
     if (!syslog_sd_id_valid(style->sd_id)) {
         snprintf(err, len,
@@ -502,6 +523,7 @@ static int read_names(struct syslog_sink *s, char *err, size_t len)
                  style->sd_id, SYSLOG_SD_NAME_MAX);
         return -1;
     }
+    *key = "hostname";
     const char *name = host->option_string(host, "hostname");
     if (name) {
         if (!syslog_printable(name, SYSLOG_HOSTNAME_MAX)) {
@@ -519,17 +541,24 @@ static int read_names(struct syslog_sink *s, char *err, size_t len)
         if (!syslog_printable(style->hostname, SYSLOG_HOSTNAME_MAX))
             snprintf(style->hostname, sizeof style->hostname, "-");
     }
+    *key = NULL;
     return 0;
 }
 
-/* The `severity` map: event name -> severity name. */
-static int read_severities(struct syslog_sink *s, char *err, size_t len)
+/* The `severity` map, event name -> severity name, into severity (by type
+ * index; -1: the event's own). */
+static int read_severities(const zmqsink_host_t *host,
+                           int severity[ZMQSINK_EVENT_TYPES],
+                           const char **key, long *item, char *err,
+                           size_t len)
 {
     const char *const *keys, *const *values;
-    size_t n = s->host->option_map(s->host, "severity", &keys, &values);
+    size_t n = host->option_map(host, "severity", &keys, &values);
     for (size_t i = 0; i < ZMQSINK_EVENT_TYPES; i++)
-        s->style.severity[i] = -1;
+        severity[i] = -1;
     for (size_t i = 0; i < n; i++) {
+        *key = "severity";
+        *item = (long)i;
         uint32_t type = zmqsink_event_from_name(keys[i]);
         if (!type) {
             snprintf(err, len,
@@ -538,35 +567,69 @@ static int read_severities(struct syslog_sink *s, char *err, size_t len)
                      keys[i]);
             return -1;
         }
-        int severity = zmqsink_severity_from_name(values[i]);
-        if (severity < 0) {
+        int value = zmqsink_severity_from_name(values[i]);
+        if (value < 0) {
             snprintf(err, len,
                      "severity: '%s' for '%s' is not a severity (emerg, "
                      "alert, crit, err, warning, notice, info, debug)",
                      values[i], keys[i]);
             return -1;
         }
-        s->style.severity[__builtin_ctz(type)] = severity;
+        severity[__builtin_ctz(type)] = value;
     }
+    *key = NULL;
+    *item = -1;
     return 0;
+}
+
+/* Whether address reads as HOST:PORT: no '/', and a ':' and digits at its
+ * end ("127.0.0.1:514", "[::1]:514", "localhost:514"). */
+static bool looks_like_host_port(const char *address)
+{
+    const char *colon = strrchr(address, ':');
+    return !strchr(address, '/') && colon && colon[1] &&
+           strspn(colon + 1, "0123456789") == strlen(colon + 1);
+}
+
+/* The address the transport sends to, as written or its default, if its
+ * shape fits the transport (the names in it are resolved at open);
+ * NULL otherwise. */
+static const char *address_of(const zmqsink_host_t *host,
+                              enum transport transport, const char **key,
+                              char *err, size_t len)
+{
+    const char *address = host->option_string(host, "address");
+    bool path = path_transport(transport);
+    if (!address) {
+        if (transport == TRANSPORT_UNIX) {
+            *key = "transport";
+            snprintf(err, len,
+                     "transport unix needs `address:`, the path of the "
+                     "server's socket");
+            return NULL;
+        }
+        return path ? LOCAL_PATH : "127.0.0.1:" DEFAULT_PORT;
+    }
+    /* A path without a '/' is a file in the config's directory; one that
+     * reads as HOST:PORT is a server meant for udp or tcp, and would be
+     * a socket that never exists. */
+    if (path ? looks_like_host_port(address) : strchr(address, '/') != NULL) {
+        *key = "address";
+        snprintf(err, len, "address '%s': transport %s needs %s", address,
+                 transport_names[transport],
+                 path ? "a socket path" : "HOST:PORT, not a path");
+        return NULL;
+    }
+    return address;
 }
 
 static int read_address(struct syslog_sink *s, char *err, size_t len)
 {
-    static const char *const names[] = { "local", "unix", "udp", "tcp" };
-    const char *address = s->host->option_string(s->host, "address");
-    if (!address) {
-        if (s->transport == TRANSPORT_UNIX) {
-            snprintf(err, len,
-                     "transport unix needs `address:`, the path of the "
-                     "server's socket");
-            return -1;
-        }
-        address = s->transport == TRANSPORT_LOCAL ? LOCAL_PATH
-                                                  : "127.0.0.1:" DEFAULT_PORT;
-    }
-    bool path = s->transport == TRANSPORT_LOCAL ||
-                s->transport == TRANSPORT_UNIX;
+    const char *key;
+    const char *address = address_of(s->host, s->transport, &key, err, len);
+    if (!address)
+        return -1;
+    bool path = path_transport(s->transport);
     /* A unix address is a path even without a '/' in it. */
     char relative[PATH_MAX];
     if (path && !strchr(address, '/')) {
@@ -577,14 +640,8 @@ static int read_address(struct syslog_sink *s, char *err, size_t len)
     if (s->host->resolve_address(s->host, address, DEFAULT_PORT, s->socktype,
                                  &s->addr, &s->addr_len, err, len) < 0)
         return -1;
-    if (path != (s->addr.ss_family == AF_UNIX)) {
-        snprintf(err, len,
-                 "address '%s': transport %s needs %s", address,
-                 names[s->transport],
-                 path ? "a socket path" : "HOST:PORT, not a path");
-        return -1;
-    }
-    snprintf(s->display, sizeof s->display, "%s %s", names[s->transport],
+    snprintf(s->display, sizeof s->display, "%s %s",
+             transport_names[s->transport],
              path ? ((struct sockaddr_un *)&s->addr)->sun_path : address);
     return 0;
 }
@@ -593,9 +650,8 @@ static void read_numbers(struct syslog_sink *s)
 {
     const zmqsink_host_t *host = s->host;
     syslog_style_t *style = &s->style;
-    s->transport = (enum transport)host->option_int(host, "transport");
-    bool local = s->transport == TRANSPORT_LOCAL ||
-                 s->transport == TRANSPORT_UNIX;
+    s->transport = transport_of(host);
+    bool local = path_transport(s->transport);
     /* /dev/log readers parse only RFC 3164: the default there. */
     if (host->option_is_set(host, "format"))
         style->format = (enum syslog_format)host->option_int(host, "format");
@@ -626,7 +682,10 @@ static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
     s->host = host;
     s->fd = -1;
     read_numbers(s);
-    if (read_names(s, err, len) < 0 || read_severities(s, err, len) < 0 ||
+    const char *key;
+    long item;
+    if (read_names(host, &s->style, &key, err, len) < 0 ||
+        read_severities(host, s->style.severity, &key, &item, err, len) < 0 ||
         read_address(s, err, len) < 0)
         goto err;
     /* Connect now so that the first events need not wait; a server that
@@ -636,6 +695,19 @@ static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
 err:
     syslog_close(s);
     return NULL;
+}
+
+/* What open() would refuse of the options, short of resolving names:
+ * `zmqsink check` and `zmqsink run` refuse it at its line. */
+static int syslog_check(const zmqsink_host_t *host, const char **key,
+                        long *item, char *err, size_t len)
+{
+    syslog_style_t style;
+    if (read_names(host, &style, key, err, len) < 0 ||
+        read_severities(host, style.severity, key, item, err, len) < 0 ||
+        !address_of(host, transport_of(host), key, err, len))
+        return -1;
+    return 0;
 }
 
 /* The choices of transport, format and framing are in the order of their
@@ -695,6 +767,7 @@ static const zmqsink_plugin_t syslog_plugin = {
     .tick = syslog_tick,
     .flush = syslog_flush,
     .close = syslog_close,
+    .check = syslog_check,
     .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
 };
 
