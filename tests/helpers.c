@@ -63,6 +63,64 @@ char *th_write_file(const char *dir, const char *name, const char *text)
     return path;
 }
 
+char *th_sink_config(const char *dir, const char *name, const char *type,
+                     const char *options)
+{
+    char *yaml, file[256];
+    if (asprintf(&yaml, "sinks:\n  - name: %s\n    type: %s\n%s", name, type,
+                 options) < 0)
+        abort();
+    snprintf(file, sizeof file, "%s.yaml", name);
+    char *path = th_write_file(dir, file, yaml);
+    free(yaml);
+    return path;
+}
+
+int th_check_config(const char *path, char *err, size_t len)
+{
+    return zmqsink_check(path, NULL, err, len);
+}
+
+/* The line of "PATH:LINE:COL: ..." in err, or -1 when err does not start
+ * with path. */
+static long error_line(const char *err, const char *path)
+{
+    size_t n = strlen(path);
+    if (strncmp(err, path, n) != 0 || err[n] != ':')
+        return -1;
+    return strtol(err + n + 1, NULL, 10);
+}
+
+void th_expect_refused(const char *dir, const char *name, const char *type,
+                       const th_refusal_t *cases, size_t n,
+                       int (*try_config)(const char *path, char *err,
+                                         size_t len))
+{
+    char sink[300];
+    snprintf(sink, sizeof sink, "sink '%s'", name);
+    for (size_t i = 0; i < n; i++) {
+        char *path = th_sink_config(dir, name, type, cases[i].options);
+        char err[1024] = "";
+        cr_expect_neq(try_config(path, err, sizeof err), 0, "accepted:\n%s",
+                      cases[i].options);
+        cr_expect(strstr(err, sink) && strstr(err, cases[i].named),
+                  "'%s' not named in: %s", cases[i].named, err);
+        if (cases[i].line > 0)
+            cr_expect_eq(error_line(err, path), cases[i].line,
+                         "not at line %d: %s", cases[i].line, err);
+        free(path);
+    }
+}
+
+void th_expect_accepted(const char *dir, const char *name, const char *type,
+                        const char *options)
+{
+    char *path = th_sink_config(dir, name, type, options), err[1024] = "";
+    cr_expect_eq(th_check_config(path, err, sizeof err), 0, "refused:\n%s: %s",
+                 options, err);
+    free(path);
+}
+
 zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
 {
     char yaml[4096];
@@ -78,47 +136,6 @@ zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
     return zs;
 }
 
-/* dir/check.yaml: one sink "bus" of the type, its options from line 4. */
-static char *check_config(const char *dir, const char *type,
-                          const char *options)
-{
-    char yaml[4096];
-    snprintf(yaml, sizeof yaml,
-             "sinks:\n"
-             "  - name: bus\n"
-             "    type: %s\n"
-             "%s",
-             type, options);
-    return th_write_file(dir, "check.yaml", yaml);
-}
-
-void th_expect_check_refuses(const char *dir, const char *type,
-                             const th_refusal_t *cases, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char *path = check_config(dir, type, cases[i].options);
-        char err[2048] = "", where[1024];
-        snprintf(where, sizeof where, "%s:%u:", path, cases[i].line);
-        cr_expect_neq(zmqsink_check(path, NULL, err, sizeof err), 0,
-                      "accepted:\n%s", cases[i].options);
-        cr_expect(strncmp(err, where, strlen(where)) == 0,
-                  "not at line %u of\n%s: %s", cases[i].line,
-                  cases[i].options, err);
-        cr_expect(strstr(err, ": sink 'bus': ") &&
-                      strstr(err, cases[i].named),
-                  "'%s' not named in: %s", cases[i].named, err);
-        free(path);
-    }
-}
-
-void th_expect_check_accepts(const char *dir, const char *type,
-                             const char *options)
-{
-    char *path = check_config(dir, type, options), err[2048] = "";
-    cr_expect_eq(zmqsink_check(path, NULL, err, sizeof err), 0,
-                 "refused:\n%s: %s", options, err);
-    free(path);
-}
 
 char *th_read_stream(FILE *stream)
 {

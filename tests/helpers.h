@@ -25,22 +25,32 @@ char *th_path(const char *dir, const char *name);
 /* Writes text to dir/name; returns the path (caller frees). */
 char *th_write_file(const char *dir, const char *name, const char *text);
 
-/* A sink's options that zmqsink_check() must refuse: its message names
- * the option (contains named) at line `line` of the file. */
+/* Writes dir/NAME.yaml, a config with one sink NAME of type TYPE whose
+ * option lines, from line 4 on, are options; returns the path (caller
+ * frees). */
+char *th_sink_config(const char *dir, const char *name, const char *type,
+                     const char *options);
+
+/* A config's option lines and what the refusal must say: the option's name
+ * (named), at line `line` of the file (0: any line). */
 typedef struct th_refusal {
-    const char *options; /* YAML lines, 4 spaces in, from line 4 on */
-    const char *named;
-    unsigned line;
+    const char *options, *named;
+    int line;
 } th_refusal_t;
 
-/* Writes to dir/check.yaml one sink "bus" of the type with each case's
- * options, and expects zmqsink_check() to refuse it with "PATH:LINE:COL:
- * sink 'bus': ..." naming the option. */
-void th_expect_check_refuses(const char *dir, const char *type,
-                             const th_refusal_t *cases, size_t n);
-/* The same sink with these options passes zmqsink_check(). */
-void th_expect_check_accepts(const char *dir, const char *type,
-                             const char *options);
+/* zmqsink_check(path, NULL, err, len), as a try_config below. */
+int th_check_config(const char *path, char *err, size_t len);
+
+/* Asserts that try_config refuses each case's th_sink_config() with
+ * "PATH:LINE:COL: sink 'NAME': ..." naming the case's option. */
+void th_expect_refused(const char *dir, const char *name, const char *type,
+                       const th_refusal_t *cases, size_t n,
+                       int (*try_config)(const char *path, char *err,
+                                         size_t len));
+
+/* Asserts that zmqsink_check() passes th_sink_config() of these options. */
+void th_expect_accepted(const char *dir, const char *name, const char *type,
+                        const char *options);
 
 /* Writes the YAML (a printf format) to dir/zmqsink.yaml and starts zmqsink
  * on ctx with it; the test fails with zmqsink_new()'s message if it does

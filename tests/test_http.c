@@ -693,3 +693,46 @@ Test(http, a_spool_dir_serves_one_sink)
                        "%s", err);
     cr_assert_eq(hp_sink_close(&first, 1000), 0);
 }
+
+/* What open() would refuse of the url and the headers is refused by
+ * `zmqsink check` already (and so before `zmqsink run` starts a program),
+ * at the line of the option or of the header, and without its secrets. */
+Test(http, zmqsink_check_names_the_option_at_fault)
+{
+#define URL "    url: http://127.0.0.1:1/hook\n"
+    static const th_refusal_t cases[] = {
+        {"    url: ftp://alice:s3cret@127.0.0.1/x\n",
+         "url: scheme 'ftp' is not supported", 4},
+        {"    method: PUT\n"
+         "    url: \"http://[::1/x\"\n",
+         "url: not a valid URL", 5},
+        {URL "    headers:\n"
+             "      X-Team: zmq\n"
+             "      Bad Name: v\n",
+         "headers: 'Bad Name' is not a valid header name", 7},
+        {URL "    headers:\n"
+             "      content-type: text/plain\n",
+         "headers: 'content-type' is set by the sink itself", 6},
+        {URL "    headers:\n"
+             "      X-Team: zmq\n"
+             "      X-Token: \"a\\r\\nInjected: s3cret\"\n",
+         "headers: the value of 'X-Token' contains a line break", 7},
+    };
+    th_expect_refused(tmpdir, "hook", "http", cases,
+                      sizeof cases / sizeof *cases, th_check_config);
+    char err[1024] = "";
+    char *path = th_sink_config(tmpdir, "hook", "http",
+                                "    url: ftp://alice:s3cret@127.0.0.1/x\n");
+    cr_assert_neq(zmqsink_check(path, NULL, err, sizeof err), 0);
+    cr_assert_null(strstr(err, "s3cret"), "%s", err);
+    free(path);
+    /* The files are the start's to check. */
+    th_expect_accepted(tmpdir, "hook", "http",
+                       "    url: https://alice:pw@127.0.0.1:1/v1/logs?t=1\n"
+                       "    format: otlp\n"
+                       "    headers:\n"
+                       "      Authorization: Bearer x\n"
+                       "      X-Empty: \"\"\n"
+                       "    tls: { ca_file: missing.pem }\n");
+#undef URL
+}

@@ -530,9 +530,9 @@ Test(check, zmqsink_check_names_the_option_at_fault)
           5 },
     };
     char *dir = th_tempdir();
-    th_expect_check_refuses(dir, "journald", cases,
-                            sizeof cases / sizeof cases[0]);
-    th_expect_check_accepts(dir, "journald", "    identifier: my-app\n");
+    th_expect_refused(dir, "bus", "journald", cases,
+                      sizeof cases / sizeof cases[0], th_check_config);
+    th_expect_accepted(dir, "bus", "journald", "    identifier: my-app\n");
     th_remove_tree(dir);
     free(dir);
 }

@@ -573,3 +573,68 @@ Test(prometheus, a_forked_child_does_not_keep_the_port, .init = setup,
     close(report[0]);
     close(report[1]);
 }
+
+/* A value of n bytes of c, for labels too long; the caller frees. */
+static char *repeated(char c, size_t n)
+{
+    char *text = malloc(n + 1);
+    cr_assert_not_null(text);
+    memset(text, c, n);
+    text[n] = '\0';
+    return text;
+}
+
+/* What open() would refuse of the labels, the listen address's form and
+ * the targets_file is refused by `zmqsink check` already, at the line of
+ * the option or of the label; a label value too long for the exposition
+ * is refused, not cut. */
+Test(prometheus, zmqsink_check_names_the_option_at_fault, .init = setup,
+     .fini = teardown)
+{
+    char *long_value = repeated('v', 257), *longest = repeated('"', 256);
+    char *long_path = repeated('d', 5000), *total = NULL;
+    char value_case[512], path_case[5100], fits_case[600];
+    snprintf(value_case, sizeof value_case,
+             "    labels:\n      service: billing\n      team: %s\n",
+             long_value);
+    snprintf(path_case, sizeof path_case, "    targets_file: %s\n", long_path);
+    /* 4 labels of 250 bytes fit in 1023; the fifth does not. */
+    cr_assert_geq(asprintf(&total, "    labels:\n      a: %s\n      b: %s\n"
+                           "      c: %s\n      d: %s\n      e: %s\n",
+                           long_value + 7, long_value + 7, long_value + 7,
+                           long_value + 7, long_value + 7), 0);
+    /* 256 quotes, each escaped: two bytes apiece, whole. */
+    snprintf(fits_case, sizeof fits_case, "    labels: { quotes: '%s' }\n",
+             longest);
+    const th_refusal_t cases[] = {
+        {"    labels:\n"
+         "      service: billing\n"
+         "      bad-name: x\n",
+         "labels: 'bad-name' is not a label name", 6},
+        {"    listen: 127.0.0.1:0\n"
+         "    labels:\n"
+         "      socket: x\n",
+         "labels: 'socket' is a label of the sink's own metrics", 6},
+        {"    labels: { __meta: x }\n", "labels: '__meta' is not a label", 4},
+        {value_case, "labels: the value of 'team' is longer than 256 bytes", 6},
+        {total, "labels: at most 1023 bytes in all", 9},
+        {"    listen: 127.0.0.1\n", "listen '127.0.0.1': expected", 4},
+        {"    labels: { service: billing }\n"
+         "    listen: '[::1]:99999'\n",
+         "listen '[::1]:99999': expected", 5},
+        {"    listen: localhost:http\n", "listen 'localhost:http'", 4},
+        {"    listen: ':9465'\n", "listen ':9465'", 4},
+        {path_case, "targets_file: path too long", 4},
+    };
+    th_expect_refused(dir, "metrics", "prometheus", cases,
+                      sizeof cases / sizeof *cases, th_check_config);
+    th_expect_accepted(dir, "metrics", "prometheus", fits_case);
+    th_expect_accepted(dir, "metrics", "prometheus",
+                       "    listen: '[::]:0'\n"
+                       "    labels: { service: billing, env: \"a\\\"b\" }\n"
+                       "    targets_file: targets/zmqsink.json\n");
+    free(long_value);
+    free(longest);
+    free(long_path);
+    free(total);
+}

@@ -794,13 +794,13 @@ Test(check, zmqsink_check_names_the_option_at_fault)
         { options, "prefix: at most 200 characters, not 201", 5 },
     };
     char *dir = th_tempdir();
-    th_expect_check_refuses(dir, "statsd", cases,
-                            sizeof cases / sizeof cases[0]);
+    th_expect_refused(dir, "bus", "statsd", cases,
+                      sizeof cases / sizeof cases[0], th_check_config);
     prefix[sizeof prefix - 2] = '\0'; /* 200: the longest */
     snprintf(options, sizeof options,
              "    address: 127.0.0.1:8125\n    prefix: %s\n", prefix);
-    th_expect_check_accepts(dir, "statsd", options);
-    th_expect_check_accepts(dir, "statsd", "    prefix: \"\"\n");
+    th_expect_accepted(dir, "bus", "statsd", options);
+    th_expect_accepted(dir, "bus", "statsd", "    prefix: \"\"\n");
     th_remove_tree(dir);
     free(dir);
 }

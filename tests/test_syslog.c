@@ -620,20 +620,20 @@ Test(check, zmqsink_check_names_the_option_at_fault)
           "address './sock': transport tcp needs HOST:PORT, not a path", 6 },
     };
     char *dir = th_tempdir();
-    th_expect_check_refuses(dir, "syslog", cases,
-                            sizeof cases / sizeof cases[0]);
+    th_expect_refused(dir, "bus", "syslog", cases,
+                      sizeof cases / sizeof cases[0], th_check_config);
     /* Well formed, they pass: no socket is opened, no name resolved. */
-    th_expect_check_accepts(dir, "syslog", "");
-    th_expect_check_accepts(dir, "syslog",
-                            "    transport: unix\n"
-                            "    address: syslog.sock\n"
-                            "    app_name: app\n"
-                            "    hostname: web1\n"
-                            "    sd_id: app@32473\n"
-                            "    severity: { connected: warning }\n");
-    th_expect_check_accepts(dir, "syslog",
-                            "    transport: tcp\n"
-                            "    address: localhost:514\n");
+    th_expect_accepted(dir, "bus", "syslog", "");
+    th_expect_accepted(dir, "bus", "syslog",
+                       "    transport: unix\n"
+                       "    address: syslog.sock\n"
+                       "    app_name: app\n"
+                       "    hostname: web1\n"
+                       "    sd_id: app@32473\n"
+                       "    severity: { connected: warning }\n");
+    th_expect_accepted(dir, "bus", "syslog",
+                       "    transport: tcp\n"
+                       "    address: localhost:514\n");
     th_remove_tree(dir);
     free(dir);
 }

@@ -748,52 +748,80 @@ static void otlp_path_check(const struct http_sink *s, const char *path)
                      "it is)", path);
 }
 
+/* What the sink takes from its url, each part as libcurl gives it (freed
+ * with curl_free()). */
+struct url_parts {
+    char *scheme, *host, *port, *path, *user, *password, *query;
+};
+
+static void url_parts_free(struct url_parts *p)
+{
+    curl_free(p->scheme);
+    curl_free(p->host);
+    curl_free(p->port);
+    curl_free(p->path);
+    curl_free(p->user);
+    curl_free(p->password);
+    curl_free(p->query);
+}
+
+/* Parses the url with libcurl's URL API (parsing only: no lookup, no
+ * connection) and checks its scheme; never quotes the url, which may hold
+ * secrets. Fills *p (the caller frees it with url_parts_free(), also after
+ * a failure) and returns 0, or -1 with a message in err. */
+static int url_parse(const char *url, struct url_parts *p, char *err,
+                     size_t len)
+{
+    *p = (struct url_parts){0};
+    CURLU *u = curl_url();
+    CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0)
+                     : CURLUE_OUT_OF_MEMORY;
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_SCHEME, &p->scheme, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_HOST, &p->host, 0);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PORT, &p->port, CURLU_DEFAULT_PORT);
+    if (rc == CURLUE_OK)
+        rc = curl_url_get(u, CURLUPART_PATH, &p->path, 0);
+    int result = -1;
+    if (rc != CURLUE_OK) {
+        snprintf(err, len, "url: not a valid URL (%s)", curl_url_strerror(rc));
+    } else if (strcmp(p->scheme, "http") != 0 &&
+               strcmp(p->scheme, "https") != 0) {
+        snprintf(err, len, "url: scheme '%s' is not supported: use http:// "
+                 "or https://", p->scheme);
+    } else {
+        /* Absent parts stay NULL: there is no secret to hide there. */
+        curl_url_get(u, CURLUPART_USER, &p->user, 0);
+        curl_url_get(u, CURLUPART_PASSWORD, &p->password, 0);
+        curl_url_get(u, CURLUPART_QUERY, &p->query, 0);
+        result = 0;
+    }
+    curl_url_cleanup(u);
+    return result;
+}
+
 /* Checks the url, remembers its secrets, and names the endpoint for
  * messages without them. */
 static int url_setup(struct http_sink *s, const char *url, char *err,
                      size_t len)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-    char *user = NULL, *password = NULL, *query = NULL;
-    CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
-    if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
-    if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-    if (rc == CURLUE_OK)
-        rc = curl_url_get(u, CURLUPART_PATH, &path, 0);
-    int result = -1;
-    if (rc != CURLUE_OK) {
-        snprintf(err, len, "url: not a valid URL (%s)", curl_url_strerror(rc));
-    } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        snprintf(err, len, "url: scheme '%s' is not supported: use http:// "
-                 "or https://", scheme);
-    } else {
-        otlp_path_check(s, path);
-        curl_url_get(u, CURLUPART_USER, &user, 0);
-        curl_url_get(u, CURLUPART_PASSWORD, &password, 0);
-        curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    struct url_parts p;
+    int result = url_parse(url, &p, err, len);
+    if (result == 0) {
+        otlp_path_check(s, p.path);
         snprintf(s->endpoint + strlen(s->endpoint),
                  sizeof s->endpoint - strlen(s->endpoint), " %s://%s:%s%s",
-                 scheme, host, port, path);
-        result = secret_add(s, user) || secret_add(s, password) ||
-                         secret_add(s, query)
+                 p.scheme, p.host, p.port, p.path);
+        result = secret_add(s, p.user) || secret_add(s, p.password) ||
+                         secret_add(s, p.query)
                      ? -1
                      : 0;
         if (result != 0)
             snprintf(err, len, "out of memory");
     }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_free(user);
-    curl_free(password);
-    curl_free(query);
-    curl_url_cleanup(u);
+    url_parts_free(&p);
     return result;
 }
 
@@ -827,16 +855,31 @@ static int header_check(const char *name, const char *value, char *err,
     return 0;
 }
 
+/* Checks every `headers` entry; on a failure, *item is its index. */
+static int headers_check(const zmqsink_host_t *host, long *item, char *err,
+                         size_t len)
+{
+    const char *const *names, *const *values;
+    size_t n = host->option_map(host, "headers", &names, &values);
+    for (size_t i = 0; i < n; i++)
+        if (header_check(names[i], values[i], err, len) != 0) {
+            *item = (long)i;
+            return -1;
+        }
+    return 0;
+}
+
 static int headers_setup(struct http_sink *s, char *err, size_t len)
 {
+    long item;
+    if (headers_check(s->host, &item, err, len) != 0)
+        return -1;
     const char *const *names, *const *values;
     size_t n = s->host->option_map(s->host, "headers", &names, &values);
     s->user_headers = calloc(n ? n : 1, sizeof *s->user_headers);
     if (!s->user_headers)
         goto oom;
     for (size_t i = 0; i < n; i++) {
-        if (header_check(names[i], values[i], err, len) != 0)
-            return -1;
         size_t need = strlen(names[i]) + strlen(values[i]) + 3;
         char *h = malloc(need);
         if (!h)
@@ -990,6 +1033,21 @@ fail:
     return NULL;
 }
 
+/* The url and the headers, in `zmqsink check` already: what open() would
+ * refuse of them, at their lines. */
+static int http_check(const zmqsink_host_t *host, const char **key,
+                      long *item, char *err, size_t len)
+{
+    struct url_parts url;
+    *key = "url";
+    int rc = url_parse(host->option_string(host, "url"), &url, err, len);
+    url_parts_free(&url);
+    if (rc != 0)
+        return -1;
+    *key = "headers";
+    return headers_check(host, item, err, len);
+}
+
 static const zmqsink_option_t http_options[] = {
     {.key = "url", .type = ZMQSINK_OPT_STRING, .required = 1,
      .help = "the endpoint, http:// or https://; user:password@ allowed"},
@@ -1053,6 +1111,7 @@ static const zmqsink_plugin_t http_plugin = {
     .flush = http_flush,
     .close = http_close,
     .flags = ZMQSINK_PLUGIN_COUNTS_DELIVERED | ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
+    .check = http_check,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)

@@ -1120,21 +1120,59 @@ static int server_check(const char *url, char *err, size_t len)
     return 0;
 }
 
-static int options_servers(struct nats_sink *s, char *err, size_t len)
+/* Checks the `servers` list: how many, and each entry; on a failure,
+ * *item is the index of the entry at fault (-1: the list). */
+static int servers_check(const zmqsink_host_t *host, long *item, char *err,
+                         size_t len)
 {
     const char *const *servers;
-    size_t n = s->host->option_list(s->host, "servers", &servers);
+    size_t n = host->option_list(host, "servers", &servers);
+    *item = -1;
     if (n == 0 || n > SERVERS_MAX) {
         snprintf(err, len, "servers: give 1 to %d server URLs", SERVERS_MAX);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (server_check(servers[i], err, len) != 0)
+        if (server_check(servers[i], err, len) != 0) {
+            *item = (long)i;
             return -1;
+        }
+    return 0;
+}
+
+static int options_servers(struct nats_sink *s, char *err, size_t len)
+{
+    long item;
+    if (servers_check(s->host, &item, err, len) != 0)
+        return -1;
+    const char *const *servers;
+    size_t n = s->host->option_list(s->host, "servers", &servers);
     s->nservers = n;
     if (natsOptions_SetServers(s->opts, (const char **)servers, (int)n) !=
         NATS_OK) {
         snprintf(err, len, "servers: %s", nats_GetLastError(NULL));
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks that credentials and nkey are not both given, and nkey whole;
+ * on a failure, *key is the option at fault. The files are open()'s to
+ * check. */
+static int security_check(const zmqsink_host_t *h, const char **key,
+                          char *err, size_t len)
+{
+    bool creds = h->option_string(h, "credentials") != NULL;
+    bool seed = h->option_string(h, "nkey.seed_file") != NULL;
+    bool public_key = h->option_string(h, "nkey.public_key") != NULL;
+    if (creds && (seed || public_key)) {
+        *key = "credentials";
+        snprintf(err, len, "credentials and nkey exclude each other: give one");
+        return -1;
+    }
+    if (seed != public_key) {
+        *key = seed ? "nkey.seed_file" : "nkey.public_key";
+        snprintf(err, len, "nkey: give both public_key and seed_file");
         return -1;
     }
     return 0;
@@ -1145,6 +1183,9 @@ static int options_servers(struct nats_sink *s, char *err, size_t len)
 static int options_security(struct nats_sink *s, char *err, size_t len)
 {
     const zmqsink_host_t *h = s->host;
+    const char *key;
+    if (security_check(h, &key, err, len) != 0)
+        return -1;
     char creds[PATH_MAX], seed[PATH_MAX], ca[PATH_MAX];
     int has_creds = option_file_readable(h, "credentials", creds, sizeof creds,
                                          err, len);
@@ -1158,14 +1199,6 @@ static int options_security(struct nats_sink *s, char *err, size_t len)
     const char *public_key = h->option_string(h, "nkey.public_key");
     if (has_ca < 0)
         return -1;
-    if (has_creds && (has_seed || public_key)) {
-        snprintf(err, len, "credentials and nkey exclude each other: give one");
-        return -1;
-    }
-    if (has_seed != (public_key != NULL)) {
-        snprintf(err, len, "nkey: give both public_key and seed_file");
-        return -1;
-    }
     natsStatus rc = NATS_OK;
     if (has_creds)
         rc = natsOptions_SetUserCredentialsFromFiles(s->opts, creds, NULL);
@@ -1333,12 +1366,19 @@ static const zmqsink_option_t nats_options[] = {
     {0},
 };
 
-/* The subject template, in `zmqsink check` already. */
+/* The subject template, the servers and whether credentials and nkey go
+ * together, in `zmqsink check` already; the files they name are open()'s
+ * to check. */
 static int nats_check(const zmqsink_host_t *host, const char **key,
                       long *item, char *err, size_t len)
 {
     *key = "subject";
-    return subject_check(host->option_string(host, "subject"), err, len);
+    if (subject_check(host->option_string(host, "subject"), err, len) != 0)
+        return -1;
+    *key = "servers";
+    if (servers_check(host, item, err, len) != 0)
+        return -1;
+    return security_check(host, key, err, len);
 }
 
 static const zmqsink_plugin_t nats_plugin = {

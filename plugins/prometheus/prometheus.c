@@ -77,7 +77,9 @@
 #define RENDER_MIN_NS (100 * CLOCK_NS_PER_MS) /* between two renderings */
 #define SINKS_REFRESH_NS CLOCK_NS_PER_S       /* sinks' counters, idle too */
 #define LABELS_MAX 1024                       /* the rendered labels: */
-#define LABEL_VALUE_MAX 256
+#define LABEL_VALUE_MAX 256                   /* each value, as written */
+#define LISTEN_HOST_MAX 256                   /* HOST of listen */
+#define TARGETS_PATH_MAX 4096
 
 /* Upper bounds of the duration histogram, in seconds: from a connection
  * refused at once to one that lived a day. */
@@ -134,7 +136,7 @@ struct prom_sink {
     struct MHD_Daemon *daemon;
     int listen_fd;
     char target[300]; /* HOST:PORT as Prometheus reaches it */
-    char targets_file[4096];
+    char targets_file[TARGETS_PATH_MAX];
     bool registered;
 };
 
@@ -556,30 +558,37 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection,
 
 /* ---- listening ---- */
 
-/* Splits "host:port" or "[v6]:port" (port 0: any free one). */
+/* Splits "host:port" or "[v6]:port" (port 0: any free one) without
+ * looking anything up. Returns 0, or -1 with a message in err. */
 static int split_listen(const char *address, char *host, size_t cap,
-                        const char **port)
+                        const char **port, char *err, size_t len)
 {
-    const char *colon;
+    const char *colon = NULL;
+    int n = -1;
     if (address[0] == '[') {
         const char *close = strchr(address, ']');
-        if (!close || close[1] != ':')
-            return -1;
-        colon = close + 1;
-        snprintf(host, cap, "%.*s", (int)(close - address - 1), address + 1);
-    } else {
-        colon = strrchr(address, ':');
-        if (!colon)
-            return -1;
-        snprintf(host, cap, "%.*s", (int)(colon - address), address);
+        if (close && close[1] == ':') {
+            colon = close + 1;
+            n = snprintf(host, cap, "%.*s", (int)(close - address - 1),
+                         address + 1);
+        }
+    } else if ((colon = strrchr(address, ':'))) {
+        n = snprintf(host, cap, "%.*s", (int)(colon - address), address);
     }
-    *port = colon + 1;
-    char *end;
-    long number = strtol(*port, &end, 10);
-    return host[0] && (*port)[0] >= '0' && (*port)[0] <= '9' && !*end &&
-                   number <= 65535
-               ? 0
-               : -1;
+    long number = -1;
+    if (colon) {
+        char *end;
+        *port = colon + 1;
+        number = strtol(*port, &end, 10);
+        if ((*port)[0] < '0' || (*port)[0] > '9' || *end)
+            number = -1;
+    }
+    if (n <= 0 || (size_t)n >= cap || number < 0 || number > 65535) {
+        snprintf(err, len, "listen '%s': expected HOST:PORT or [IPV6]:PORT "
+                 "(port 0: any free port)", address);
+        return -1;
+    }
+    return 0;
 }
 
 /* Where Prometheus reaches this process: the listening address, loopback
@@ -610,13 +619,10 @@ static void set_target(struct prom_sink *s, const struct sockaddr_storage *a)
 static int open_listener(struct prom_sink *s, const char *address,
                          char *err, size_t len)
 {
-    char host[256];
+    char host[LISTEN_HOST_MAX];
     const char *port;
-    if (split_listen(address, host, sizeof host, &port) < 0) {
-        snprintf(err, len, "listen '%s': expected HOST:PORT or [IPV6]:PORT "
-                 "(port 0: any free port)", address);
+    if (split_listen(address, host, sizeof host, &port, err, len) < 0)
         return -1;
-    }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *found;
@@ -697,7 +703,7 @@ static int targets_rewrite(struct prom_sink *s, FILE *in, FILE *out, bool add)
 static int targets_update(struct prom_sink *s, bool add, char *err,
                           size_t len)
 {
-    char lock_path[4096 + 8], tmp_path[4096 + 32];
+    char lock_path[TARGETS_PATH_MAX + 8], tmp_path[TARGETS_PATH_MAX + 32];
     snprintf(lock_path, sizeof lock_path, "%s.lock", s->targets_file);
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", s->targets_file,
              (long)getpid());
@@ -805,16 +811,21 @@ static void prom_close(void *state)
     free(s);
 }
 
-/* Renders the `labels:` map as `k="v",`. */
-static int read_labels(struct prom_sink *s, char *err, size_t len)
+/* Renders the `labels:` map as `k="v",` into out (cap bytes). Returns 0,
+ * or -1 with a message in err and *item the index of the entry at
+ * fault. */
+static int labels_render(const zmqsink_host_t *host, char *out, size_t cap,
+                         long *item, char *err, size_t len)
 {
+    static const char *const reserved[] = {"socket", "event", "reason",
+                                           "sink", "outcome", "le",
+                                           "version", "libzmq", "monitor"};
     const char *const *keys, *const *values;
-    size_t n = s->host->option_map(s->host, "labels", &keys, &values);
+    size_t n = host->option_map(host, "labels", &keys, &values);
     size_t used = 0;
+    out[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        static const char *const reserved[] = {"socket", "event", "reason",
-                                               "sink", "outcome", "le",
-                                               "version", "libzmq", "monitor"};
+        *item = (long)i;
         if (!label_name_valid(keys[i])) {
             snprintf(err, len, "labels: '%s' is not a label name "
                      "([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
@@ -827,13 +838,19 @@ static int read_labels(struct prom_sink *s, char *err, size_t len)
                          "own metrics: choose another name", keys[i]);
                 return -1;
             }
-        char value[2 * LABEL_VALUE_MAX];
+        if (strlen(values[i]) > LABEL_VALUE_MAX) {
+            snprintf(err, len, "labels: the value of '%s' is longer than %d "
+                     "bytes", keys[i], LABEL_VALUE_MAX);
+            return -1;
+        }
+        /* Escaping at most doubles a value, and escape_value() stops three
+         * bytes before the end of its buffer: a value that passed fits. */
+        char value[2 * LABEL_VALUE_MAX + 4];
         escape_value(value, sizeof value, values[i]);
-        int w = snprintf(s->labels + used, sizeof s->labels - used,
-                         "%s=\"%s\",", keys[i], value);
-        if (w < 0 || (size_t)w >= sizeof s->labels - used) {
-            snprintf(err, len, "labels: at most %d bytes in all",
-                     LABELS_MAX - 1);
+        int w = snprintf(out + used, cap - used, "%s=\"%s\",", keys[i], value);
+        if (w < 0 || (size_t)w >= cap - used) {
+            out[used] = '\0';
+            snprintf(err, len, "labels: at most %zu bytes in all", cap - 1);
             return -1;
         }
         used += (size_t)w;
@@ -866,6 +883,21 @@ static int start_daemon(struct prom_sink *s, char *err, size_t len)
     return 0;
 }
 
+/* The targets_file, resolved into out (cap bytes; "" without one).
+ * Returns 0, or -1 with a message in err. */
+static int targets_path(const zmqsink_host_t *host, char *out, size_t cap,
+                        char *err, size_t len)
+{
+    const char *targets = host->option_string(host, "targets_file");
+    out[0] = '\0';
+    if (targets && targets[0] &&
+        host->resolve_path(host, targets, out, cap) < 0) {
+        snprintf(err, len, "targets_file: path too long");
+        return -1;
+    }
+    return 0;
+}
+
 static void *prom_open(const zmqsink_host_t *host, char *err, size_t len)
 {
     struct prom_sink *s = calloc(1, sizeof *s);
@@ -880,18 +912,15 @@ static void *prom_open(const zmqsink_host_t *host, char *err, size_t len)
     s->max_response = (size_t)host->option_int(host, "max_response");
     s->expire_ns = host->option_int(host, "expire_after") * CLOCK_NS_PER_MS;
     read_build_info(s);
-    const char *targets = host->option_string(host, "targets_file");
-    if (targets && targets[0] &&
-        host->resolve_path(host, targets, s->targets_file,
-                           sizeof s->targets_file) < 0) {
-        snprintf(err, len, "targets_file: path too long");
+    if (targets_path(host, s->targets_file, sizeof s->targets_file, err,
+                     len) < 0)
         goto err;
-    }
     if (table_rebuild(s, TABLE_INITIAL, NULL) < 0) {
         snprintf(err, len, "out of memory");
         goto err;
     }
-    if (read_labels(s, err, len) < 0)
+    long item;
+    if (labels_render(host, s->labels, sizeof s->labels, &item, err, len) < 0)
         goto err;
     render(s, clock_now_ns());
     if (!s->current) {
@@ -938,6 +967,27 @@ static const zmqsink_option_t prom_options[] = {
     { 0 }
 };
 
+/* The labels, the listen address's form and the targets_file's path, in
+ * `zmqsink check` already: open() refuses them alike, and looks the
+ * address up only then. */
+static int prom_check(const zmqsink_host_t *host, const char **key,
+                      long *item, char *err, size_t len)
+{
+    char labels[LABELS_MAX], listen_host[LISTEN_HOST_MAX],
+        targets[TARGETS_PATH_MAX];
+    const char *port;
+    *key = "labels";
+    if (labels_render(host, labels, sizeof labels, item, err, len) < 0)
+        return -1;
+    *item = -1;
+    *key = "listen";
+    if (split_listen(host->option_string(host, "listen"), listen_host,
+                     sizeof listen_host, &port, err, len) < 0)
+        return -1;
+    *key = "targets_file";
+    return targets_path(host, targets, sizeof targets, err, len);
+}
+
 static const zmqsink_plugin_t prom_plugin = {
     ZMQSINK_PLUGIN_DESCRIPTOR_INIT,
     .name = "prometheus",
@@ -949,6 +999,7 @@ static const zmqsink_plugin_t prom_plugin = {
     .tick = prom_tick,
     .close = prom_close,
     .flags = ZMQSINK_PLUGIN_TICKS_ON_REQUEST,
+    .check = prom_check,
 };
 
 ZMQSINK_PLUGIN_EXPORT const zmqsink_plugin_t *zmqsink_plugin_entry(void)
