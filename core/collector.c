@@ -32,6 +32,11 @@
  * events before routing stops. */
 #define SETTLE_NS (250 * 1000 * 1000LL)
 
+/* How long an ended tap keeps what its application has not taken,
+ * monitor_stopped last: then it is closed all the same, so that a monitor
+ * whose reader is gone holds no socket for good. */
+#define TAP_LINGER_NS (10 * 1000 * 1000 * 1000LL)
+
 enum {
     /* While events flow, a round that read some starts at most once per
      * COALESCE_NS: the events of a burst wait in their monitors' pipes
@@ -192,15 +197,15 @@ void zs__reader_unlink(zs__collector_t *c, reader_t *r)
         c->fresh = r->next_fresh;
 }
 
-/* Ends a tap: monitor_stopped at once (when libzmq stopped the monitor,
- * not at context end); the close once the application took what the tap
- * holds (or its context ended), and never within a round, since an event
- * of the round may still name it. Closed at once when there is no memory
- * to remember it. */
+/* Ends a tap: monitor_stopped (when libzmq stopped the monitor, not at
+ * context end) and its endpoint released at once; the close once the
+ * application took what the tap holds (or its context ended, or
+ * TAP_LINGER_NS went by), and never within a round, since an event of the
+ * round may still name it. Closed at once when there is no memory to
+ * remember it. */
 static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
 {
-    if (stopped)
-        zs__tap_stop(tap);
+    zs__tap_end(tap, stopped, clock_now_ns());
     if (c->nending == c->ending_cap) {
         size_t cap = c->ending_cap ? c->ending_cap * 2 : 8;
         zs__tap_t **bigger = realloc(c->ending, cap * sizeof *bigger);
@@ -431,12 +436,13 @@ static void collector_adopt(zs__collector_t *c)
 
 /* Frees what ended during the round, now that no event of the round can
  * point at it any more. */
-static void collector_bury(zs__collector_t *c)
+static void collector_bury(zs__collector_t *c, int64_t now_ns)
 {
     size_t kept = 0;
     for (size_t i = 0; i < c->nending; i++) {
         zs__tap_t *tap = c->ending[i];
-        if (zs__tap_flush(tap) > 0) { /* the application has yet to read */
+        if (zs__tap_flush(tap) > 0 && /* the application has yet to read */
+            now_ns - zs__tap_ended_ns(tap) < TAP_LINGER_NS) {
             c->ending[kept++] = tap;
             continue;
         }
@@ -536,9 +542,17 @@ static void collector_retry_stalled(zs__collector_t *c, int64_t now_ns)
 /* The epoll timeout of a round: -1 (none), or ms. */
 static int collector_timeout(const zs__collector_t *c, int64_t now_ns)
 {
+    if (atomic_load(&c->rounds_asked) != atomic_load(&c->rounds_done))
+        return 0; /* a round is asked for: this one */
     int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
-    if (c->nstalled > 0) {
-        int64_t wait = c->stalled_retry_ns - now_ns;
+    int64_t until = c->nstalled > 0 ? c->stalled_retry_ns : INT64_MAX;
+    for (size_t i = 0; i < c->nending; i++) {
+        int64_t linger_end = zs__tap_ended_ns(c->ending[i]) + TAP_LINGER_NS;
+        if (linger_end < until)
+            until = linger_end;
+    }
+    if (until != INT64_MAX) {
+        int64_t wait = until - now_ns;
         int ms = wait > 0 ? (int)(wait / 1000000) + 1 : 0;
         if (timeout < 0 || ms < timeout)
             timeout = ms;
@@ -605,6 +619,7 @@ static void *collector_main(void *arg)
     struct epoll_event events[ROUND_MAX];
     c->last_read_ns = clock_now_ns() - COALESCE_NS;
     while (!c->discarding || readers_left(c)) {
+        uint64_t asked = atomic_load(&c->rounds_asked);
         int n = epoll_wait(c->epfd, events, ROUND_MAX,
                            collector_timeout(c, clock_now_ns()));
         int64_t round_ns = clock_now_ns();
@@ -614,7 +629,7 @@ static void *collector_main(void *arg)
         for (int i = 0; i < n; i++)
             read |= collector_serve(c, &events[i]);
         collector_retry_stalled(c, round_ns);
-        collector_bury(c);
+        collector_bury(c, round_ns);
         if (!c->discarding) {
             collector_wake(c);
             /* A switch stores its set, then writes the eventfd: one whose
@@ -623,6 +638,7 @@ static void *collector_main(void *arg)
             collector_take_set(c);
         }
         collector_settle(c);
+        atomic_store(&c->rounds_done, asked);
         if (read && n < ROUND_MAX)
             collector_coalesce(c, round_ns);
     }

@@ -82,6 +82,9 @@ struct zs__collector {
     _Atomic int finishing;    /* destroy has begun */
     _Atomic int say_last;     /* zs__collector_say_last() */
     _Atomic int64_t settle_deadline_ns;
+    /* Rounds asked for by zs__collector_monitor(), and the last such
+     * request a finished round had taken before its epoll_wait(). */
+    _Atomic uint64_t rounds_asked, rounds_done;
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */
     uint64_t discarded;       /* (thread) events read since, and dropped */

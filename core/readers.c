@@ -11,15 +11,20 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "collector_private.h"
 #include "monitor_wire.h"
 
 /* How long a failed bind waits for its bind_failed event to learn its
  * cause; the collector reads it within microseconds. */
 #define BIND_WAIT_NS (1000 * 1000 * 1000LL)
+/* How long zmq_socket_monitor() waits for taps the application let go to
+ * release an endpoint it binds anew (a round of the collector, as a rule). */
+#define TAP_RELEASE_WAIT_NS (1000 * 1000 * 1000LL)
 
 /* Inproc endpoints must be unique in the process, across instances. */
 static _Atomic uint64_t endpoint_serial;
@@ -220,6 +225,24 @@ int zs__collector_detach(zs__collector_t *c, void *socket)
     return rc;
 }
 
+/* Waits until the collector has been through a whole round begun after
+ * this call, at most TAP_RELEASE_WAIT_NS: a monitor of the application's
+ * that it stopped before has queued its monitor_stopped, and the tap it
+ * ends in that round releases its endpoint. Returns false on timeout. */
+static bool collector_round_passed(zs__collector_t *c)
+{
+    uint64_t ticket = atomic_fetch_add(&c->rounds_asked, 1) + 1;
+    eventfd_write(c->wakefd, 1);
+    int64_t deadline = clock_now_ns() + TAP_RELEASE_WAIT_NS;
+    while (atomic_load(&c->rounds_done) < ticket) {
+        if (clock_now_ns() >= deadline)
+            return false;
+        struct timespec pause = {0, 20 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return true;
+}
+
 int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
                           const char *endpoint, uint64_t events, int version,
                           int type)
@@ -240,6 +263,11 @@ int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
     void *tap_ctx = r ? r->ctx : ctx;
     pthread_mutex_unlock(&c->lock);
     zs__tap_t *tap = zs__tap_open(tap_ctx, endpoint, events, version, type);
+    /* Bound still by a tap of a monitor the application stopped: libzmq
+     * would have freed the name in that call, the collector does so as it
+     * reads the monitor's end. */
+    if (!tap && errno == EADDRINUSE && collector_round_passed(c))
+        tap = zs__tap_open(tap_ctx, endpoint, events, version, type);
     int rc;
     if (!tap) { /* libzmq stops the old monitor before it fails */
         int saved = errno;

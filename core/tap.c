@@ -20,7 +20,8 @@ struct zs__tap {
     int fd;
     uint64_t events;        /* the application's mask */
     int version;
-    char endpoint[256];     /* for logs */
+    char *endpoint;         /* where it is bound, whole */
+    int64_t ended_ns;       /* zs__tap_end(); 0: serving */
     zs__monitor_message_t *backlog; /* a ring of up to ZS__TAP_BACKLOG */
     size_t head, count, cap;
     uint64_t lost;
@@ -69,16 +70,17 @@ zs__tap_t *zs__tap_open(void *ctx, const char *endpoint, uint64_t events,
         return NULL;
     t->events = events;
     t->version = version;
-    snprintf(t->endpoint, sizeof t->endpoint, "%s", endpoint);
     int linger = 0; /* as libzmq's: never hold up context termination */
     size_t size = sizeof t->fd;
-    if (!(t->socket = zmq_socket(ctx, type)) ||
+    if (!(t->endpoint = strdup(endpoint)) ||
+        !(t->socket = zmq_socket(ctx, type)) ||
         zmq_setsockopt(t->socket, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_bind(t->socket, endpoint) != 0 ||
         zmq_getsockopt(t->socket, ZMQ_FD, &t->fd, &size) != 0) {
         int saved = errno;
         if (t->socket)
             zmq_close(t->socket);
+        free(t->endpoint);
         free(t);
         errno = saved;
         return NULL;
@@ -147,7 +149,7 @@ void zs__tap_send(zs__tap_t *t, const zs__monitor_message_t *m)
     zs__tap_flush(t); /* room may have come: the fd would not say so */
 }
 
-void zs__tap_stop(zs__tap_t *t)
+static void tap_stop(zs__tap_t *t)
 {
     zs__monitor_message_t stop = {.type = ZMQSINK_EVENT_MONITOR_STOPPED};
     if (!(t->events & stop.type))
@@ -160,6 +162,21 @@ void zs__tap_stop(zs__tap_t *t)
         t->lost++;
     }
     zs__tap_send(t, &stop);
+}
+
+void zs__tap_end(zs__tap_t *t, bool stopped, int64_t now_ns)
+{
+    if (stopped)
+        tap_stop(t);
+    /* As libzmq's close of its monitor socket: the name is free for the
+     * next bind, while a peer connected keeps its pipe and what waits. */
+    zmq_unbind(t->socket, t->endpoint);
+    t->ended_ns = now_ns;
+}
+
+int64_t zs__tap_ended_ns(const zs__tap_t *t)
+{
+    return t->ended_ns;
 }
 
 void zs__tap_close(zs__tap_t **tp)
@@ -176,5 +193,6 @@ void zs__tap_close(zs__tap_t **tp)
                 t->endpoint, (unsigned long long)t->lost);
     zmq_close(t->socket);
     free(t->backlog);
+    free(t->endpoint);
     free(t);
 }

@@ -45,10 +45,16 @@ void zs__tap_send(zs__tap_t *t, const zs__monitor_message_t *m);
  * ended). Collector thread. */
 int zs__tap_flush(zs__tap_t *t);
 
-/* Sends monitor_stopped when the application's mask has it: the last
- * message of a monitor that libzmq stops (not of one whose context
- * ended), kept even when the backlog is full. Collector thread. */
-void zs__tap_stop(zs__tap_t *t);
+/* Ends the tap, once the application's monitor stopped (stopped: libzmq
+ * stopped it; false: its context ended): sends monitor_stopped when the
+ * application's mask has it, the last message, kept even when the backlog
+ * is full; and releases the endpoint at once, as libzmq's close of its
+ * monitor socket does, so that the application may bind it again, while a
+ * peer connected still takes what waits. Collector thread. */
+void zs__tap_end(zs__tap_t *t, bool stopped, int64_t now_ns);
+
+/* When zs__tap_end() ended the tap (its now_ns), or 0. */
+int64_t zs__tap_ended_ns(const zs__tap_t *t);
 
 /* Sends what waits, as far as there is room, and closes the socket (what
  * still waits is dropped: close a tap once zs__tap_flush() says nothing

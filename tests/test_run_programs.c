@@ -485,6 +485,37 @@ Test(programs, a_narrow_mask_replaced_then_disabled)
     free(config);
 }
 
+/* Monitors the program let go keep no name it binds again: pyzmq's after
+ * the socket's fd, CZMQ's after its address, both taken again by the
+ * next socket. */
+Test(programs, own_monitors_of_one_socket_after_another)
+{
+    char *config = file_sink_config("events.jsonl"), port[16];
+    const char *args[] = {"reuse", port_text(port), NULL};
+    char *output = run_as_without(&own_monitor, config, args);
+    cr_assert_str_eq(output, "connected handshake_succeeded connected "
+                             "handshake_succeeded connected "
+                             "handshake_succeeded\n");
+    free(output);
+    free(config);
+}
+
+Test(programs, czmq_monitor_actors_of_one_socket_after_another)
+{
+    char *config = file_sink_config("events.jsonl"), port[16];
+    port_text(port);
+    enum { CLIENTS = 5 };
+    char clients[16], expected[CLIENTS * sizeof "CONNECTED\n"] = "";
+    snprintf(clients, sizeof clients, "%d", CLIENTS);
+    for (int i = 0; i < CLIENTS; i++)
+        strcat(expected, "CONNECTED\n");
+    const char *czmq_args[] = {port, "clients", clients, NULL};
+    char *output = run_as_without(&czmq_monitor, config, czmq_args);
+    cr_assert_str_eq(output, expected);
+    free(output);
+    free(config);
+}
+
 Test(programs, a_czmq_monitor_actor)
 {
     char *config = file_sink_config("events.jsonl"), port[16];

@@ -8,6 +8,10 @@ sees. It prints the events its monitor delivered, one line:
            server go away (EVENT_DISCONNECTED) and the socket close
   again    monitor, disable, and monitor again at the same address once the
            first monitor is gone
+  reuse    three DEALERs one after the other, each monitored until
+           EVENT_HANDSHAKE_SUCCEEDED and closed with its monitor's reader,
+           unread: pyzmq names the monitor's address after the socket's
+           fd, which the next DEALER takes again
 
 connect_delayed is left out: whether a loopback connect completes at once
 is up to the kernel. Exits 0, or 1 when an awaited event never came.
@@ -80,6 +84,17 @@ def main(mode, port):
         client.connect(endpoint)
         ok = drain_until(monitor, seen, zmq.EVENT_HANDSHAKE_SUCCEEDED) and ok
         monitor.close()
+    elif mode == "reuse":
+        for _ in range(3):
+            dealer = context.socket(zmq.DEALER)
+            dealer.linger = 0
+            monitor = dealer.get_monitor_socket()
+            dealer.connect(endpoint)
+            ok = drain_until(monitor, seen, zmq.EVENT_HANDSHAKE_SUCCEEDED) and ok
+            monitor.close()
+            dealer.close()
+            # libzmq frees a closed socket's monitor a moment later.
+            time.sleep(0.1)
     print(" ".join(seen))
     server.close()
     client.close()
