@@ -206,6 +206,9 @@ void zs__reader_unlink(zs__collector_t *c, reader_t *r)
 static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
 {
     zs__tap_end(tap, stopped, clock_now_ns());
+    pthread_mutex_lock(&c->lock);
+    zs__taps_released(c, tap);
+    pthread_mutex_unlock(&c->lock);
     if (c->nending == c->ending_cap) {
         size_t cap = c->ending_cap ? c->ending_cap * 2 : 8;
         zs__tap_t **bigger = realloc(c->ending, cap * sizeof *bigger);
@@ -542,8 +545,6 @@ static void collector_retry_stalled(zs__collector_t *c, int64_t now_ns)
 /* The epoll timeout of a round: -1 (none), or ms. */
 static int collector_timeout(const zs__collector_t *c, int64_t now_ns)
 {
-    if (atomic_load(&c->rounds_asked) != atomic_load(&c->rounds_done))
-        return 0; /* a round is asked for: this one */
     int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
     int64_t until = c->nstalled > 0 ? c->stalled_retry_ns : INT64_MAX;
     for (size_t i = 0; i < c->nending; i++) {
@@ -567,7 +568,9 @@ static void collector_free(zs__collector_t *c)
     sem_destroy(&c->settled);
     sem_destroy(&c->switched);
     zs__bind_waits_destroy(&c->binds);
+    pthread_cond_destroy(&c->released);
     pthread_mutex_destroy(&c->lock);
+    free(c->let_go);
     zs__ptrmap_clear(&c->current);
     for (size_t i = 0; i < c->nending; i++)
         zs__tap_close(&c->ending[i]);
@@ -619,7 +622,6 @@ static void *collector_main(void *arg)
     struct epoll_event events[ROUND_MAX];
     c->last_read_ns = clock_now_ns() - COALESCE_NS;
     while (!c->discarding || readers_left(c)) {
-        uint64_t asked = atomic_load(&c->rounds_asked);
         int n = epoll_wait(c->epfd, events, ROUND_MAX,
                            collector_timeout(c, clock_now_ns()));
         int64_t round_ns = clock_now_ns();
@@ -638,7 +640,6 @@ static void *collector_main(void *arg)
             collector_take_set(c);
         }
         collector_settle(c);
-        atomic_store(&c->rounds_done, asked);
         if (read && n < ROUND_MAX)
             collector_coalesce(c, round_ns);
     }
@@ -676,6 +677,11 @@ zs__collector_t *zs__collector_new(zmqsink_t *zs, const zs__sinkset_t *set,
     c->set = set;
     c->wakefd = -1;
     pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->released, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     zs__bind_waits_init(&c->binds);
     sem_init(&c->settled, 0, 0);
     sem_init(&c->switched, 0, 0);
@@ -701,6 +707,7 @@ err:
     sem_destroy(&c->settled);
     sem_destroy(&c->switched);
     zs__bind_waits_destroy(&c->binds);
+    pthread_cond_destroy(&c->released);
     pthread_mutex_destroy(&c->lock);
     free(c);
     return NULL;

@@ -82,9 +82,12 @@ struct zs__collector {
     _Atomic int finishing;    /* destroy has begun */
     _Atomic int say_last;     /* zs__collector_say_last() */
     _Atomic int64_t settle_deadline_ns;
-    /* Rounds asked for by zs__collector_monitor(), and the last such
-     * request a finished round had taken before its epoll_wait(). */
-    _Atomic uint64_t rounds_asked, rounds_done;
+    /* Taps the application let go (it stopped or replaced its monitor, or
+     * closed the socket) that are still bound: the thread unbinds each as
+     * it reads the monitor's end, then signals released. */
+    zs__tap_t **let_go;       /* (lock) */
+    size_t nlet_go, let_go_cap;
+    pthread_cond_t released;  /* on the monotonic clock */
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */
     uint64_t discarded;       /* (thread) events read since, and dropped */
@@ -115,5 +118,9 @@ void zs__reader_link(zs__collector_t *c, reader_t *r);
 /* Unlinks a reader, with the lock held; r is adopted (a failed change
  * unlinks it at once, before anything adopts it). */
 void zs__reader_unlink(zs__collector_t *c, reader_t *r);
+
+/* From the thread, with the lock held, once tap has released its
+ * endpoint: wakes the application threads that wait to bind it. */
+void zs__taps_released(zs__collector_t *c, const zs__tap_t *tap);
 
 #endif

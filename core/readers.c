@@ -22,8 +22,8 @@
 /* How long a failed bind waits for its bind_failed event to learn its
  * cause; the collector reads it within microseconds. */
 #define BIND_WAIT_NS (1000 * 1000 * 1000LL)
-/* How long zmq_socket_monitor() waits for taps the application let go to
- * release an endpoint it binds anew (a round of the collector, as a rule). */
+/* How long zmq_socket_monitor() waits for a tap the application let go to
+ * release the endpoint it binds anew (microseconds, as a rule). */
 #define TAP_RELEASE_WAIT_NS (1000 * 1000 * 1000LL)
 
 /* Inproc endpoints must be unique in the process, across instances. */
@@ -111,6 +111,68 @@ typedef struct change {
     bool report_stop; /* the old reader's monitor_stopped is reported */
 } change_t;
 
+/* Remembers that the application let tap go (NULL: none), with the lock
+ * held. Not remembered when there is no memory: a bind of its endpoint
+ * then fails as long as the tap holds it, as before it is released. */
+static void tap_let_go(zs__collector_t *c, zs__tap_t *tap)
+{
+    if (!tap)
+        return;
+    for (size_t i = 0; i < c->nlet_go; i++)
+        if (c->let_go[i] == tap)
+            return;
+    if (c->nlet_go == c->let_go_cap) {
+        size_t cap = c->let_go_cap ? c->let_go_cap * 2 : 4;
+        zs__tap_t **bigger = realloc(c->let_go, cap * sizeof *bigger);
+        if (!bigger)
+            return;
+        c->let_go = bigger;
+        c->let_go_cap = cap;
+    }
+    c->let_go[c->nlet_go++] = tap;
+}
+
+void zs__taps_released(zs__collector_t *c, const zs__tap_t *tap)
+{
+    for (size_t i = 0; i < c->nlet_go; i++)
+        if (c->let_go[i] == tap) {
+            c->let_go[i] = c->let_go[--c->nlet_go];
+            pthread_cond_broadcast(&c->released);
+            return;
+        }
+}
+
+/* Whether a tap the application let go still holds endpoint. With the
+ * lock held. */
+static bool endpoint_let_go(const zs__collector_t *c, const char *endpoint)
+{
+    for (size_t i = 0; i < c->nlet_go; i++)
+        if (strcmp(zs__tap_endpoint(c->let_go[i]), endpoint) == 0)
+            return true;
+    return false;
+}
+
+/* A monitor the application stopped (or whose socket it closed) releases
+ * its endpoint in that call with libzmq; zmqsink's tap releases it once
+ * the collector reads the monitor's end. Waits for that, when a tap the
+ * application let go holds endpoint, at most TAP_RELEASE_WAIT_NS. Returns
+ * whether it was released. */
+static bool taps_release_wait(zs__collector_t *c, const char *endpoint)
+{
+    int64_t deadline = clock_now_ns() + TAP_RELEASE_WAIT_NS;
+    struct timespec until = {.tv_sec = deadline / 1000000000,
+                             .tv_nsec = deadline % 1000000000};
+    pthread_mutex_lock(&c->lock);
+    bool waited = false, held;
+    while ((held = endpoint_let_go(c, endpoint)) &&
+           pthread_cond_timedwait(&c->released, &c->lock, &until) == 0)
+        waited = true;
+    if (held)
+        held = endpoint_let_go(c, endpoint);
+    pthread_mutex_unlock(&c->lock);
+    return waited && !held;
+}
+
 /* Restarts the socket's monitor with a new reader for what it reports
  * after the change, or stops it when nothing is left to report or serve.
  * The old reader ends at the monitor_stopped this queues, and the new one
@@ -138,6 +200,7 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
         }
         old->stopping = true;
         zmq_socket_monitor(socket, NULL, 0);
+        tap_let_go(c, old->tap);
         return 0;
     }
     reader_t *r = reader_new(ctx ? ctx : old ? old->ctx : NULL, socket, name,
@@ -178,6 +241,8 @@ static int collector_change_locked(zs__collector_t *c, void *ctx, void *socket,
         errno = saved;
         return -ZMQSINK_EZMQ;
     }
+    if (old_live && old->tap != tap)
+        tap_let_go(c, old->tap);
     eventfd_write(c->wakefd, 1);
     return 0;
 }
@@ -225,24 +290,6 @@ int zs__collector_detach(zs__collector_t *c, void *socket)
     return rc;
 }
 
-/* Waits until the collector has been through a whole round begun after
- * this call, at most TAP_RELEASE_WAIT_NS: a monitor of the application's
- * that it stopped before has queued its monitor_stopped, and the tap it
- * ends in that round releases its endpoint. Returns false on timeout. */
-static bool collector_round_passed(zs__collector_t *c)
-{
-    uint64_t ticket = atomic_fetch_add(&c->rounds_asked, 1) + 1;
-    eventfd_write(c->wakefd, 1);
-    int64_t deadline = clock_now_ns() + TAP_RELEASE_WAIT_NS;
-    while (atomic_load(&c->rounds_done) < ticket) {
-        if (clock_now_ns() >= deadline)
-            return false;
-        struct timespec pause = {0, 20 * 1000};
-        nanosleep(&pause, NULL);
-    }
-    return true;
-}
-
 int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
                           const char *endpoint, uint64_t events, int version,
                           int type)
@@ -263,10 +310,7 @@ int zs__collector_monitor(zs__collector_t *c, void *ctx, void *socket,
     void *tap_ctx = r ? r->ctx : ctx;
     pthread_mutex_unlock(&c->lock);
     zs__tap_t *tap = zs__tap_open(tap_ctx, endpoint, events, version, type);
-    /* Bound still by a tap of a monitor the application stopped: libzmq
-     * would have freed the name in that call, the collector does so as it
-     * reads the monitor's end. */
-    if (!tap && errno == EADDRINUSE && collector_round_passed(c))
+    if (!tap && errno == EADDRINUSE && taps_release_wait(c, endpoint))
         tap = zs__tap_open(tap_ctx, endpoint, events, version, type);
     int rc;
     if (!tap) { /* libzmq stops the old monitor before it fails */
@@ -300,8 +344,10 @@ void zs__collector_closed(zs__collector_t *c, void *socket)
 {
     pthread_mutex_lock(&c->lock);
     reader_t *r = zs__ptrmap_remove(&c->current, socket);
-    if (r)
+    if (r) {
         r->closed = true;
+        tap_let_go(c, r->tap); /* libzmq stops the monitor as it closes */
+    }
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -179,6 +179,11 @@ int64_t zs__tap_ended_ns(const zs__tap_t *t)
     return t->ended_ns;
 }
 
+const char *zs__tap_endpoint(const zs__tap_t *t)
+{
+    return t->endpoint;
+}
+
 void zs__tap_close(zs__tap_t **tp)
 {
     zs__tap_t *t = *tp;

@@ -56,6 +56,9 @@ void zs__tap_end(zs__tap_t *t, bool stopped, int64_t now_ns);
 /* When zs__tap_end() ended the tap (its now_ns), or 0. */
 int64_t zs__tap_ended_ns(const zs__tap_t *t);
 
+/* The endpoint the tap was bound at, whole. */
+const char *zs__tap_endpoint(const zs__tap_t *t);
+
 /* Sends what waits, as far as there is room, and closes the socket (what
  * still waits is dropped: close a tap once zs__tap_flush() says nothing
  * waits, or that it is dead); logs how many events were lost to a full

@@ -485,10 +485,11 @@ Test(programs, a_narrow_mask_replaced_then_disabled)
     free(config);
 }
 
-/* Monitors the program let go keep no name it binds again: pyzmq's after
- * the socket's fd, CZMQ's after its address, both taken again by the
- * next socket. */
-Test(programs, own_monitors_of_one_socket_after_another)
+/* A monitor the program let go, its reader closed first, keeps no name
+ * the program binds again: pyzmq's, named after the socket's fd, for the
+ * same socket; CZMQ's, named after the socket's address, for the next
+ * socket, which often takes that address again. */
+Test(programs, own_monitors_of_one_socket_one_after_another)
 {
     char *config = file_sink_config("events.jsonl"), port[16];
     const char *args[] = {"reuse", port_text(port), NULL};
@@ -500,7 +501,7 @@ Test(programs, own_monitors_of_one_socket_after_another)
     free(config);
 }
 
-Test(programs, czmq_monitor_actors_of_one_socket_after_another)
+Test(programs, czmq_monitor_actors_of_sockets_one_after_another)
 {
     char *config = file_sink_config("events.jsonl"), port[16];
     port_text(port);

@@ -8,10 +8,12 @@ sees. It prints the events its monitor delivered, one line:
            server go away (EVENT_DISCONNECTED) and the socket close
   again    monitor, disable, and monitor again at the same address once the
            first monitor is gone
-  reuse    three DEALERs one after the other, each monitored until
-           EVENT_HANDSHAKE_SUCCEEDED and closed with its monitor's reader,
-           unread: pyzmq names the monitor's address after the socket's
-           fd, which the next DEALER takes again
+  reuse    three times: monitor, connect, wait for
+           EVENT_HANDSHAKE_SUCCEEDED, close the monitor's reader, then
+           disable_monitor() (EVENT_MONITOR_STOPPED unread) and
+           disconnect; pyzmq binds
+           each at the same address, named after the socket's fd (tried
+           for 2 s: libzmq frees it in the background)
 
 connect_delayed is left out: whether a loopback connect completes at once
 is up to the kernel. Exits 0, or 1 when an awaited event never came.
@@ -39,6 +41,17 @@ def drain_until(monitor, seen, last, timeout_ms=10000):
         if message["event"] == last:
             return True
     return False
+
+
+def monitor_again(socket):
+    """get_monitor_socket() at an address a closed socket's monitor had:
+    libzmq frees it a moment later, in the background."""
+    for _ in range(200):
+        try:
+            return socket.get_monitor_socket()
+        except zmq.ZMQError:
+            time.sleep(0.01)
+    return socket.get_monitor_socket()
 
 
 def main(mode, port):
@@ -74,27 +87,18 @@ def main(mode, port):
         client.disable_monitor()
         ok = drain_until(monitor, seen, zmq.EVENT_MONITOR_STOPPED)
         monitor.close()
-        # libzmq frees the address of a stopped monitor a moment later.
-        for _ in range(200):
-            try:
-                monitor = client.get_monitor_socket()
-                break
-            except zmq.ZMQError:
-                time.sleep(0.01)
+        monitor = monitor_again(client)
         client.connect(endpoint)
         ok = drain_until(monitor, seen, zmq.EVENT_HANDSHAKE_SUCCEEDED) and ok
         monitor.close()
     elif mode == "reuse":
         for _ in range(3):
-            dealer = context.socket(zmq.DEALER)
-            dealer.linger = 0
-            monitor = dealer.get_monitor_socket()
-            dealer.connect(endpoint)
+            monitor = monitor_again(client)
+            client.connect(endpoint)
             ok = drain_until(monitor, seen, zmq.EVENT_HANDSHAKE_SUCCEEDED) and ok
             monitor.close()
-            dealer.close()
-            # libzmq frees a closed socket's monitor a moment later.
-            time.sleep(0.1)
+            client.disable_monitor()
+            client.disconnect(endpoint)
     print(" ".join(seen))
     server.close()
     client.close()
