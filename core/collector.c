@@ -130,8 +130,7 @@ static void collector_route(zs__collector_t *c, reader_t *r,
     }
     if (!matched)
         zs__counter_add(&c->zs->filtered, 1);
-    if (dropped) /* said by the report thread */
-        zs__report_loss(c->zs->report);
+    c->dropped |= dropped; /* said by the report thread: collector_said() */
     if (!pushed)
         return;
     if (!c->unwoken++)
@@ -140,6 +139,16 @@ static void collector_route(zs__collector_t *c, reader_t *r,
     if (c->unwoken >= WAKE_BATCH ||
         ev->time_ns - c->unwoken_since_ns >= WAKE_AFTER_NS)
         collector_wake(c);
+}
+
+/* Tells the report thread of the round's drops, once the round's events
+ * are routed, with no lock held (its first loss may start the thread). */
+static void collector_said(zs__collector_t *c)
+{
+    if (!c->dropped)
+        return;
+    c->dropped = false;
+    zs__report_loss(c->zs->report);
 }
 
 /* Decodes, enriches and routes one event. Types outside the reader's
@@ -201,26 +210,15 @@ void zs__reader_unlink(zs__collector_t *c, reader_t *r)
  * context end) and its endpoint released at once; the close once the
  * application took what the tap holds (or its context ended, or
  * TAP_LINGER_NS went by), and never within a round, since an event of the
- * round may still name it. Closed at once when there is no memory to
- * remember it. */
+ * round may still name it. */
 static void tap_end(zs__collector_t *c, zs__tap_t *tap, bool stopped)
 {
     zs__tap_end(tap, stopped, clock_now_ns());
     pthread_mutex_lock(&c->lock);
     zs__taps_released(c, tap);
     pthread_mutex_unlock(&c->lock);
-    if (c->nending == c->ending_cap) {
-        size_t cap = c->ending_cap ? c->ending_cap * 2 : 8;
-        zs__tap_t **bigger = realloc(c->ending, cap * sizeof *bigger);
-        if (!bigger) {
-            epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(tap), NULL);
-            zs__tap_close(&tap);
-            return;
-        }
-        c->ending = bigger;
-        c->ending_cap = cap;
-    }
-    c->ending[c->nending++] = tap;
+    *zs__tap_link(tap) = c->ending;
+    c->ending = tap;
 }
 
 /* ---- readers epoll cannot tell about ---- */
@@ -441,18 +439,17 @@ static void collector_adopt(zs__collector_t *c)
  * point at it any more. */
 static void collector_bury(zs__collector_t *c, int64_t now_ns)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < c->nending; i++) {
-        zs__tap_t *tap = c->ending[i];
+    for (zs__tap_t **at = &c->ending; *at;) {
+        zs__tap_t *tap = *at;
         if (zs__tap_flush(tap) > 0 && /* the application has yet to read */
             now_ns - zs__tap_ended_ns(tap) < TAP_LINGER_NS) {
-            c->ending[kept++] = tap;
+            at = zs__tap_link(tap);
             continue;
         }
+        *at = *zs__tap_link(tap);
         epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(tap), NULL);
         zs__tap_close(&tap);
     }
-    c->nending = kept;
     while (c->dead) {
         reader_t *r = c->dead;
         c->dead = r->next;
@@ -467,7 +464,7 @@ static bool readers_left(zs__collector_t *c)
     pthread_mutex_lock(&c->lock);
     bool left = c->readers != NULL;
     pthread_mutex_unlock(&c->lock);
-    return left || c->nending > 0;
+    return left || c->ending;
 }
 
 /* Once destroy has begun and every reader stopped, or the settle time is
@@ -547,8 +544,8 @@ static int collector_timeout(const zs__collector_t *c, int64_t now_ns)
 {
     int timeout = atomic_load(&c->finishing) && !c->discarding ? 10 : -1;
     int64_t until = c->nstalled > 0 ? c->stalled_retry_ns : INT64_MAX;
-    for (size_t i = 0; i < c->nending; i++) {
-        int64_t linger_end = zs__tap_ended_ns(c->ending[i]) + TAP_LINGER_NS;
+    for (zs__tap_t *tap = c->ending; tap; tap = *zs__tap_link(tap)) {
+        int64_t linger_end = zs__tap_ended_ns(tap) + TAP_LINGER_NS;
         if (linger_end < until)
             until = linger_end;
     }
@@ -572,9 +569,11 @@ static void collector_free(zs__collector_t *c)
     pthread_mutex_destroy(&c->lock);
     free(c->let_go);
     zs__ptrmap_clear(&c->current);
-    for (size_t i = 0; i < c->nending; i++)
-        zs__tap_close(&c->ending[i]);
-    free(c->ending);
+    while (c->ending) {
+        zs__tap_t *tap = c->ending;
+        c->ending = *zs__tap_link(tap);
+        zs__tap_close(&tap);
+    }
     free(c->stalled);
     zs__conns_free(&c->conns);
     free(c);
@@ -634,6 +633,7 @@ static void *collector_main(void *arg)
         collector_bury(c, round_ns);
         if (!c->discarding) {
             collector_wake(c);
+            collector_said(c);
             /* A switch stores its set, then writes the eventfd: one whose
              * write this round's read took came after the take above, and
              * no wake-up is left to bring it. */

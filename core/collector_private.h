@@ -94,15 +94,16 @@ struct zs__collector {
     bool exited;              /* (lock) the thread has ended */
     bool orphaned;            /* (lock) destroy returned: the thread frees c */
     reader_t *dead;           /* (thread) ended, freed after the round */
-    zs__tap_t **ending;       /* (thread) taps ended, closed at the end
-                                 of a round once all they hold is sent */
-    size_t nending, ending_cap;
+    zs__tap_t *ending;        /* (thread) taps ended, closed at the end
+                                 of a round once all they hold is sent,
+                                 linked by zs__tap_link() */
     uint64_t lineages;        /* (lock) the last socket lineage given */
     zs__conns_t conns;        /* (thread) connections seen opening */
     uint64_t seq;
     uint64_t pushed;          /* (thread) sinks given events since the
                                  workers were last woken, as a bit mask */
     unsigned unwoken;         /* (thread) events routed since then */
+    bool dropped;             /* (thread) a ring was full this round */
     int64_t unwoken_since_ns; /* (thread) the first one's time_ns */
     int64_t last_read_ns;     /* (thread) start of the last round that
                                  read monitors */

@@ -136,8 +136,11 @@ static size_t host_sink_drops(const zmqsink_host_t *host, size_t index,
 
 static uint64_t host_sockets_attached(const zmqsink_host_t *host)
 {
-    zs__collector_t *collector = zs__sink_of_host(host)->owner->collector;
-    return collector ? zs__collector_attached(collector) : 0;
+    zmqsink_t *zs = zs__sink_of_host(host)->owner;
+    pthread_mutex_lock(&zs->set_lock);
+    uint64_t n = zs__sockets_attached(zs);
+    pthread_mutex_unlock(&zs->set_lock);
+    return n;
 }
 
 /* Whether this process is a child (forked or executed) of the one that

@@ -130,7 +130,7 @@ struct zmqsink {
     _Atomic size_t orphan_refs;  /* destroyed with sinks of stuck still
                                     running: how many, + 1 while destroy
                                     looks; the last frees the instance */
-    struct zs__collector *collector;
+    struct zs__collector *collector; /* sinks' threads: under set_lock */
     struct zs__report *report;   /* set before any thread of zs runs */
     char *stats_file;            /* $ZMQSINK_STATS_FILE at start, or NULL */
     zs__counter_t events;       /* written by the collector */
@@ -185,5 +185,10 @@ static inline zs__sink_t *zs__sink_of_host(const zmqsink_host_t *host)
 /* Frees an instance whose sinks are all gone but those in zs->stuck,
  * which have all finished (core/zmqsink.c). */
 void zs__instance_free(zmqsink_t *zs);
+
+/* The sockets the instance reports now; 0 once destroy has begun. With
+ * set_lock held: destroy takes the collector away under it before it
+ * frees it, while sinks' threads may still ask (core/zmqsink.c). */
+uint64_t zs__sockets_attached(zmqsink_t *zs);
 
 #endif

@@ -154,23 +154,24 @@ static bool endpoint_let_go(const zs__collector_t *c, const char *endpoint)
 
 /* A monitor the application stopped (or whose socket it closed) releases
  * its endpoint in that call with libzmq; zmqsink's tap releases it once
- * the collector reads the monitor's end. Waits for that, when a tap the
+ * the collector reads the monitor's end. Waits for that, while a tap the
  * application let go holds endpoint, at most TAP_RELEASE_WAIT_NS. Returns
- * whether it was released. */
+ * whether none holds it now (it may have been released since the bind
+ * failed: then a bind again finds it free). */
 static bool taps_release_wait(zs__collector_t *c, const char *endpoint)
 {
     int64_t deadline = clock_now_ns() + TAP_RELEASE_WAIT_NS;
     struct timespec until = {.tv_sec = deadline / 1000000000,
                              .tv_nsec = deadline % 1000000000};
     pthread_mutex_lock(&c->lock);
-    bool waited = false, held;
+    bool held;
     while ((held = endpoint_let_go(c, endpoint)) &&
            pthread_cond_timedwait(&c->released, &c->lock, &until) == 0)
-        waited = true;
+        ;
     if (held)
         held = endpoint_let_go(c, endpoint);
     pthread_mutex_unlock(&c->lock);
-    return waited && !held;
+    return !held;
 }
 
 /* Restarts the socket's monitor with a new reader for what it reports

@@ -46,8 +46,8 @@ struct zs__report {
     _Atomic int stop;
     _Atomic uint32_t wake;   /* futex word: 1 asks the thread to look now
                                 (a loss, a reload, the end) */
-    _Atomic int idle;        /* it sleeps with nothing due: a loss must
-                                wake it (zs__report_loss) */
+    _Atomic int idle;        /* it looks or sleeps: a loss must wake it
+                                (zs__report_loss) */
     _Atomic int last_asked, last_said; /* the last word */
     _Atomic int start_error;  /* why the thread could not start: none will */
     bool began;              /* zs__report_start() succeeded: the
@@ -301,27 +301,22 @@ static int64_t report_look(zs__report_t *r, bool last)
 static void *report_main(void *arg)
 {
     zs__report_t *r = arg;
-    int64_t due = 0;
     while (!atomic_load(&r->stop)) {
-        if (due == INT64_MAX) {
-            atomic_store(&r->idle, 1);
-            atomic_thread_fence(memory_order_seq_cst);
-            due = report_look(r, false); /* a loss just before idle */
-            if (due != INT64_MAX)
-                atomic_store(&r->idle, 0);
-        }
+        /* A loss counted from here on wakes the thread (zs__report_loss),
+         * also while a stats file is due later; one counted before is in
+         * the counters this look reads. */
+        atomic_store(&r->idle, 1);
+        atomic_thread_fence(memory_order_seq_cst);
+        bool last = atomic_load(&r->last_asked);
+        int64_t due = report_look(r, last);
+        if (last)
+            break;
         int64_t now = clock_now_ns();
         if (due > now)
             zs__futex_wait(&r->wake, 0,
                            due == INT64_MAX ? INT64_MAX : due - now);
         atomic_store(&r->wake, 0);
         atomic_store(&r->idle, 0);
-        if (atomic_load(&r->stop))
-            break;
-        bool last = atomic_load(&r->last_asked);
-        due = report_look(r, last);
-        if (last)
-            break;
     }
     return NULL;
 }

@@ -22,6 +22,7 @@ struct zs__tap {
     int version;
     char *endpoint;         /* where it is bound, whole */
     int64_t ended_ns;       /* zs__tap_end(); 0: serving */
+    zs__tap_t *next;        /* zs__tap_link() */
     zs__monitor_message_t *backlog; /* a ring of up to ZS__TAP_BACKLOG */
     size_t head, count, cap;
     uint64_t lost;
@@ -182,6 +183,11 @@ int64_t zs__tap_ended_ns(const zs__tap_t *t)
 const char *zs__tap_endpoint(const zs__tap_t *t)
 {
     return t->endpoint;
+}
+
+zs__tap_t **zs__tap_link(zs__tap_t *t)
+{
+    return &t->next;
 }
 
 void zs__tap_close(zs__tap_t **tp)

@@ -59,6 +59,10 @@ int64_t zs__tap_ended_ns(const zs__tap_t *t);
 /* The endpoint the tap was bound at, whole. */
 const char *zs__tap_endpoint(const zs__tap_t *t);
 
+/* The tap's link in a list its owner keeps of them (the collector's of
+ * ended taps), so that keeping one needs no memory. */
+zs__tap_t **zs__tap_link(zs__tap_t *t);
+
 /* Sends what waits, as far as there is room, and closes the socket (what
  * still waits is dropped: close a tap once zs__tap_flush() says nothing
  * waits, or that it is dead); logs how many events were lost to a full

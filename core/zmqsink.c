@@ -100,8 +100,11 @@ int zmqsink_start(zmqsink_t **out, void *zmq_ctx, const char *config_path,
         pthread_mutex_unlock(&zs->set_lock);
     }
     rc = -ZMQSINK_ESYSTEM;
-    if (!(zs->collector = zs__collector_new(zs, zs->set, err, errlen)) ||
-        zs__report_start(zs->report, err, errlen) != 0)
+    zs__collector_t *collector = zs__collector_new(zs, zs->set, err, errlen);
+    pthread_mutex_lock(&zs->set_lock); /* sinks' threads read it: host.c */
+    zs->collector = collector;
+    pthread_mutex_unlock(&zs->set_lock);
+    if (!collector || zs__report_start(zs->report, err, errlen) != 0)
         goto err;
     *out = zs;
     return 0;
@@ -204,14 +207,18 @@ int zmqsink_stats(zmqsink_t *zs, zmqsink_stats_t *out)
         return -ZMQSINK_EINVAL;
     out->events = zs__counter_get(&zs->events);
     out->filtered = zs__counter_get(&zs->filtered);
-    out->sockets_attached =
-        zs->collector ? zs__collector_attached(zs->collector) : 0;
     pthread_mutex_lock(&zs->set_lock);
+    out->sockets_attached = zs__sockets_attached(zs);
     out->nsinks = zs->set ? zs->set->n : 0;
     for (size_t i = 0; i < out->nsinks && i < out->sinks_cap; i++)
         zs__sink_stats(zs->set->sinks[i], &out->sinks[i]);
     pthread_mutex_unlock(&zs->set_lock);
     return 0;
+}
+
+uint64_t zs__sockets_attached(zmqsink_t *zs)
+{
+    return zs->collector ? zs__collector_attached(zs->collector) : 0;
 }
 
 void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
@@ -232,7 +239,11 @@ void zmqsink_destroy_stats(zmqsink_t **zsp, zmqsink_stats_t *stats)
      * the sinks' draining both count against shutdown_timeout. */
     int64_t timeout_ms = zs->config ? zs->config->shutdown_timeout_ms : 0;
     int64_t deadline = clock_now_ns() + timeout_ms * 1000000;
-    zs__collector_destroy(&zs->collector, deadline);
+    pthread_mutex_lock(&zs->set_lock); /* see zs__sockets_attached() */
+    zs__collector_t *collector = zs->collector;
+    zs->collector = NULL;
+    pthread_mutex_unlock(&zs->set_lock);
+    zs__collector_destroy(&collector, deadline);
     zs__stats_t all;
     zmqsink_stats_t *final = zs__stats_init(&all);
     zmqsink_stats(zs, final);

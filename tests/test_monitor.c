@@ -675,6 +675,24 @@ Test(monitor, a_first_loss_starts_the_reporter, .init = setup_bare,
     assert_summary_said(&final);
 }
 
+/* With a stats file written only every hour, the report thread sleeps
+ * until then: a sink's first loss wakes it, and is said at once. */
+Test(monitor, a_first_loss_is_said_at_once_with_a_stats_file_due_later,
+     .init = setup_bare, .fini = teardown)
+{
+    capture_stderr();
+    start_slow("stats: { path: stats.json, interval: 1h }\n");
+    void *watched = make_losses();
+    char *text;
+    const char *first = wait_logged("sink 'slow': lost ", &text);
+    cr_assert_not_null(first, "the first loss is not said: %s", text);
+    free(text);
+    th_close(watched);
+    TH_STATS(final);
+    zmqsink_destroy_stats(&zs, &final);
+    assert_summary_said(&final);
+}
+
 /* A sink still in write() when destroy gave up on it may fail its batch
  * afterwards, and count the loss: what it reports to stays allocated
  * until it ends, and is freed then (the leak check of the sanitizer
