@@ -372,6 +372,21 @@ static void *worker_open(zs__sink_t *sink)
     return state;
 }
 
+/* Whether the sink's open error already names a place in its config
+ * ("FILE:LINE:COL: ..."), as those of loading the plugin and checking its
+ * options do, at the key at fault rather than at the sink's name. */
+static bool error_is_placed(const zs__sink_t *sink)
+{
+    const char *path = sink->config ? sink->config->path : NULL;
+    size_t len = path ? strlen(path) : 0;
+    unsigned line, col;
+    int end = 0;
+    return len && strncmp(sink->open_error, path, len) == 0 &&
+           sscanf(sink->open_error + len, ":%u:%u:%n", &line, &col, &end) ==
+               2 &&
+           end > 0;
+}
+
 _Thread_local const zs__sink_t *zs__worker_self;
 
 static void *worker_main(void *arg)
@@ -382,8 +397,7 @@ static void *worker_main(void *arg)
     bool background = atomic_load(&sink->opening);
     sink->state = worker_open(sink);
     if (!sink->state && background) {
-        bool placed = strncmp(sink->open_error, sink->origin,
-                              strlen(sink->origin)) == 0;
+        bool placed = error_is_placed(sink);
         zs__log(ZMQSINK_SEV_ERR, "%s%s%s; its events are counted as failed",
                 placed ? "" : sink->origin, placed ? "" : ": ",
                 sink->open_error);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -254,4 +255,78 @@ Test(run, finds_its_build_without_the_environment)
     close(fd);
     free(text);
     free(config);
+}
+
+/* dir/x.so, a link to the file sink's plugin; returns the config of a sink
+ * 's' loading it by that relative path, writing dir/events.jsonl: yaml
+ * for dir/NAME (caller frees). */
+static char *config_with_local_plugin(const char *dir)
+{
+    char *plugin = th_plugin_path("file"), *link = th_path(dir, "x.so");
+    cr_assert_eq(symlink(plugin, link), 0, "%s", link);
+    free(plugin);
+    free(link);
+    return strdup("sinks:\n"
+                  "  - name: s\n"
+                  "    plugin: x.so\n"
+                  "    path: events.jsonl\n"
+                  "    format: json\n");
+}
+
+/* A/app.yaml is a link to ../B/app.yaml, and the plugin it names by a
+ * relative path is in A: `check` resolves that path in A, and the program
+ * run with -c A/app.yaml gets the same config, not B's. */
+Test(run, runs_the_config_that_was_checked_through_a_link)
+{
+    char *a = th_path(tmpdir, "A"), *b = th_path(tmpdir, "B");
+    cr_assert_eq(mkdir(a, 0755), 0);
+    cr_assert_eq(mkdir(b, 0755), 0);
+    char *yaml = config_with_local_plugin(a);
+    free(th_write_file(b, "app.yaml", yaml));
+    char *config = th_path(a, "app.yaml");
+    cr_assert_eq(symlink("../B/app.yaml", config), 0);
+    rp_assert_exited(run_with(&c_app, config, "0", NULL), 0, output_path());
+    char *out = th_read_file(output_path());
+    cr_assert_null(strstr(out, "not found"), "%s", out);
+    char *events = th_path(a, "events.jsonl");
+    char *text = th_read_file(events);
+    cr_assert_not_null(text, "no events in A/:\n%s", out);
+    free(out);
+    cr_assert_not_null(strstr(text, "\"event\":\"listening\""), "%s", text);
+    free(text);
+    free(events);
+    free(config);
+    free(yaml);
+    free(a);
+    free(b);
+}
+
+/* The plugin goes away between the check and the program: the sink, which
+ * opens inside the program, says why at the place of its `plugin:`, once,
+ * and the program runs on. */
+Test(run, a_sink_failing_inside_the_program_names_one_place)
+{
+    char *yaml = config_with_local_plugin(tmpdir);
+    char *config = th_write_file(tmpdir, "run.yaml", yaml);
+    char *plugin = th_path(tmpdir, "x.so"), *app, script[2048];
+    cr_assert(asprintf(&app, "%s/run/app", getenv("ZMQSINK_TEST_BUILDDIR")) >
+              0);
+    snprintf(script, sizeof script, "rm %s && exec %s %d 0", plugin, app,
+             th_free_port());
+    char *argv[] = {getenv("ZMQSINK_BIN"), "run", "-c", config, "--",
+                    "/bin/sh", "-c", script, NULL};
+    pid_t pid = th_spawn(argv, output_path());
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    rp_assert_exited(status, 0, output_path());
+    char *out = th_read_file(output_path()), expected[1024];
+    snprintf(expected, sizeof expected, "err: %s:3:13: sink 's': plugin file '",
+             config);
+    cr_assert_not_null(strstr(out, expected), "no '%s' in:\n%s", expected,
+                       out);
+    free(out);
+    free(app);
+    free(plugin);
+    free(config);
+    free(yaml);
 }

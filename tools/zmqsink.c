@@ -237,6 +237,27 @@ static const char *preload_path(void)
                                     : ZMQSINK_PLUGINDIR "/zmqsink-preload.so";
 }
 
+/* path made absolute, for the program, which may change its directory:
+ * the working directory joined with path when it is relative. Nothing is
+ * resolved, a link at path itself included, so that the file still names
+ * the directory that `check` resolved its relative paths against. Returns
+ * 0, or -1 after saying why (what names the option). */
+static int absolute_path(const char *what, const char *path, char *out,
+                         size_t cap)
+{
+    char cwd[PATH_MAX];
+    int len = path[0] == '/' ? snprintf(out, cap, "%s", path)
+              : getcwd(cwd, sizeof cwd)
+                  ? snprintf(out, cap, "%s/%s", cwd, path)
+                  : -1;
+    if (len < 0 || (size_t)len >= cap) {
+        fprintf(stderr, "zmqsink: %s %s: %s\n", what, path,
+                len < 0 ? strerror(errno) : "path too long");
+        return -1;
+    }
+    return 0;
+}
+
 /* Sets what the preload library reads: LD_PRELOAD (it comes first), the
  * config, this process's pid (PROGRAM keeps it: its children know they
  * are children), the stats file and whether children are monitored.
@@ -244,22 +265,10 @@ static const char *preload_path(void)
 static int run_environment(const char *config, const run_options_t *run)
 {
     char path[PATH_MAX], stats[PATH_MAX], pid[32];
-    if (config && !realpath(config, path)) {
-        fprintf(stderr, "zmqsink: %s: %s\n", config, strerror(errno));
+    if ((config && absolute_path("-c", config, path, sizeof path) != 0) ||
+        (run->stats &&
+         absolute_path("--stats", run->stats, stats, sizeof stats) != 0))
         return -1;
-    }
-    /* Absolute: the program may change its directory. */
-    if (run->stats && run->stats[0] != '/') {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd) ||
-            snprintf(stats, sizeof stats, "%s/%s", cwd, run->stats) >=
-                (int)sizeof stats) {
-            fprintf(stderr, "zmqsink: --stats %s: path too long\n", run->stats);
-            return -1;
-        }
-    } else if (run->stats) {
-        snprintf(stats, sizeof stats, "%s", run->stats);
-    }
     const char *preload = preload_path(), *old = getenv("LD_PRELOAD");
     if (access(preload, R_OK) != 0) {
         fprintf(stderr, "zmqsink: the preload library %s: %s (set "
