@@ -499,3 +499,58 @@ Test(watch, exit_status_for_nothing_to_watch_bad_files_and_usage)
     free(out);
     free(config);
 }
+
+/* Writes dir/watch.yaml with n probes p0, p1... of one endpoint that
+ * refuses connections, and a sink that keeps only connects. */
+static void config_of_probes(int n)
+{
+    size_t cap = 128 + (size_t)n * 80, len = 0;
+    char *yaml = malloc(cap);
+    cr_assert_not_null(yaml);
+    int port = th_free_port();
+    len += (size_t)snprintf(yaml + len, cap - len, "watch:\n");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(yaml + len, cap - len,
+                                "  - { name: p%d, endpoint: "
+                                "\"tcp://127.0.0.1:%d\" }\n",
+                                i, port);
+    snprintf(yaml + len, cap - len,
+             "sinks:\n  - { name: e, type: file, path: e.jsonl, "
+             "events: [connected] }\n");
+    free(th_write_file(dir, "watch.yaml", yaml));
+    free(yaml);
+}
+
+/* Each probe is three sockets of libzmq's context, whose default limit
+ * (1023 sockets) held about 341 probes. */
+Test(watch, opens_the_documented_1024_probes)
+{
+    config_of_probes(1024);
+    watch_start(NULL);
+    cr_assert(file_wait("watch.out", "zmqsink watch: watching 1024 endpoints",
+                        1));
+    int status = watch_end(SIGTERM);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x",
+              status);
+    char *out = file_text("watch.out");
+    cr_assert_null(strstr(out, "zmqsink watch: probe '"), "%s", out);
+    free(out);
+}
+
+Test(watch, a_list_past_the_cap_says_so)
+{
+    config_of_probes(1025);
+    char *config = path_in_dir("watch.yaml");
+    cr_assert_eq(watch_once((char *[]){getenv("ZMQSINK_BIN"), "watch", "-c",
+                                       config, NULL}),
+                 1);
+    char *out = file_text("watch.out");
+    cr_assert_not_null(strstr(out, "zmqsink watch: at most 1024 probes: probe "
+                                   "'p1024' and the ones after it are not "
+                                   "opened\n"),
+                       "%s", out);
+    cr_assert_null(strstr(out, "zmqsink watch: probe '"),
+                   "the others open:\n%s", out);
+    free(out);
+    free(config);
+}

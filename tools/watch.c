@@ -21,6 +21,10 @@ enum {
     HEARTBEAT_TIMEOUT_MS = 15000,
     SETTLE_MS = 2000,         /* for the closed probes' last events */
     PROBES_MAX = 1024,
+    /* A probe is three sockets of the context: its own, and the two of
+     * its monitor (zmqsink_attach()); zmqsink makes a few more there. */
+    SOCKETS_PER_PROBE = 3,
+    SOCKETS_SPARE = 32,
 };
 
 /* An open probe, with its own copy of what it was opened from. */
@@ -109,7 +113,8 @@ static int probe_open(watch_t *w, probe_t *p)
     int rc = zmqsink_attach(w->zs, p->socket, p->name);
     if (rc != 0) {
         fprintf(stderr, "zmqsink watch: probe '%s': cannot monitor it: %s\n",
-                p->name, zmqsink_strerror(rc));
+                p->name, rc == -ZMQSINK_EZMQ ? zmq_strerror(zmq_errno())
+                                             : zmqsink_strerror(rc));
         zmq_close(p->socket);
         return -1;
     }
@@ -143,8 +148,8 @@ static size_t wanted(const watch_t *w, zmqsink_probe_t *scratch,
     return (size_t)w->nendpoints;
 }
 
-/* Closes the probes no longer wanted and opens the new ones. Returns how
- * many failed to open. */
+/* Closes the probes no longer wanted and opens the new ones, at most
+ * PROBES_MAX in all. Returns how many failed to open, or were left out. */
 static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
 {
     size_t kept = 0;
@@ -161,24 +166,34 @@ static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
         }
     }
     w->nprobes = kept;
-    int failed = 0;
+    int failed = 0, left_out = 0;
     for (size_t j = 0; j < n; j++) {
         bool open = false;
         for (size_t i = 0; i < kept && !open; i++)
             open = probe_is(w->probes[i], &specs[j]);
         if (open)
             continue;
+        if (w->nprobes == PROBES_MAX) {
+            if (!left_out++)
+                fprintf(stderr, "zmqsink watch: at most %d probes: probe "
+                        "'%s' and the ones after it are not opened\n",
+                        PROBES_MAX, specs[j].name);
+            continue;
+        }
         probe_t *p = calloc(1, sizeof *p);
         if (p)
             probe_spec_copy(p, &specs[j]);
-        if (!p || w->nprobes == PROBES_MAX || probe_open(w, p) != 0) {
+        if (!p || probe_open(w, p) != 0) {
+            if (!p)
+                fprintf(stderr, "zmqsink watch: probe '%s': out of memory\n",
+                        specs[j].name);
             free(p);
             failed++;
             continue;
         }
         w->probes[w->nprobes++] = p;
     }
-    return failed;
+    return failed + left_out;
 }
 
 static void probes_close(watch_t *w)
@@ -249,6 +264,22 @@ static void watch_loop(watch_t *w, const sigset_t *signals,
     }
 }
 
+/* A context with room for PROBES_MAX probes, or NULL with errno set. */
+static void *context_new(void)
+{
+    void *ctx = zmq_ctx_new();
+    /* Before its first socket, which fixes the limit: libzmq's default
+     * (1023) holds a third of the probes. */
+    if (ctx && zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS,
+                           PROBES_MAX * SOCKETS_PER_PROBE + SOCKETS_SPARE)) {
+        int error = errno;
+        zmq_ctx_term(ctx);
+        errno = error;
+        return NULL;
+    }
+    return ctx;
+}
+
 int watch_run(const char *config_path, char *const *endpoints, int n)
 {
     if (n > PROBES_MAX) {
@@ -268,7 +299,7 @@ int watch_run(const char *config_path, char *const *endpoints, int n)
     char err[2048];
     zmqsink_probe_t *scratch = calloc(n ? (size_t)n : 1, sizeof *scratch);
     watch_t w = {.config_path = config_path, .endpoints = endpoints,
-                 .nendpoints = n, .ctx = zmq_ctx_new()};
+                 .nendpoints = n, .ctx = context_new()};
     w.zs = scratch && w.ctx ? zmqsink_new(w.ctx, config_path, err, sizeof err)
                             : NULL;
     if (!w.zs) {
