@@ -554,3 +554,36 @@ Test(watch, a_list_past_the_cap_says_so)
     free(out);
     free(config);
 }
+
+/* ENDPOINT arguments are refused as a `watch:` list refuses its entries:
+ * each names its probe, so one that a socket name cannot hold (past 63
+ * characters, even past the 255 of an endpoint) is not cut, and two
+ * sharing their first 63 characters do not make two probes of one name. */
+Test(watch, endpoint_arguments_that_cannot_name_a_probe_are_refused)
+{
+    char prefix[64], longer[64 + 8], other[64 + 8], huge[301];
+    snprintf(prefix, sizeof prefix, "tcp://127.0.0.1:5555/%042d", 0);
+    cr_assert_eq(strlen(prefix), 63u);
+    snprintf(longer, sizeof longer, "%sA", prefix);
+    snprintf(other, sizeof other, "%sB", prefix);
+    snprintf(huge, sizeof huge, "tcp://127.0.0.1:5555/%0279d", 0);
+    char *bin = getenv("ZMQSINK_BIN"), twice[] = "tcp://127.0.0.1:1";
+    static const char too_long[] = "' is longer than 63 characters, the most "
+                                   "a probe's name holds";
+    const struct {
+        char *argv[5];
+        const char *said;
+    } cases[] = {
+        {{bin, "watch", longer, NULL}, too_long},
+        {{bin, "watch", longer, other, NULL}, too_long},
+        {{bin, "watch", huge, NULL}, too_long},
+        {{bin, "watch", twice, twice, NULL},
+         "zmqsink watch: endpoint 'tcp://127.0.0.1:1' given twice\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(watch_once(cases[i].argv), 2, "case %zu", i);
+        char *out = file_text("watch.out");
+        cr_assert_not_null(strstr(out, cases[i].said), "case %zu: %s", i, out);
+        free(out);
+    }
+}

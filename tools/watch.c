@@ -264,6 +264,32 @@ static void watch_loop(watch_t *w, const sigset_t *signals,
     }
 }
 
+/* Refuses ENDPOINT arguments as a `watch:` list refuses its entries
+ * (core/schema.c): each names its probe, so it must fit a socket name
+ * (and so an endpoint), and no two may be the same. Returns 0, or -1
+ * after saying why. */
+static int endpoints_check(char *const *endpoints, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (strlen(endpoints[i]) >= ZMQSINK_SOCKET_NAME_MAX) {
+            fprintf(stderr, "zmqsink watch: endpoint '%.*s...' is longer than "
+                    "%d characters, the most a probe's name holds (an "
+                    "ENDPOINT argument names its probe): list it in a "
+                    "config's `watch:` with a `name:`\n",
+                    ZMQSINK_SOCKET_NAME_MAX - 1, endpoints[i],
+                    ZMQSINK_SOCKET_NAME_MAX - 1);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(endpoints[i], endpoints[j]) == 0) {
+                fprintf(stderr, "zmqsink watch: endpoint '%s' given twice\n",
+                        endpoints[i]);
+                return -1;
+            }
+    }
+    return 0;
+}
+
 /* A context with room for PROBES_MAX probes, or NULL with errno set. */
 static void *context_new(void)
 {
@@ -286,6 +312,8 @@ int watch_run(const char *config_path, char *const *endpoints, int n)
         fprintf(stderr, "zmqsink watch: at most %d endpoints\n", PROBES_MAX);
         return 2;
     }
+    if (endpoints_check(endpoints, n) != 0)
+        return 2;
     /* Blocked before any thread starts, so that every thread inherits the
      * mask and the signals wait for sigwaitinfo(). */
     sigset_t signals;
