@@ -150,6 +150,14 @@ char *th_read_stream(FILE *stream)
     return text;
 }
 
+size_t th_count(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
 char *th_read_file(const char *path)
 {
     FILE *f = fopen(path, "r");

@@ -65,6 +65,9 @@ void th_assert_json_seqs(const char *dir, const char *name, uint64_t events);
 /* Reads a whole file; NULL if it does not exist. Caller frees. */
 char *th_read_file(const char *path);
 
+/* How many times needle is in text (NULL: none), overlaps counted. */
+size_t th_count(const char *text, const char *needle);
+
 /* Reads what is left of a stream (a file, a popen() pipe) to its end; the
  * caller closes the stream and frees the text. */
 char *th_read_stream(FILE *stream);

@@ -114,6 +114,44 @@ Test(cli, usage_errors_exit_2, .init = setup, .fini = teardown)
     }
 }
 
+/* Usage errors found while the options are read, each said with what to
+ * fix and one pointer to the usage that applies. */
+Test(cli, option_errors_say_what_to_fix_and_where_the_usage_is,
+     .init = setup, .fini = teardown)
+{
+    static const struct {
+        const char *args, *said;
+    } cases[] = {
+        {"run --stats= -- true",
+         "zmqsink: run: -s/--stats takes a FILE, not an empty string\n"
+         "(see zmqsink run --help)\n"},
+        {"run -c a.yaml -c b.yaml -- true",
+         "zmqsink: run: -c/--config given twice\n"},
+        {"run -c a.yaml --config=b.yaml -- true",
+         "zmqsink: run: -c/--config given twice\n"},
+        {"watch -c '' tcp://127.0.0.1:1",
+         "zmqsink: watch: -c/--config takes a FILE, not an empty string\n"},
+        {"demo -c a.yaml -c b.yaml", "zmqsink: demo: -c/--config given twice\n"},
+        {"demo -d 0", "-d takes seconds, more than 0 and at most 3600, "
+                      "not '0'\n(see zmqsink demo --help)\n"},
+        {"run -x -- true", "(see zmqsink run --help)\n"},
+        {"watch --frobnicate", "(see zmqsink watch --help)\n"},
+        {"demo -x", "(see zmqsink demo --help)\n"},
+        {"frobnicate", "(see zmqsink --help)\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out, *err;
+        cr_assert_eq(run(cases[i].args, &out, &err), 2, "zmqsink %s: %s",
+                     cases[i].args, err);
+        cr_assert_not_null(strstr(err, cases[i].said), "zmqsink %s: %s",
+                           cases[i].args, err);
+        cr_assert_eq(th_count(err, "see zmqsink"), 1, "zmqsink %s: %s",
+                     cases[i].args, err);
+        free(out);
+        free(err);
+    }
+}
+
 Test(cli, help_and_version, .init = setup, .fini = teardown)
 {
     static const char *const cases[] = {"--help", "--version", "demo --help",

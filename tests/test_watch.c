@@ -73,21 +73,13 @@ static char *file_text(const char *name)
     return text;
 }
 
-static size_t count_of(const char *text, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = text; p && (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 /* Waits until file name holds needle at least n times. On a timeout, logs
  * what the file and zmqsink's output hold, and returns false. */
 static bool file_wait(const char *name, const char *needle, size_t n)
 {
     for (int waited = 0; waited < WAIT_MS; waited += 20) {
         char *text = file_text(name);
-        size_t got = count_of(text, needle);
+        size_t got = th_count(text, needle);
         free(text);
         if (got >= n)
             return true;
@@ -170,7 +162,7 @@ Test(watch, probes_report_connections_and_end_on_sigterm)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x",
               status);
     char *text = file_text("events.jsonl");
-    cr_assert_eq(count_of(text, "\"event\":\"monitor_stopped\""), 3,
+    cr_assert_eq(th_count(text, "\"event\":\"monitor_stopped\""), 3,
                  "every probe's monitor ends before the exit:\n%s", text);
     free(text);
 }
@@ -288,7 +280,7 @@ Test(watch, sighup_keeps_adds_and_removes_sinks_without_a_gap)
         cr_assert_eq(new[i], nold + i + 1, "added sink: seq %" PRIu64 " at %zu",
                      new[i], i);
     char *text = file_text("new.jsonl");
-    cr_assert_eq(count_of(text, "\"event\":\"monitor_stopped\""), 1,
+    cr_assert_eq(th_count(text, "\"event\":\"monitor_stopped\""), 1,
                  "the probe's monitor ends before the exit:\n%s", text);
     free(text);
 }
@@ -396,7 +388,7 @@ Test(watch, sighup_opens_and_closes_probes)
     int status = watch_end(SIGTERM);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     char *text = file_text("events.jsonl");
-    cr_assert_eq(count_of(text, "\"event\":\"connected\""), 2, "%s", text);
+    cr_assert_eq(th_count(text, "\"event\":\"connected\""), 2, "%s", text);
     free(text);
 }
 

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,38 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 ok, 1 runtime or config error, 2 usage error\n";
 
-static int usage_error(const char *fmt, const char *arg)
+/* Says what is wrong (fmt NULL: getopt said it) and where the usage is:
+ * `zmqsink COMMAND --help`, or `zmqsink --help` for command NULL. Returns
+ * the exit status of a usage error. */
+__attribute__((format(printf, 2, 3))) static int
+usage_error(const char *command, const char *fmt, ...)
 {
-    fprintf(stderr, "zmqsink: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see zmqsink --help)\n");
+    if (fmt) {
+        va_list args;
+        va_start(args, fmt);
+        fprintf(stderr, "zmqsink: ");
+        vfprintf(stderr, fmt, args);
+        fputc('\n', stderr);
+        va_end(args);
+    }
+    fprintf(stderr, "(see zmqsink%s%s --help)\n", command ? " " : "",
+            command ? command : "");
     return EXIT_USAGE;
+}
+
+/* Takes optarg as the FILE of option ("-c/--config") of command into
+ * *file: given once, and not empty. Returns -1 to go on, or the exit
+ * status of a usage error. */
+static int file_option(const char *command, const char *option,
+                       const char **file)
+{
+    if (*file)
+        return usage_error(command, "%s: %s given twice", command, option);
+    if (!*optarg)
+        return usage_error(command, "%s: %s takes a FILE, not an empty "
+                           "string", command, option);
+    *file = optarg;
+    return -1;
 }
 
 static int command_demo(int argc, char **argv)
@@ -53,18 +80,20 @@ static int command_demo(int argc, char **argv)
     };
     const char *config = NULL;
     double seconds = 3;
-    int opt;
+    int opt, rc;
     while ((opt = getopt_long(argc, argv, "c:d:h", options, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'c':
-            config = optarg;
+            if ((rc = file_option("demo", "-c/--config", &config)) >= 0)
+                return rc;
             break;
         case 'd':
             seconds = strtod(optarg, &end);
             if (*end || !(seconds > 0 && seconds <= 3600))
-                return usage_error("demo: -d takes seconds, from 0 to 3600, "
-                                   "not '%s'", optarg);
+                return usage_error("demo", "demo: -d takes seconds, more "
+                                   "than 0 and at most 3600, not '%s'",
+                                   optarg);
             break;
         case 'h':
             printf("usage: zmqsink demo [-c FILE] [-d SECONDS]\n\n"
@@ -75,11 +104,12 @@ static int command_demo(int argc, char **argv)
                    "(default 3), then prints a summary.\n");
             return EXIT_OK;
         default:
-            return EXIT_USAGE;
+            return usage_error("demo", NULL);
         }
     }
     if (optind < argc)
-        return usage_error("demo: unexpected argument '%s'", argv[optind]);
+        return usage_error("demo", "demo: unexpected argument '%s'",
+                           argv[optind]);
     return demo_run(config, seconds);
 }
 
@@ -136,22 +166,23 @@ static int config_options(int argc, char **argv, const char *optstring,
         {"no-children", no_argument, NULL, 'n'},
         {0},
     };
-    int opt;
-    while ((opt = getopt_long(argc, argv, optstring, options, NULL)) != -1) {
+    int opt, rc = -1;
+    while (rc < 0 &&
+           (opt = getopt_long(argc, argv, optstring, options, NULL)) != -1) {
         if (opt == 'c') {
-            *config = optarg;
+            rc = file_option(name, "-c/--config", config);
         } else if (opt == 'h') {
             fputs(help, stdout);
-            return EXIT_OK;
+            rc = EXIT_OK;
         } else if (opt == 's' && run) {
-            run->stats = optarg;
+            rc = file_option(name, "-s/--stats", &run->stats);
         } else if (opt == 'n' && run) {
             run->no_children = true;
         } else {
-            return usage_error("see zmqsink %s --help", name);
+            rc = usage_error(name, NULL);
         }
     }
-    return -1;
+    return rc;
 }
 
 static int command_watch(int argc, char **argv)
@@ -173,7 +204,7 @@ static int command_check(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc != 2)
-        return usage_error("check takes one FILE%s", "");
+        return usage_error("check", "check takes one FILE");
     char err[2048];
     if (zmqsink_check(argv[1], stdout, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -191,7 +222,8 @@ static int command_events(int argc, char **argv)
                    "carry and its default severity.\n");
             return EXIT_OK;
         }
-        return usage_error("events: unexpected argument '%s'", argv[1]);
+        return usage_error("events", "events: unexpected argument '%s'",
+                           argv[1]);
     }
     for (uint32_t bit = 1; bit <= ZMQSINK_EVENT_ALL; bit <<= 1) {
         printf("%-27s %-8s %s\n%27s value: %s\n", zmqsink_event_name(bit),
@@ -301,7 +333,7 @@ static int command_run(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (optind >= argc)
-        return usage_error("run: no PROGRAM given%s", "");
+        return usage_error("run", "run: no PROGRAM given");
     char err[2048];
     if (zmqsink_check(config, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -317,7 +349,7 @@ static int command_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("no command given%s", "");
+        return usage_error(NULL, "no command given");
     const char *command = argv[1];
     if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 ||
         strcmp(command, "help") == 0) {
@@ -342,5 +374,5 @@ int main(int argc, char **argv)
         return command_check(argc - 1, argv + 1);
     if (strcmp(command, "events") == 0)
         return command_events(argc - 1, argv + 1);
-    return usage_error("unknown command '%s'", command);
+    return usage_error(NULL, "unknown command '%s'", command);
 }
