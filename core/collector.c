@@ -441,10 +441,12 @@ static void collector_bury(zs__collector_t *c, int64_t now_ns)
 {
     for (zs__tap_t **at = &c->ending; *at;) {
         zs__tap_t *tap = *at;
-        if (zs__tap_flush(tap) > 0 && /* the application has yet to read */
-            now_ns - zs__tap_ended_ns(tap) < TAP_LINGER_NS) {
-            at = zs__tap_link(tap);
-            continue;
+        if (zs__tap_flush(tap) > 0) { /* the application has yet to read */
+            if (now_ns - zs__tap_ended_ns(tap) < TAP_LINGER_NS) {
+                at = zs__tap_link(tap);
+                continue;
+            }
+            zs__tap_abandon(tap);
         }
         *at = *zs__tap_link(tap);
         epoll_ctl(c->epfd, EPOLL_CTL_DEL, zs__tap_fd(tap), NULL);

@@ -82,9 +82,9 @@ struct zs__collector {
     _Atomic int finishing;    /* destroy has begun */
     _Atomic int say_last;     /* zs__collector_say_last() */
     _Atomic int64_t settle_deadline_ns;
-    /* Taps the application let go (it stopped or replaced its monitor, or
-     * closed the socket) that are still bound: the thread unbinds each as
-     * it reads the monitor's end, then signals released. */
+    /* Taps the application let go (it stopped or replaced its monitor)
+     * that are still bound: the thread unbinds each as it reads the
+     * monitor's end, then signals released. */
     zs__tap_t **let_go;       /* (lock) */
     size_t nlet_go, let_go_cap;
     pthread_cond_t released;  /* on the monotonic clock */

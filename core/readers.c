@@ -152,9 +152,9 @@ static bool endpoint_let_go(const zs__collector_t *c, const char *endpoint)
     return false;
 }
 
-/* A monitor the application stopped (or whose socket it closed) releases
- * its endpoint in that call with libzmq; zmqsink's tap releases it once
- * the collector reads the monitor's end. Waits for that, while a tap the
+/* A monitor the application stopped or replaced releases its endpoint in
+ * that call with libzmq; zmqsink's tap releases it once the collector
+ * reads the monitor's end, which libzmq queued in that call. Waits for that, while a tap the
  * application let go holds endpoint, at most TAP_RELEASE_WAIT_NS. Returns
  * whether none holds it now (it may have been released since the bind
  * failed: then a bind again finds it free). */
@@ -345,10 +345,9 @@ void zs__collector_closed(zs__collector_t *c, void *socket)
 {
     pthread_mutex_lock(&c->lock);
     reader_t *r = zs__ptrmap_remove(&c->current, socket);
-    if (r) {
+    if (r) /* its tap ends once libzmq stopped the monitor, after linger:
+              no bind waits for that (nor for libzmq's own, as without) */
         r->closed = true;
-        tap_let_go(c, r->tap); /* libzmq stops the monitor as it closes */
-    }
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -279,8 +279,9 @@ static void report_wake(zs__report_t *r)
 }
 
 /* One look: says the losses and writes the file as they are due. Returns
- * when the next look is due; INT64_MAX: only when poked. */
-static int64_t report_look(zs__report_t *r, bool last)
+ * when the next look is due; INT64_MAX: only when poked. *held: losses
+ * wait to be said (at most one line per sink per interval). */
+static int64_t report_look(zs__report_t *r, bool last, bool *held)
 {
     zs__stats_t all;
     zmqsink_stats_t *st = zs__stats_init(&all);
@@ -289,6 +290,7 @@ static int64_t report_look(zs__report_t *r, bool last)
     settings_read(r->zs, &s);
     int64_t losses_due = report_losses(r, st, &s);
     int64_t file_due = report_file(r, st, &s, last);
+    *held = losses_due != INT64_MAX;
     if (last) {
         report_summary(r, st);
         atomic_store(&r->last_said, 1);
@@ -304,13 +306,16 @@ static void *report_main(void *arg)
     while (!atomic_load(&r->stop)) {
         /* A loss counted from here on wakes the thread (zs__report_loss),
          * also while a stats file is due later; one counted before is in
-         * the counters this look reads. */
+         * the counters this look reads. Not while losses wait for their
+         * time: more of them then wake nobody. */
         atomic_store(&r->idle, 1);
         atomic_thread_fence(memory_order_seq_cst);
-        bool last = atomic_load(&r->last_asked);
-        int64_t due = report_look(r, last);
+        bool last = atomic_load(&r->last_asked), held;
+        int64_t due = report_look(r, last, &held);
         if (last)
             break;
+        if (held)
+            atomic_store(&r->idle, 0);
         int64_t now = clock_now_ns();
         if (due > now)
             zs__futex_wait(&r->wake, 0,
@@ -423,7 +428,8 @@ bool zs__report_ask_last(zs__report_t *r, int64_t deadline_ns)
 
 void zs__report_say_last(zs__report_t *r)
 {
-    report_look(r, true);
+    bool held;
+    report_look(r, true, &held);
 }
 
 void zs__report_wait_last(zs__report_t *r, int64_t deadline_ns)

@@ -185,6 +185,16 @@ const char *zs__tap_endpoint(const zs__tap_t *t)
     return t->endpoint;
 }
 
+void zs__tap_abandon(zs__tap_t *t)
+{
+    size_t left = t->count;
+    if (left > 0 && t->backlog[(t->head + left - 1) % t->cap].type ==
+                        ZMQSINK_EVENT_MONITOR_STOPPED)
+        left--;
+    t->lost += left;
+    t->count = 0;
+}
+
 zs__tap_t **zs__tap_link(zs__tap_t *t)
 {
     return &t->next;

@@ -59,6 +59,12 @@ int64_t zs__tap_ended_ns(const zs__tap_t *t);
 /* The endpoint the tap was bound at, whole. */
 const char *zs__tap_endpoint(const zs__tap_t *t);
 
+/* Gives up on what the application has not taken from an ended tap:
+ * counted lost (and logged by zs__tap_close()), but for a last
+ * monitor_stopped, which libzmq drops as well when no reader is there.
+ * Collector thread. */
+void zs__tap_abandon(zs__tap_t *t);
+
 /* The tap's link in a list its owner keeps of them (the collector's of
  * ended taps), so that keeping one needs no memory. */
 zs__tap_t **zs__tap_link(zs__tap_t *t);
