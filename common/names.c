@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t name_hash(const char *name)
+uint64_t names_hash(const char *name)
 {
     uint64_t h = 14695981039346656037u; /* FNV-1a */
     for (; *name; name++)
@@ -18,7 +18,7 @@ void *names_slot(void *table, size_t capacity, size_t entry_size,
                  const char *name)
 {
     size_t mask = capacity - 1;
-    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask) {
+    for (size_t i = names_hash(name) & mask;; i = (i + 1) & mask) {
         char *entry = (char *)table + i * entry_size;
         if (!entry[0] || strcmp(entry, name) == 0)
             return entry;

@@ -8,6 +8,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* FNV-1a of a NUL-terminated name. */
+uint64_t names_hash(const char *name);
 
 /* The entry named name, or the free slot where it goes. The table must
  * have a free slot (keep it at most half full, so probing stays short). */

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "options.h"
+#include "strset.h"
 #include "text.h"
 
 #define SHUTDOWN_MAX_MS (3600 * 1000)
@@ -500,7 +501,26 @@ static int probe_read(const zs__diag_t *d, const zs__node_t *node,
     return section_read(d, owner, probe_keys, probe_fields, probe);
 }
 
-/* `watch:`: the probes of `zmqsink watch`, with unique names. */
+/* Adds the name of probe index (read from item) to names, refusing one
+ * that an earlier probe has. */
+static int probe_name_unique(const zs__diag_t *d, zs__strset_t *names,
+                             const zs__node_t *item, const zs__probe_t *probe,
+                             size_t index)
+{
+    size_t first;
+    int added = zs__strset_add(names, probe->name, index, &first);
+    if (added < 0)
+        return zs__fail_nomem(d);
+    if (added == 0)
+        return zs__fail_at(d, item,
+                           "watch: duplicate probe name '%s' (name one of "
+                           "them with `name:`)",
+                           zs__node_written(probe_name_node(item)));
+    return 0;
+}
+
+/* `watch:`: the probes of `zmqsink watch`, at most ZMQSINK_MAX_PROBES,
+ * with unique names. */
 static int watch_read(zs__config_t *c, const zs__diag_t *d,
                       const zs__node_t *node)
 {
@@ -510,22 +530,25 @@ static int watch_read(zs__config_t *c, const zs__diag_t *d,
                     "- { name: billing, endpoint: \"tcp://billing:5555\" }");
     if (n <= 0)
         return (int)n;
+    if (node->nitems > ZMQSINK_MAX_PROBES)
+        return zs__fail_at(d, node->items[ZMQSINK_MAX_PROBES],
+                           "watch: at most %d probes", ZMQSINK_MAX_PROBES);
     c->probes = calloc(node->nitems, sizeof *c->probes);
     if (!c->probes)
         return zs__fail_nomem(d);
+    zs__strset_t names = ZS__STRSET_INIT;
+    int rc = 0;
     for (; c->nprobes < node->nitems; c->nprobes++) {
+        const zs__node_t *item = node->items[c->nprobes];
         zs__probe_t *probe = &c->probes[c->nprobes];
-        if (probe_read(d, node->items[c->nprobes], probe) < 0)
-            return -1;
-        for (const zs__probe_t *other = c->probes; other < probe; other++)
-            if (strcmp(other->name, probe->name) == 0)
-                return zs__fail_at(
-                    d, node->items[c->nprobes],
-                    "watch: duplicate probe name '%s' (name one of them with "
-                    "`name:`)",
-                    zs__node_written(probe_name_node(node->items[c->nprobes])));
+        if (probe_read(d, item, probe) < 0 ||
+            probe_name_unique(d, &names, item, probe, c->nprobes) < 0) {
+            rc = -1;
+            break;
+        }
     }
-    return 0;
+    zs__strset_clear(&names);
+    return rc;
 }
 
 /* ---- sinks ---- */

@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "expand.h"
+#include "strset.h"
 
 /* Deeper nesting than any valid file needs; bounds the recursion. */
 #define MAX_DEPTH 64
@@ -239,19 +240,23 @@ err:
     return NULL;
 }
 
-/* Keys are plain strings, each once per mapping. */
+/* Keys are plain strings, each once per mapping: keys holds those read so
+ * far, under their place in map->items, so that a mapping of any size is
+ * checked in linear time. */
 static int key_check(const struct reader *r, const zs__node_t *map,
-                     const zs__node_t *key)
+                     zs__strset_t *keys, const zs__node_t *key)
 {
     if (key->kind != ZS__NODE_SCALAR)
         return zs__fail_at(r->d, key, "expected a string as key, got %s",
                            zs__node_kind_name(key->kind));
-    for (size_t i = 0; i + 2 < map->nitems; i += 2)
-        if (!strcmp(map->items[i]->text, key->text))
-            return zs__fail_at(r->d, key,
-                               "duplicate key '%s' (first at %s:%u:%u)",
-                               zs__node_written(key), r->d->file,
-                               map->items[i]->line, map->items[i]->col);
+    size_t first;
+    int added = zs__strset_add(keys, key->text, map->nitems - 1, &first);
+    if (added < 0)
+        return zs__fail_nomem(r->d);
+    if (added == 0)
+        return zs__fail_at(r->d, key, "duplicate key '%s' (first at %s:%u:%u)",
+                           zs__node_written(key), r->d->file,
+                           map->items[first]->line, map->items[first]->col);
     return 0;
 }
 
@@ -263,6 +268,7 @@ static zs__node_t *read_collection(const struct reader *r,
         mapping ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
     zs__node_t *node = node_new(mapping ? ZS__NODE_MAPPING : ZS__NODE_SEQUENCE,
                                 start->start_mark);
+    zs__strset_t keys = ZS__STRSET_INIT;
     size_t cap = 0;
     if (!node) {
         zs__fail_nomem(r->d);
@@ -278,6 +284,7 @@ static zs__node_t *read_collection(const struct reader *r,
             goto err;
         if (ev.type == end) {
             yaml_event_delete(&ev);
+            zs__strset_clear(&keys);
             return node;
         }
         zs__node_t *child = read_node(r, &ev, depth + 1);
@@ -289,10 +296,11 @@ static zs__node_t *read_collection(const struct reader *r,
             zs__fail_nomem(r->d);
             goto err;
         }
-        if (mapping && node->nitems % 2 && key_check(r, node, child) < 0)
+        if (mapping && node->nitems % 2 && key_check(r, node, &keys, child) < 0)
             goto err;
     }
 err:
+    zs__strset_clear(&keys);
     zs__node_free(node);
     return NULL;
 }

@@ -253,6 +253,10 @@ typedef struct zmqsink_probe {
     const char *secret_key;
 } zmqsink_probe_t;
 
+/* A config's `watch:` list holds at most this many probes; a longer one
+ * is refused. */
+#define ZMQSINK_MAX_PROBES 1024
+
 /* Points *probes at the config's `watch:` list and returns its length.
  * The list stays valid until zmqsink_reload() or zmqsink_destroy(). */
 ZMQSINK_EXPORT size_t zmqsink_probes(const zmqsink_t *zs,

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,6 +431,74 @@ Test(config, at_most_64_sinks)
                                         sizeof err), 0, "%s", err);
     cr_assert_eq(config->nsinks, 64u);
     zs__config_free(&config);
+}
+
+/* Appends printf-style text to a growing buffer; the tests below build
+ * files too long for a fixed one. */
+__attribute__((format(printf, 2, 3))) static void
+yaml_add(char **yaml, const char *fmt, ...)
+{
+    va_list args;
+    size_t used = *yaml ? strlen(*yaml) : 0;
+    va_start(args, fmt);
+    int more = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+    cr_assert_geq(more, 0);
+    char *grown = realloc(*yaml, used + (size_t)more + 1);
+    cr_assert_not_null(grown);
+    va_start(args, fmt);
+    vsnprintf(grown + used, (size_t)more + 1, fmt, args);
+    va_end(args);
+    *yaml = grown;
+}
+
+/* The first load error of yaml, in err. */
+static void load_fails(const char *yaml, char *err, size_t errlen)
+{
+    zs__config_t *config = NULL;
+    cr_assert_eq(zs__config_load_string("test.yaml", yaml, &config, err,
+                                        errlen), -1);
+    cr_assert_null(config);
+}
+
+/* Keys are checked for duplicates in time linear in their number, which
+ * must not change which duplicate is reported: the first one in file
+ * order, with the first place its key stands. */
+Test(config, duplicate_among_many_keys)
+{
+    char *yaml = NULL;
+    yaml_add(&yaml, ONE_SINK "severity:\n");
+    for (int i = 0; i < 5000; i++)
+        yaml_add(&yaml, "  k%d: err\n", i);
+    yaml_add(&yaml, "  k4321: err\n  k17: err\n  k4321: err\n");
+    char err[ERR_LEN] = "";
+    load_fails(yaml, err, sizeof err);
+    cr_expect_str_eq(err, "test.yaml:5004:3: duplicate key 'k4321' (first at "
+                          "test.yaml:4325:3)");
+    free(yaml);
+}
+
+Test(config, at_most_1024_probes)
+{
+    char *yaml = NULL;
+    yaml_add(&yaml, ONE_SINK "watch:\n");
+    for (int i = 0; i < 1025; i++)
+        yaml_add(&yaml, "  - { name: p%d, endpoint: \"tcp://h:%d\" }\n", i,
+                 i + 1);
+    char err[ERR_LEN] = "";
+    load_fails(yaml, err, sizeof err);
+    cr_expect_str_eq(err, "test.yaml:1028:5: watch: at most 1024 probes");
+    /* 1024 are fine, and a repeated name among them is still found. */
+    *strstr(yaml, "  - { name: p1024,") = '\0';
+    zs__config_t *config = load_ok(yaml);
+    cr_expect_eq(config->nprobes, 1024u);
+    zs__config_free(&config);
+    *strstr(yaml, "  - { name: p1023,") = '\0';
+    yaml_add(&yaml, "  - { name: p700, endpoint: \"tcp://h:1\" }\n");
+    load_fails(yaml, err, sizeof err);
+    cr_expect_str_eq(err, "test.yaml:1027:5: watch: duplicate probe name "
+                          "'p700' (name one of them with `name:`)");
+    free(yaml);
 }
 
 Test(config, every_setting)

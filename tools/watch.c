@@ -20,7 +20,6 @@ enum {
     HEARTBEAT_MS = 5000,      /* ZMTP PING period */
     HEARTBEAT_TIMEOUT_MS = 15000,
     SETTLE_MS = 2000,         /* for the closed probes' last events */
-    PROBES_MAX = 1024,
     /* A probe is three sockets of the context: its own, and the two of
      * its monitor (zmqsink_attach()); zmqsink makes a few more there. */
     SOCKETS_PER_PROBE = 3,
@@ -42,7 +41,7 @@ typedef struct watch {
     const char *config_path;
     char *const *endpoints; /* from the command line: they replace `watch:` */
     int nendpoints;
-    probe_t *probes[PROBES_MAX];
+    probe_t *probes[ZMQSINK_MAX_PROBES];
     size_t nprobes;
 } watch_t;
 
@@ -149,7 +148,8 @@ static size_t wanted(const watch_t *w, zmqsink_probe_t *scratch,
 }
 
 /* Closes the probes no longer wanted and opens the new ones, at most
- * PROBES_MAX in all. Returns how many failed to open, or were left out. */
+ * ZMQSINK_MAX_PROBES in all. Returns how many failed to open, or were
+ * left out. */
 static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
 {
     size_t kept = 0;
@@ -173,11 +173,11 @@ static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
             open = probe_is(w->probes[i], &specs[j]);
         if (open)
             continue;
-        if (w->nprobes == PROBES_MAX) {
+        if (w->nprobes == ZMQSINK_MAX_PROBES) {
             if (!left_out++)
                 fprintf(stderr, "zmqsink watch: at most %d probes: probe "
                         "'%s' and the ones after it are not opened\n",
-                        PROBES_MAX, specs[j].name);
+                        ZMQSINK_MAX_PROBES, specs[j].name);
             continue;
         }
         probe_t *p = calloc(1, sizeof *p);
@@ -290,14 +290,15 @@ static int endpoints_check(char *const *endpoints, int n)
     return 0;
 }
 
-/* A context with room for PROBES_MAX probes, or NULL with errno set. */
+/* A context with room for ZMQSINK_MAX_PROBES probes, or NULL with errno set. */
 static void *context_new(void)
 {
     void *ctx = zmq_ctx_new();
     /* Before its first socket, which fixes the limit: libzmq's default
      * (1023) holds a third of the probes. */
-    if (ctx && zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS,
-                           PROBES_MAX * SOCKETS_PER_PROBE + SOCKETS_SPARE)) {
+    if (ctx &&
+        zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS,
+                    ZMQSINK_MAX_PROBES * SOCKETS_PER_PROBE + SOCKETS_SPARE)) {
         int error = errno;
         zmq_ctx_term(ctx);
         errno = error;
@@ -308,8 +309,9 @@ static void *context_new(void)
 
 int watch_run(const char *config_path, char *const *endpoints, int n)
 {
-    if (n > PROBES_MAX) {
-        fprintf(stderr, "zmqsink watch: at most %d endpoints\n", PROBES_MAX);
+    if (n > ZMQSINK_MAX_PROBES) {
+        fprintf(stderr, "zmqsink watch: at most %d endpoints\n",
+                ZMQSINK_MAX_PROBES);
         return 2;
     }
     if (endpoints_check(endpoints, n) != 0)
