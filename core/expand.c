@@ -50,6 +50,16 @@ static const char *env_reference(const struct scalar_at *at, const char *ref,
                      (int)len, ref);
         return NULL;
     }
+    /* A default is text as written: ${VAR:-${OTHER}} would end at the
+     * first '}' and keep the rest, so it is refused rather than half
+     * read. */
+    if (fallback && memmem(fallback, (size_t)(close - fallback), "${", 2)) {
+        zs__fail_pos(at->d, at->line, at->col,
+                     "'${%.*s:-...}': a default cannot hold '${' (defaults "
+                     "are taken as written, not expanded)",
+                     (int)len, ref);
+        return NULL;
+    }
     char *name = strndup(ref, len);
     if (!name) {
         zs__fail_nomem(at->d);

@@ -197,6 +197,15 @@ static const struct bad_case bad_cases[] = {
      "test.yaml:1:13: '' is not a valid environment variable name"},
     {"plugin_dir: ${HOME:x}\n" ONE_SINK,
      "test.yaml:1:13: '${HOME:x}': expected ${VAR} or ${VAR:-default}"},
+    {"plugin_dir: \"${" UNSET_VAR ":-${ZS_TEST_B}}\"\n" ONE_SINK,
+     "test.yaml:1:13: '${" UNSET_VAR ":-...}': a default cannot hold '${' "
+     "(defaults are taken as written, not expanded)"},
+    {"plugin_dir: \"${" UNSET_VAR ":-/x/${HOME}/y}\"\n" ONE_SINK,
+     "test.yaml:1:13: '${" UNSET_VAR ":-...}': a default cannot hold '${' "
+     "(defaults are taken as written, not expanded)"},
+    {"plugin_dir: \"${HOME:-${HOME}}\"\n" ONE_SINK,
+     "test.yaml:1:13: '${HOME:-...}': a default cannot hold '${' (defaults "
+     "are taken as written, not expanded)"},
     /* severity */
     {"severity:\n  conected: err\n" ONE_SINK,
      "test.yaml:2:3: severity: unknown event 'conected'; valid events: "
