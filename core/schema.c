@@ -75,7 +75,7 @@ static const zmqsink_option_t rule_keys[] = {
     {.key = "name",
      .type = ZMQSINK_OPT_STRING,
      .required = 1,
-     .help = "the socket's name"},
+     .help = NAME_RULE},
     {.key = "events", .type = ZS__OPT_NODE},
     {0},
 };
@@ -374,6 +374,8 @@ static int rule_fields(const struct section *s, void *out)
     rule->match = section_text(s, "match");
     rule->name = section_text(s, "name");
     rule->events = ZMQSINK_EVENT_ALL;
+    if (!name_valid(rule->name))
+        return section_fail(s, "name");
     return events ? events_read(s->d, events, "sockets.events", &rule->events)
                   : 0;
 }

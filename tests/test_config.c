@@ -224,8 +224,19 @@ static const struct bad_case bad_cases[] = {
      "test.yaml:2:5: sockets: missing required key 'match' (a glob over "
      "endpoints)"},
     {"sockets:\n  - match: \"tcp://*:5555\"\n" ONE_SINK,
-     "test.yaml:2:5: sockets: missing required key 'name' (the socket's "
-     "name)"},
+     "test.yaml:2:5: sockets: missing required key 'name' (" NAME_RULE ")"},
+    {"sockets:\n  - { match: x, name: \"my socket\" }\n" ONE_SINK,
+     "test.yaml:2:23: sockets.name: expected " NAME_RULE ", got my socket"},
+    {"sockets:\n  - { match: x, name: \"a\\nb\" }\n" ONE_SINK,
+     "test.yaml:2:23: sockets.name: expected " NAME_RULE ", got a\nb"},
+    {"sockets:\n  - match: x\n    name: "
+     "a123456789b123456789c123456789d123456789e123456789f123456789abcd\n"
+     ONE_SINK,
+     "test.yaml:3:11: sockets.name: expected " NAME_RULE
+     ", got a123456789b123456789c123456789d123456789e123456789f123456789abcd"},
+    {"sockets:\n  - { match: x, name: \"\" }\n" ONE_SINK,
+     "test.yaml:2:23: sockets.name: expected " NAME_RULE
+     ", got an empty value"},
     {"sockets:\n  - { match: x, name: y, mask: all }\n" ONE_SINK,
      "test.yaml:2:26: sockets: unknown key 'mask'; valid keys: match, name, "
      "events"},
