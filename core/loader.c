@@ -66,46 +66,81 @@ static void build_dirs_print(FILE *list)
 }
 #endif
 
-/* Looks for TYPE.so along the search path; fills path, or lists where it
- * looked in searched. */
+/* One lookup of TYPE.so: the file found, and the directories looked in. */
+struct plugin_search {
+    const char *file; /* TYPE.so */
+    char *path;       /* the file, once found */
+    size_t cap;
+    char *searched; /* the directories looked in, comma-separated */
+    size_t scap;
+};
+
+/* Looks for s->file in each directory of list (colon-separated), a
+ * relative one resolved against base (NULL: the working directory).
+ * Returns 0 when found, 1 when not, -1 when out of memory. */
+static int search_dirs(struct plugin_search *s, const char *base,
+                       const char *list)
+{
+    char *dirs = strdup(list), *save = NULL;
+    if (!dirs)
+        return -1;
+    int rc = 1;
+    for (char *dir = strtok_r(dirs, ":", &save); dir && rc > 0;
+         dir = strtok_r(NULL, ":", &save)) {
+        char resolved[PATH_MAX];
+        /* A path too long to search is still named in the message. */
+        if (zs__path_resolve(base, dir, resolved, sizeof resolved) < 0)
+            snprintf(resolved, sizeof resolved, "%s", dir);
+        else if (snprintf(s->path, s->cap, "%s/%s", resolved, s->file) <
+                     (int)s->cap &&
+                 access(s->path, F_OK) == 0)
+            rc = 0;
+        size_t used = strlen(s->searched);
+        snprintf(s->searched + used, s->scap - used, "%s%s", used ? ", " : "",
+                 resolved);
+    }
+    free(dirs);
+    return rc;
+}
+
+/* Looks for TYPE.so in plugin_dir (relative to the config's directory),
+ * $ZMQSINK_PLUGIN_DIR (relative to the working directory, as any
+ * environment path), the build tree's plugins for an uninstalled library,
+ * then the installed directory. Fills path and returns 0, or returns -1
+ * with where it looked in searched. */
 static int plugin_find(const zs__config_t *config, const char *type,
                        char *path, size_t cap, char *searched, size_t scap)
 {
-    char file[300];
+    char file[300], cwd[PATH_MAX];
     snprintf(file, sizeof file, "%s.so", type);
     searched[0] = '\0';
+    struct plugin_search s = {file, path, cap, searched, scap};
 
     const char *env = getenv("ZMQSINK_PLUGIN_DIR");
-    char *dirs = NULL;
+    char *fixed = NULL; /* the directories of this build, absolute */
     size_t len = 0;
-    FILE *list = open_memstream(&dirs, &len);
+    FILE *list = open_memstream(&fixed, &len);
     if (!list)
         return -1;
-    if (config->plugin_dir)
-        fprintf(list, "%s:", config->plugin_dir);
-    if (env && *env)
-        fprintf(list, "%s:", env);
 #ifdef ZMQSINK_BUILDDIR
     if (library_is_uninstalled())
         build_dirs_print(list);
 #endif
     fputs(ZMQSINK_PLUGINDIR, list);
-    fclose(list);
-
-    int found = -1;
-    char *save = NULL;
-    for (char *dir = strtok_r(dirs, ":", &save); dir && found < 0;
-         dir = strtok_r(NULL, ":", &save)) {
-        char resolved[PATH_MAX];
-        zs__path_resolve(config->dir, dir, resolved, sizeof resolved);
-        if (snprintf(path, cap, "%s/%s", resolved, file) < (int)cap &&
-            access(path, F_OK) == 0)
-            found = 0;
-        size_t used = strlen(searched);
-        snprintf(searched + used, scap - used, "%s%s", used ? ", " : "", dir);
+    if (fclose(list) != 0) {
+        free(fixed);
+        return -1;
     }
-    free(dirs);
-    return found;
+
+    int rc = config->plugin_dir ? search_dirs(&s, config->dir,
+                                              config->plugin_dir)
+                                : 1;
+    if (rc > 0 && env && *env)
+        rc = search_dirs(&s, getcwd(cwd, sizeof cwd), env);
+    if (rc > 0)
+        rc = search_dirs(&s, NULL, fixed);
+    free(fixed);
+    return rc == 0 ? 0 : -1;
 }
 
 /* Refuses a file, or the directory holding it, that another user could

@@ -17,8 +17,9 @@ typedef struct zs__plugin {
 } zs__plugin_t;
 
 /* Resolves the sink's `plugin:` path (relative to the config file's
- * directory) or its `type:` in plugin_dir, each directory of
- * $ZMQSINK_PLUGIN_DIR (':'-separated), then the installed plugin directory;
+ * directory) or its `type:` in plugin_dir (relative to that directory too),
+ * each directory of $ZMQSINK_PLUGIN_DIR (':'-separated, relative to the
+ * working directory), then the installed plugin directory;
  * refuses a file or directory writable by others; dlopens it and checks the
  * ABI version and mandatory callbacks. Returns 0, or -1 with
  * "FILE:LINE:COL: sink 'NAME': ..." in err. Opens nothing. */

@@ -244,6 +244,43 @@ Test(loader, env_plugin_dir_list, .init = setup, .fini = teardown)
     free(dirs);
 }
 
+/* An environment path is relative to the working directory, as in any
+ * program; only the file's own paths are relative to the file. */
+Test(loader, env_relative_dir_is_relative_to_the_working_directory,
+     .init = setup, .fini = teardown)
+{
+    free(install_plugin("fail_write", "work/pl", 0755));
+    char *work;
+    cr_assert(asprintf(&work, "%s/work", dir) > 0);
+    cr_assert_eq(chdir(work), 0);
+    setenv("ZMQSINK_PLUGIN_DIR", "pl", 1);
+    cr_assert_str_empty(load("    type: fail_write\n"));
+    free(work);
+}
+
+Test(loader, not_found_names_the_directories_searched, .init = setup,
+     .fini = teardown)
+{
+    char *work;
+    cr_assert(asprintf(&work, "%s/work", dir) > 0);
+    cr_assert_eq(mkdir(work, 0755), 0);
+    cr_assert_eq(chdir(work), 0);
+    setenv("ZMQSINK_PLUGIN_DIR", "./rel:/nonexistent/b", 1);
+    char *path = th_write_file(dir, "cfg.yaml",
+                               "plugin_dir: mine\n"
+                               "sinks:\n  - name: s\n    type: nosuch\n");
+    char err[2048] = "";
+    zmqsink_t *zs = zmqsink_new(ctx, path, err, sizeof err);
+    cr_assert_null(zs);
+    assert_message(err,
+                   "%s/cfg.yaml:4:11: sink 's': plugin 'nosuch' not found in "
+                   "%s/mine, %s/rel, /nonexistent/b, %s (set plugin_dir or "
+                   "ZMQSINK_PLUGIN_DIR, or give its path with `plugin:`)",
+                   dir, dir, work, ZMQSINK_PLUGINDIR);
+    free(path);
+    free(work);
+}
+
 /* ---- the descriptor checks, one case per rule of plugin.h ---- */
 
 static void *any_open(const zmqsink_host_t *host, char *err, size_t len)
