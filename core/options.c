@@ -205,11 +205,38 @@ static int option_set(const struct options_reader *r, const zs__node_t *key,
     return option_value_read(r, what, opt, value, v);
 }
 
+/* Dotted keys are a sink option's way ("rotate.keep: 5"); the core's
+ * sections are written nested. A key "SECTION.KEY" whose SECTION is one
+ * of the table's is told so. */
+static bool dotted_section(const struct options_reader *r,
+                           const zs__node_t *key)
+{
+    const char *dot = strchr(key->text, '.');
+    if (!core_voice(r) || key->written || !dot || dot == key->text)
+        return false;
+    for (size_t i = 0; i < r->options->count; i++) {
+        const zmqsink_option_t *opt = &r->options->table[i];
+        if (opt->type == ZS__OPT_NODE &&
+            strlen(opt->key) == (size_t)(dot - key->text) &&
+            !strncmp(opt->key, key->text, (size_t)(dot - key->text)))
+            return true;
+    }
+    return false;
+}
+
 /* "unknown key 'PREFIX.KEY'", the key as the file wrote it. */
 static int option_unknown(const struct options_reader *r, const zs__node_t *key,
                           const char *prefix)
 {
     const char *section = r->owner->section, *written = zs__node_written(key);
+    if (!*prefix && dotted_section(r, key)) {
+        const char *dot = strchr(written, '.');
+        return zs__fail_at(r->d, key,
+                           "%s%sunknown key '%s'; the core's keys are not "
+                           "dotted: write '%s' under '%.*s'",
+                           section ? section : "", section ? ": " : "",
+                           written, dot + 1, (int)(dot - written), written);
+    }
     zs__text_t keys = {0};
     option_keys_add(&keys, r->options, "");
     if (core_voice(r))

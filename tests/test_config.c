@@ -206,6 +206,20 @@ static const struct bad_case bad_cases[] = {
     {"plugin_dir: \"${HOME:-${HOME}}\"\n" ONE_SINK,
      "test.yaml:1:13: '${HOME:-...}': a default cannot hold '${' (defaults "
      "are taken as written, not expanded)"},
+    /* dotted keys are for sink options; the core's sections are nested */
+    {"queue.capacity: 32\n" ONE_SINK,
+     "test.yaml:1:1: unknown key 'queue.capacity'; the core's keys are not "
+     "dotted: write 'capacity' under 'queue'"},
+    {"stats.path: x\n" ONE_SINK,
+     "test.yaml:1:1: unknown key 'stats.path'; the core's keys are not "
+     "dotted: write 'path' under 'stats'"},
+    {"watch:\n  - endpoint: \"tcp://a:1\"\n    curve.server_key: x\n"
+     ONE_SINK,
+     "test.yaml:3:5: watch: unknown key 'curve.server_key'; the core's keys "
+     "are not dotted: write 'server_key' under 'curve'"},
+    {"queue.x.y: 32\n" ONE_SINK,
+     "test.yaml:1:1: unknown key 'queue.x.y'; the core's keys are not "
+     "dotted: write 'x.y' under 'queue'"},
     /* severity */
     {"severity:\n  conected: err\n" ONE_SINK,
      "test.yaml:2:3: severity: unknown event 'conected'; valid events: "
