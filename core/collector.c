@@ -569,7 +569,6 @@ static void collector_free(zs__collector_t *c)
     zs__bind_waits_destroy(&c->binds);
     pthread_cond_destroy(&c->released);
     pthread_mutex_destroy(&c->lock);
-    free(c->let_go);
     zs__ptrmap_clear(&c->current);
     while (c->ending) {
         zs__tap_t *tap = c->ending;

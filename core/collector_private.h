@@ -83,10 +83,9 @@ struct zs__collector {
     _Atomic int say_last;     /* zs__collector_say_last() */
     _Atomic int64_t settle_deadline_ns;
     /* Taps the application let go (it stopped or replaced its monitor)
-     * that are still bound: the thread unbinds each as it reads the
-     * monitor's end, then signals released. */
-    zs__tap_t **let_go;       /* (lock) */
-    size_t nlet_go, let_go_cap;
+     * that are still bound, linked by zs__tap_link(): the thread unbinds
+     * each as it reads the monitor's end, then signals released. */
+    zs__tap_t *let_go;        /* (lock) */
     pthread_cond_t released;  /* on the monotonic clock */
     sem_t settled;            /* posted once the thread stopped routing */
     bool discarding;          /* (thread) routing stopped: zs may be gone */
@@ -96,7 +95,8 @@ struct zs__collector {
     reader_t *dead;           /* (thread) ended, freed after the round */
     zs__tap_t *ending;        /* (thread) taps ended, closed at the end
                                  of a round once all they hold is sent,
-                                 linked by zs__tap_link() */
+                                 linked by zs__tap_link() (a tap is on
+                                 let_go first, on ending once it ended) */
     uint64_t lineages;        /* (lock) the last socket lineage given */
     zs__conns_t conns;        /* (thread) connections seen opening */
     uint64_t seq;
@@ -122,6 +122,6 @@ void zs__reader_unlink(zs__collector_t *c, reader_t *r);
 
 /* From the thread, with the lock held, once tap has released its
  * endpoint: wakes the application threads that wait to bind it. */
-void zs__taps_released(zs__collector_t *c, const zs__tap_t *tap);
+void zs__taps_released(zs__collector_t *c, zs__tap_t *tap);
 
 #endif

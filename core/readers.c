@@ -112,31 +112,25 @@ typedef struct change {
 } change_t;
 
 /* Remembers that the application let tap go (NULL: none), with the lock
- * held. Not remembered when there is no memory: a bind of its endpoint
- * then fails as long as the tap holds it, as before it is released. */
+ * held: on c->let_go, through the link it takes to c->ending once it ended
+ * (zs__taps_released() unlinks it first). */
 static void tap_let_go(zs__collector_t *c, zs__tap_t *tap)
 {
     if (!tap)
         return;
-    for (size_t i = 0; i < c->nlet_go; i++)
-        if (c->let_go[i] == tap)
+    for (zs__tap_t *t = c->let_go; t; t = *zs__tap_link(t))
+        if (t == tap)
             return;
-    if (c->nlet_go == c->let_go_cap) {
-        size_t cap = c->let_go_cap ? c->let_go_cap * 2 : 4;
-        zs__tap_t **bigger = realloc(c->let_go, cap * sizeof *bigger);
-        if (!bigger)
-            return;
-        c->let_go = bigger;
-        c->let_go_cap = cap;
-    }
-    c->let_go[c->nlet_go++] = tap;
+    *zs__tap_link(tap) = c->let_go;
+    c->let_go = tap;
 }
 
-void zs__taps_released(zs__collector_t *c, const zs__tap_t *tap)
+void zs__taps_released(zs__collector_t *c, zs__tap_t *tap)
 {
-    for (size_t i = 0; i < c->nlet_go; i++)
-        if (c->let_go[i] == tap) {
-            c->let_go[i] = c->let_go[--c->nlet_go];
+    for (zs__tap_t **at = &c->let_go; *at; at = zs__tap_link(*at))
+        if (*at == tap) {
+            *at = *zs__tap_link(tap);
+            *zs__tap_link(tap) = NULL;
             pthread_cond_broadcast(&c->released);
             return;
         }
@@ -146,18 +140,18 @@ void zs__taps_released(zs__collector_t *c, const zs__tap_t *tap)
  * lock held. */
 static bool endpoint_let_go(const zs__collector_t *c, const char *endpoint)
 {
-    for (size_t i = 0; i < c->nlet_go; i++)
-        if (strcmp(zs__tap_endpoint(c->let_go[i]), endpoint) == 0)
+    for (zs__tap_t *t = c->let_go; t; t = *zs__tap_link(t))
+        if (strcmp(zs__tap_endpoint(t), endpoint) == 0)
             return true;
     return false;
 }
 
 /* A monitor the application stopped or replaced releases its endpoint in
  * that call with libzmq; zmqsink's tap releases it once the collector
- * reads the monitor's end, which libzmq queued in that call. Waits for that, while a tap the
- * application let go holds endpoint, at most TAP_RELEASE_WAIT_NS. Returns
- * whether none holds it now (it may have been released since the bind
- * failed: then a bind again finds it free). */
+ * reads the monitor's end, which libzmq queued in that call. Waits for
+ * that, while a tap the application let go holds endpoint, at most
+ * TAP_RELEASE_WAIT_NS. Returns whether none holds it now (it may have been
+ * released since the bind failed: then a bind again finds it free). */
 static bool taps_release_wait(zs__collector_t *c, const char *endpoint)
 {
     int64_t deadline = clock_now_ns() + TAP_RELEASE_WAIT_NS;

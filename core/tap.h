@@ -66,7 +66,8 @@ const char *zs__tap_endpoint(const zs__tap_t *t);
 void zs__tap_abandon(zs__tap_t *t);
 
 /* The tap's link in a list its owner keeps of them (the collector's of
- * ended taps), so that keeping one needs no memory. */
+ * taps let go, then of ended taps: one at a time), so that keeping one
+ * needs no memory. */
 zs__tap_t **zs__tap_link(zs__tap_t *t);
 
 /* Sends what waits, as far as there is room, and closes the socket (what

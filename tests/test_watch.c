@@ -529,7 +529,7 @@ Test(watch, opens_the_documented_1024_probes)
     free(out);
 }
 
-Test(watch, a_list_past_the_cap_says_so)
+Test(watch, a_list_past_the_cap_is_refused_whole)
 {
     config_of_probes(1025);
     char *config = path_in_dir("watch.yaml");

@@ -147,9 +147,9 @@ static size_t wanted(const watch_t *w, zmqsink_probe_t *scratch,
     return (size_t)w->nendpoints;
 }
 
-/* Closes the probes no longer wanted and opens the new ones, at most
- * ZMQSINK_MAX_PROBES in all. Returns how many failed to open, or were
- * left out. */
+/* Closes the probes no longer wanted and opens the new ones (at most
+ * ZMQSINK_MAX_PROBES: the config and the arguments hold no more). Returns
+ * how many failed to open. */
 static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
 {
     size_t kept = 0;
@@ -166,24 +166,17 @@ static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
         }
     }
     w->nprobes = kept;
-    int failed = 0, left_out = 0;
+    int failed = 0;
     for (size_t j = 0; j < n; j++) {
         bool open = false;
         for (size_t i = 0; i < kept && !open; i++)
             open = probe_is(w->probes[i], &specs[j]);
         if (open)
             continue;
-        if (w->nprobes == ZMQSINK_MAX_PROBES) {
-            if (!left_out++)
-                fprintf(stderr, "zmqsink watch: at most %d probes: probe "
-                        "'%s' and the ones after it are not opened\n",
-                        ZMQSINK_MAX_PROBES, specs[j].name);
-            continue;
-        }
         probe_t *p = calloc(1, sizeof *p);
         if (p)
             probe_spec_copy(p, &specs[j]);
-        if (!p || probe_open(w, p) != 0) {
+        if (!p || w->nprobes == ZMQSINK_MAX_PROBES || probe_open(w, p) != 0) {
             if (!p)
                 fprintf(stderr, "zmqsink watch: probe '%s': out of memory\n",
                         specs[j].name);
@@ -193,7 +186,7 @@ static int probes_apply(watch_t *w, const zmqsink_probe_t *specs, size_t n)
         }
         w->probes[w->nprobes++] = p;
     }
-    return failed + left_out;
+    return failed;
 }
 
 static void probes_close(watch_t *w)
