@@ -1215,15 +1215,18 @@ Test(pipeline, a_tcp_server_that_stops_reading_stalls_nothing)
         if (held.sinks[0].dropped_full > 0 && held.sinks[0].pending > 0)
             break;
     }
-    cr_assert_gt(held.sinks[0].dropped_full, 0,
-                 "the queue overflowed: %zu events, %llu delivered, %llu "
-                 "pending, %llu queued", events.n,
-                 (unsigned long long)held.sinks[0].delivered,
-                 (unsigned long long)held.sinks[0].pending,
-                 (unsigned long long)held.sinks[0].queue_depth);
+    cr_assert(held.sinks[0].dropped_full > 0 && held.sinks[0].pending > 0,
+              "the queue overflowed while the sink held a full buffer: "
+              "%zu events, %llu delivered, %llu pending, %llu queued, "
+              "%llu dropped", events.n,
+              (unsigned long long)held.sinks[0].delivered,
+              (unsigned long long)held.sinks[0].pending,
+              (unsigned long long)held.sinks[0].queue_depth,
+              (unsigned long long)held.sinks[0].dropped_full);
+    /* One round more goes at the same pace. What the sink holds then is
+     * not asserted: the receiving kernel compacts its queue now and then
+     * (tcp_prune_queue), which reopens the window for a moment. */
     traffic("frontend", 500);
-    zmqsink_stats(zs, &held);
-    cr_assert_gt(held.sinks[0].pending, 0, "the sink holds a full buffer");
 
     cr_assert_eq(kill(rsyslogd, SIGCONT), 0);
     th_close(router);
