@@ -99,9 +99,10 @@ static char *port_text(char buf[16])
 
 /* ---- running programs ---- */
 
-/* Waits at most RUN_WAIT_MS for pid; kills it and fails, showing its
- * output, when it is still running then. Returns its wait status. */
-static int wait_bounded(pid_t pid, const char *out_path)
+/* Waits at most RUN_WAIT_MS for pid; kills it and fails, saying how it
+ * ran (`how`) and showing its output, when it is still running then.
+ * Returns its wait status. */
+static int wait_bounded(pid_t pid, const char *how, const char *out_path)
 {
     int status;
     for (int waited = 0; waited < RUN_WAIT_MS; waited += 10) {
@@ -114,8 +115,8 @@ static int wait_bounded(pid_t pid, const char *out_path)
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     char *output = th_read_file(out_path);
-    cr_assert_fail("still running after %d ms, killed; its output:\n%s",
-                   RUN_WAIT_MS, output ? output : "(none)");
+    cr_assert_fail("%s: still running after %d ms, killed; its output:\n%s",
+                   how, RUN_WAIT_MS, output ? output : "(none)");
     return -1;
 }
 
@@ -128,7 +129,9 @@ static char *run_ok(const rp_program_t *program, const char *config,
 {
     char *out = temp_path(out_name);
     pid_t pid = rp_start(program, config, options, args, out);
-    rp_assert_exited(wait_bounded(pid, out), 0, out);
+    rp_assert_exited(wait_bounded(pid, config ? "under zmqsink run" : "alone",
+                                  out),
+                     0, out);
     char *output = th_read_file(out);
     cr_assert_not_null(output, "no output file %s", out);
     free(out);
@@ -485,7 +488,7 @@ Test(programs, a_narrow_mask_replaced_then_disabled)
     free(config);
 }
 
-/* A monitor the program let go, its reader closed first, keeps no name
+/* A monitor the program let go, its reader closed unread, keeps no name
  * the program binds again: pyzmq's, named after the socket's fd, for the
  * same socket; CZMQ's, named after the socket's address, for the next
  * socket, which often takes that address again. */
@@ -548,7 +551,7 @@ static void check_exit_path(const char *mode, int code, int rounds)
     const char *args[] = {mode, NULL};
     for (int i = 0; i < rounds; i++) {
         pid_t pid = rp_start(&exit_paths, config, NULL, args, out);
-        rp_assert_exited(wait_bounded(pid, out), code, out);
+        rp_assert_exited(wait_bounded(pid, "under zmqsink run", out), code, out);
     }
     free(out);
     free(config);
@@ -704,7 +707,7 @@ Test(programs, bind_and_connect_do_not_wait_for_a_sink_to_open)
               output ? output : "(none)");
     cr_assert_neq(access(release, F_OK), 0);
     free(th_write_file(tmpdir, "release", ""));
-    rp_assert_exited(wait_bounded(pid, out), 0, out);
+    rp_assert_exited(wait_bounded(pid, "under zmqsink run", out), 0, out);
     /* Events from before open() waited in the queue. */
     event_list_t list = read_events("slow.jsonl");
     assert_count(&list,
@@ -748,7 +751,7 @@ static char *run_stuck(const char *extra, const char **options,
     const char *args[] = {port_text(port), nsockets, NULL};
     char *out = temp_path("run.out");
     *pid = rp_start(&many_sockets, config, options, args, out);
-    rp_assert_exited(wait_bounded(*pid, out), 0, out);
+    rp_assert_exited(wait_bounded(*pid, "under zmqsink run", out), 0, out);
     char *output = th_read_file(out);
     snprintf(ok, sizeof ok, "%s sockets ok\n", nsockets);
     cr_assert(strstr(output, ok), "%s", output);
@@ -997,7 +1000,7 @@ static void check_prefork(const char *mode)
     char *out = temp_path("run.out");
     pid_t pid = rp_start(&prefork, config, NULL, args, out);
     /* Before this work, a pre-fork program hung here forever. */
-    rp_assert_exited(wait_bounded(pid, out), 0, out);
+    rp_assert_exited(wait_bounded(pid, "under zmqsink run", out), 0, out);
     char *output = th_read_file(out);
     long long workers[WORKERS], parent = pid;
     parse_workers(output, workers);

@@ -9,11 +9,14 @@ sees. It prints the events its monitor delivered, one line:
   again    monitor, disable, and monitor again at the same address once the
            first monitor is gone
   reuse    three times: monitor, connect, wait for
-           EVENT_HANDSHAKE_SUCCEEDED, close the monitor's reader, then
-           disable_monitor() (EVENT_MONITOR_STOPPED unread) and
-           disconnect; pyzmq binds
-           each at the same address, named after the socket's fd (tried
-           for 2 s: libzmq frees it in the background)
+           EVENT_HANDSHAKE_SUCCEEDED, disable_monitor(), close the
+           monitor's reader (EVENT_MONITOR_STOPPED unread) and
+           disconnect; pyzmq binds each at the same address, named after
+           the socket's fd (tried for 2 s: libzmq frees it in the
+           background). The reader is closed after disable_monitor():
+           closed before, libzmq's own send of EVENT_MONITOR_STOPPED
+           blocks for ever when the reader's pipe is already gone, which
+           hangs the program now and then, with or without zmqsink.
 
 connect_delayed is left out: whether a loopback connect completes at once
 is up to the kernel. Exits 0, or 1 when an awaited event never came.
@@ -96,8 +99,8 @@ def main(mode, port):
             monitor = monitor_again(client)
             client.connect(endpoint)
             ok = drain_until(monitor, seen, zmq.EVENT_HANDSHAKE_SUCCEEDED) and ok
-            monitor.close()
             client.disable_monitor()
+            monitor.close()
             client.disconnect(endpoint)
     print(" ".join(seen))
     server.close()
