@@ -1,5 +1,6 @@
 /* Sink addresses: "host:port", "[ipv6]:port" or a unix socket path,
- * resolved once for the plugins that talk to a server. */
+ * resolved for the plugins that talk to a server: at open, and again at
+ * their reconnects. */
 #include "address.h"
 
 #include <netdb.h>
@@ -93,9 +94,12 @@ int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                     *found;
     int rc = getaddrinfo(name, port, &hints, &found);
     if (rc != 0) {
-        snprintf(err, errlen, "address '%s': cannot resolve '%s': %s",
-                 address, name, gai_strerror(rc));
-        return -1;
+        /* The shape was checked and the port is numeric: what failed is
+         * the lookup of the name, which may work later (DNS not up yet,
+         * a service not yet registered). */
+        snprintf(err, errlen, "cannot resolve '%s': %s", name,
+                 gai_strerror(rc));
+        return ZMQSINK_ADDRESS_UNRESOLVED;
     }
     memcpy(addr, found->ai_addr, found->ai_addrlen);
     *addr_len = found->ai_addrlen;

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,17 @@ static uint64_t host_sockets_attached(const zmqsink_host_t *host)
     return host_of(host)->sockets_attached;
 }
 
+void *th_plugin_open_unresolved(th_plugin_host_t *h, int fail,
+                                const char *said)
+{
+    h->lookups_to_fail = fail;
+    void *state = th_plugin_open(h);
+    cr_assert_eq(h->lookups, 1);
+    cr_assert_eq(h->logs, 1, "said once: %s", h->log_text);
+    cr_assert_str_eq(h->last_log, said);
+    return state;
+}
+
 void th_plugin_tick_when_asked(th_plugin_host_t *h, void *state, int wait_ms)
 {
     cr_assert_neq(h->tick_at_ns, INT64_MAX,
@@ -209,6 +221,25 @@ static int64_t fallback_number(const zmqsink_option_t *o)
     }
 }
 
+static int host_resolve_address(const zmqsink_host_t *host,
+                                const char *address, const char *default_port,
+                                int socktype, struct sockaddr_storage *addr,
+                                socklen_t *addr_len, char *err, size_t errlen)
+{
+    th_plugin_host_t *h = host_of(host);
+    if (!strchr(address, '/')) {
+        h->lookups++;
+        if (h->lookups_to_fail > 0) {
+            h->lookups_to_fail--;
+            snprintf(err, errlen, "cannot resolve '%s': %s", address,
+                     gai_strerror(EAI_AGAIN));
+            return ZMQSINK_ADDRESS_UNRESOLVED;
+        }
+    }
+    return zs__resolve_address(host, address, default_port, socktype, addr,
+                               addr_len, err, errlen);
+}
+
 void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
                          const char *sink_name, const char *config_dir,
                          const th_option_t *options)
@@ -228,7 +259,7 @@ void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
             .log = host_log,
             .count_failed = host_count_failed,
             .sink_drops = host_sink_drops,
-            .resolve_address = zs__resolve_address,
+            .resolve_address = host_resolve_address,
             .fork_hold = zs__host_fork_hold,
             .fork_release = zs__host_fork_release,
             .resolve_path = zs__resolve_path,

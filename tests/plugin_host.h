@@ -44,15 +44,21 @@ typedef struct th_plugin_host {
     const char *sink_names[TH_MAX_SINKS];
     uint64_t sink_dropped[TH_MAX_SINKS];
     uint64_t sockets_attached; /* what sockets_attached() reports */
+    /* resolve_address(): the core's, after failing the next
+     * lookups_to_fail lookups of a name (not a path) as a resolver that
+     * cannot be reached would; lookups counts the names looked up */
+    int lookups_to_fail;
+    int lookups;
 } th_plugin_host_t;
 
 /* Loads NAME.so from $ZMQSINK_PLUGIN_DIR; *handle is for dlclose(). */
 const zmqsink_plugin_t *th_plugin_load(const char *name, void **handle);
 
-/* Fills h with every service of ABI 1.5 (format: zmqsink_format_event,
- * resolve_address, resolve_path, host_name: the core's) and the options, ended by a NULL key; or,
- * when options is NULL, every option the plugin declares, with its
- * fallback parsed as the core parses it (set false). */
+/* Fills h with every service of this ABI (format, resolve_path, host_name
+ * and the fds': the core's; resolve_address: the core's, see
+ * lookups_to_fail) and the options, ended by a NULL key; or, when options
+ * is NULL, every option the plugin declares, with its fallback parsed as
+ * the core parses it (set false). */
 void th_plugin_host_init(th_plugin_host_t *h, const zmqsink_plugin_t *plugin,
                          const char *sink_name, const char *config_dir,
                          const th_option_t *options);
@@ -64,6 +70,12 @@ th_option_t *th_plugin_option(th_plugin_host_t *h, const char *key);
 /* Opens the plugin on the host; the test fails with the plugin's message
  * if it cannot. Returns its state. */
 void *th_plugin_open(th_plugin_host_t *h);
+
+/* Opens the plugin with its next `fail` lookups of a name failing (see
+ * lookups_to_fail): it must open all the same, having looked the name up
+ * once and said exactly `said`, its one log line. Returns its state. */
+void *th_plugin_open_unresolved(th_plugin_host_t *h, int fail,
+                                const char *said);
 
 /* Ticks a plugin that ticks on request as the core does: once the time it
  * asked for has come, consuming the request. The test fails when it asked

@@ -3,6 +3,7 @@
  * pipeline against the real statsd daemon (npm, tests/statsd), read back
  * through its admin interface. */
 #include <criterion/criterion.h>
+#include <netdb.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -668,6 +669,58 @@ Test(direct, unix_datagram_socket_and_send_failures)
     free_received(&r);
     plugin->close(s);
     close(fd);
+}
+
+/* A name that does not resolve when the sink opens (DNS not up yet at
+ * boot; the resolver's failures are the test host's, the listener is
+ * real): the sink opens and says so once; each flush until the name
+ * resolves counts its events as failed, "unresolved"; then metrics go. */
+Test(direct, a_name_that_resolves_late_fails_its_metrics_until_then)
+{
+    char said[512];
+    snprintf(said, sizeof said,
+             "address '%s': cannot resolve '%s': %s; metrics are counted as "
+             "failed until it resolves (looked up again at the flushes)",
+             address, address, gai_strerror(EAI_AGAIN));
+    void *s = th_plugin_open_unresolved(&th, 2, said);
+
+    zmqsink_event_t ev = event("r", ZMQSINK_EVENT_ACCEPTED, -1);
+    write_many(s, ev, 2);
+    plugin->tick(s, monotonic_ns() + 3600 * 1000000000LL);
+    cr_assert_eq(th.lookups, 2, "looked up again at the flush");
+    cr_assert_eq(th_plugin_failed(&th, "unresolved"), 2u);
+    cr_assert_eq(th.logs, 1, "the streak is said once: %s", th.log_text);
+
+    write_ok(s, &ev, 1);
+    plugin->tick(s, monotonic_ns() + 7200 * 1000000000LL);
+    cr_assert_eq(th.lookups, 3);
+    cr_assert_eq(th_plugin_failed(&th, "unresolved"), 2u);
+    cr_assert_eq(th.delivered, 1u);
+    cr_assert_eq(th.logs, 2, "%s", th.log_text);
+    snprintf(said, sizeof said, "address '%s' resolved: sending metrics",
+             address);
+    cr_assert_str_eq(th.last_log, said);
+    received_t r = flush_and_receive(s);
+    cr_assert_eq(count_lines(&r, "zmq.r.accepted:1|c"), 1u);
+    cr_assert_eq(count_prefixed(&r, "zmq.r.accepted:"), 1u);
+    free_received(&r);
+    plugin->close(s);
+    cr_assert_eq(th.failed, 2u);
+}
+
+/* The core's resolver itself: a name under .invalid (RFC 6761) never
+ * resolves, and the sink opens all the same. */
+Test(direct, a_name_that_never_resolves_is_said_at_open)
+{
+    th_plugin_set_option(&th, "address", "zmqsink-test.invalid:8125", 0);
+    void *s = th_plugin_open(&th);
+    cr_assert(strstr(th.last_log, "address 'zmqsink-test.invalid:8125': "
+                                  "cannot resolve 'zmqsink-test.invalid': "),
+              "%s", th.last_log);
+    write_ok(s, &(zmqsink_event_t){.type = ZMQSINK_EVENT_ACCEPTED}, 1);
+    plugin->tick(s, monotonic_ns() + 3600 * 1000000000LL);
+    cr_assert_eq(th_plugin_failed(&th, "unresolved"), 1u);
+    plugin->close(s);
 }
 
 Test(direct, close_counts_what_was_never_sent)

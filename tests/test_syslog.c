@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -521,6 +522,64 @@ Test(direct, tcp_framing_and_reconnect)
         close(listener);
     }
     cr_assert_eq(th.failed, 0);
+}
+
+/* A name that does not resolve when the sink opens (DNS not up yet at
+ * boot; the resolver's failures are the test host's, the server is real):
+ * the sink opens, says so once, keeps its messages and looks the name up
+ * again at each connect attempt; once it resolves they go, none failed. */
+Test(direct, a_name_that_resolves_late_is_an_outage_not_a_failure)
+{
+    int port, listener = tcp_listener(&port);
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", port);
+    th_plugin_set_option(&th, "transport", "tcp", 3);
+    th_plugin_set_option(&th, "address", address, 0);
+    th_plugin_set_option(&th, "reconnect.min", "", 1);
+    th_plugin_set_option(&th, "reconnect.max", "", 1);
+    char said[256];
+    snprintf(said, sizeof said,
+             "cannot connect to tcp %s: cannot resolve '%s': %s; messages "
+             "wait (up to 1048576 bytes) while it reconnects",
+             address, address, gai_strerror(EAI_AGAIN));
+    void *s = th_plugin_open_unresolved(&th, 3, said);
+
+    zmqsink_event_t ev = th_sample_event(1);
+    cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
+    int conn = accept_within(listener, s);
+    cr_assert_eq(th.lookups, 4, "looked up until it resolved");
+    char got[64];
+    cr_assert_eq(read_exactly(conn, got, sizeof got - 1), sizeof got - 1);
+    cr_assert(strstr(got, " <29>1 2023-11-14T22:13:20.123456Z testhost "),
+              "the event's frame: %s", got);
+    cr_assert_eq(th.delivered, 1);
+    cr_assert_eq(th.failed, 0);
+    cr_assert_eq(th.logs, 2, "%s", th.log_text);
+    snprintf(said, sizeof said, "connected to tcp %s again", address);
+    cr_assert_str_eq(th.last_log, said);
+    close(conn);
+    plugin->close(s);
+    close(listener);
+}
+
+/* The core's resolver itself: a name under .invalid (RFC 6761) never
+ * resolves. The sink opens all the same and keeps what it is given; what
+ * it still holds at close is counted as failed. */
+Test(direct, a_name_that_never_resolves_keeps_its_messages_until_close)
+{
+    th_plugin_set_option(&th, "transport", "tcp", 3);
+    th_plugin_set_option(&th, "address", "zmqsink-test.invalid:514", 0);
+    void *s = th_plugin_open(&th);
+    cr_assert(strstr(th.last_log, "cannot connect to tcp "
+                                  "zmqsink-test.invalid:514: cannot resolve "
+                                  "'zmqsink-test.invalid': "),
+              "%s", th.last_log);
+    zmqsink_event_t ev = th_sample_event(1);
+    cr_assert_eq(plugin->write(s, &ev, 1), ZMQSINK_WRITE_OK);
+    cr_assert_eq(th.delivered, 0);
+    cr_assert_eq(th.failed, 0);
+    plugin->close(s);
+    cr_assert_eq(th_plugin_failed(&th, "unwritten"), 1);
 }
 
 Test(direct, open_errors_say_what_is_wrong)

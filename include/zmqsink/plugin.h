@@ -74,6 +74,8 @@
  *     1.5: tick_at in the host, ZMQSINK_PLUGIN_TICKS_ON_REQUEST.
  *     1.6: own_fd, close_fd and sockets_attached in the host.
  *     1.7: check in the descriptor.
+ *     1.8: ZMQSINK_ADDRESS_UNRESOLVED from resolve_address (a name the
+ *     lookup did not resolve; -1 before, as for a malformed address).
  *
  * Instances and threads. Each sink of a config is one instance: its own
  * state (what open() returns), host table, worker thread and ring of
@@ -212,7 +214,11 @@ extern "C" {
 #endif
 
 #define ZMQSINK_PLUGIN_ABI_MAJOR 1
-#define ZMQSINK_PLUGIN_ABI_MINOR 7
+#define ZMQSINK_PLUGIN_ABI_MINOR 8
+
+/* What zmqsink_host_t.resolve_address returns for a well-formed address
+ * whose name did not resolve (yet). */
+#define ZMQSINK_ADDRESS_UNRESOLVED (-2)
 
 /* The name of the one symbol a plugin exports. */
 #define ZMQSINK_PLUGIN_ENTRY_SYMBOL "zmqsink_plugin_entry"
@@ -351,13 +357,19 @@ struct zmqsink_host {
     size_t (*sink_drops)(const zmqsink_host_t *host, size_t index,
                          const char **name, uint64_t *dropped);
 
-    /* Since ABI 1.1. Resolves a server address, typically once at open: a
-     * path containing '/' is a unix socket (relative to config_dir);
-     * otherwise "host:port" or "[ipv6]:port", or "host" alone when
-     * default_port is not NULL. socktype (SOCK_DGRAM or SOCK_STREAM) guides
-     * the lookup, which may block on DNS. Fills *addr and *addr_len and
-     * returns 0, or returns -1 with "address 'X': what was expected" in
-     * err. Sink's thread. */
+    /* Since ABI 1.1. Resolves a server address, at open and again when
+     * the plugin reconnects: a path containing '/' is a unix socket
+     * (relative to config_dir); otherwise "host:port" or "[ipv6]:port", or
+     * "host" alone when default_port is not NULL. socktype (SOCK_DGRAM or
+     * SOCK_STREAM) guides the lookup, which may block on DNS. Fills *addr
+     * and *addr_len and returns 0. Otherwise returns -1 when the address
+     * is malformed, with "address 'X': what was expected" in err, or
+     * (since ABI 1.8) ZMQSINK_ADDRESS_UNRESOLVED when it is well formed but
+     * the lookup of its name failed, with "cannot resolve 'NAME': the
+     * resolver's reason" in err (the plugin says which address): a
+     * later call may succeed (DNS not reachable yet, a service not yet
+     * registered), so a sink should keep its events and try again rather
+     * than fail. Sink's thread. */
     int (*resolve_address)(const zmqsink_host_t *host, const char *address,
                            const char *default_port, int socktype,
                            struct sockaddr_storage *addr, socklen_t *addr_len,

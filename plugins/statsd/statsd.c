@@ -71,7 +71,11 @@
  *   characters become '_' (',' too in tag values). Two sockets whose names
  *   sanitise alike share their metrics.
  * - Datagrams are sent with sendto() without waiting (MSG_DONTWAIT), to an
- *   address resolved at open. A datagram that cannot be sent (no listener
+ *   address resolved at open. A name that does not resolve yet (DNS not up
+ *   at boot) is looked up again at the flushes, after a backoff from
+ *   LOOKUP_MIN_NS doubling up to LOOKUP_MAX_NS; until it resolves, the
+ *   events of each flush are counted with count_failed(n, "unresolved"),
+ *   and the streak is logged once. A datagram that cannot be sent (no listener
  *   on a unix socket, a full buffer, ...) is logged once per streak of
  *   failures, and the events its counter lines stood for are counted with
  *   count_failed(n, "send"); gauges, timers and drop counters stand for no
@@ -96,6 +100,9 @@
 #include "names.h"
 
 #define TIMER_SAMPLES_MAX 1024
+/* Between lookups of a name that did not resolve. */
+#define LOOKUP_MIN_NS (1000 * INT64_C(1000000))
+#define LOOKUP_MAX_NS (60 * INT64_C(1000000000))
 #define TABLE_INITIAL 16
 #define REASONS_MAX 16
 
@@ -136,9 +143,12 @@ typedef struct sink_seen {
 struct statsd_sink {
     const zmqsink_host_t *host;
     const char *address; /* as configured, for messages */
-    int fd;
+    int fd;              /* -1 until the address resolved */
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    backoff_t lookup;    /* between lookups while the name does not resolve */
+    int64_t next_lookup_ns;
+    bool unresolved_logged;
     statsd_style_t style;
     int64_t interval_ns, last_flush_ns;
     int64_t expire_ns;
@@ -278,6 +288,53 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev,
     }
 }
 
+/* ---- the address ---- */
+
+/* Resolves the address and opens the socket. Returns 0, also when the
+ * name did not resolve (logged once per streak, and looked up again after
+ * the backoff), or -1 with the message in err when the address is
+ * malformed or no socket can be had. */
+static int open_socket(struct statsd_sink *s, int64_t now_ns, char *err,
+                       size_t len)
+{
+    int rc = s->host->resolve_address(s->host, s->address, NULL, SOCK_DGRAM,
+                                      &s->addr, &s->addrlen, err, len);
+    if (rc == ZMQSINK_ADDRESS_UNRESOLVED) {
+        s->next_lookup_ns = now_ns + backoff_next(&s->lookup);
+        if (once_failed(&s->unresolved_logged))
+            s->host->log(s->host, ZMQSINK_SEV_WARNING,
+                         "address '%s': %s; metrics are counted as failed "
+                         "until it resolves (looked up again at the flushes)",
+                         s->address, err);
+        return 0;
+    }
+    if (rc < 0)
+        return -1;
+    s->fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        snprintf(err, len, "address '%s': cannot create a socket: %s",
+                 s->address, strerror(errno));
+        return -1;
+    }
+    s->host->own_fd(s->host, s->fd, 1); /* no child keeps it open */
+    if (once_recovered(&s->unresolved_logged))
+        s->host->log(s->host, ZMQSINK_SEV_NOTICE,
+                     "address '%s' resolved: sending metrics", s->address);
+    return 0;
+}
+
+/* Before a flush: looks the name up again, when it did not resolve and
+ * the backoff is over. */
+static void lookup_when_due(struct statsd_sink *s, int64_t now_ns)
+{
+    if (s->fd >= 0 || now_ns < s->next_lookup_ns)
+        return;
+    char err[256];
+    if (open_socket(s, now_ns, err, sizeof err) < 0 &&
+        once_failed(&s->send_failing))
+        s->host->log(s->host, ZMQSINK_SEV_ERR, "%s", err);
+}
+
 /* ---- datagrams ---- */
 
 /* Sends a full datagram (a statsd_send_fn). */
@@ -285,6 +342,11 @@ static void send_datagram(void *ctx, const char *data, size_t len,
                           uint64_t events)
 {
     struct statsd_sink *s = ctx;
+    if (s->fd < 0) {
+        if (events)
+            s->host->count_failed(s->host, events, "unresolved");
+        return;
+    }
     ssize_t sent;
     do
         sent = sendto(s->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL,
@@ -476,6 +538,7 @@ static void forget_sockets(struct statsd_sink *s, int64_t now_ns)
 
 static void flush_all(struct statsd_sink *s, int64_t now_ns)
 {
+    lookup_when_due(s, now_ns);
     for (size_t i = 0; i < s->capacity; i++)
         if (s->sockets[i].name[0])
             flush_socket(s, &s->sockets[i]);
@@ -538,23 +601,6 @@ static void statsd_close(void *state)
     free(s);
 }
 
-/* ---- the address ---- */
-
-static int open_socket(struct statsd_sink *s, char *err, size_t len)
-{
-    if (s->host->resolve_address(s->host, s->address, NULL, SOCK_DGRAM,
-                                 &s->addr, &s->addrlen, err, len) < 0)
-        return -1;
-    s->fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s->fd < 0) {
-        snprintf(err, len, "address '%s': cannot create a socket: %s",
-                 s->address, strerror(errno));
-        return -1;
-    }
-    s->host->own_fd(s->host, s->fd, 1); /* no child keeps it open */
-    return 0;
-}
-
 /* ---- open ---- */
 
 /* The prefix into style. Returns 0, or -1 with the message in err. */
@@ -607,7 +653,9 @@ static void *statsd_open(const zmqsink_host_t *host, char *err, size_t len)
         snprintf(err, len, "out of memory");
         goto err;
     }
-    if (read_prefix(host, style, err, len) < 0 || open_socket(s, err, len) < 0)
+    backoff_init(&s->lookup, LOOKUP_MIN_NS, LOOKUP_MAX_NS);
+    if (read_prefix(host, style, err, len) < 0 ||
+        open_socket(s, s->last_flush_ns, err, len) < 0)
         goto err;
     request_tick(s);
     return s;

@@ -29,6 +29,11 @@
  * were written to the socket (a datagram: sent); until then its event is
  * pending in zmqsink_stats().
  *
+ * A udp or tcp server's name is looked up at open and again at each
+ * connect attempt after a failure: a name that does not resolve yet (DNS
+ * not up at boot, a service not yet registered) is an outage like a server
+ * that is away, and a server that moved is found at its new address.
+ *
  * UDP has no server to wait for: a datagram that cannot be sent is counted
  * as failed ("unsent"). */
 #include <errno.h>
@@ -76,6 +81,9 @@ struct syslog_sink {
 
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    const char *name_address; /* udp, tcp: HOST:PORT, looked up again at
+                                 each connect after a failure */
+    bool resolved;            /* addr holds its lookup */
     int socktype; /* SOCK_DGRAM or SOCK_STREAM; local may turn to stream */
     char display[PATH_MAX + 16]; /* "tcp 127.0.0.1:514", for messages */
 
@@ -158,22 +166,40 @@ static void close_socket(struct syslog_sink *s)
     s->conn = DOWN;
 }
 
-/* After a failed connect or a lost connection (err 0: closed by the
- * server): try again after the backoff, which doubles up to reconnect.max.
- * Logs once per outage. */
-static void connection_failed(struct syslog_sink *s, int err, int64_t now,
-                              const char *what)
+/* After a failed lookup or connect, or a lost connection: try again
+ * after the backoff, which doubles up to reconnect.max, looking the name
+ * up afresh (the server may have moved). Logs once per outage. */
+static void connection_failed(struct syslog_sink *s, const char *why,
+                              int64_t now, const char *what)
 {
     close_socket(s);
     s->sent = 0; /* a message cut short goes again whole */
+    s->resolved = !s->name_address;
     s->next_attempt_ns = now + backoff_next(&s->reconnect);
     if (!once_failed(&s->down_logged))
         return;
     s->host->log(s->host, ZMQSINK_SEV_WARNING,
                  "%s %s: %s; messages wait (up to %zu bytes) while it "
                  "reconnects",
-                 what, s->display, err ? strerror(err) : "closed by the server",
-                 s->buffer_max);
+                 what, s->display, why, s->buffer_max);
+}
+
+/* Looks the server's name up when it is due. Returns 0, or -1 after
+ * connection_failed(). */
+static int resolve(struct syslog_sink *s, int64_t now)
+{
+    if (s->resolved)
+        return 0;
+    char why[256];
+    int rc = s->host->resolve_address(s->host, s->name_address, DEFAULT_PORT,
+                                      s->socktype, &s->addr, &s->addr_len,
+                                      why, sizeof why);
+    if (rc != 0) {
+        connection_failed(s, why, now, "cannot connect to");
+        return -1;
+    }
+    s->resolved = true;
+    return 0;
 }
 
 static void connected(struct syslog_sink *s)
@@ -188,13 +214,14 @@ static void connected(struct syslog_sink *s)
 /* Starts a non-blocking connect when one is due. */
 static void start_connect(struct syslog_sink *s, int64_t now)
 {
-    if (s->conn != DOWN || now < s->next_attempt_ns)
+    if (s->conn != DOWN || now < s->next_attempt_ns || resolve(s, now) < 0)
         return;
     for (;;) {
         s->fd = socket(s->addr.ss_family,
                        s->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->fd < 0) {
-            connection_failed(s, errno, now, "cannot open a socket for");
+            connection_failed(s, strerror(errno), now,
+                              "cannot open a socket for");
             return;
         }
         s->host->own_fd(s->host, s->fd, 1); /* no child keeps it open */
@@ -215,7 +242,7 @@ static void start_connect(struct syslog_sink *s, int64_t now)
             s->socktype = SOCK_STREAM;
             continue;
         }
-        connection_failed(s, err, now, "cannot connect to");
+        connection_failed(s, strerror(err), now, "cannot connect to");
         return;
     }
 }
@@ -226,7 +253,8 @@ static void finish_connect(struct syslog_sink *s, int64_t now)
     struct pollfd p = { .fd = s->fd, .events = POLLOUT };
     if (poll(&p, 1, 0) == 0) {
         if (now >= s->connect_deadline_ns)
-            connection_failed(s, ETIMEDOUT, now, "cannot connect to");
+            connection_failed(s, strerror(ETIMEDOUT), now,
+                              "cannot connect to");
         return;
     }
     int err = 0;
@@ -234,7 +262,7 @@ static void finish_connect(struct syslog_sink *s, int64_t now)
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     if (err)
-        connection_failed(s, err, now, "cannot connect to");
+        connection_failed(s, strerror(err), now, "cannot connect to");
     else
         connected(s);
 }
@@ -254,8 +282,8 @@ static bool stream_alive(struct syslog_sink *s, int64_t now)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return true;
-        connection_failed(s, n == 0 ? 0 : errno, now,
-                          "lost the connection to");
+        connection_failed(s, n == 0 ? "closed by the server" : strerror(errno),
+                          now, "lost the connection to");
         return false;
     }
 }
@@ -303,7 +331,7 @@ static void send_failed(struct syslog_sink *s, int err, int64_t now)
     if (err == EAGAIN || err == EWOULDBLOCK)
         return; /* the socket is full: later */
     if (s->transport != TRANSPORT_UDP && err != EMSGSIZE) {
-        connection_failed(s, err, now, "cannot send to");
+        connection_failed(s, strerror(err), now, "cannot send to");
         return;
     }
     /* UDP has no server to wait for, and a datagram too large for the
@@ -623,6 +651,9 @@ static const char *address_of(const zmqsink_host_t *host,
     return address;
 }
 
+/* Resolves the address. A malformed one fails open; a name that does not
+ * resolve (yet) is an outage like a server that is away: messages wait
+ * while the name is looked up again at each connect attempt. */
 static int read_address(struct syslog_sink *s, char *err, size_t len)
 {
     const char *key;
@@ -637,12 +668,18 @@ static int read_address(struct syslog_sink *s, char *err, size_t len)
         address = relative;
     }
     s->socktype = s->transport == TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM;
-    if (s->host->resolve_address(s->host, address, DEFAULT_PORT, s->socktype,
-                                 &s->addr, &s->addr_len, err, len) < 0)
+    int rc = s->host->resolve_address(s->host, address, DEFAULT_PORT,
+                                      s->socktype, &s->addr, &s->addr_len,
+                                      err, len);
+    if (rc < 0 && rc != ZMQSINK_ADDRESS_UNRESOLVED)
         return -1;
+    s->name_address = path ? NULL : address;
+    s->resolved = rc == 0;
     snprintf(s->display, sizeof s->display, "%s %s",
              transport_names[s->transport],
              path ? ((struct sockaddr_un *)&s->addr)->sun_path : address);
+    if (rc == ZMQSINK_ADDRESS_UNRESOLVED)
+        connection_failed(s, err, clock_now_ns(), "cannot connect to");
     return 0;
 }
 
