@@ -205,9 +205,9 @@ static void scenario_destroy_leaves_stuck_sinks(void)
              "shutdown_timeout: 50ms\n"
              "sinks:\n"
              "  - { name: late1, type: blocking, release_file: %s/never, "
-             "max_wait: 3s, fail: true }\n"
+             "max_wait: 10s, fail: true }\n"
              "  - { name: late2, type: blocking, release_file: %s/never, "
-             "max_wait: 3s, fail: true }\n",
+             "max_wait: 10s, fail: true }\n",
              dir, dir);
     void *ctx = zmq_ctx_new();
     char *config = th_write_file(dir, "cfg.yaml", yaml), err[1024] = "";
@@ -234,8 +234,8 @@ static void scenario_destroy_leaves_stuck_sinks(void)
         CHECK(stats.sinks[i].failed == 0 && stats.sinks[i].dropped_shutdown > 0,
               "sink %s was not left running", stats.sinks[i].name);
     /* Both end, the instance with the last. */
-    CHECK(th_wait_thread_ended("zs:late1", 10000) &&
-              th_wait_thread_ended("zs:late2", 10000),
+    CHECK(th_wait_thread_ended("zs:late1", 20000) &&
+              th_wait_thread_ended("zs:late2", 20000),
           "a sink left running never ended");
     CHECK(zmq_ctx_term(ctx) == 0, "zmq_ctx_term: %s", zmq_strerror(errno));
     th_remove_tree(dir);

@@ -567,6 +567,7 @@ Test(monitor, a_sink_opening_in_the_background_gets_every_event,
         th_sleep_ms(5);
     cr_expect_eq(sink_stats(0).delivered, 1);
     th_close(router);
+    cr_assert_eq(zmqsink_settle(zs, ctx, WAIT_MS), 0);
     zmqsink_destroy(&zs);
     /* listening, then closed and monitor_stopped */
     th_assert_json_seqs(dir, "events.jsonl", 3);
@@ -598,6 +599,7 @@ Test(monitor, a_sink_that_cannot_open_in_the_background_fails_its_events,
     cr_expect_eq(sink_stats(0).failed, 1);
     cr_expect_eq(sink_stats(0).delivered, 0);
     th_close(router);
+    cr_assert_eq(zmqsink_settle(zs, ctx, WAIT_MS), 0);
     zmqsink_destroy(&zs);
     th_assert_json_seqs(dir, "events.jsonl", 3); /* the other sink got all */
 }
@@ -704,7 +706,7 @@ Test(monitor, a_sink_that_fails_after_destroy_gave_up_on_it,
                   "shutdown_timeout: 100ms\n"
                   "sinks:\n"
                   "  - { name: late, type: blocking, release_file: %s/never, "
-                  "max_wait: 3s, fail: true }\n",
+                  "max_wait: 10s, fail: true }\n",
                   dir);
     void *watched = th_socket(ctx, ZMQ_ROUTER);
     cr_assert_eq(zmqsink_attach(zs, watched, "watched"), 0);
@@ -725,7 +727,7 @@ Test(monitor, a_sink_that_fails_after_destroy_gave_up_on_it,
     cr_assert_gt(final.sinks[0].dropped_shutdown, 0u);
     /* Its write() fails, it counts the loss and ends: then the leak
      * check sees whether the instance was freed. */
-    cr_assert(th_wait_thread_ended("zs:late", 10000),
+    cr_assert(th_wait_thread_ended("zs:late", 20000),
               "the sink left running never ended");
 }
 

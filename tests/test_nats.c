@@ -256,7 +256,7 @@ static size_t node_of_sink(void)
 Test(nats, every_event_once_through_a_node_crash_and_a_whole_cluster_outage)
 {
     np_cluster_start(&cluster, dir, 3, true, NULL);
-    np_stream_create(&cluster, STREAM, "zmq.>", 3, 120000, 0);
+    np_stream_create(&cluster, STREAM, "zmq.>", 3, 600000, 0);
     char servers[256];
     np_servers_yaml(&cluster, servers, sizeof servers);
     zmqsink_t *zs = bus_start("shutdown_timeout: 10s\n", servers,

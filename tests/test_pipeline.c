@@ -210,6 +210,7 @@ Test(pipeline, filters_by_event_socket_and_severity, .init = setup,
     cr_assert_eq(zmq_bind(back, endpoint), -1); /* bind_failed: err */
     th_close(front);
     th_close(back);
+    cr_assert_eq(zmqsink_settle(zs, ctx, 10000), 0);
     TH_STATS(stats);
     /* Destroy stops what is still monitored and delivers everything. */
     zmqsink_destroy_stats(&zs, &stats);

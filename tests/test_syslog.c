@@ -1290,16 +1290,20 @@ Test(pipeline, a_tcp_server_that_stops_reading_stalls_nothing)
     cr_assert_eq(kill(rsyslogd, SIGCONT), 0);
     th_close(router);
     router = NULL;
-    size_t n = th_log_wait(&events, ZMQSINK_EVENT_MONITOR_STOPPED, 1, WAIT_MS);
-    cr_assert_eq(n, 1);
+    cr_assert_eq(zmqsink_settle(zs, ctx, WAIT_MS), 0);
     TH_STATS(stats);
     zmqsink_destroy_stats(&zs, &stats);
+    /* Every event went to both sinks; the recording callback's ring is as
+     * small, so it may have dropped some too: the instance's count is the
+     * one to meet. */
     const zmqsink_sink_stats_t *sys = &stats.sinks[0];
+    cr_assert_eq(stats.filtered, 0);
     cr_assert_eq(sys->failed + sys->dropped_shutdown, 0);
-    cr_assert_eq(sys->delivered + sys->dropped_full, events.n,
-                 "delivered %llu + dropped %llu of %zu",
+    cr_assert_eq(sys->delivered + sys->dropped_full, stats.events,
+                 "delivered %llu + dropped %llu of %llu",
                  (unsigned long long)sys->delivered,
-                 (unsigned long long)sys->dropped_full, events.n);
+                 (unsigned long long)sys->dropped_full,
+                 (unsigned long long)stats.events);
     messages_t m = read_messages(sys->delivered);
     cr_assert_eq(m.n, sys->delivered, "each message once");
     free_messages(&m);

@@ -109,9 +109,13 @@ static size_t seqs_of(const char *name, uint64_t *seqs, size_t cap)
 
 static void *server_bind(int type, char *endpoint, size_t cap)
 {
+    /* A port of its own, not an ephemeral one: the tests bind it again
+     * after closing it, when any connect elsewhere could have taken an
+     * ephemeral port. */
     void *server = th_socket(ctx, type);
-    cr_assert_eq(zmq_bind(server, "tcp://127.0.0.1:*"), 0);
-    th_last_endpoint(server, endpoint, cap);
+    snprintf(endpoint, cap, "tcp://127.0.0.1:%d", th_free_port());
+    cr_assert_eq(zmq_bind(server, endpoint), 0, "%s: %s", endpoint,
+                 zmq_strerror(errno));
     return server;
 }
 

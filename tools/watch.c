@@ -231,15 +231,18 @@ static void watch_reload(watch_t *w, zmqsink_probe_t *scratch)
     if (zmqsink_reload(w->zs, w->config_path, err, sizeof err) != 0) {
         fprintf(stderr, "zmqsink watch: reload failed, the running config "
                         "stays: %s\n", err);
-    } else {
-        const zmqsink_probe_t *specs;
-        size_t n = wanted(w, scratch, &specs);
-        int failed = probes_apply(w, specs, n);
-        fprintf(stderr, "zmqsink watch: reloaded %s: %zu probes%s\n",
-                w->config_path ? w->config_path : "the default config",
-                w->nprobes, failed ? " (some failed to open, see above)" : "");
+        zmqsink_reopen(w->zs);
+        return;
     }
+    const zmqsink_probe_t *specs;
+    size_t n = wanted(w, scratch, &specs);
+    int failed = probes_apply(w, specs, n);
     zmqsink_reopen(w->zs);
+    /* Said once the files were reopened: what follows goes to the new
+     * ones. */
+    fprintf(stderr, "zmqsink watch: reloaded %s: %zu probes%s\n",
+            w->config_path ? w->config_path : "the default config",
+            w->nprobes, failed ? " (some failed to open, see above)" : "");
 }
 
 /* Waits for signals until SIGTERM or SIGINT. */
