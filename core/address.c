@@ -3,7 +3,9 @@
  * their reconnects. */
 #include "address.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,42 @@ static int host_port_split(const char *address, const char *default_port,
                : -1;
 }
 
+/* Whether text is an IPv6 address, with a zone ("%eth0") or not: what
+ * brackets hold. */
+static bool ipv6_literal(const char *text)
+{
+    char bare[INET6_ADDRSTRLEN];
+    size_t len = strcspn(text, "%");
+    struct in6_addr v6;
+    if (len >= sizeof bare)
+        return false;
+    memcpy(bare, text, len);
+    bare[len] = '\0';
+    return inet_pton(AF_INET6, bare, &v6) == 1;
+}
+
+/* Whether a failed getaddrinfo() of a well-formed name may succeed later
+ * (DNS not up yet, a service not yet registered), rather than never. */
+static bool lookup_may_work_later(int rc)
+{
+    switch (rc) {
+    case EAI_AGAIN:
+    case EAI_NONAME:
+    case EAI_FAIL:
+    case EAI_MEMORY:
+    case EAI_SYSTEM:
+#ifdef EAI_NODATA
+    case EAI_NODATA:
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY:
+#endif
+        return true;
+    default:
+        return false;
+    }
+}
+
 int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                         const char *default_port, int socktype,
                         struct sockaddr_storage *addr, socklen_t *addr_len,
@@ -92,14 +130,16 @@ int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                              .ai_socktype = socktype,
                              .ai_flags = AI_NUMERICSERV},
                     *found;
+    if (address[0] == '[' && !ipv6_literal(name)) {
+        snprintf(err, errlen, "address '%s': '%s' is not an IPv6 address",
+                 address, name);
+        return -1;
+    }
     int rc = getaddrinfo(name, port, &hints, &found);
     if (rc != 0) {
-        /* The shape was checked and the port is numeric: what failed is
-         * the lookup of the name, which may work later (DNS not up yet,
-         * a service not yet registered). */
         snprintf(err, errlen, "cannot resolve '%s': %s", name,
                  gai_strerror(rc));
-        return ZMQSINK_ADDRESS_UNRESOLVED;
+        return lookup_may_work_later(rc) ? ZMQSINK_ADDRESS_UNRESOLVED : -1;
     }
     memcpy(addr, found->ai_addr, found->ai_addrlen);
     *addr_len = found->ai_addrlen;

@@ -143,6 +143,24 @@ static uint64_t host_sockets_attached(const zmqsink_host_t *host)
     return n;
 }
 
+/* resolve_address: a plugin built before ABI 1.8 knows only -1, and its
+ * message names the address. */
+static int host_resolve_address(const zmqsink_host_t *host,
+                                const char *address, const char *default_port,
+                                int socktype, struct sockaddr_storage *addr,
+                                socklen_t *addr_len, char *err, size_t errlen)
+{
+    int rc = zs__resolve_address(host, address, default_port, socktype, addr,
+                                 addr_len, err, errlen);
+    const zmqsink_plugin_t *desc = zs__sink_of_host(host)->plugin.desc;
+    if (rc != ZMQSINK_ADDRESS_UNRESOLVED || (desc && desc->abi_minor >= 8))
+        return rc;
+    char why[512];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, errlen, "address '%s': %s", address, why);
+    return -1;
+}
+
 /* Whether this process is a child (forked or executed) of the one that
  * `zmqsink run` started: run names that one in $ZMQSINK_RUN_PID. */
 int zs__child_process(void)
@@ -167,7 +185,7 @@ void zs__host_init(zs__sink_t *sink)
         .log = host_log,
         .count_failed = host_count_failed,
         .sink_drops = host_sink_drops,
-        .resolve_address = zs__resolve_address,
+        .resolve_address = host_resolve_address,
         .child_process = zs__child_process(),
         .fork_hold = zs__host_fork_hold,
         .fork_release = zs__host_fork_release,

@@ -82,6 +82,7 @@ int zs__sink_check(const zs__config_t *config, const zs__sink_config_t *sc,
     snprintf(probe->name, sizeof probe->name, "%s", sc->name);
     snprintf(probe->config_dir, sizeof probe->config_dir, "%s", config->dir);
     probe->options = options;
+    probe->plugin.desc = desc;
     zs__host_init(probe);
     const char *key = NULL;
     long item = -1;

@@ -212,7 +212,7 @@ Test(pipeline, filters_by_event_socket_and_severity, .init = setup,
     th_close(back);
     cr_assert_eq(zmqsink_settle(zs, ctx, 10000), 0);
     TH_STATS(stats);
-    /* Destroy stops what is still monitored and delivers everything. */
+    /* Destroy delivers everything. */
     zmqsink_destroy_stats(&zs, &stats);
     /* a: frontend listening and closed, and backend's closed of the fd its
      * failed bind made. b: frontend's three events. c: the one bind_failed

@@ -238,8 +238,8 @@ static void watch_reload(watch_t *w, zmqsink_probe_t *scratch)
     size_t n = wanted(w, scratch, &specs);
     int failed = probes_apply(w, specs, n);
     zmqsink_reopen(w->zs);
-    /* Said once the files were reopened: what follows goes to the new
-     * ones. */
+    /* Said after the sinks were asked to reopen their files (each does
+     * on its own thread, at once). */
     fprintf(stderr, "zmqsink watch: reloaded %s: %zu probes%s\n",
             w->config_path ? w->config_path : "the default config",
             w->nprobes, failed ? " (some failed to open, see above)" : "");

@@ -143,7 +143,9 @@ typedef struct sink_seen {
 struct statsd_sink {
     const zmqsink_host_t *host;
     const char *address; /* as configured, for messages */
-    int fd;              /* -1 until the address resolved */
+    int fd;              /* -1 until the address resolved and the
+                            socket opened; why not, for count_failed: */
+    const char *no_socket; /* "unresolved" or "socket" */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     backoff_t lookup;    /* between lookups while the name does not resolve */
@@ -291,16 +293,17 @@ static void aggregate(struct statsd_sink *s, const zmqsink_event_t *ev,
 /* ---- the address ---- */
 
 /* Resolves the address and opens the socket. Returns 0, also when the
- * name did not resolve (logged once per streak, and looked up again after
- * the backoff), or -1 with the message in err when the address is
- * malformed or no socket can be had. */
+ * name did not resolve (logged once per streak), or -1 with the message
+ * in err when the address is malformed or no socket can be had. Until
+ * then, the next try waits for the backoff. */
 static int open_socket(struct statsd_sink *s, int64_t now_ns, char *err,
                        size_t len)
 {
     int rc = s->host->resolve_address(s->host, s->address, NULL, SOCK_DGRAM,
                                       &s->addr, &s->addrlen, err, len);
+    s->no_socket = "unresolved";
+    s->next_lookup_ns = now_ns + backoff_next(&s->lookup);
     if (rc == ZMQSINK_ADDRESS_UNRESOLVED) {
-        s->next_lookup_ns = now_ns + backoff_next(&s->lookup);
         if (once_failed(&s->unresolved_logged))
             s->host->log(s->host, ZMQSINK_SEV_WARNING,
                          "address '%s': %s; metrics are counted as failed "
@@ -310,6 +313,7 @@ static int open_socket(struct statsd_sink *s, int64_t now_ns, char *err,
     }
     if (rc < 0)
         return -1;
+    s->no_socket = "socket";
     s->fd = socket(s->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s->fd < 0) {
         snprintf(err, len, "address '%s': cannot create a socket: %s",
@@ -317,14 +321,16 @@ static int open_socket(struct statsd_sink *s, int64_t now_ns, char *err,
         return -1;
     }
     s->host->own_fd(s->host, s->fd, 1); /* no child keeps it open */
+    backoff_reset(&s->lookup);
     if (once_recovered(&s->unresolved_logged))
         s->host->log(s->host, ZMQSINK_SEV_NOTICE,
                      "address '%s' resolved: sending metrics", s->address);
     return 0;
 }
 
-/* Before a flush: looks the name up again, when it did not resolve and
- * the backoff is over. */
+/* Before a flush: looks the name up and opens the socket again, when
+ * that failed and the backoff is over. (A lookup may block on DNS, also
+ * in the flush at shutdown: once the backoff allows it.) */
 static void lookup_when_due(struct statsd_sink *s, int64_t now_ns)
 {
     if (s->fd >= 0 || now_ns < s->next_lookup_ns)
@@ -332,7 +338,9 @@ static void lookup_when_due(struct statsd_sink *s, int64_t now_ns)
     char err[256];
     if (open_socket(s, now_ns, err, sizeof err) < 0 &&
         once_failed(&s->send_failing))
-        s->host->log(s->host, ZMQSINK_SEV_ERR, "%s", err);
+        s->host->log(s->host, ZMQSINK_SEV_ERR,
+                     "%s; metrics are counted as failed until it can",
+                     err);
 }
 
 /* ---- datagrams ---- */
@@ -344,7 +352,7 @@ static void send_datagram(void *ctx, const char *data, size_t len,
     struct statsd_sink *s = ctx;
     if (s->fd < 0) {
         if (events)
-            s->host->count_failed(s->host, events, "unresolved");
+            s->host->count_failed(s->host, events, s->no_socket);
         return;
     }
     ssize_t sent;
@@ -580,7 +588,7 @@ static void statsd_tick(void *state, int64_t now_ns)
 
 static uint64_t statsd_flush(void *state, int64_t deadline_ns)
 {
-    (void)deadline_ns; /* sending never waits */
+    (void)deadline_ns; /* sending never waits (a due lookup may) */
     flush_all(state, clock_now_ns());
     return 0;
 }

@@ -726,8 +726,10 @@ static void *syslog_open(const zmqsink_host_t *host, char *err, size_t len)
         read_address(s, err, len) < 0)
         goto err;
     /* Connect now so that the first events need not wait; a server that
-     * is not there yet is retried later. */
-    start_connect(s, clock_now_ns());
+     * is not there yet is retried later, and so is a name that did not
+     * resolve (its next lookup waits for the backoff). */
+    if (s->resolved)
+        start_connect(s, clock_now_ns());
     return s;
 err:
     syslog_close(s);

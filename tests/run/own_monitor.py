@@ -7,7 +7,8 @@ sees. It prints the events its monitor delivered, one line:
   after    connect and talk first, then get_monitor_socket(), and see the
            server go away (EVENT_DISCONNECTED) and the socket close
   again    monitor, disable, and monitor again at the same address once the
-           first monitor is gone
+           first monitor is gone; disable it before closing its reader
+           (see reuse)
   reuse    three times: monitor, connect, wait for
            EVENT_HANDSHAKE_SUCCEEDED, disable_monitor(), close the
            monitor's reader (EVENT_MONITOR_STOPPED unread) and
@@ -93,6 +94,7 @@ def main(mode, port):
         monitor = monitor_again(client)
         client.connect(endpoint)
         ok = drain_until(monitor, seen, zmq.EVENT_HANDSHAKE_SUCCEEDED) and ok
+        client.disable_monitor()
         monitor.close()
     elif mode == "reuse":
         for _ in range(3):
