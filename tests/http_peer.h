@@ -123,6 +123,13 @@ void hp_sink_run_until_no_files(hp_sink_t *k, const char *dir,
 /* Ticks (bounded) until the server has answered count requests so. */
 void hp_sink_run_until_answered(hp_sink_t *k, const hp_server_t *s,
                                 const char *answer, size_t count);
+/* Ticks (bounded) until the sink has counted at least count events failed
+ * for reason. The server logs a request before it answers, so a refusal
+ * the test saw in the log may not have reached the sink yet. */
+void hp_sink_run_until_failed(hp_sink_t *k, const char *reason,
+                              uint64_t count);
+/* Ticks (bounded) until the sink's log holds text. */
+void hp_sink_run_until_logged(hp_sink_t *k, const char *text);
 /* Ticks once (a drive function for hp_wait_delivered). */
 void hp_sink_tick(void *k);
 /* Ticks for ms milliseconds. */
@@ -135,7 +142,8 @@ typedef struct hp_retry_case {
 
 /* For each case in turn: the server answers its status once, the sink
  * (with a spool) writes a batch of `events` events; a retried batch must
- * then be answered 200, another one is counted failed as "rejected". */
+ * then be answered 200, another one is counted failed as "rejected" (that
+ * it is not sent again is for the caller's count of requests). */
 void hp_check_retries(hp_sink_t *k, hp_server_t *server,
                       const hp_retry_case_t *cases, size_t n, size_t events);
 

@@ -196,14 +196,14 @@ Test(http_otlp, the_test_server_refuses_what_is_not_otlp)
     hp_sink_open(&k);
     hp_sink_write(&k, 0, 5);
     hp_sink_run_until_answered(&k, &server, "400", 1);
-    hp_sink_run(&k, 100);
+    hp_sink_run_until_failed(&k, "rejected", 5);
     cr_assert_eq(th_plugin_failed(&k.h, "rejected"), 5);
+    cr_assert_eq(hp_sink_close(&k, 2000), 0);
     size_t n;
     hp_request_t *r = hp_requests(&server, &n);
-    cr_assert_eq(n, 1);
+    cr_assert_eq(n, 1, "the refused batch is not sent again");
     cr_assert_str_eq(r[0].error, "otlp");
     hp_requests_free(r, n);
-    cr_assert_eq(hp_sink_close(&k, 2000), 0);
 }
 
 Test(http_otlp, a_url_without_the_logs_path_is_used_but_warned_of)
