@@ -212,7 +212,11 @@ Test(http_otlp, a_url_without_the_logs_path_is_used_but_warned_of)
     hp_sink_init(&k, hp_url(&server));
     hp_sink_set(&k, "format", "otlp", FORMAT_OTLP);
     hp_sink_open(&k);
-    cr_assert_not_null(strstr(k.h.log_text, "/v1/logs"), "%s", k.h.log_text);
+    cr_assert_not_null(strstr(k.h.log_text, "format otlp: the url's path "
+                                            "does not end in /v1/logs"),
+                       "%s", k.h.log_text);
+    cr_assert_null(strstr(k.h.log_text, "/hook"), "the path is not said: %s",
+                   k.h.log_text);
     hp_sink_write(&k, 0, 5);
     size_t n;
     hp_request_t *r = hp_wait_delivered(&server, 5, hp_sink_tick, &k, &n);

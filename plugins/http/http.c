@@ -42,9 +42,10 @@
  * MEMORY_BATCHES closed batches wait in memory; past that write() says
  * RETRY, and the core's ring holds the events, counting drops once full.
  *
- * Secrets: header values and the URL's user, password and query are never
- * logged. Messages name the endpoint as scheme://host:port/path, and text
- * from libcurl passes through redact() first. */
+ * Secrets: header values and the URL's user, password, path and query
+ * are never logged (a webhook's path often holds its token). Messages name
+ * the endpoint as scheme://host:port, with "/..." when the path is more
+ * than "/", and text from libcurl passes through redact() first. */
 #include "backoff.h"
 #include "zmqsink-config.h"
 
@@ -100,7 +101,7 @@ struct http_sink {
     size_t nuser_headers;
     char *secrets[MAX_SECRETS];     /* texts redact() hides */
     size_t nsecrets;
-    char endpoint[512];             /* "POST https://host:port/path" */
+    char endpoint[512];             /* "POST https://host:port/..." */
     char errbuf[CURL_ERROR_SIZE];
 
     enum format format;
@@ -743,9 +744,9 @@ static void otlp_path_check(const struct http_sink *s, const char *path)
     if (s->format == FORMAT_OTLP &&
         (len < want || strcmp(path + len - want, "/v1/logs") != 0))
         s->host->log(s->host, ZMQSINK_SEV_WARNING,
-                     "format otlp: the url's path is '%s'; an OpenTelemetry "
-                     "collector takes logs at /v1/logs (the url is used as "
-                     "it is)", path);
+                     "format otlp: the url's path does not end in /v1/logs, "
+                     "where an OpenTelemetry collector takes logs (the url "
+                     "is used as it is)");
 }
 
 /* What the sink takes from its url, each part as libcurl gives it (freed
@@ -811,10 +812,12 @@ static int url_setup(struct http_sink *s, const char *url, char *err,
     int result = url_parse(url, &p, err, len);
     if (result == 0) {
         otlp_path_check(s, p.path);
+        bool root = strcmp(p.path, "/") == 0;
         snprintf(s->endpoint + strlen(s->endpoint),
                  sizeof s->endpoint - strlen(s->endpoint), " %s://%s:%s%s",
-                 p.scheme, p.host, p.port, p.path);
+                 p.scheme, p.host, p.port, root ? "/" : "/...");
         result = secret_add(s, p.user) || secret_add(s, p.password) ||
+                         secret_add(s, root ? NULL : p.path) ||
                          secret_add(s, p.query)
                      ? -1
                      : 0;
