@@ -3,7 +3,6 @@
  * their reconnects. */
 #include "address.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,20 +70,6 @@ static int host_port_split(const char *address, const char *default_port,
                : -1;
 }
 
-/* Whether text is an IPv6 address, with a zone ("%eth0") or not: what
- * brackets hold. */
-static bool ipv6_literal(const char *text)
-{
-    char bare[INET6_ADDRSTRLEN];
-    size_t len = strcspn(text, "%");
-    struct in6_addr v6;
-    if (len >= sizeof bare)
-        return false;
-    memcpy(bare, text, len);
-    bare[len] = '\0';
-    return inet_pton(AF_INET6, bare, &v6) == 1;
-}
-
 /* Whether a failed getaddrinfo() of a well-formed name may succeed later
  * (DNS not up yet, a service not yet registered), rather than never. */
 static bool lookup_may_work_later(int rc)
@@ -130,16 +115,13 @@ int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                              .ai_socktype = socktype,
                              .ai_flags = AI_NUMERICSERV},
                     *found;
-    if (address[0] == '[' && !ipv6_literal(name)) {
-        snprintf(err, errlen, "address '%s': '%s' is not an IPv6 address",
-                 address, name);
-        return -1;
-    }
     int rc = getaddrinfo(name, port, &hints, &found);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve '%s': %s", name,
-                 gai_strerror(rc));
-        return lookup_may_work_later(rc) ? ZMQSINK_ADDRESS_UNRESOLVED : -1;
+        bool later = lookup_may_work_later(rc);
+        snprintf(err, errlen, "%s%s%scannot resolve '%s': %s",
+                 later ? "" : "address '", later ? "" : address,
+                 later ? "" : "': ", name, gai_strerror(rc));
+        return later ? ZMQSINK_ADDRESS_UNRESOLVED : -1;
     }
     memcpy(addr, found->ai_addr, found->ai_addrlen);
     *addr_len = found->ai_addrlen;

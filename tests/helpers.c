@@ -285,6 +285,11 @@ int th_free_port(void)
     abort();
 }
 
+void th_resolver_quick(void)
+{
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
+}
+
 void th_last_endpoint(void *socket, char *buf, size_t cap)
 {
     if (zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, buf, &cap) != 0)

@@ -95,6 +95,12 @@ char *th_plugin_path(const char *name);
  * refuse connections. */
 int th_free_port(void);
 
+/* A host name that never resolves (RFC 6761; the final dot keeps search
+ * domains out). Call th_resolver_quick() before looking it up: a resolver
+ * that does not answer then costs a second, not the default minutes. */
+#define TH_NO_SUCH_HOST "zmqsink-test.invalid."
+void th_resolver_quick(void);
+
 /* The number of fds that a child forked now has open on files whose path
  * starts with prefix: what a program's child inherits. */
 int th_fds_in_child(const char *prefix);

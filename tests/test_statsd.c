@@ -708,15 +708,15 @@ Test(direct, a_name_that_resolves_late_fails_its_metrics_until_then)
     cr_assert_eq(th.failed, 2u);
 }
 
-/* The core's resolver itself: a name under .invalid (RFC 6761) never
- * resolves (the final dot keeps search domains out), and the sink
+/* The core's resolver itself, on a name that never resolves: the sink
  * opens all the same. */
 Test(direct, a_name_that_never_resolves_is_said_at_open)
 {
-    th_plugin_set_option(&th, "address", "zmqsink-test.invalid.:8125", 0);
+    th_resolver_quick();
+    th_plugin_set_option(&th, "address", TH_NO_SUCH_HOST ":8125", 0);
     void *s = th_plugin_open(&th);
-    cr_assert(strstr(th.last_log, "address 'zmqsink-test.invalid.:8125': "
-                                  "cannot resolve 'zmqsink-test.invalid.': "),
+    cr_assert(strstr(th.last_log, "address '" TH_NO_SUCH_HOST ":8125': "
+                                  "cannot resolve '" TH_NO_SUCH_HOST "': "),
               "%s", th.last_log);
     write_ok(s, &(zmqsink_event_t){.type = ZMQSINK_EVENT_ACCEPTED}, 1);
     plugin->tick(s, monotonic_ns() + 3600 * 1000000000LL);

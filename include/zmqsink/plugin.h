@@ -363,7 +363,8 @@ struct zmqsink_host {
      * "host" alone when default_port is not NULL. socktype (SOCK_DGRAM or
      * SOCK_STREAM) guides the lookup, which may block on DNS. Fills *addr
      * and *addr_len and returns 0. Otherwise returns -1 when the address
-     * is malformed, with "address 'X': what was expected" in err, or
+     * is malformed (or its lookup failed for good), with "address 'X':
+     * what is wrong" in err, or
      * (since ABI 1.8) ZMQSINK_ADDRESS_UNRESOLVED when it is well formed but
      * the lookup of its name failed, with "cannot resolve 'NAME': the
      * resolver's reason" in err (the plugin says which address): a

@@ -84,7 +84,6 @@
 #define POLL_MAX_MS 50
 #define NS_PER_MS INT64_C(1000000)
 #define NS_PER_S INT64_C(1000000000)
-#define MAX_SECRETS 64
 #define REDACTED "[redacted]"
 
 enum format { FORMAT_JSON, FORMAT_NDJSON, FORMAT_OTLP };
@@ -99,7 +98,7 @@ struct http_sink {
     struct curl_slist *headers;     /* of the request in flight */
     char **user_headers;            /* "Name: value", from `headers` */
     size_t nuser_headers;
-    char *secrets[MAX_SECRETS];     /* texts redact() hides */
+    char **secrets;                 /* texts redact() hides, longest first */
     size_t nsecrets;
     char endpoint[512];             /* "POST https://host:port/..." */
     char errbuf[CURL_ERROR_SIZE];
@@ -162,14 +161,28 @@ static void curl_release(const zmqsink_host_t *host)
 
 /* ---- secrets ---- */
 
+/* Adds a text to hide, in order of length, longest first: redact() then
+ * hides a secret whole, also when a shorter one begins it. */
 static int secret_add(struct http_sink *s, const char *text)
 {
-    if (!text || !*text || s->nsecrets == MAX_SECRETS)
+    if (!text || !*text)
         return 0;
     char *copy = strdup(text);
-    if (!copy)
+    char **more = realloc(s->secrets, (s->nsecrets + 1) * sizeof *more);
+    if (!copy || !more) {
+        free(copy);
+        if (more)
+            s->secrets = more;
         return -1;
-    s->secrets[s->nsecrets++] = copy;
+    }
+    s->secrets = more;
+    size_t at = 0, len = strlen(copy);
+    while (at < s->nsecrets && strlen(s->secrets[at]) >= len)
+        at++;
+    memmove(s->secrets + at + 1, s->secrets + at,
+            (s->nsecrets - at) * sizeof *s->secrets);
+    s->secrets[at] = copy;
+    s->nsecrets++;
     return 0;
 }
 
@@ -719,6 +732,7 @@ static void http_close(void *state)
     free(s->user_headers);
     for (size_t i = 0; i < s->nsecrets; i++)
         free(s->secrets[i]);
+    free(s->secrets);
     batch_free(s->current);
     while (s->queue)
         batch_free(queue_pop(s));
@@ -812,12 +826,14 @@ static int url_setup(struct http_sink *s, const char *url, char *err,
     int result = url_parse(url, &p, err, len);
     if (result == 0) {
         otlp_path_check(s, p.path);
-        bool root = strcmp(p.path, "/") == 0;
+        /* A path of a character or two ("/", "/a") holds no secret, and
+         * hiding it would garble libcurl's text ("/e" in "/etc"). */
+        bool shown = strlen(p.path) <= 2;
         snprintf(s->endpoint + strlen(s->endpoint),
                  sizeof s->endpoint - strlen(s->endpoint), " %s://%s:%s%s",
-                 p.scheme, p.host, p.port, root ? "/" : "/...");
+                 p.scheme, p.host, p.port, shown ? p.path : "/...");
         result = secret_add(s, p.user) || secret_add(s, p.password) ||
-                         secret_add(s, root ? NULL : p.path) ||
+                         secret_add(s, shown ? NULL : p.path) ||
                          secret_add(s, p.query)
                      ? -1
                      : 0;
