@@ -117,11 +117,14 @@ int zs__resolve_address(const zmqsink_host_t *host, const char *address,
                     *found;
     int rc = getaddrinfo(name, port, &hints, &found);
     if (rc != 0) {
-        bool later = lookup_may_work_later(rc);
-        snprintf(err, errlen, "%s%s%scannot resolve '%s': %s",
-                 later ? "" : "address '", later ? "" : address,
-                 later ? "" : "': ", name, gai_strerror(rc));
-        return later ? ZMQSINK_ADDRESS_UNRESOLVED : -1;
+        if (lookup_may_work_later(rc)) { /* the plugin names the address */
+            snprintf(err, errlen, "cannot resolve '%s': %s", name,
+                     gai_strerror(rc));
+            return ZMQSINK_ADDRESS_UNRESOLVED;
+        }
+        snprintf(err, errlen, "address '%s': cannot resolve '%s': %s",
+                 address, name, gai_strerror(rc));
+        return -1;
     }
     memcpy(addr, found->ai_addr, found->ai_addrlen);
     *addr_len = found->ai_addrlen;

@@ -136,7 +136,6 @@ zmqsink_t *th_start(void *ctx, const char *dir, const char *yaml_fmt, ...)
     return zs;
 }
 
-
 char *th_read_stream(FILE *stream)
 {
     char *text = NULL;

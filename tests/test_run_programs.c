@@ -551,7 +551,8 @@ static void check_exit_path(const char *mode, int code, int rounds)
     const char *args[] = {mode, NULL};
     for (int i = 0; i < rounds; i++) {
         pid_t pid = rp_start(&exit_paths, config, NULL, args, out);
-        rp_assert_exited(wait_bounded(pid, "under zmqsink run", out), code, out);
+        rp_assert_exited(wait_bounded(pid, "under zmqsink run", out), code,
+                         out);
     }
     free(out);
     free(config);

@@ -3,10 +3,10 @@
  * pipeline against the real statsd daemon (npm, tests/statsd), read back
  * through its admin interface. */
 #include <criterion/criterion.h>
-#include <netdb.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>

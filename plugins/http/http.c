@@ -44,8 +44,8 @@
  *
  * Secrets: header values and the URL's user, password, path and query
  * are never logged (a webhook's path often holds its token). Messages name
- * the endpoint as scheme://host:port, with "/..." when the path is more
- * than "/", and text from libcurl passes through redact() first. */
+ * the endpoint as scheme://host:port/... (a path of one or two characters
+ * as it is), and text from libcurl passes through redact() first. */
 #include "backoff.h"
 #include "zmqsink-config.h"
 

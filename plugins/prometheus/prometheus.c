@@ -265,7 +265,8 @@ static void count_reason(struct socket_metrics *m, int type_index,
     if (m->nreasons == REASONS_MAX)
         m->other_reasons[type_index]++; /* rendered as reason="_other" */
     else
-        m->reasons[m->nreasons++] = (struct reason_count){reason, type_index, 1};
+        m->reasons[m->nreasons++] =
+            (struct reason_count){reason, type_index, 1};
 }
 
 static void add_duration(struct socket_metrics *m, int64_t ms)

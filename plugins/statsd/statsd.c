@@ -73,9 +73,10 @@
  * - Datagrams are sent with sendto() without waiting (MSG_DONTWAIT), to an
  *   address resolved at open. A name that does not resolve yet (DNS not up
  *   at boot) is looked up again at the flushes, after a backoff from
- *   LOOKUP_MIN_NS doubling up to LOOKUP_MAX_NS; until it resolves, the
- *   events of each flush are counted with count_failed(n, "unresolved"),
- *   and the streak is logged once. A datagram that cannot be sent (no listener
+ *   LOOKUP_MIN_NS doubling up to LOOKUP_MAX_NS; until it resolves (and a
+ *   socket opens), the events of each flush are counted with
+ *   count_failed(n, "unresolved") (or "socket"), and the streak is logged
+ *   once. A datagram that cannot be sent (no listener
  *   on a unix socket, a full buffer, ...) is logged once per streak of
  *   failures, and the events its counter lines stood for are counted with
  *   count_failed(n, "send"); gauges, timers and drop counters stand for no
